@@ -1,0 +1,52 @@
+/* The koban command line: one row per sub-command, global options, and the
+ * output conventions every command that prints records shares. */
+#ifndef KB_CMD_H
+#define KB_CMD_H
+
+#include <stdio.h>
+
+#include "base/base.h"
+
+/* Exit statuses, the same for every command. */
+enum { KB_EXIT_OK = 0, KB_EXIT_REJECTED = 1, KB_EXIT_USAGE = 2, KB_EXIT_FAILURE = 3 };
+
+/* What main parsed before the sub-command. */
+typedef struct kb_cli {
+    const char *data_dir;    /* --data, KOBAN_DATA, or $XDG_DATA_HOME/koban */
+    const char *config_path; /* --config or NULL */
+    int verbose;
+} kb_cli;
+
+typedef struct kb_command {
+    const char *name;
+    const char *summary; /* one line for `koban help` */
+    const char *usage;   /* the full --help text */
+    int (*run)(const kb_cli *cli, int argc, char **argv); /* argv[0] is the command name */
+    void (*help_extra)(FILE *f); /* optional: prints tables after the usage */
+} kb_command;
+
+extern const kb_command kb_commands[];
+
+/* Output formats for records. */
+typedef enum { KB_OUT_TABLE, KB_OUT_JSONL, KB_OUT_CSV } kb_out_format;
+
+/* Parses "table", "jsonl" or "csv"; -1 for anything else. */
+int kb_out_parse(const char *s);
+/* The default: a table on a terminal, JSON Lines otherwise. */
+kb_out_format kb_out_default(FILE *f);
+
+/* True when argv[i] asks for help. */
+int kb_cmd_wants_help(int argc, char **argv);
+/* Prints "koban <cmd>: msg" and the usage hint to stderr; returns KB_EXIT_USAGE. */
+int kb_cmd_usage_error(const kb_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const kb_command *kb_cmd_find(const char *name);
+
+int kb_cmd_help(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_version(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_parse(const kb_cli *cli, int argc, char **argv);
+void kb_cmd_parse_help(FILE *f);
+/* Prints cmd's usage and its extra help to f. */
+void kb_cmd_print_usage(const kb_command *cmd, FILE *f);
+
+#endif

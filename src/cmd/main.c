@@ -1,0 +1,192 @@
+/* koban's entry point: global options, then dispatch through kb_commands. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+
+static const char main_usage[] =
+    "usage: koban [--data DIR] [--config FILE] [-v] COMMAND [ARGS]\n"
+    "\n"
+    "Global options (before the command):\n"
+    "  --data DIR     where koban keeps its state (also KOBAN_DATA;\n"
+    "                 default $XDG_DATA_HOME/koban or ~/.local/share/koban)\n"
+    "  --config FILE  configuration file (YAML)\n"
+    "  -v             more messages on stderr (repeat for debug)\n"
+    "\n"
+    "Run 'koban help' for the commands, 'koban COMMAND --help' for one.\n";
+
+const kb_command kb_commands[] = {
+    {"help", "list the commands, or show one command's help",
+     "usage: koban help [COMMAND]\n", kb_cmd_help, NULL},
+    {"version", "print koban's version", "usage: koban version\n", kb_cmd_version, NULL},
+    {"parse", "decode logs and print the events koban understood",
+     "usage: koban parse [--format NAME] [--all] [--rejects FILE] [-o jsonl|table|csv]\n"
+     "                   PATH...|-\n"
+     "\n"
+     "Decodes files, directories (recursively), .gz/.zst files or standard input\n"
+     "('-') and prints one record per event: the canonical fields (ECS names),\n"
+     "log.format and the Sigma logsource. A summary per source goes to stderr.\n"
+     "\n"
+     "  --format NAME   decode everything with this decoder (see below)\n"
+     "  --all           also print every decoded field under its own name\n"
+     "  --rejects FILE  write rejected records there, verbatim\n"
+     "  -o FORMAT       jsonl, table or csv (default: table on a terminal)\n"
+     "  -q              no summary\n"
+     "\n"
+     "Exit status: 0 all records decoded, 1 some were rejected or a source could\n"
+     "not be read, 2 usage error.\n",
+     kb_cmd_parse, kb_cmd_parse_help},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+const kb_command *kb_cmd_find(const char *name)
+{
+    for (const kb_command *c = kb_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+void kb_cmd_print_usage(const kb_command *cmd, FILE *f)
+{
+    fputs(cmd->usage, f);
+    if (cmd->help_extra)
+        cmd->help_extra(f);
+}
+
+int kb_cmd_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int kb_cmd_usage_error(const kb_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "koban %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'koban %s --help'.\n", cmd->name);
+    return KB_EXIT_USAGE;
+}
+
+int kb_out_parse(const char *s)
+{
+    if (strcmp(s, "table") == 0)
+        return KB_OUT_TABLE;
+    if (strcmp(s, "jsonl") == 0 || strcmp(s, "json") == 0)
+        return KB_OUT_JSONL;
+    if (strcmp(s, "csv") == 0)
+        return KB_OUT_CSV;
+    return -1;
+}
+
+kb_out_format kb_out_default(FILE *f)
+{
+    return isatty(fileno(f)) ? KB_OUT_TABLE : KB_OUT_JSONL;
+}
+
+int kb_cmd_help(const kb_cli *cli, int argc, char **argv)
+{
+    (void)cli;
+    if (argc > 1) {
+        const kb_command *c = kb_cmd_find(argv[1]);
+        if (!c) {
+            fprintf(stderr, "koban: no command '%s'; see 'koban help'\n", argv[1]);
+            return KB_EXIT_USAGE;
+        }
+        kb_cmd_print_usage(c, stdout);
+        return KB_EXIT_OK;
+    }
+    fputs(main_usage, stdout);
+    fputs("\nCommands:\n", stdout);
+    for (const kb_command *c = kb_commands; c->name; c++)
+        printf("  %-10s %s\n", c->name, c->summary);
+    return KB_EXIT_OK;
+}
+
+int kb_cmd_version(const kb_cli *cli, int argc, char **argv)
+{
+    (void)cli, (void)argc, (void)argv;
+    printf("koban %s\n", KOBAN_VERSION);
+    return KB_EXIT_OK;
+}
+
+static char *default_data_dir(void)
+{
+    const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+    kb_buf b;
+
+    kb_buf_init(&b, 4096);
+    if (xdg && *xdg)
+        kb_buf_printf(&b, "%s/koban", xdg);
+    else
+        kb_buf_printf(&b, "%s/.local/share/koban", home && *home ? home : ".");
+    return b.data;
+}
+
+int main(int argc, char **argv)
+{
+    kb_cli cli = {0};
+    char *data_owned = NULL;
+    const kb_command *cmd;
+    int i, rc;
+
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "--data") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
+            if (a[2] == 'd')
+                cli.data_dir = argv[++i];
+            else
+                cli.config_path = argv[++i];
+        } else if (strncmp(a, "--data=", 7) == 0) {
+            cli.data_dir = a + 7;
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            cli.config_path = a + 9;
+        } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+            cli.verbose++;
+        } else if (strcmp(a, "-vv") == 0) {
+            cli.verbose += 2;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            return kb_cmd_help(&cli, 1, argv);
+        } else if (strcmp(a, "--version") == 0) {
+            return kb_cmd_version(&cli, 1, argv);
+        } else {
+            fprintf(stderr, "koban: unknown global option '%s'\n%s", a, main_usage);
+            return KB_EXIT_USAGE;
+        }
+    }
+    if (i == argc) {
+        fputs(main_usage, stderr);
+        return KB_EXIT_USAGE;
+    }
+    cmd = kb_cmd_find(argv[i]);
+    if (!cmd) {
+        fprintf(stderr, "koban: no command '%s'; see 'koban help'\n", argv[i]);
+        return KB_EXIT_USAGE;
+    }
+    if (kb_cmd_wants_help(argc - i, argv + i)) {
+        kb_cmd_print_usage(cmd, stdout);
+        return KB_EXIT_OK;
+    }
+    if (!cli.data_dir) {
+        const char *env = getenv("KOBAN_DATA");
+        if (env && *env)
+            cli.data_dir = env;
+        else
+            cli.data_dir = data_owned = default_data_dir();
+    }
+    kb_log_set_level(cli.verbose >= 2 ? KB_LOG_DEBUG : cli.verbose ? KB_LOG_INFO : KB_LOG_WARN);
+    rc = cmd->run(&cli, argc - i, argv + i);
+    kb_free(data_owned);
+    return rc;
+}

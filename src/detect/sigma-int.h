@@ -1,0 +1,56 @@
+/* Internals shared by the Sigma files of src/detect (not a public face:
+ * other modules use detect.h). */
+#ifndef KB_SIGMA_INT_H
+#define KB_SIGMA_INT_H
+
+#include "detect/detect.h"
+
+typedef struct placeholder {
+    const char *name; /* without % */
+    const char **vals;
+    size_t n;
+} placeholder;
+
+struct kb_rule {
+    kb_rule_meta meta;
+    const char *name; /* `name:` of the rule, for filters; may be NULL */
+    kb_sigma_pred *preds;
+    size_t npreds, apreds;
+    kb_sigma_op *prog;
+    size_t nops;
+};
+
+struct kb_ruleset {
+    kb_names *names;
+    kb_arena *arena; /* compiled values, tokens, metadata strings */
+    kb_rule **rules;
+    size_t nrules, arules;
+    placeholder *ph;
+    size_t nph;
+    void **res; /* pcre2 codes to free */
+    size_t nres, ares;
+    struct kb_yaml **yamls; /* kept for filter documents */
+    size_t nyamls, ayamls;
+    struct pending_filter *filters;
+    size_t nfilters, afilters;
+};
+
+/* Compiles one detection item (key "Field|mod|mod", value node) into *p.
+ * Values and tokens go to rs->arena; regexes are registered in rs. On
+ * error returns KB_EPARSE (or KB_ENOMEM/KB_ELIMIT) with *err a static
+ * reason and *line the offending line. */
+struct kb_yaml_node;
+int sigma_compile_item(kb_ruleset *rs, const char *key, size_t klen,
+                       const struct kb_yaml_node *val, kb_sigma_pred *p, const char **err);
+/* A keyword predicate from a list of scalar values (or one scalar). */
+int sigma_compile_keywords(kb_ruleset *rs, const struct kb_yaml_node *val, kb_sigma_pred *p,
+                           const char **err);
+
+/* Parses a whole slice as a number (decimal, float, 0x hex); KB_OK or
+ * KB_EPARSE. */
+int sigma_number(const char *s, size_t len, double *out);
+
+/* Predicates per rule at most (the evaluator keeps hits on the stack). */
+#define SIGMA_MAX_PREDS 4096
+
+#endif

@@ -1,0 +1,108 @@
+/* koban ingest: decoders, format detection, and reading sources.
+ *
+ * A decoder turns one record (one line) into an event. Each decoder is one
+ * row in kb_decoders[] and lives in its own file; `koban parse --help`
+ * and docs/formats.md read the same table.
+ *
+ * Sources are files, directories (recursive), standard input, and .gz or
+ * .zst files. The reader hands the caller batches of decoded events; the
+ * batch's memory (events, field tables, unescaped strings) is reused for
+ * the next batch, so a stage that keeps anything copies it. */
+#ifndef KB_INGEST_H
+#define KB_INGEST_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/base.h"
+#include "event/event.h"
+
+/* ---- decoders ---------------------------------------------------------- */
+
+typedef struct kb_decode_ctx {
+    kb_names *names;
+    const char *path;   /* source path, for messages */
+    int64_t ref_time;   /* reference for year inference (file mtime or now) */
+    void *state;        /* the decoder's per-stream state, from state_new */
+    const char *err;    /* reason for a rejected record, set by decode */
+} kb_decode_ctx;
+
+typedef struct kb_decoder {
+    const char *name; /* --format NAME and log.format */
+    const char *doc;  /* one line: what it reads */
+    /* Confidence 0..100 that this line belongs to the format. Called on
+     * the first lines of a source; must be cheap and never fail. */
+    int (*sniff)(const char *line, size_t len);
+    /* Decodes one record. ev is cleared, with raw/path/line/offset set.
+     * Returns KB_OK; KB_ESKIP for a line that is no record (a header, a
+     * comment, a blank); or KB_EPARSE / KB_ELIMIT / KB_ENOMEM with
+     * ctx->err naming the reason (static text). */
+    int (*decode)(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev);
+    /* Optional per-stream state (Zeek's #fields header). */
+    void *(*state_new)(void);
+    void (*state_free)(void *state);
+} kb_decoder;
+
+/* The table, terminated by a row with name NULL. */
+extern const kb_decoder *const kb_decoders[];
+
+/* The decoder called name, or NULL. */
+const kb_decoder *kb_decoder_find(const char *name);
+
+/* Picks the decoder for a source from its first lines (n lines, each a
+ * slice): the decoder whose sniff scores highest summed over the lines,
+ * if that is above zero. NULL when nothing recognises the input. */
+const kb_decoder *kb_decoder_sniff(const kb_str *lines, size_t n);
+
+/* ---- reading sources ---------------------------------------------------- */
+
+typedef struct kb_ingest kb_ingest;
+
+typedef struct kb_ingest_opts {
+    const char *format;    /* force this decoder; NULL: detect per source */
+    size_t max_record;     /* longest record kept (0: 16 MiB); longer ones are rejected */
+    size_t batch_bytes;    /* input per batch (0: 1 MiB) */
+    size_t arena_cap;      /* memory cap per batch arena (0: 256 MiB) */
+    FILE *rejects;         /* rejected records are written here verbatim, or NULL */
+    unsigned max_messages; /* reject messages per source before going quiet (0: 10) */
+} kb_ingest_opts;
+
+/* Counters per source. */
+typedef struct kb_ingest_stats {
+    uint64_t bytes;    /* decompressed bytes read */
+    uint64_t records;  /* lines that were records (not skipped) */
+    uint64_t decoded;
+    uint64_t rejected;
+    uint64_t skipped;  /* headers, comments, blank lines */
+} kb_ingest_stats;
+
+typedef struct kb_batch {
+    kb_event *events;
+    size_t n;
+    const char *path;           /* the source of every event in the batch */
+    const kb_decoder *decoder;
+} kb_batch;
+
+/* Called with each batch. A non-zero return stops reading and is returned
+ * by kb_ingest_path. */
+typedef int (*kb_batch_fn)(const kb_batch *batch, void *ud);
+/* Called once per source when it is finished (or could not be read:
+ * rc != KB_OK, decoder may be NULL). */
+typedef void (*kb_source_fn)(const char *path, const kb_decoder *dec,
+                             const kb_ingest_stats *st, int rc, void *ud);
+
+kb_ingest *kb_ingest_new(kb_names *names, const kb_ingest_opts *opts);
+void kb_ingest_free(kb_ingest *ing);
+
+/* Reads a file, a directory (recursively, in name order) or "-" for
+ * standard input, decoding every record. Unreadable sources and
+ * unrecognised formats are reported and counted, and the rest continue.
+ * Returns KB_OK, or the first non-zero return of fn. */
+int kb_ingest_path(kb_ingest *ing, const char *path, kb_batch_fn fn, kb_source_fn done,
+                   void *ud);
+
+/* Totals over everything read so far. `sources_failed` counts sources that
+ * could not be opened or recognised. */
+void kb_ingest_totals(const kb_ingest *ing, kb_ingest_stats *st, uint64_t *sources_failed);
+
+#endif
