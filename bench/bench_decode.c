@@ -49,7 +49,7 @@ static void bench_decoder(const struct format *fm, const char *buf, size_t len, 
     const kb_decoder *dec = kb_decoder_find(fm->decoder);
     kb_names *names = kb_names_new(0);
     kb_arena *arena = kb_arena_new(1u << 20, 0);
-    kb_decode_ctx ctx = {names, "bench", 0, NULL, NULL};
+    kb_decode_ctx ctx = {.names = names, .path = "bench"};
     kb_event ev;
     double bytes = 0, events = 0, rejected = 0, t0;
 

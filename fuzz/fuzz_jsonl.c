@@ -35,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(copy, data, size);
     ctx.names = names;
     ctx.path = "fuzz";
+    ctx.state = kb_dec_json.state_new();
     if (kb_dec_json.sniff(copy, size) < 0 || kb_dec_json.sniff(copy, size) > 100)
         abort();
     kb_event_init(&ev, names, arena);
@@ -59,6 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     sink = sum;
 out:
+    kb_dec_json.state_free(ctx.state);
     free(copy);
     kb_arena_free(arena);
     return 0;

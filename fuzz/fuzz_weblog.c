@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     for (size_t d = 0; d < sizeof decs / sizeof decs[0]; d++) {
         const kb_decoder *dec = decs[d];
-        kb_decode_ctx ctx = {names, "fuzz.log", 0, NULL, NULL};
+        kb_decode_ctx ctx = {.names = names, .path = "fuzz.log"};
         const char *p = (const char *)data, *end = p + size;
 
         if (dec->state_new && !(ctx.state = dec->state_new()))

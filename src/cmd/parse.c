@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd/config.h"
 #include "cmd/output.h"
 #include "event/json.h"
 #include "ingest/ingest.h"
@@ -120,8 +121,8 @@ int kb_cmd_parse(const kb_cli *cli, int argc, char **argv)
     kb_ingest *ing = NULL;
     kb_ingest_stats tot;
     uint64_t failed;
+    kb_config cfg;
 
-    (void)cli;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -149,7 +150,11 @@ int kb_cmd_parse(const kb_cli *cli, int argc, char **argv)
     }
     if (i == argc)
         return kb_cmd_usage_error(cmd, "no input (name files, directories or '-')");
+    if (kb_config_load(cli, &cfg) != KB_OK)
+        return KB_EXIT_USAGE;
+    opts.map = &cfg.json_map;
     if (rejects_path && !(opts.rejects = fopen(rejects_path, "wb"))) {
+        kb_config_release(&cfg);
         fprintf(stderr, "koban parse: %s: cannot write\n", rejects_path);
         return KB_EXIT_USAGE;
     }
@@ -184,5 +189,6 @@ out:
     kb_names_free(names);
     if (opts.rejects)
         fclose(opts.rejects);
+    kb_config_release(&cfg);
     return status;
 }

@@ -19,12 +19,26 @@
 
 /* ---- decoders ---------------------------------------------------------- */
 
+/* A user's mapping of raw field names to canonical fields (from the
+ * configuration): rows in order of preference, in front of a decoder's
+ * built-in aliases. Used by the generic JSON decoder. */
+typedef struct kb_field_map_row {
+    const char *raw; /* the record's (flattened) field name */
+    int canon;       /* KB_F_* */
+} kb_field_map_row;
+
+typedef struct kb_field_map {
+    const kb_field_map_row *rows;
+    size_t n;
+} kb_field_map;
+
 typedef struct kb_decode_ctx {
     kb_names *names;
     const char *path;   /* source path, for messages */
     int64_t ref_time;   /* reference for year inference (file mtime or now) */
     void *state;        /* the decoder's per-stream state, from state_new */
     const char *err;    /* reason for a rejected record, set by decode */
+    const kb_field_map *map; /* configured field mappings, or NULL */
 } kb_decode_ctx;
 
 typedef struct kb_decoder {
@@ -65,6 +79,7 @@ typedef struct kb_ingest_opts {
     size_t arena_cap;      /* memory cap per batch arena (0: 256 MiB) */
     FILE *rejects;         /* rejected records are written here verbatim, or NULL */
     unsigned max_messages; /* reject messages per source before going quiet (0: 10) */
+    const kb_field_map *map; /* configured field mappings (borrowed), or NULL */
 } kb_ingest_opts;
 
 /* Counters per source. */

@@ -4,9 +4,11 @@
  * the names: ECS names (`source.ip`, `@timestamp`, ...) map to themselves,
  * then a table of common aliases (`src_ip`, `hostname`, `msg`, ...) fills
  * what is still empty. The table is a list of rows in order of preference;
- * the lookup walks a chain of row tables, so configured mappings can later
- * be put in front of the built-in ones without touching this decoder's
- * logic (see `alias_tables`). Nothing of it is exported yet. */
+ * configured mappings (kb_decode_ctx.map, from the user's configuration)
+ * come before the built-in rows. Per stream, the rows are resolved once to
+ * interned field ids, so a record's fields are matched by integer
+ * comparison (see `aliases_resolve`). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "event/json.h"
@@ -23,10 +25,6 @@ typedef struct alias_row {
     unsigned types;   /* accepted value types (1 << KB_V_*) */
 } alias_row;
 
-typedef struct alias_table {
-    const alias_row *rows;
-    size_t n;
-} alias_table;
 
 /* Built-in aliases, most preferred first within each canonical field. */
 static const alias_row builtin_rows[] = {
@@ -149,26 +147,90 @@ static const alias_row builtin_rows[] = {
     {"log", KB_F_MESSAGE, T_TEXT},
 };
 
-/* The chain the lookup walks, first table first. Configured mappings
- * will go in front of the built-in rows here. */
-static const alias_table alias_tables[] = {
-    {builtin_rows, sizeof builtin_rows / sizeof builtin_rows[0]},
-};
+/* The rows resolved to field ids for one stream: configured rows first,
+ * then the built-in ones; a row's position is its rank (lower wins). */
+typedef struct alias_id {
+    kb_fid fid;
+    int canon;
+    unsigned types;
+} alias_id;
 
-/* Rank of a field name in the chain (lower is preferred) and its row, or
- * NULL. Names are compared by length first, so a miss costs little. */
-static const alias_row *alias_find(const char *name, size_t len, unsigned *rank)
+typedef struct alias_state {
+    int ready;
+    size_t n;
+    alias_id *ids; /* sorted by fid for bsearch; rank kept in .types' high bits */
+    unsigned *rank;
+} alias_state;
+
+static void *state_new(void)
 {
-    unsigned r = 1; /* 0 is kept for ECS names themselves */
+    return kb_calloc(1, sizeof(alias_state));
+}
 
-    for (size_t t = 0; t < sizeof alias_tables / sizeof alias_tables[0]; t++) {
-        for (size_t i = 0; i < alias_tables[t].n; i++, r++) {
-            const alias_row *row = &alias_tables[t].rows[i];
-            if (row->name[0] == name[0] && kb_str_eqz(name, len, row->name)) {
-                *rank = r;
-                return row;
-            }
+static void state_free(void *p)
+{
+    alias_state *st = p;
+    if (!st)
+        return;
+    kb_free(st->ids);
+    kb_free(st->rank);
+    kb_free(st);
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    kb_fid x = ((const alias_id *)a)->fid, y = ((const alias_id *)b)->fid;
+    return x < y ? -1 : x > y;
+}
+
+/* Interns every row's name once. A name listed twice keeps its first
+ * (best-ranked) row. */
+static int aliases_resolve(alias_state *st, kb_names *names, const kb_field_map *map)
+{
+    size_t nb = sizeof builtin_rows / sizeof builtin_rows[0], nm = map ? map->n : 0, k = 0;
+
+    st->ids = kb_calloc(nb + nm, sizeof *st->ids);
+    st->rank = kb_calloc(nb + nm, sizeof *st->rank);
+    if (!st->ids || !st->rank)
+        return KB_ENOMEM;
+    for (size_t i = 0; i < nm + nb; i++) {
+        const char *name = i < nm ? map->rows[i].raw : builtin_rows[i - nm].name;
+        kb_fid fid = kb_names_intern(names, name, strlen(name));
+        int dup = 0;
+        if (fid == KB_FID_NONE || fid < KB_F_CANON_COUNT)
+            continue; /* ECS names map to themselves already */
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = st->ids[j].fid == fid;
+        if (dup)
+            continue;
+        st->ids[k].fid = fid;
+        st->ids[k].canon = i < nm ? map->rows[i].canon : builtin_rows[i - nm].canon;
+        st->ids[k].types = i < nm ? T_ANY : builtin_rows[i - nm].types;
+        st->rank[k] = (unsigned)i + 1; /* 0 is kept for ECS names themselves */
+        k++;
+    }
+    /* Sort ids and ranks together: carry the rank through the sort. */
+    for (size_t i = 0; i < k; i++)
+        st->ids[i].types |= st->rank[i] << 8;
+    qsort(st->ids, k, sizeof *st->ids, id_cmp);
+    st->n = k;
+    st->ready = 1;
+    return KB_OK;
+}
+
+static const alias_id *alias_find(const alias_state *st, kb_fid fid, unsigned *rank)
+{
+    size_t lo = 0, hi = st->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (st->ids[mid].fid == fid) {
+            *rank = st->ids[mid].types >> 8;
+            return &st->ids[mid];
         }
+        if (st->ids[mid].fid < fid)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -200,7 +262,17 @@ static int decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev
 {
     kb_json_error jerr = {0};
     unsigned rank[KB_F_CANON_COUNT];
+    alias_state *st = ctx->state;
     int rc;
+
+    if (!st) {
+        ctx->err = "generic JSON decoder used without its state";
+        return KB_EINVAL;
+    }
+    if (!st->ready && (rc = aliases_resolve(st, ctx->names, ctx->map)) != KB_OK) {
+        ctx->err = "out of memory resolving field mappings";
+        return rc;
+    }
 
     rc = kb_json_flatten(ev, line, len, NULL, &jerr);
     if (rc != KB_OK) {
@@ -216,7 +288,7 @@ static int decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev
         rank[c] = ~0u;
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const kb_field *f = &ev->fields[i];
-        const alias_row *row;
+        const alias_id *row;
         unsigned r;
         int c;
 
@@ -226,9 +298,7 @@ static int decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev
             c = (int)f->name;
             r = 0;
         } else {
-            size_t nl;
-            const char *n = kb_names_str(ev->names, f->name, &nl);
-            if (!n || !nl || !(row = alias_find(n, nl, &r)) || !((row->types >> f->type) & 1u))
+            if (!(row = alias_find(st, f->name, &r)) || !((row->types >> f->type) & 1u))
                 continue;
             c = row->canon;
         }
@@ -256,6 +326,6 @@ const kb_decoder kb_dec_json = {
            "aliases",
     .sniff = sniff,
     .decode = decode,
-    .state_new = NULL,
-    .state_free = NULL,
+    .state_new = state_new,
+    .state_free = state_free,
 };

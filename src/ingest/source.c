@@ -509,6 +509,7 @@ static int ingest_file(kb_ingest *ing, const char *path, int fd, int64_t mtime, 
     s.ctx.names = ing->names;
     s.ctx.path = path;
     s.ctx.ref_time = mtime;
+    s.ctx.map = ing->o.map;
     if (ing->o.format) {
         s.dec = kb_decoder_find(ing->o.format);
         if (!s.dec) {

@@ -73,6 +73,23 @@ assert e['Image'] == e['process.executable'] and e['EventID'] == 1, e
 head -1 "$tmp/inc.csv" | grep -q '^TIME,FORMAT,HOST' || fail "csv header"
 "$koban" parse -o table "$inc" 2>/dev/null | grep -q 'KOBAN DEMO JNDI' || fail "table"
 
+# --- configuration: field mappings for generic JSON, errors name the line ---
+printf '{"when":"2026-11-20T10:00:00Z","client_address":"10.9.8.7","operator":"bob"}\n' >"$tmp/app.json"
+printf 'ingest:\n  json:\n    fields:\n      source.ip: [client_address]\n      user.name: operator\n      "@timestamp": when\n' >"$tmp/koban.yaml"
+"$koban" --config "$tmp/koban.yaml" parse -q -o jsonl "$tmp/app.json" >"$tmp/app.out" || fail "config: parse"
+grep -q '"source.ip":"10.9.8.7"' "$tmp/app.out" || fail "config: source.ip mapped: $(cat "$tmp/app.out")"
+grep -q '"user.name":"bob"' "$tmp/app.out" || fail "config: user.name mapped"
+grep -q '"@timestamp":"2026-11-20T10:00:00.000000000Z"' "$tmp/app.out" || fail "config: @timestamp mapped"
+# The data directory's koban.yaml is read when --config is absent.
+mkdir -p "$tmp/data" && cp "$tmp/koban.yaml" "$tmp/data/koban.yaml"
+"$koban" --data "$tmp/data" parse -q -o jsonl "$tmp/app.json" | grep -q '"source.ip":"10.9.8.7"' || fail "config from data dir"
+printf 'ingest:\n  json:\n    fields:\n      source.address: x\n' >"$tmp/bad.yaml"
+"$koban" --config "$tmp/bad.yaml" parse "$tmp/app.json" >/dev/null 2>"$tmp/cfg.err"
+[ $? -eq 2 ] || fail "bad config: exit status"
+grep -q "bad.yaml:4: not a canonical field name" "$tmp/cfg.err" || fail "bad config: $(cat "$tmp/cfg.err")"
+printf 'ingest: [\n' >"$tmp/broken.yaml"
+expect_status 2 "$koban" --config "$tmp/broken.yaml" parse "$tmp/app.json"
+
 # --- standard input and compression -----------------------------------------
 "$koban" parse -q -o jsonl - <"$inc/ids/eve.json" >"$tmp/stdin.jsonl" || fail "stdin"
 [ "$(wc -l <"$tmp/stdin.jsonl")" -eq 5 ] || fail "stdin count"

@@ -35,6 +35,8 @@ static int setup(void **state)
     assert_non_null(fx->arena);
     kb_event_init(&fx->ev, fx->names, fx->arena);
     fx->ctx.names = fx->names;
+    fx->ctx.state = kb_dec_json.state_new();
+    assert_non_null(fx->ctx.state);
     *state = fx;
     return 0;
 }
@@ -42,6 +44,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *fx = *state;
+    kb_dec_json.state_free(fx->ctx.state);
     free(fx->line);
     kb_arena_free(fx->arena);
     kb_names_free(fx->names);
@@ -307,9 +310,46 @@ static void test_sniff(void **state)
     assert_string_equal(kb_dec_json.name, "json");
 }
 
+/* Configured rows come before the built-in aliases, and a name the
+ * built-ins do not know maps too. */
+static void test_configured_map(void **state)
+{
+    (void)state;
+    kb_names *names = kb_names_new(0);
+    kb_arena *arena = kb_arena_new(0, 0);
+    static const kb_field_map_row rows[] = {
+        {"client_address", KB_F_SOURCE_IP},
+        {"dst", KB_F_SOURCE_IP}, /* overrides the built-in meaning of "dst" */
+        {"operator", KB_F_USER_NAME},
+    };
+    kb_field_map map = {rows, 3};
+    kb_decode_ctx ctx = {0};
+    kb_event ev;
+    const char *line =
+        "{\"src_ip\":\"10.0.0.1\",\"dst\":\"10.0.0.2\",\"operator\":\"bob\",\"user\":\"eve\"}";
+    const kb_field *f;
+
+    ctx.names = names;
+    ctx.map = &map;
+    ctx.state = kb_dec_json.state_new();
+    kb_event_init(&ev, names, arena);
+    assert_int_equal(kb_dec_json.decode(&ctx, line, strlen(line), &ev), KB_OK);
+    f = kb_event_canon(&ev, KB_F_SOURCE_IP);
+    assert_non_null(f);
+    assert_memory_equal(f->val, "10.0.0.2", 8); /* rank of the configured row wins */
+    assert_null(kb_event_canon(&ev, KB_F_DESTINATION_IP));
+    f = kb_event_canon(&ev, KB_F_USER_NAME);
+    assert_non_null(f);
+    assert_memory_equal(f->val, "bob", 3);
+    kb_dec_json.state_free(ctx.state);
+    kb_arena_free(arena);
+    kb_names_free(names);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_configured_map),
         cmocka_unit_test_setup_teardown(test_real_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zeek_http, setup, teardown),
         cmocka_unit_test_setup_teardown(test_windows_flat, setup, teardown),

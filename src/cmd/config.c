@@ -1,0 +1,130 @@
+/* Reading the configuration file. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/yaml.h"
+#include "cmd/config.h"
+
+static int fail(const char *path, uint32_t line, const char *reason)
+{
+    fprintf(stderr, "koban: %s:%u: %s\n", path, line, reason);
+    return KB_EPARSE;
+}
+
+/* ingest.json.fields: { canonical: raw | [raw, ...] } */
+static int load_json_fields(const char *path, const kb_yaml_node *fields, kb_config *cfg)
+{
+    size_t n = 0, bytes = 0, k = 0;
+    char *p;
+
+    if (fields->kind != KB_YAML_MAP)
+        return fail(path, fields->line, "ingest.json.fields must be a mapping of canonical "
+                                        "field to raw field names");
+    for (size_t i = 0; i < fields->n; i++) {
+        const kb_yaml_node *key = fields->items[2 * i], *val = fields->items[2 * i + 1];
+        if (key->kind != KB_YAML_SCALAR || kb_canon_find(key->str, key->len) < 0)
+            return fail(path, key->line, "not a canonical field name (see docs/formats.md)");
+        if (val->kind == KB_YAML_SCALAR && val->len) {
+            n++;
+            bytes += val->len + 1;
+        } else if (val->kind == KB_YAML_SEQ) {
+            for (size_t j = 0; j < val->n; j++) {
+                if (val->items[j]->kind != KB_YAML_SCALAR || !val->items[j]->len)
+                    return fail(path, val->items[j]->line, "raw field names must be strings");
+                n++;
+                bytes += val->items[j]->len + 1;
+            }
+        } else {
+            return fail(path, val->line, "expected a raw field name or a list of them");
+        }
+    }
+    cfg->rows = kb_calloc(n, sizeof *cfg->rows);
+    cfg->strings = p = kb_malloc(bytes);
+    if (!cfg->rows || !cfg->strings)
+        return KB_ENOMEM;
+    for (size_t i = 0; i < fields->n; i++) {
+        const kb_yaml_node *key = fields->items[2 * i], *val = fields->items[2 * i + 1];
+        int canon = kb_canon_find(key->str, key->len);
+        size_t m = val->kind == KB_YAML_SEQ ? val->n : 1;
+        for (size_t j = 0; j < m; j++) {
+            const kb_yaml_node *v = val->kind == KB_YAML_SEQ ? val->items[j] : val;
+            memcpy(p, v->str, v->len);
+            p[v->len] = '\0';
+            cfg->rows[k].raw = p;
+            cfg->rows[k].canon = canon;
+            k++;
+            p += v->len + 1;
+        }
+    }
+    cfg->json_map.rows = cfg->rows;
+    cfg->json_map.n = k;
+    return KB_OK;
+}
+
+int kb_config_load(const kb_cli *cli, kb_config *cfg)
+{
+    kb_yaml *y = NULL;
+    kb_yaml_error err = {0};
+    const kb_yaml_node *root, *ingest, *json, *fields;
+    kb_buf path;
+    int rc;
+
+    memset(cfg, 0, sizeof *cfg);
+    kb_buf_init(&path, 4096);
+    if (cli->config_path) {
+        kb_buf_puts(&path, cli->config_path);
+    } else {
+        kb_buf_printf(&path, "%s/koban.yaml", cli->data_dir);
+        if (access(path.data, R_OK) != 0) {
+            kb_buf_release(&path);
+            return KB_OK; /* no file: the defaults */
+        }
+    }
+    cfg->path = path.data;
+    rc = kb_yaml_parse_file(cfg->path, NULL, &y, &err);
+    if (rc != KB_OK) {
+        fail(cfg->path, err.line, err.reason ? err.reason : kb_strerror(rc));
+        goto out;
+    }
+    if (kb_yaml_ndocs(y) > 1) {
+        rc = fail(cfg->path, kb_yaml_doc(y, 1)->line, "one YAML document expected");
+        goto out;
+    }
+    root = kb_yaml_ndocs(y) ? kb_yaml_doc(y, 0) : NULL;
+    if (!root || kb_yaml_is_null(root))
+        goto out;
+    if (root->kind != KB_YAML_MAP) {
+        rc = fail(cfg->path, root->line, "the configuration must be a mapping");
+        goto out;
+    }
+    for (size_t i = 0; i < root->n; i++) {
+        const kb_yaml_node *key = root->items[2 * i];
+        static const char *const known[] = {"ingest", NULL};
+        int ok = 0;
+        for (const char *const *k = known; *k; k++)
+            ok |= key->kind == KB_YAML_SCALAR && strcmp(key->str, *k) == 0;
+        if (!ok) {
+            rc = fail(cfg->path, key->line, "unknown section (see config/koban.yaml)");
+            goto out;
+        }
+    }
+    ingest = kb_yaml_get(root, "ingest");
+    json = kb_yaml_get(ingest, "json");
+    fields = kb_yaml_get(json, "fields");
+    if (fields && !kb_yaml_is_null(fields))
+        rc = load_json_fields(cfg->path, fields, cfg);
+out:
+    kb_yaml_free(y);
+    if (rc != KB_OK)
+        kb_config_release(cfg);
+    return rc;
+}
+
+void kb_config_release(kb_config *cfg)
+{
+    kb_free(cfg->path);
+    kb_free(cfg->rows);
+    kb_free(cfg->strings);
+    memset(cfg, 0, sizeof *cfg);
+}
