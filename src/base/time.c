@@ -194,7 +194,7 @@ int kb_time_parse_epoch(const char *s, size_t len, int64_t *out)
         *out = v;
         return KB_OK;
     default:
-        if (int_digits > 10)
+        if (int_digits > 10 || v > INT64_MAX / KB_NS_PER_SEC - 1)
             return KB_EPARSE;
         *out = v * KB_NS_PER_SEC + ns;
         return KB_OK;
