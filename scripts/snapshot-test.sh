@@ -1,10 +1,10 @@
 #!/bin/sh
 # Builds and tests exactly what is staged in git (the index), in a scratch
-# copy beside the repository, so a commit is checked without the rest of the
+# copy beside the repository (or in $SNAP), so a commit is checked without the rest of the
 # working tree. Usage: scripts/snapshot-test.sh [ctest args...]
 set -eu
 top=$(git rev-parse --show-toplevel)
-snap="$(dirname "$top")/snapshot-$(basename "$top")"
+snap=${SNAP:-"$(dirname "$top")/snapshot-$(basename "$top")"}
 rm -rf "$snap"
 mkdir -p "$snap"
 git -C "$top" checkout-index -a --prefix="$snap/"

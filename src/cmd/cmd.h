@@ -46,6 +46,12 @@ int kb_cmd_help(const kb_cli *cli, int argc, char **argv);
 int kb_cmd_version(const kb_cli *cli, int argc, char **argv);
 int kb_cmd_parse(const kb_cli *cli, int argc, char **argv);
 void kb_cmd_parse_help(FILE *f);
+int kb_cmd_load(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_hunt(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_store(const kb_cli *cli, int argc, char **argv);
+/* Opens the store: dsn (--store), else $KOBAN_STORE, else DATA/koban.db.
+ * Prints the reason and returns NULL on failure. Close with kb_store_close. */
+struct kb_store *kb_cmd_open_store(const kb_cli *cli, const char *dsn);
 /* Prints cmd's usage and its extra help to f. */
 void kb_cmd_print_usage(const kb_command *cmd, FILE *f);
 

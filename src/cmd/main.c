@@ -39,6 +39,56 @@ const kb_command kb_commands[] = {
      "Exit status: 0 all records decoded, 1 some were rejected or a source could\n"
      "not be read, 2 usage error.\n",
      kb_cmd_parse, kb_cmd_parse_help},
+    {"load", "decode logs and keep them in the store (no detection)",
+     "usage: koban load [--format NAME] [--store DSN] [-q] PATH...|-\n"
+     "\n"
+     "Decodes files, directories, .gz/.zst files or standard input and stores\n"
+     "every event (canonical fields, observables, the raw record compressed).\n"
+     "A re-run resumes after the last committed batch of each file: nothing is\n"
+     "stored twice, even after a crash.\n"
+     "\n"
+     "  --format NAME   decode everything with this decoder\n"
+     "  --store DSN     the store: a SQLite path, sqlite:PATH or postgresql://...\n"
+     "                  (default $KOBAN_STORE, else DATA/koban.db)\n"
+     "  -q              no summary\n"
+     "\n"
+     "Exit status: 0 ok, 1 some records were rejected, 2 usage, 3 store error.\n",
+     kb_cmd_load, NULL},
+    {"hunt", "search the stored events (hunt language or a named question)",
+     "usage: koban hunt [--since AGE] [-o table|jsonl|csv] [--explain] [--store DSN] QUERY\n"
+     "       koban hunt --ask QUESTION ARGS...\n"
+     "\n"
+     "  host.name:pc-a and destination.ip:203.0.113.5\n"
+     "  process.command_line:*powershell* and not user.name:svc_*\n"
+     "  destination.ip:10.0.0.0/8 and destination.port >= 1024\n"
+     "  @timestamp >= now-24h and \"Failed password\"\n"
+     "  event.outcome:failure | stats count() by source.ip | sort -count | head 20\n"
+     "  hash:HASH | fields @timestamp, host.name, file.path\n"
+     "\n"
+     "Fields: canonical (ECS) names, log.format, log.file.path, logsource.*, the\n"
+     "observables pseudo-fields ip, domain, url, hash, user, host, file, process,\n"
+     "observable, and any raw field name seen while loading (SQLite store).\n"
+     "\n"
+     "Questions (--ask):\n"
+     "  where-hash HASH               hosts where a file hash appeared\n"
+     "  who-talked-to IP              who exchanged traffic with an address\n"
+     "  host-activity HOST FROM TO    a host's events in a time window\n"
+     "  first-seen VALUE              the first event with an indicator\n"
+     "  process-tree HOST PID         a process and its children\n"
+     "\n"
+     "  --since AGE     only events newer than AGE (7d, 24h, 30m) or a date\n"
+     "  --explain       print the SQL, its parameters and the query plan\n"
+     "\n"
+     "Exit status: 0 ok, 2 usage or query error, 3 store error.\n",
+     kb_cmd_hunt, NULL},
+    {"store", "store statistics and retention (stats, prune)",
+     "usage: koban store stats [--store DSN]\n"
+     "       koban store prune [--older-than AGE] [--source PATH] [--store DSN]\n"
+     "\n"
+     "stats   events, bytes, per source and per format, oldest and newest\n"
+     "prune   delete events older than AGE (30d, 12h) and/or of the source PATH\n"
+     "        (a file, or every file under a directory), with their observables\n",
+     kb_cmd_store, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -1,0 +1,115 @@
+/* koban hunt language: a query a Kibana or Splunk user reads without a
+ * manual, compiled to SQL for the store's back end.
+ *
+ *   host.name:pc-a and destination.ip:203.0.113.5
+ *   process.command_line:*powershell* and not user.name:svc_*
+ *   destination.ip:10.0.0.0/8 and destination.port >= 1024
+ *   @timestamp >= now-24h and (event.outcome:failure or "Failed password")
+ *   ... | stats count() by host.name | sort -count | head 20
+ *   ... | fields @timestamp, host.name, Image
+ *
+ * Terms: FIELD:VALUE (equality; unquoted `*` and `?` are wildcards; a lone
+ * `*` means the field exists; an IPv4 CIDR on an address field matches the
+ * range), FIELD >= VALUE (also <=, >, <; numbers, and times for
+ * @timestamp: ISO 8601, a date, `now`, `now-15m`, `now-24h`, `now-7d`), and
+ * a bare quoted or unquoted VALUE (a substring of the raw record, SQLite
+ * only). `and`, `or`, `not` (case-insensitive, in that precedence), and
+ * parentheses (nesting capped at KB_HUNT_MAX_DEPTH). Quoted values use
+ * "..." with \" and \\ escapes and are taken literally.
+ *
+ * Fields:
+ *  - canonical ECS names (event.h) map to columns of the events table;
+ *    log.format, log.file.path, log.offset, log.line, event.id and
+ *    logsource.product|category|service are columns too;
+ *  - indicator fields (source.ip, destination.ip, host.ip, host.name,
+ *    user.name, url.full, url.domain, dns.question.name, file hashes,
+ *    file.name, process.executable) with an exact value first look up the
+ *    observables index (kind, value) and then check the column, so a pivot
+ *    is an index lookup however large the store; the pseudo-fields ip,
+ *    domain, url, hash, user, host, file, process (any field of that kind)
+ *    and observable (any kind) search the index alone;
+ *  - any other name must be a raw field name seen while loading (the
+ *    field_names table); it is read from the stored record with the SQL
+ *    function kb_raw_field(raw, format, name), which decompresses the record
+ *    and decodes it again. We chose the SQL function over filtering in C
+ *    because it keeps pipes (stats, sort, head) inside the database and
+ *    every other predicate of the query still narrows the rows first. It
+ *    exists in SQLite only: on PostgreSQL a raw field is an error for now.
+ *  An unknown field is an error naming the closest known names.
+ *
+ * Equality is exact and case-sensitive; wildcards use LIKE, which is
+ * ASCII case-insensitive (ILIKE on PostgreSQL). A NOT over a missing field
+ * is true (`not user.name:svc_*` keeps events without a user).
+ *
+ * Every value is bound as a parameter, never spliced into the SQL text. */
+#ifndef KB_HUNT_H
+#define KB_HUNT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/base.h"
+#include "store/store.h"
+
+#define KB_HUNT_MAX_LEN 16384   /* longest query */
+#define KB_HUNT_MAX_NODES 512   /* terms and operators */
+#define KB_HUNT_MAX_DEPTH 64    /* nesting of parentheses and `not` */
+#define KB_HUNT_MAX_COLS 32     /* output columns of fields / stats */
+
+typedef struct kb_hunt kb_hunt;
+
+typedef struct kb_hunt_error {
+    size_t pos;     /* byte offset in the query of the problem */
+    char msg[512];
+} kb_hunt_error;
+
+/* Parses q[0..len). `now` (ns) anchors relative times. Returns NULL with
+ * *err filled on a syntax error ("expected a value after ':'") or when a
+ * cap is exceeded. */
+kb_hunt *kb_hunt_parse(const char *q, size_t len, int64_t now, kb_hunt_error *err);
+void kb_hunt_free(kb_hunt *h);
+
+/* A compiled query: SQL text with `?` placeholders and the values. */
+typedef struct kb_hunt_sql {
+    kb_buf sql;
+    kb_sval params[KB_HUNT_MAX_NODES * 3 + 128];
+    size_t nparams;
+    int events;  /* 1: rows are events (the standard columns); 0: the
+                    columns of `fields` or `stats` below */
+    size_t ncols;
+    const char *titles[KB_HUNT_MAX_COLS]; /* owned by the kb_hunt */
+    int is_time[KB_HUNT_MAX_COLS];        /* column holds ns timestamps */
+    kb_arena *arena;                      /* parameter text */
+} kb_hunt_sql;
+
+/* Compiles h for st's back end. `since` (ns, or KB_TIME_NONE) adds
+ * @timestamp >= since. Resolves field names against the store (unknown
+ * ones fail with suggestions, position set). The output must be released
+ * with kb_hunt_sql_release even on failure. */
+int kb_hunt_compile(const kb_hunt *h, kb_store *st, int64_t since, kb_hunt_sql *out,
+                    kb_hunt_error *err);
+void kb_hunt_sql_release(kb_hunt_sql *q);
+
+/* The columns of an events row (when kb_hunt_sql.events): SQL aliases in
+ * select order, with their output names. */
+typedef struct kb_hunt_event_col {
+    const char *name;  /* ECS name, "log.format", ... */
+    int is_time;
+} kb_hunt_event_col;
+extern const kb_hunt_event_col kb_hunt_event_cols[];
+extern const size_t kb_hunt_event_ncols;
+
+/* Prints the SQL, the parameters and the back end's plan. */
+int kb_hunt_explain(kb_store *st, const kb_hunt_sql *q, FILE *f);
+
+/* Levenshtein distance between two short strings, capped at `max` + 1
+ * (strings longer than 128 bytes compare as max + 1). */
+int kb_hunt_distance(const char *a, size_t alen, const char *b, size_t blen, int max);
+
+/* Parses a relative or absolute time: "now", "now-24h", "7d" (ago),
+ * ISO 8601, "YYYY-MM-DD", epoch seconds. KB_EPARSE otherwise. */
+int kb_hunt_time(const char *s, size_t len, int64_t now, int64_t *out);
+/* Parses a duration "30d", "24h", "15m", "90s" into ns. */
+int kb_hunt_duration(const char *s, size_t len, int64_t *out);
+
+#endif

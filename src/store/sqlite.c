@@ -1,0 +1,343 @@
+/* The SQLite back end: one database file, WAL journal, synchronous=NORMAL
+ * (a committed batch survives a process crash; after a power loss the last
+ * batches may roll back, never corrupt), prepared statements cached for the
+ * loader's static SQL. Registers three SQL functions the hunt compiler
+ * uses: kb_raw(raw) (the decompressed record), kb_raw_field(raw, format,
+ * name) (a raw field decoded again from the record) and kb_ip4(text) (an
+ * IPv4 address as an integer, NULL when it is none). */
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store/store-int.h"
+
+#define STMT_CACHE 32
+
+struct sq {
+    sqlite3 *db;
+    char *path;
+    struct {
+        const char *sql;
+        sqlite3_stmt *stmt;
+    } cache[STMT_CACHE];
+    size_t ncache;
+};
+
+struct fnctx {
+    kb_buf raw;
+    kb_raw_extractor *x;
+};
+
+static void fn_raw(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+    struct fnctx *f = sqlite3_user_data(c);
+    const void *p = sqlite3_value_blob(argv[0]);
+    int n = sqlite3_value_bytes(argv[0]);
+    (void)argc;
+    if (!p || kb_store_raw_decompress(p, (size_t)n, &f->raw) != KB_OK) {
+        sqlite3_result_null(c);
+        return;
+    }
+    sqlite3_result_text(c, f->raw.data, (int)f->raw.len, SQLITE_TRANSIENT);
+}
+
+static void fn_raw_field(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+    struct fnctx *f = sqlite3_user_data(c);
+    const void *p = sqlite3_value_blob(argv[0]);
+    int n = sqlite3_value_bytes(argv[0]);
+    const char *fmt = (const char *)sqlite3_value_text(argv[1]);
+    const char *name = (const char *)sqlite3_value_text(argv[2]);
+    const char *val;
+    size_t len;
+    (void)argc;
+    if (!p || !fmt || !name || kb_store_raw_decompress(p, (size_t)n, &f->raw) != KB_OK ||
+        kb_raw_extract(f->x, f->raw.data, f->raw.len, fmt, name, strlen(name), &val, &len) !=
+            KB_OK) {
+        sqlite3_result_null(c);
+        return;
+    }
+    sqlite3_result_text(c, val, (int)len, SQLITE_TRANSIENT);
+}
+
+static void fn_ip4(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+    const unsigned char *s = sqlite3_value_text(argv[0]);
+    int64_t v = 0;
+    unsigned oct = 0, digits = 0, parts = 0;
+    (void)argc;
+    if (!s) {
+        sqlite3_result_null(c);
+        return;
+    }
+    for (;; s++) {
+        if (*s >= '0' && *s <= '9' && digits < 3) {
+            oct = oct * 10 + (unsigned)(*s - '0');
+            digits++;
+        } else if ((*s == '.' || *s == 0) && digits && oct <= 255 && parts < 4) {
+            v = v * 256 + oct;
+            parts++;
+            oct = digits = 0;
+            if (*s == 0)
+                break;
+        } else {
+            sqlite3_result_null(c);
+            return;
+        }
+    }
+    if (parts != 4)
+        sqlite3_result_null(c);
+    else
+        sqlite3_result_int64(c, v);
+}
+
+static void fnctx_free(void *p)
+{
+    struct fnctx *f = p;
+    if (!f)
+        return;
+    kb_buf_release(&f->raw);
+    kb_raw_extractor_free(f->x);
+    kb_free(f);
+}
+
+static int sq_fail(kb_store *st, struct sq *s, const char *what)
+{
+    int code = sqlite3_extended_errcode(s->db) & 0xff;
+    const char *hint = code == SQLITE_BUSY || code == SQLITE_LOCKED
+                           ? " (the database is locked: is another koban writing to it?)"
+                       : code == SQLITE_FULL ? " (the disk is full; nothing acknowledged was lost)"
+                                             : "";
+    return kb_store_fail(st, "%s: %s: %s%s", s->path, what, sqlite3_errmsg(s->db), hint);
+}
+
+static int sq_open(kb_store *st, const char *dsn)
+{
+    struct sq *s = kb_calloc(1, sizeof *s);
+    struct fnctx *f = NULL;
+    char *msg = NULL;
+    static const char pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                  "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;";
+
+    if (!s || !(s->path = kb_strdup(dsn)))
+        goto nomem;
+    st->db = s;
+    if (sqlite3_open_v2(dsn, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                         SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+        return s->db ? sq_fail(st, s, "cannot open") : kb_store_fail(st, "%s: cannot open", dsn);
+    sqlite3_busy_timeout(s->db, 5000);
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+        kb_store_fail(st, "%s: %s", dsn, msg ? msg : "cannot configure");
+        sqlite3_free(msg);
+        return KB_EIO;
+    }
+    if (!(f = kb_calloc(1, sizeof *f)) || !(f->x = kb_raw_extractor_new())) {
+        fnctx_free(f);
+        goto nomem;
+    }
+    kb_buf_init(&f->raw, 64u << 20);
+    /* One context shared by the three functions; the last one frees it. */
+    if (sqlite3_create_function_v2(s->db, "kb_raw", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
+                                   fn_raw, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function_v2(s->db, "kb_ip4", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                   fn_ip4, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function_v2(s->db, "kb_raw_field", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                   f, fn_raw_field, NULL, NULL, fnctx_free) != SQLITE_OK) {
+        fnctx_free(f);
+        return sq_fail(st, s, "cannot register functions");
+    }
+    return KB_OK;
+nomem:
+    return kb_store_fail(st, "out of memory");
+}
+
+static void sq_close(kb_store *st)
+{
+    struct sq *s = st->db;
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->ncache; i++)
+        sqlite3_finalize(s->cache[i].stmt);
+    if (s->db) {
+        /* Fold the WAL back into the database on a clean close. */
+        sqlite3_close_v2(s->db);
+    }
+    kb_free(s->path);
+    kb_free(s);
+    st->db = NULL;
+}
+
+static int bind_all(sqlite3_stmt *stmt, const kb_sval *p, size_t n)
+{
+    int rc = SQLITE_OK;
+    for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+        int k = (int)i + 1;
+        switch (p[i].type) {
+        case KB_SV_NULL:
+            rc = sqlite3_bind_null(stmt, k);
+            break;
+        case KB_SV_INT:
+            rc = sqlite3_bind_int64(stmt, k, p[i].i);
+            break;
+        case KB_SV_REAL:
+            rc = sqlite3_bind_double(stmt, k, p[i].d);
+            break;
+        case KB_SV_TEXT:
+            rc = sqlite3_bind_text(stmt, k, p[i].p ? p[i].p : "", (int)p[i].len, SQLITE_STATIC);
+            break;
+        case KB_SV_BLOB:
+            rc = sqlite3_bind_blob(stmt, k, p[i].p ? p[i].p : "", (int)p[i].len, SQLITE_STATIC);
+            break;
+        }
+    }
+    return rc;
+}
+
+static int prepare(kb_store *st, struct sq *s, const char *sql, int cache, sqlite3_stmt **out)
+{
+    if (cache)
+        for (size_t i = 0; i < s->ncache; i++)
+            if (s->cache[i].sql == sql) {
+                *out = s->cache[i].stmt;
+                return KB_OK;
+            }
+    if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK)
+        return sq_fail(st, s, "cannot prepare");
+    if (cache && s->ncache < STMT_CACHE) {
+        s->cache[s->ncache].sql = sql;
+        s->cache[s->ncache].stmt = *out;
+        s->ncache++;
+    } else if (cache) {
+        cache = 0;
+    }
+    return KB_OK;
+}
+
+static int is_cached(struct sq *s, sqlite3_stmt *stmt)
+{
+    for (size_t i = 0; i < s->ncache; i++)
+        if (s->cache[i].stmt == stmt)
+            return 1;
+    return 0;
+}
+
+#define MAX_COLS 64
+
+static int sq_exec(kb_store *st, const char *sql, const kb_sval *params, size_t n,
+                   kb_store_row_fn fn, void *ud, int cache)
+{
+    struct sq *s = st->db;
+    sqlite3_stmt *stmt = NULL;
+    kb_sval cols[MAX_COLS];
+    const char *names[MAX_COLS];
+    int rc, ret = KB_OK;
+
+    if ((rc = prepare(st, s, sql, cache, &stmt)))
+        return rc;
+    if (bind_all(stmt, params, n) != SQLITE_OK) {
+        ret = sq_fail(st, s, "cannot bind");
+        goto out;
+    }
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int nc = sqlite3_column_count(stmt);
+        if (!fn)
+            continue;
+        if (nc > MAX_COLS)
+            nc = MAX_COLS;
+        for (int i = 0; i < nc; i++) {
+            kb_sval *v = &cols[i];
+            memset(v, 0, sizeof *v);
+            names[i] = sqlite3_column_name(stmt, i);
+            switch (sqlite3_column_type(stmt, i)) {
+            case SQLITE_INTEGER:
+                v->type = KB_SV_INT;
+                v->i = sqlite3_column_int64(stmt, i);
+                break;
+            case SQLITE_FLOAT:
+                v->type = KB_SV_REAL;
+                v->d = sqlite3_column_double(stmt, i);
+                break;
+            case SQLITE_TEXT:
+                v->type = KB_SV_TEXT;
+                v->p = (const char *)sqlite3_column_text(stmt, i);
+                v->len = (size_t)sqlite3_column_bytes(stmt, i);
+                break;
+            case SQLITE_BLOB:
+                v->type = KB_SV_BLOB;
+                v->p = sqlite3_column_blob(stmt, i);
+                v->len = (size_t)sqlite3_column_bytes(stmt, i);
+                break;
+            default:
+                v->type = KB_SV_NULL;
+            }
+        }
+        if ((ret = fn(ud, (size_t)nc, cols, names)))
+            goto out;
+    }
+    if (rc != SQLITE_DONE)
+        ret = sq_fail(st, s, "query failed");
+out:
+    if (is_cached(s, stmt)) {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+    } else {
+        sqlite3_finalize(stmt);
+    }
+    return ret;
+}
+
+static int plan_row(void *ud, size_t ncol, const kb_sval *cols, const char *const *names)
+{
+    FILE *f = ud;
+    for (size_t i = 0; i < ncol; i++)
+        if (strcmp(names[i], "detail") == 0 && cols[i].type == KB_SV_TEXT)
+            fprintf(f, "  %.*s\n", (int)cols[i].len, cols[i].p);
+    return 0;
+}
+
+static int sq_explain(kb_store *st, const char *sql, const kb_sval *params, size_t n, FILE *f)
+{
+    kb_buf b;
+    int rc;
+    kb_buf_init(&b, 0);
+    if (kb_buf_puts(&b, "EXPLAIN QUERY PLAN ") || kb_buf_puts(&b, sql)) {
+        kb_buf_release(&b);
+        return KB_ENOMEM;
+    }
+    fputs("plan (SQLite):\n", f);
+    rc = sq_exec(st, b.data, params, n, plan_row, f, 0);
+    kb_buf_release(&b);
+    return rc;
+}
+
+static int64_t file_size(const char *path, const char *suffix)
+{
+    kb_buf b;
+    struct stat sb;
+    int64_t n = 0;
+    kb_buf_init(&b, 0);
+    if (kb_buf_printf(&b, "%s%s", path, suffix) == KB_OK && stat(b.data, &sb) == 0)
+        n = (int64_t)sb.st_size;
+    kb_buf_release(&b);
+    return n;
+}
+
+static int64_t sq_size(kb_store *st)
+{
+    struct sq *s = st->db;
+    return file_size(s->path, "") + file_size(s->path, "-wal");
+}
+
+const kb_store_backend kb_store_sqlite = {
+    .name = "sqlite",
+    .doc = "embedded: one file in the data directory (WAL)",
+    .t_pk = "INTEGER PRIMARY KEY",
+    .t_blob = "BLOB",
+    .like = "LIKE",
+    .raw_fields = 1,
+    .open = sq_open,
+    .close = sq_close,
+    .exec = sq_exec,
+    .explain = sq_explain,
+    .size = sq_size,
+};

@@ -1,0 +1,968 @@
+/* The store above the back ends: schema and migrations, events to rows,
+ * checkpoints, observables, alerts, statistics and retention. Everything
+ * here talks SQL through kb_store_backend.exec with `?` placeholders. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zstd.h>
+
+#include "store/store-int.h"
+
+const kb_store_backend *const kb_store_backends[] = {&kb_store_sqlite, &kb_store_pg, NULL};
+
+/* ---- columns ------------------------------------------------------------- */
+
+const kb_store_column kb_store_columns[] = {
+    {KB_F_TIMESTAMP, "ts", 1},
+    {KB_F_EVENT_KIND, "event_kind", 0},
+    {KB_F_EVENT_CATEGORY, "event_category", 0},
+    {KB_F_EVENT_ACTION, "event_action", 0},
+    {KB_F_EVENT_OUTCOME, "event_outcome", 0},
+    {KB_F_EVENT_SEVERITY, "event_severity", 0},
+    {KB_F_OBSERVER_PRODUCT, "observer_product", 0},
+    {KB_F_HOST_NAME, "host_name", 0},
+    {KB_F_HOST_IP, "host_ip", 0},
+    {KB_F_USER_NAME, "user_name", 0},
+    {KB_F_USER_DOMAIN, "user_domain", 0},
+    {KB_F_SOURCE_IP, "source_ip", 0},
+    {KB_F_SOURCE_PORT, "source_port", 1},
+    {KB_F_DESTINATION_IP, "destination_ip", 0},
+    {KB_F_DESTINATION_PORT, "destination_port", 1},
+    {KB_F_NETWORK_TRANSPORT, "network_transport", 0},
+    {KB_F_NETWORK_PROTOCOL, "network_protocol", 0},
+    {KB_F_URL_FULL, "url_full", 0},
+    {KB_F_URL_DOMAIN, "url_domain", 0},
+    {KB_F_DNS_QUESTION_NAME, "dns_question_name", 0},
+    {KB_F_HTTP_REQUEST_METHOD, "http_request_method", 0},
+    {KB_F_HTTP_RESPONSE_STATUS_CODE, "http_response_status_code", 1},
+    {KB_F_USER_AGENT_ORIGINAL, "user_agent_original", 0},
+    {KB_F_FILE_NAME, "file_name", 0},
+    {KB_F_FILE_PATH, "file_path", 0},
+    {KB_F_FILE_HASH_MD5, "file_hash_md5", 0},
+    {KB_F_FILE_HASH_SHA1, "file_hash_sha1", 0},
+    {KB_F_FILE_HASH_SHA256, "file_hash_sha256", 0},
+    {KB_F_PROCESS_PID, "process_pid", 1},
+    {KB_F_PROCESS_NAME, "process_name", 0},
+    {KB_F_PROCESS_EXECUTABLE, "process_executable", 0},
+    {KB_F_PROCESS_COMMAND_LINE, "process_command_line", 0},
+    {KB_F_PROCESS_PARENT_EXECUTABLE, "process_parent_executable", 0},
+    {KB_F_PROCESS_PARENT_COMMAND_LINE, "process_parent_command_line", 0},
+    {KB_F_RULE_NAME, "rule_name", 0},
+    {KB_F_RULE_ID, "rule_id", 0},
+    {KB_F_MESSAGE, "message", 0},
+    {-1, NULL, 0},
+};
+#define NCOLS (sizeof kb_store_columns / sizeof kb_store_columns[0] - 1)
+/* After the canonical columns: format, ls_product, ls_category, ls_service,
+ * source_id, rec_offset, line, raw_len, raw. */
+#define NEXTRA 9
+
+const kb_store_column *kb_store_column_of(int canon)
+{
+    for (const kb_store_column *c = kb_store_columns; c->column; c++)
+        if (c->canon == canon)
+            return c;
+    return NULL;
+}
+
+static const char *const obs_kinds[] = {
+#define KB_OBS_STR(e, s) s,
+    KB_OBS_KIND_MAP(KB_OBS_STR)
+#undef KB_OBS_STR
+};
+
+const char *kb_obs_kind_name(int kind)
+{
+    return kind >= 0 && kind < KB_OBS_COUNT ? obs_kinds[kind] : "?";
+}
+
+int kb_obs_kind_find(const char *s, size_t len)
+{
+    for (int k = 0; k < KB_OBS_COUNT; k++)
+        if (kb_str_eqz(s, len, obs_kinds[k]))
+            return k;
+    return -1;
+}
+
+/* ---- errors, opening ---------------------------------------------------- */
+
+int kb_store_fail(kb_store *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->err, sizeof st->err, fmt, ap);
+    va_end(ap);
+    return KB_EIO;
+}
+
+const char *kb_store_errmsg(const kb_store *st)
+{
+    return st->err[0] ? st->err : "no error";
+}
+
+const kb_store_backend *kb_store_backend_of(const kb_store *st)
+{
+    return st->be;
+}
+
+int kb_store_exec(kb_store *st, const char *sql, const kb_sval *params, size_t n,
+                  kb_store_row_fn fn, void *ud)
+{
+    return st->be->exec(st, sql, params, n, fn, ud, 0);
+}
+
+static int scalar_row(void *ud, size_t ncol, const kb_sval *cols, const char *const *names)
+{
+    int64_t *out = ud;
+    (void)names;
+    if (ncol && cols[0].type == KB_SV_INT)
+        *out = cols[0].i;
+    else if (ncol && cols[0].type == KB_SV_TEXT)
+        kb_parse_i64(cols[0].p, cols[0].len, out);
+    return 1; /* first row only */
+}
+
+int64_t kb_store_scalar(kb_store *st, const char *sql, const kb_sval *params, size_t n,
+                        int64_t dflt)
+{
+    int64_t v = dflt;
+    int rc = st->be->exec(st, sql, params, n, scalar_row, &v, 0);
+    return rc == KB_OK || rc == 1 ? v : dflt;
+}
+
+static int exec0(kb_store *st, const char *sql)
+{
+    return st->be->exec(st, sql, NULL, 0, NULL, NULL, 0);
+}
+
+int kb_store_begin(kb_store *st)
+{
+    int rc = KB_OK;
+    if (st->txdepth == 0 && (rc = exec0(st, "BEGIN")))
+        return rc;
+    st->txdepth++;
+    return KB_OK;
+}
+
+int kb_store_commit(kb_store *st)
+{
+    int rc = KB_OK;
+    if (st->txdepth == 0)
+        return KB_EINVAL;
+    if (st->txdepth == 1 && (rc = exec0(st, "COMMIT"))) {
+        char keep[sizeof st->err];
+        memcpy(keep, st->err, sizeof keep);
+        exec0(st, "ROLLBACK");
+        memcpy(st->err, keep, sizeof keep);
+        st->txdepth = 0;
+        return rc;
+    }
+    st->txdepth--;
+    return KB_OK;
+}
+
+void kb_store_rollback(kb_store *st)
+{
+    if (st->txdepth) {
+        char keep[sizeof st->err];
+        memcpy(keep, st->err, sizeof keep);
+        exec0(st, "ROLLBACK");
+        memcpy(st->err, keep, sizeof keep);
+    }
+    st->txdepth = 0;
+}
+
+/* ---- schema ----------------------------------------------------------- */
+
+/* Migration 1: the first tables. Built for the back end's dialect. */
+static int ddl_v1(kb_store *st, kb_buf *b)
+{
+    const kb_store_backend *be = st->be;
+    int rc = 0;
+
+    rc |= kb_buf_printf(b,
+                        "CREATE TABLE sources (id %s, path TEXT NOT NULL UNIQUE, format TEXT,"
+                        " inode BIGINT NOT NULL DEFAULT 0, size BIGINT NOT NULL DEFAULT 0,"
+                        " checkpoint BIGINT NOT NULL DEFAULT -1, line BIGINT NOT NULL DEFAULT 0,"
+                        " events BIGINT NOT NULL DEFAULT 0, updated BIGINT);\n",
+                        be->t_pk);
+    rc |= kb_buf_printf(b, "CREATE TABLE events (id %s", be->t_pk);
+    for (const kb_store_column *c = kb_store_columns; c->column; c++)
+        rc |= kb_buf_printf(b, ", %s %s", c->column, c->is_int ? "BIGINT" : "TEXT");
+    rc |= kb_buf_printf(b, ", format TEXT, ls_product TEXT, ls_category TEXT, ls_service TEXT,"
+                           " source_id BIGINT, rec_offset BIGINT, line BIGINT,"
+                           " raw_len BIGINT, raw %s);\n",
+                        be->t_blob);
+    rc |= kb_buf_puts(b,
+                      "CREATE INDEX events_ts ON events (ts);\n"
+                      "CREATE INDEX events_host_ts ON events (host_name, ts);\n"
+                      "CREATE INDEX events_source ON events (source_id, rec_offset);\n"
+                      "CREATE TABLE observables (kind TEXT NOT NULL, value TEXT NOT NULL,"
+                      " ts BIGINT, host TEXT, event_id BIGINT NOT NULL);\n"
+                      "CREATE INDEX observables_kv ON observables (kind, value, ts);\n"
+                      "CREATE INDEX observables_v ON observables (value);\n"
+                      "CREATE TABLE field_names (name TEXT PRIMARY KEY);\n");
+    rc |= kb_buf_printf(b,
+                        "CREATE TABLE alerts (id %s, ts BIGINT, rule_id TEXT, title TEXT,"
+                        " level TEXT, author TEXT, tags TEXT, event_id BIGINT, host TEXT,"
+                        " created BIGINT);\n"
+                        "CREATE INDEX alerts_ts ON alerts (ts);\n"
+                        "CREATE INDEX alerts_rule ON alerts (rule_id, ts);\n"
+                        "CREATE TABLE incidents (id %s, created BIGINT, updated BIGINT,"
+                        " type TEXT, severity TEXT, status TEXT, entity TEXT, title TEXT,"
+                        " detail TEXT);\n"
+                        "CREATE TABLE cases (id %s, incident_id BIGINT, created BIGINT,"
+                        " status TEXT, verdict TEXT, detail TEXT);\n"
+                        "CREATE TABLE actions (id %s, incident_id BIGINT, created BIGINT,"
+                        " kind TEXT, target TEXT, status TEXT, detail TEXT);\n"
+                        "CREATE TABLE audit (id %s, ts BIGINT NOT NULL, actor TEXT,"
+                        " action TEXT NOT NULL, detail TEXT);\n",
+                        be->t_pk, be->t_pk, be->t_pk, be->t_pk, be->t_pk);
+    return rc ? KB_ENOMEM : KB_OK;
+}
+
+typedef int (*migration_fn)(kb_store *st, kb_buf *b);
+static const migration_fn migrations[KB_STORE_SCHEMA_VERSION] = {ddl_v1};
+
+int kb_store_schema_version(kb_store *st)
+{
+    return (int)kb_store_scalar(st, "SELECT MAX(version) FROM schema_version", NULL, 0, 0);
+}
+
+/* Runs each statement of a ';\n'-separated script. */
+static int exec_script(kb_store *st, char *sql)
+{
+    char *p = sql;
+    while (*p) {
+        char *end = strstr(p, ";\n");
+        int rc;
+        if (end)
+            *end = 0;
+        if (*p && (rc = exec0(st, p)))
+            return rc;
+        if (!end)
+            break;
+        p = end + 2;
+    }
+    return KB_OK;
+}
+
+static int migrate(kb_store *st)
+{
+    int rc, have;
+    kb_buf b;
+
+    /* CREATE TABLE IF NOT EXISTS is idempotent; two nodes racing on a fresh
+     * PostgreSQL store are serialised by the transaction below. */
+    if ((rc = exec0(st, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL,"
+                        " applied BIGINT NOT NULL)")))
+        return rc;
+    have = kb_store_schema_version(st);
+    if (have > KB_STORE_SCHEMA_VERSION)
+        return kb_store_fail(st, "the store has schema version %d, newer than this koban's %d;"
+                                 " upgrade koban",
+                             have, KB_STORE_SCHEMA_VERSION);
+    kb_buf_init(&b, 0);
+    for (int v = have + 1; v <= KB_STORE_SCHEMA_VERSION; v++) {
+        kb_sval p[2] = {KB_SV_INTV(v), KB_SV_INTV(kb_time_now())};
+        kb_buf_clear(&b);
+        if ((rc = migrations[v - 1](st, &b)))
+            break;
+        if ((rc = kb_store_begin(st)))
+            break;
+        if ((rc = exec_script(st, b.data)) ||
+            (rc = st->be->exec(st, "INSERT INTO schema_version (version, applied) VALUES (?, ?)",
+                               p, 2, NULL, NULL, 0)) ||
+            (rc = kb_store_commit(st))) {
+            kb_store_rollback(st);
+            break;
+        }
+    }
+    kb_buf_release(&b);
+    return rc;
+}
+
+static int build_sql(kb_store *st)
+{
+    kb_buf b;
+    int rc = 0;
+    kb_buf_init(&b, 0);
+    rc |= kb_buf_puts(&b, "INSERT INTO events (");
+    for (const kb_store_column *c = kb_store_columns; c->column; c++)
+        rc |= kb_buf_printf(&b, "%s, ", c->column);
+    rc |= kb_buf_puts(&b, "format, ls_product, ls_category, ls_service, source_id, rec_offset,"
+                          " line, raw_len, raw) VALUES (");
+    for (size_t i = 0; i < NCOLS + NEXTRA; i++)
+        rc |= kb_buf_puts(&b, i ? ", ?" : "?");
+    rc |= kb_buf_puts(&b, ") RETURNING id");
+    if (rc) {
+        kb_buf_release(&b);
+        return KB_ENOMEM;
+    }
+    st->sql_ins_event = b.data;
+    return KB_OK;
+}
+
+kb_store *kb_store_open(const char *dsn, char *errbuf, size_t errsize)
+{
+    kb_store *st = kb_calloc(1, sizeof *st);
+    const char *arg = dsn;
+
+    if (!st) {
+        snprintf(errbuf, errsize, "out of memory");
+        return NULL;
+    }
+    if (strncmp(dsn, "postgresql://", 13) == 0 || strncmp(dsn, "postgres://", 11) == 0) {
+        st->be = &kb_store_pg;
+    } else if (strncmp(dsn, "pg:", 3) == 0) {
+        st->be = &kb_store_pg;
+        arg = dsn + 3;
+    } else {
+        st->be = &kb_store_sqlite;
+        if (strncmp(dsn, "sqlite:", 7) == 0)
+            arg = dsn + 7;
+    }
+    kb_buf_init(&st->z, 0);
+    kb_buf_init(&st->scratch, 0);
+    if (!(st->zctx = ZSTD_createCCtx())) {
+        kb_store_fail(st, "out of memory");
+        goto fail;
+    }
+    if (st->be->open(st, arg) || migrate(st) || build_sql(st))
+        goto fail;
+    return st;
+fail:
+    snprintf(errbuf, errsize, "%s", st->err[0] ? st->err : "cannot open the store");
+    kb_store_close(st);
+    return NULL;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path)
+        return -1;
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] == '/' || path[i] == 0) {
+            char c = path[i];
+            path[i] = 0;
+            if (mkdir(path, 0700) != 0 && errno != EEXIST)
+                return -1;
+            path[i] = c;
+        }
+    }
+    return 0;
+}
+
+kb_store *kb_store_open_dir(const char *data_dir, char *errbuf, size_t errsize)
+{
+    kb_buf b;
+    kb_store *st;
+    if (mkdir_p(data_dir) != 0) {
+        snprintf(errbuf, errsize, "%s: cannot create the data directory: %s", data_dir,
+                 strerror(errno));
+        return NULL;
+    }
+    kb_buf_init(&b, 0);
+    if (kb_buf_printf(&b, "%s/koban.db", data_dir)) {
+        snprintf(errbuf, errsize, "out of memory");
+        return NULL;
+    }
+    st = kb_store_open(b.data, errbuf, errsize);
+    kb_buf_release(&b);
+    return st;
+}
+
+void kb_store_close(kb_store *st)
+{
+    if (!st)
+        return;
+    if (st->txdepth)
+        kb_store_rollback(st);
+    if (st->db)
+        st->be->close(st);
+    ZSTD_freeCCtx(st->zctx);
+    kb_buf_release(&st->z);
+    kb_buf_release(&st->scratch);
+    kb_free(st->sql_ins_event);
+    kb_free(st->seen);
+    kb_free(st);
+}
+
+/* ---- loading -------------------------------------------------------------- */
+
+struct source_row {
+    int found;
+    int64_t id, inode, size, checkpoint, events;
+};
+
+static int source_row_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    struct source_row *r = ud;
+    int64_t *dst[5] = {&r->id, &r->inode, &r->size, &r->checkpoint, &r->events};
+    (void)names;
+    for (size_t i = 0; i < ncol && i < 5; i++) {
+        if (c[i].type == KB_SV_INT)
+            *dst[i] = c[i].i;
+        else if (c[i].type == KB_SV_TEXT)
+            kb_parse_i64(c[i].p, c[i].len, dst[i]);
+    }
+    r->found = 1;
+    return 0;
+}
+
+static int id_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    int64_t *id = ud;
+    (void)names;
+    if (ncol && c[0].type == KB_SV_INT)
+        *id = c[0].i;
+    else if (ncol && c[0].type == KB_SV_TEXT)
+        kb_parse_i64(c[0].p, c[0].len, id);
+    return 0;
+}
+
+static const char sql_src_get[] =
+    "SELECT id, inode, size, checkpoint, events FROM sources WHERE path = ?";
+static const char sql_src_new[] =
+    "INSERT INTO sources (path, format, inode, size, checkpoint, updated) VALUES (?, ?, ?, ?, -1, ?)"
+    " RETURNING id";
+static const char sql_src_reset[] =
+    "UPDATE sources SET inode = ?, size = ?, checkpoint = -1, format = ? WHERE id = ?";
+static const char sql_src_ckpt[] =
+    "UPDATE sources SET checkpoint = ?, line = ?, size = ?, events = events + ?, updated = ?"
+    " WHERE id = ?";
+static const char sql_obs[] =
+    "INSERT INTO observables (kind, value, ts, host, event_id) VALUES (?, ?, ?, ?, ?)";
+static const char sql_field[] = "INSERT INTO field_names (name) VALUES (?) ON CONFLICT DO NOTHING";
+
+/* Observables of one event: (kind, canonical field) pairs. */
+static const struct {
+    int kind, canon;
+} obs_map[] = {
+    {KB_OBS_IP, KB_F_SOURCE_IP},          {KB_OBS_IP, KB_F_DESTINATION_IP},
+    {KB_OBS_IP, KB_F_HOST_IP},            {KB_OBS_DOMAIN, KB_F_URL_DOMAIN},
+    {KB_OBS_DOMAIN, KB_F_DNS_QUESTION_NAME}, {KB_OBS_URL, KB_F_URL_FULL},
+    {KB_OBS_HASH, KB_F_FILE_HASH_MD5},    {KB_OBS_HASH, KB_F_FILE_HASH_SHA1},
+    {KB_OBS_HASH, KB_F_FILE_HASH_SHA256}, {KB_OBS_USER, KB_F_USER_NAME},
+    {KB_OBS_HOST, KB_F_HOST_NAME},        {KB_OBS_FILE, KB_F_FILE_NAME},
+    {KB_OBS_PROCESS, KB_F_PROCESS_EXECUTABLE}, {KB_OBS_PROCESS, KB_F_PROCESS_PARENT_EXECUTABLE},
+};
+#define NOBS (sizeof obs_map / sizeof obs_map[0])
+
+static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
+                           kb_store_load_stats *stats)
+{
+    const kb_field *done[NOBS];
+    int dkind[NOBS];
+    size_t nd = 0;
+    const kb_field *host = kb_event_canon(ev, KB_F_HOST_NAME);
+
+    for (size_t i = 0; i < NOBS; i++) {
+        const kb_field *f = kb_event_canon(ev, obs_map[i].canon);
+        int dup = 0, rc;
+        if (!f || f->len == 0 || f->type == KB_V_NULL || f->len > 4096)
+            continue;
+        for (size_t k = 0; k < nd && !dup; k++)
+            dup = dkind[k] == obs_map[i].kind && kb_str_eq(done[k]->val, done[k]->len, f->val,
+                                                           f->len);
+        if (dup)
+            continue;
+        done[nd] = f;
+        dkind[nd++] = obs_map[i].kind;
+        {
+            const char *kn = obs_kinds[obs_map[i].kind];
+            kb_sval p[5] = {
+                KB_SV_STRV(kn, strlen(kn)),
+                KB_SV_STRV(f->val, f->len),
+                ev->ts == KB_TIME_NONE ? (kb_sval){KB_SV_NULL, 0, 0, NULL, 0} : KB_SV_INTV(ev->ts),
+                host && host->len ? KB_SV_STRV(host->val, host->len)
+                                  : (kb_sval){KB_SV_NULL, 0, 0, NULL, 0},
+                KB_SV_INTV(id),
+            };
+            if ((rc = st->be->exec(st, sql_obs, p, 5, NULL, NULL, 1)))
+                return rc;
+        }
+        if (stats)
+            stats->observables++;
+    }
+    return KB_OK;
+}
+
+static kb_sval str_or_null(const char *s)
+{
+    return s ? KB_SV_STRV(s, strlen(s)) : (kb_sval){KB_SV_NULL, 0, 0, NULL, 0};
+}
+
+static int put_event(kb_store *st, const kb_event *ev, int64_t source_id, int64_t *id)
+{
+    kb_sval p[NCOLS + NEXTRA];
+    size_t k = 0, bound;
+    kb_sval null = {KB_SV_NULL, 0, 0, NULL, 0};
+
+    for (const kb_store_column *c = kb_store_columns; c->column; c++, k++) {
+        const kb_field *f;
+        if (c->canon == KB_F_TIMESTAMP) {
+            p[k] = ev->ts == KB_TIME_NONE ? null : KB_SV_INTV(ev->ts);
+            continue;
+        }
+        f = kb_event_canon(ev, c->canon);
+        if (!f || f->type == KB_V_NULL) {
+            p[k] = null;
+        } else if (c->is_int) {
+            int64_t v;
+            p[k] = kb_parse_i64(f->val, f->len, &v) == KB_OK ? KB_SV_INTV(v) : null;
+        } else {
+            p[k] = KB_SV_STRV(f->val, f->len);
+        }
+    }
+    p[k++] = str_or_null(ev->format);
+    p[k++] = str_or_null(ev->ls.product);
+    p[k++] = str_or_null(ev->ls.category);
+    p[k++] = str_or_null(ev->ls.service);
+    p[k++] = KB_SV_INTV(source_id);
+    p[k++] = KB_SV_INTV((int64_t)ev->offset);
+    p[k++] = KB_SV_INTV((int64_t)ev->line);
+    p[k++] = KB_SV_INTV((int64_t)ev->raw_len);
+    bound = ZSTD_compressBound(ev->raw_len);
+    if (st->z.alloc < bound + 1 && kb_buf_reserve(&st->z, bound + 1))
+        return kb_store_fail(st, "out of memory");
+    {
+        size_t zn = ZSTD_compressCCtx(st->zctx, st->z.data, bound, ev->raw, ev->raw_len, 1);
+        if (ZSTD_isError(zn))
+            return kb_store_fail(st, "zstd: %s", ZSTD_getErrorName(zn));
+        p[k++] = (kb_sval){KB_SV_BLOB, 0, 0, st->z.data, zn};
+    }
+    *id = 0;
+    return st->be->exec(st, st->sql_ins_event, p, k, id_cb, id, 1);
+}
+
+/* Records raw field names not yet in field_names. */
+static int put_field_names(kb_store *st, const kb_batch *batch)
+{
+    kb_names *names = batch->n ? batch->events[0].names : NULL;
+    size_t count;
+    if (!names)
+        return KB_OK;
+    count = kb_names_count(names);
+    if (st->names != names) {
+        kb_free(st->seen);
+        st->seen = NULL;
+        st->nseen = 0;
+        st->names = names;
+    }
+    if (count > st->nseen) {
+        uint8_t *ns = kb_realloc(st->seen, count);
+        if (!ns)
+            return kb_store_fail(st, "out of memory");
+        memset(ns + st->nseen, 0, count - st->nseen);
+        st->seen = ns;
+        st->nseen = count;
+    }
+    for (size_t i = 0; i < batch->n; i++) {
+        const kb_event *ev = &batch->events[i];
+        for (uint32_t k = 0; k < ev->nfields; k++) {
+            kb_fid id = ev->fields[k].name;
+            size_t len;
+            const char *s;
+            int rc;
+            if (id < KB_F_CANON_COUNT || id >= st->nseen || st->seen[id])
+                continue;
+            s = kb_names_str(names, id, &len);
+            {
+                kb_sval p = KB_SV_STRV(s, len);
+                if ((rc = st->be->exec(st, sql_field, &p, 1, NULL, NULL, 1)))
+                    return rc;
+            }
+            st->seen[id] = 1;
+        }
+    }
+    return KB_OK;
+}
+
+int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
+                       kb_store_load_stats *stats)
+{
+    struct source_row src = {0};
+    struct stat sb;
+    int64_t inode = 0, size = 0, last = -1, line = 0, added = 0;
+    const char *path = batch->path ? batch->path : "-";
+    const char *fmt = batch->decoder ? batch->decoder->name : NULL;
+    int rc, tracked = strcmp(path, "-") != 0;
+    uint8_t *seen_before = NULL;
+    size_t nbefore = 0;
+
+    if (ids)
+        memset(ids, 0, batch->n * sizeof *ids);
+    if (tracked && stat(path, &sb) == 0) {
+        inode = (int64_t)sb.st_ino;
+        size = (int64_t)sb.st_size;
+    }
+    if ((rc = kb_store_begin(st)))
+        return rc;
+    {
+        kb_sval p = KB_SV_STRV(path, strlen(path));
+        if ((rc = st->be->exec(st, sql_src_get, &p, 1, source_row_cb, &src, 1)))
+            goto fail;
+    }
+    if (!src.found) {
+        kb_sval p[5] = {KB_SV_STRV(path, strlen(path)), str_or_null(fmt), KB_SV_INTV(inode),
+                        KB_SV_INTV(size), KB_SV_INTV(kb_time_now())};
+        src.checkpoint = -1;
+        if ((rc = st->be->exec(st, sql_src_new, p, 5, id_cb, &src.id, 1)))
+            goto fail;
+    } else if (tracked && (src.inode != inode || size < src.size)) {
+        /* Rotated or truncated: a new file under the old name. */
+        kb_sval p[4] = {KB_SV_INTV(inode), KB_SV_INTV(size), str_or_null(fmt),
+                        KB_SV_INTV(src.id)};
+        kb_log(KB_LOG_INFO, "%s: a new file (inode or size changed); loading from the start",
+               path);
+        src.checkpoint = -1;
+        if ((rc = st->be->exec(st, sql_src_reset, p, 4, NULL, NULL, 1)))
+            goto fail;
+    }
+    if (!tracked)
+        src.checkpoint = -1;
+    last = src.checkpoint;
+    for (size_t i = 0; i < batch->n; i++) {
+        const kb_event *ev = &batch->events[i];
+        int64_t id;
+        if (tracked && (int64_t)ev->offset <= src.checkpoint) {
+            if (stats)
+                stats->skipped++;
+            continue;
+        }
+        if ((rc = put_event(st, ev, src.id, &id)) || (rc = put_observables(st, ev, id, stats)))
+            goto fail;
+        if (ids)
+            ids[i] = id;
+        if ((int64_t)ev->offset > last)
+            last = (int64_t)ev->offset;
+        line = (int64_t)ev->line;
+        added++;
+    }
+    if (st->seen && st->nseen) {
+        /* Keep a copy so that a rollback forgets the names it recorded. */
+        if (!(seen_before = kb_malloc(st->nseen))) {
+            rc = kb_store_fail(st, "out of memory");
+            goto fail;
+        }
+        memcpy(seen_before, st->seen, st->nseen);
+        nbefore = st->nseen;
+    }
+    if ((rc = put_field_names(st, batch)))
+        goto fail;
+    if (added) {
+        kb_sval p[6] = {KB_SV_INTV(last), KB_SV_INTV(line),   KB_SV_INTV(size),
+                        KB_SV_INTV(added), KB_SV_INTV(kb_time_now()), KB_SV_INTV(src.id)};
+        if ((rc = st->be->exec(st, sql_src_ckpt, p, 6, NULL, NULL, 1)))
+            goto fail;
+    }
+    if ((rc = kb_store_commit(st)))
+        goto fail_committed;
+    if (stats) {
+        stats->events += (uint64_t)added;
+        stats->batches++;
+    }
+    kb_free(seen_before);
+    return KB_OK;
+fail:
+    kb_store_rollback(st);
+fail_committed:
+    if (st->seen) {
+        memset(st->seen, 0, st->nseen);
+        if (seen_before)
+            memcpy(st->seen, seen_before, nbefore < st->nseen ? nbefore : st->nseen);
+    }
+    kb_free(seen_before);
+    if (ids)
+        memset(ids, 0, batch->n * sizeof *ids);
+    return rc;
+}
+
+/* ---- alerts ------------------------------------------------------------ */
+
+int kb_store_put_alerts(kb_store *st, const kb_store_alert *a, size_t n, int64_t *ids)
+{
+    static const char sql[] = "INSERT INTO alerts (ts, rule_id, title, level, author, tags,"
+                              " event_id, host, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                              " RETURNING id";
+    int64_t now = kb_time_now();
+    int rc;
+    if ((rc = kb_store_begin(st)))
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        int64_t id = 0;
+        kb_sval p[9] = {
+            a[i].ts == KB_TIME_NONE ? (kb_sval){KB_SV_NULL, 0, 0, NULL, 0} : KB_SV_INTV(a[i].ts),
+            str_or_null(a[i].rule_id),
+            str_or_null(a[i].title),
+            str_or_null(a[i].level),
+            str_or_null(a[i].author),
+            str_or_null(a[i].tags),
+            a[i].event_id ? KB_SV_INTV(a[i].event_id) : (kb_sval){KB_SV_NULL, 0, 0, NULL, 0},
+            str_or_null(a[i].host),
+            KB_SV_INTV(now),
+        };
+        if ((rc = st->be->exec(st, sql, p, 9, id_cb, &id, 1))) {
+            kb_store_rollback(st);
+            return rc;
+        }
+        if (ids)
+            ids[i] = id;
+    }
+    return kb_store_commit(st);
+}
+
+/* ---- statistics ----------------------------------------------------------- */
+
+static void put_time(FILE *f, const kb_sval *v)
+{
+    char buf[40];
+    int64_t t = 0;
+    if (v->type == KB_SV_INT)
+        t = v->i;
+    else if (v->type != KB_SV_TEXT || kb_parse_i64(v->p, v->len, &t))
+        t = KB_TIME_NONE;
+    if (t == KB_TIME_NONE) {
+        fprintf(f, "%-24s", "-");
+        return;
+    }
+    kb_time_format(t, buf, sizeof buf);
+    if (strlen(buf) > 23) {
+        buf[19] = 'Z';
+        buf[20] = 0;
+    }
+    fprintf(f, "%-24s", buf);
+}
+
+static int64_t ival(const kb_sval *v)
+{
+    int64_t x = 0;
+    if (v->type == KB_SV_INT)
+        return v->i;
+    if (v->type == KB_SV_TEXT)
+        kb_parse_i64(v->p, v->len, &x);
+    return x;
+}
+
+static int stats_total_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    FILE *f = ud;
+    (void)names;
+    if (ncol < 5)
+        return 0;
+    fprintf(f, "events:       %lld\n", (long long)ival(&c[0]));
+    fprintf(f, "raw bytes:    %lld (compressed %lld)\n", (long long)ival(&c[3]),
+            (long long)ival(&c[4]));
+    fputs("oldest:       ", f);
+    put_time(f, &c[1]);
+    fputs("\nnewest:       ", f);
+    put_time(f, &c[2]);
+    fputc('\n', f);
+    return 0;
+}
+
+static int stats_source_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    FILE *f = ud;
+    (void)names;
+    if (ncol < 5)
+        return 0;
+    fprintf(f, "  %10lld  %-10.*s ", (long long)ival(&c[2]), (int)c[1].len,
+            c[1].p ? c[1].p : "");
+    put_time(f, &c[3]);
+    put_time(f, &c[4]);
+    fprintf(f, "%.*s\n", (int)c[0].len, c[0].p ? c[0].p : "");
+    return 0;
+}
+
+static int stats_format_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    FILE *f = ud;
+    (void)names;
+    if (ncol < 2)
+        return 0;
+    fprintf(f, "  %10lld  %.*s\n", (long long)ival(&c[1]), (int)c[0].len, c[0].p ? c[0].p : "-");
+    return 0;
+}
+
+int kb_store_stats(kb_store *st, FILE *f)
+{
+    int rc;
+    fprintf(f, "store:        %s, schema version %d\n", st->be->name,
+            kb_store_schema_version(st));
+    fprintf(f, "size:         %lld bytes\n", (long long)st->be->size(st));
+    if ((rc = kb_store_exec(st, "SELECT COUNT(*), MIN(ts), MAX(ts), COALESCE(SUM(raw_len), 0),"
+                                " COALESCE(SUM(LENGTH(raw)), 0) FROM events",
+                            NULL, 0, stats_total_cb, f)))
+        return rc;
+    fprintf(f, "observables:  %lld\n",
+            (long long)kb_store_scalar(st, "SELECT COUNT(*) FROM observables", NULL, 0, 0));
+    fprintf(f, "alerts:       %lld\n",
+            (long long)kb_store_scalar(st, "SELECT COUNT(*) FROM alerts", NULL, 0, 0));
+    fprintf(f, "per source:\n  %10s  %-10s %-24s%-24s%s\n", "EVENTS", "FORMAT", "OLDEST",
+            "NEWEST", "PATH");
+    if ((rc = kb_store_exec(st,
+                            "SELECT s.path, s.format, x.n, x.lo, x.hi FROM sources s JOIN"
+                            " (SELECT source_id, COUNT(*) AS n, MIN(ts) AS lo, MAX(ts) AS hi"
+                            " FROM events GROUP BY source_id) x ON x.source_id = s.id"
+                            " ORDER BY s.path",
+                            NULL, 0, stats_source_cb, f)))
+        return rc;
+    fputs("per format:\n", f);
+    return kb_store_exec(st, "SELECT format, COUNT(*) FROM events GROUP BY format ORDER BY 2 DESC,"
+                             " 1",
+                         NULL, 0, stats_format_cb, f);
+}
+
+/* ---- retention ---------------------------------------------------------- */
+
+int kb_store_prune(kb_store *st, int64_t before, const char *source, uint64_t *deleted)
+{
+    kb_buf cond, sql, like;
+    kb_sval p[3];
+    size_t n = 0;
+    int rc = KB_ENOMEM;
+    int64_t count;
+
+    kb_buf_init(&cond, 0);
+    kb_buf_init(&sql, 0);
+    kb_buf_init(&like, 0);
+    *deleted = 0;
+    if (kb_buf_puts(&cond, "1 = 1"))
+        goto out;
+    if (before != KB_TIME_NONE) {
+        if (kb_buf_puts(&cond, " AND ts < ?"))
+            goto out;
+        p[n++] = KB_SV_INTV(before);
+    }
+    if (source) {
+        size_t sl = strlen(source);
+        /* The path itself, or everything under it as a directory. */
+        for (size_t i = 0; i < sl; i++) {
+            if ((source[i] == '%' || source[i] == '_' || source[i] == '\\') &&
+                kb_buf_putc(&like, '\\'))
+                goto out;
+            if (kb_buf_putc(&like, source[i]))
+                goto out;
+        }
+        if ((sl && source[sl - 1] != '/' && kb_buf_putc(&like, '/')) || kb_buf_putc(&like, '%'))
+            goto out;
+        if (kb_buf_puts(&cond, " AND source_id IN (SELECT id FROM sources WHERE path = ? OR"
+                               " path LIKE ? ESCAPE '\\')"))
+            goto out;
+        p[n++] = KB_SV_STRV(source, sl);
+        p[n++] = KB_SV_STRV(like.data, like.len);
+    }
+    if ((rc = kb_store_begin(st)))
+        goto out;
+    rc = KB_ENOMEM;
+    if (kb_buf_printf(&sql, "SELECT COUNT(*) FROM events WHERE %s", cond.data))
+        goto fail;
+    count = kb_store_scalar(st, sql.data, p, n, 0);
+    kb_buf_clear(&sql);
+    if (kb_buf_printf(&sql,
+                      "DELETE FROM observables WHERE event_id IN (SELECT id FROM events WHERE %s)",
+                      cond.data))
+        goto fail;
+    if ((rc = kb_store_exec(st, sql.data, p, n, NULL, NULL)))
+        goto fail;
+    kb_buf_clear(&sql);
+    rc = KB_ENOMEM;
+    if (kb_buf_printf(&sql, "DELETE FROM events WHERE %s", cond.data))
+        goto fail;
+    if ((rc = kb_store_exec(st, sql.data, p, n, NULL, NULL)) || (rc = kb_store_commit(st)))
+        goto fail;
+    *deleted = (uint64_t)count;
+    goto out;
+fail:
+    kb_store_rollback(st);
+out:
+    kb_buf_release(&cond);
+    kb_buf_release(&sql);
+    kb_buf_release(&like);
+    return rc;
+}
+
+/* ---- raw records --------------------------------------------------------- */
+
+int kb_store_raw_decompress(const void *p, size_t len, kb_buf *b)
+{
+    unsigned long long n = ZSTD_getFrameContentSize(p, len);
+    size_t got;
+    kb_buf_clear(b);
+    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (64u << 20))
+        return KB_EPARSE;
+    if (kb_buf_reserve(b, (size_t)n + 1))
+        return KB_ENOMEM;
+    got = ZSTD_decompress(b->data, (size_t)n + 1, p, len);
+    if (ZSTD_isError(got))
+        return KB_EPARSE;
+    b->len = got;
+    b->data[got] = 0;
+    return KB_OK;
+}
+
+struct kb_raw_extractor {
+    kb_names *names;
+    kb_arena *arena;
+    kb_event ev;
+};
+
+kb_raw_extractor *kb_raw_extractor_new(void)
+{
+    kb_raw_extractor *x = kb_calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->names = kb_names_new(100000);
+    x->arena = kb_arena_new(64 << 10, 64u << 20);
+    if (!x->names || !x->arena) {
+        kb_raw_extractor_free(x);
+        return NULL;
+    }
+    kb_event_init(&x->ev, x->names, x->arena);
+    return x;
+}
+
+void kb_raw_extractor_free(kb_raw_extractor *x)
+{
+    if (!x)
+        return;
+    kb_arena_free(x->arena);
+    kb_names_free(x->names);
+    kb_free(x);
+}
+
+int kb_raw_extract(kb_raw_extractor *x, const char *raw, size_t rawlen, const char *format,
+                   const char *name, size_t nlen, const char **val, size_t *len)
+{
+    const kb_decoder *dec = kb_decoder_find(format);
+    kb_decode_ctx ctx = {0};
+    kb_fid id;
+    const kb_field *f;
+
+    if (!dec || dec->state_new)
+        return KB_ENOENT;
+    kb_arena_clear(x->arena);
+    kb_event_init(&x->ev, x->names, x->arena); /* the field table lived in the arena */
+    x->ev.raw = raw;
+    x->ev.raw_len = (uint32_t)rawlen;
+    x->ev.path = "-";
+    x->ev.format = dec->name;
+    ctx.names = x->names;
+    ctx.path = "-";
+    ctx.ref_time = kb_time_now();
+    if (dec->decode(&ctx, raw, rawlen, &x->ev) != KB_OK)
+        return KB_ENOENT;
+    id = kb_names_lookup(x->names, name, nlen);
+    if (id == KB_FID_NONE || !(f = kb_event_get(&x->ev, id)) || f->type == KB_V_NULL)
+        return KB_ENOENT;
+    *val = f->val;
+    *len = f->len;
+    return KB_OK;
+}

@@ -1,0 +1,19 @@
+#!/bin/sh
+# The store's test suite and a few hunts against a throw-away PostgreSQL
+# (scripts/pg-test.sh). Exit 77 (skipped) when PostgreSQL cannot start.
+set -u
+koban=${1:?usage: pg.sh KOBAN}
+dir=$(dirname "$koban")
+[ -x "$dir/test_store" ] || { echo "SKIP: $dir/test_store not built" >&2; exit 77; }
+exec sh scripts/pg-test.sh sh -c '
+    set -e
+    "$1/test_store"
+    K="$2 --data /nonexistent"
+    export KOBAN_STORE="$KOBAN_PG_DSN"
+    psql -q "$KOBAN_PG_DSN" -c "SET client_min_messages TO warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public"
+    $K load -q demo/incident/ids demo/incident/linux demo/incident/zeek
+    n=$($K hunt -o jsonl "host.name:bastion-1 and source.ip:198.51.100.23" | wc -l)
+    [ "$n" -eq 8 ] || { echo "FAIL: pg hunt: $n rows, expected 8" >&2; exit 1; }
+    $K hunt -o jsonl "| stats count()" | grep -qx "{\"count\":26}" || { echo "FAIL: pg count" >&2; exit 1; }
+    echo "postgresql: all checks passed"
+' sh "$dir" "$koban"
