@@ -17,9 +17,18 @@ static _Atomic uint64_t re_limit_hits;
 static pthread_once_t re_once = PTHREAD_ONCE_INIT;
 static pcre2_match_context *re_mctx;
 static _Thread_local pcre2_match_data *re_md;
+/* Frees a thread's match data when the thread ends (scan's worker pool). */
+static pthread_key_t re_key;
+static int re_key_ok;
+
+static void re_md_free(void *p)
+{
+    pcre2_match_data_free(p);
+}
 
 static void re_init(void)
 {
+    re_key_ok = pthread_key_create(&re_key, re_md_free) == 0;
     re_mctx = pcre2_match_context_create(NULL);
     if (re_mctx) {
         pcre2_set_match_limit(re_mctx, RE_MATCH_LIMIT);
@@ -145,8 +154,12 @@ static int re_match(const kb_sigma_val *v, const kb_field *f)
 {
     int rc;
     pthread_once(&re_once, re_init);
-    if (!re_md && !(re_md = pcre2_match_data_create(1, NULL)))
-        return 0;
+    if (!re_md) {
+        if (!(re_md = pcre2_match_data_create(1, NULL)))
+            return 0;
+        if (re_key_ok)
+            pthread_setspecific(re_key, re_md);
+    }
     rc = pcre2_match((const pcre2_code *)v->re, (PCRE2_SPTR)f->val, f->len, 0, 0, re_md, re_mctx);
     if (rc >= 0)
         return 1;

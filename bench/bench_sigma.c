@@ -1,0 +1,171 @@
+/* Sigma matching benchmark: all rules of the three SigmaHQ folders loaded
+ * and compiled once, then the Windows events of ../shared/data matched on
+ * one core until at least KOBAN_BENCH_MB (default 1000) MB of input
+ * equivalents went through:
+ *   engine    kb_engine_match over events decoded once into memory;
+ *   decode+   decoding each line again and matching it (the whole path);
+ *   naive     the reference evaluator (logsource check + kb_rule_match for
+ *             every rule), over as many events as fit in ~10 s.
+ * Prints rule load and compile seconds, peak RSS after compiling, and the
+ * alert counts (the engine's and the naive evaluator's must agree). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench-util.h"
+#include "detect/engine.h"
+#include "ingest/decoders.h"
+#include "ingest/ingest.h"
+
+#define WINEVT KOBAN_SHARED_DATA "/windows-events/hayabusa_sample_evtx.jsonl"
+
+static void on_err(void *ud, const char *path, uint32_t line, const char *reason, const char *msg)
+{
+    (void)path;
+    (void)line;
+    (void)reason;
+    (void)msg;
+    (*(size_t *)ud)++;
+}
+
+typedef struct line {
+    const char *p;
+    size_t len;
+} line;
+
+int main(void)
+{
+    static const char *dirs[] = {"rules", "rules-emerging-threats", "rules-threat-hunting"};
+    kb_names *names = kb_names_new(0);
+    kb_ruleset *rs = kb_ruleset_new(names);
+    kb_engine *e;
+    kb_engine_scratch *s;
+    kb_engine_stats st;
+    kb_arena *arena = kb_arena_new(1u << 20, 0), *tmp = kb_arena_new(1u << 20, 0);
+    kb_decode_ctx ctx = {.names = names, .path = WINEVT};
+    const char *err = NULL;
+    size_t failed = 0, len = 0, nlines = 0, nev = 0, target = bench_size(1000);
+    char *buf, path[512];
+    line *lines;
+    kb_event *evs;
+    double t0, t_load, t_compile, bytes = 0, events = 0, alerts = 0, secs;
+
+    t0 = bench_now();
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/sigma/%s", KOBAN_SHARED_DATA, dirs[i]);
+        kb_ruleset_load_dir(rs, path, on_err, &failed);
+    }
+    t_load = bench_now() - t0;
+    t0 = bench_now();
+    if (!(e = kb_engine_new(rs, &err))) {
+        fprintf(stderr, "bench_sigma: engine: %s\n", err);
+        return 1;
+    }
+    t_compile = bench_now() - t0;
+    kb_engine_stats_get(e, &st);
+    printf("rules: %zu loaded (%zu failed) in %.3f s; engine compiled in %.3f s "
+           "(load+compile %.3f s); %zu predicates, %zu patterns, %zu databases, %zu by "
+           "reference; peak RSS %.1f MB\n",
+           kb_ruleset_count(rs), failed, t_load, t_compile, t_load + t_compile, st.preds,
+           st.hs_patterns, st.hs_databases, st.fallback, bench_peak_rss_mb());
+    s = kb_engine_scratch_new(e);
+    if (!s || !(buf = bench_read_file(WINEVT, &len))) {
+        fprintf(stderr, "bench_sigma: cannot read %s\n", WINEVT);
+        return 1;
+    }
+    /* split and decode once */
+    for (size_t i = 0; i < len; i++)
+        nlines += buf[i] == '\n';
+    lines = calloc(nlines + 1, sizeof *lines);
+    evs = calloc(nlines + 1, sizeof *evs);
+    if (!lines || !evs)
+        return 1;
+    for (char *p = buf, *end = buf + len; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        kb_event *ev = &evs[nev];
+        lines[nev].p = p;
+        lines[nev].len = l;
+        kb_event_init(ev, names, arena);
+        ev->raw = p;
+        ev->raw_len = (uint32_t)l;
+        ev->line = nev + 1;
+        ev->path = WINEVT;
+        if (kb_dec_winevt.decode(&ctx, p, l, ev) == KB_OK)
+            nev++;
+        p += l + 1;
+    }
+    printf("windows events: %zu decoded from %.1f MB; target %.0f MB of input equivalents\n", nev,
+           (double)len / 1e6, (double)target / 1e6);
+
+    /* engine over decoded events */
+    t0 = bench_now();
+    while (bytes < (double)target) {
+        for (size_t i = 0; i < nev; i++) {
+            int n = kb_engine_match(e, s, &evs[i], NULL, NULL);
+            if (n > 0)
+                alerts += n;
+        }
+        bytes += (double)len;
+        events += (double)nev;
+    }
+    secs = bench_now() - t0;
+    bench_report("sigma engine (decoded)", bytes, events, secs);
+    printf("  alerts per pass: %.0f\n", alerts / (bytes / (double)len));
+
+    /* decode + engine */
+    bytes = events = alerts = 0;
+    t0 = bench_now();
+    while (bytes < (double)target) {
+        for (size_t i = 0; i < nev; i++) {
+            kb_event ev;
+            int n;
+            kb_arena_clear(tmp);
+            kb_event_init(&ev, names, tmp);
+            ev.raw = lines[i].p;
+            ev.raw_len = (uint32_t)lines[i].len;
+            if (kb_dec_winevt.decode(&ctx, lines[i].p, lines[i].len, &ev) != KB_OK)
+                continue;
+            n = kb_engine_match(e, s, &ev, NULL, NULL);
+            if (n > 0)
+                alerts += n;
+        }
+        bytes += (double)len;
+        events += (double)nev;
+    }
+    secs = bench_now() - t0;
+    bench_report("sigma decode+engine", bytes, events, secs);
+
+    /* naive reference evaluator: bounded time (KOBAN_BENCH_NAIVE=0 skips it) */
+    if (!getenv("KOBAN_BENCH_NAIVE") || strcmp(getenv("KOBAN_BENCH_NAIVE"), "0") != 0) {
+        double eng_alerts = 0, ref_alerts = 0, nb = 0, ne = 0;
+        size_t i;
+        t0 = bench_now();
+        for (i = 0; i < nev; i++) {
+            ref_alerts += (double)kb_ruleset_match(rs, &evs[i], 1, NULL, NULL);
+            nb += (double)lines[i].len + 1;
+            ne++;
+            if ((i & 255) == 255 && bench_now() - t0 > 10)
+                break;
+        }
+        secs = bench_now() - t0;
+        bench_report("sigma naive reference", nb, ne, secs);
+        for (size_t k = 0; k < (size_t)ne; k++) {
+            int n = kb_engine_match(e, s, &evs[k], NULL, NULL);
+            if (n > 0)
+                eng_alerts += n;
+        }
+        printf("  over those %.0f events: naive %.0f alerts, engine %.0f alerts%s\n", ne,
+               ref_alerts, eng_alerts, ref_alerts == eng_alerts ? "" : "  MISMATCH");
+    }
+    kb_engine_scratch_free(s);
+    kb_engine_free(e);
+    kb_ruleset_free(rs);
+    kb_arena_free(arena);
+    kb_arena_free(tmp);
+    kb_names_free(names);
+    free(lines);
+    free(evs);
+    free(buf);
+    return 0;
+}

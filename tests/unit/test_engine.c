@@ -1,0 +1,503 @@
+/* The fast Sigma engine: unit tests on crafted rules, and the differential
+ * test against the reference evaluator over all of ../shared/data. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "detect/engine.h"
+#include "event/json.h"
+#include "ingest/decoders.h"
+#include "ingest/ingest.h"
+
+#define SIGMA KOBAN_SHARED_DATA "/sigma"
+#define REGR KOBAN_SHARED_DATA "/sigma-regression"
+#define WINEVT KOBAN_SHARED_DATA "/windows-events/hayabusa_sample_evtx.jsonl"
+#define LOGS KOBAN_SHARED_DATA "/logs"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+typedef struct hitlist {
+    const kb_rule *r[4096];
+    size_t n;
+} hitlist;
+
+static int on_engine_hit(const kb_rule *r, const kb_event *ev, void *ud)
+{
+    hitlist *h = ud;
+    (void)ev;
+    if (h->n < 4096)
+        h->r[h->n++] = r;
+    return 0;
+}
+
+static int on_ref_hit(void *ud, const kb_rule *r, const kb_event *ev)
+{
+    return on_engine_hit(r, ev, ud);
+}
+
+static void on_err(void *ud, const char *path, uint32_t line, const char *reason, const char *msg)
+{
+    (void)ud;
+    (void)path;
+    (void)line;
+    (void)reason;
+    fprintf(stderr, "  load failure: %s\n", msg);
+}
+
+typedef struct fixture {
+    kb_names *names;
+    kb_arena *arena;
+    kb_ruleset *rs;
+    kb_engine *e;
+    kb_engine_scratch *s;
+} fixture;
+
+/* Loads rules from a YAML text and compiles the engine. */
+static void fx_rules(fixture *fx, const char *yaml)
+{
+    const char *err = NULL;
+    fx->names = kb_names_new(0);
+    fx->arena = kb_arena_new(1 << 16, 16u << 20);
+    fx->rs = kb_ruleset_new(fx->names);
+    assert_int_equal(kb_ruleset_load_mem(fx->rs, "test.yml", yaml, strlen(yaml), on_err, NULL), 0);
+    fx->e = kb_engine_new(fx->rs, &err);
+    assert_non_null(fx->e);
+    fx->s = kb_engine_scratch_new(fx->e);
+    assert_non_null(fx->s);
+}
+
+static void fx_free(fixture *fx)
+{
+    kb_engine_scratch_free(fx->s);
+    kb_engine_free(fx->e);
+    kb_ruleset_free(fx->rs);
+    kb_arena_free(fx->arena);
+    kb_names_free(fx->names);
+}
+
+/* Matches one JSON event (logsource windows/process_creation unless the
+ * product is given) with both evaluators; asserts they agree and returns
+ * the number of engine matches, hits in *h. */
+static int fx_match(fixture *fx, const char *json, const char *category, hitlist *h)
+{
+    kb_event ev;
+    kb_json_error je;
+    hitlist ref = {.n = 0};
+    int n;
+    kb_arena_clear(fx->arena);
+    kb_event_init(&ev, fx->names, fx->arena);
+    assert_int_equal(kb_json_flatten(&ev, json, strlen(json), NULL, &je), KB_OK);
+    ev.ls.product = "windows";
+    ev.ls.category = category;
+    h->n = 0;
+    n = kb_engine_match(fx->e, fx->s, &ev, on_engine_hit, h);
+    kb_ruleset_match(fx->rs, &ev, 1, on_ref_hit, &ref);
+    assert_int_equal((size_t)n, h->n);
+    assert_int_equal(ref.n, h->n);
+    for (size_t i = 0; i < h->n; i++)
+        assert_ptr_equal(ref.r[i], h->r[i]);
+    return n;
+}
+
+static const char *title_of(const hitlist *h, size_t i)
+{
+    return kb_rule_meta_of(h->r[i])->title;
+}
+
+/* ---- unit tests --------------------------------------------------------- */
+
+static const char *RULES =
+    "title: r0 contains\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    CommandLine|contains: 'mimikatz'\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: r1 startswith endswith\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    Image|endswith: '\\cmd.exe'\n"
+    "    ParentImage|startswith: 'C:\\Windows\\'\n"
+    "  filter:\n"
+    "    User|contains: 'SYSTEM'\n"
+    "  condition: sel and not filter\n"
+    "---\n"
+    "title: r2 all and wildcards\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    CommandLine|contains|all: ['-enc', 'hidden']\n"
+    "    Image: '*\\power?hell.exe'\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: r3 eventid\n"
+    "logsource: {product: windows, service: security}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    EventID: 4625\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: r4 null and exists\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    Image|endswith: '\\x.exe'\n"
+    "  filter:\n"
+    "    OriginalFileName: null\n"
+    "  condition: sel and not filter\n"
+    "---\n"
+    "title: r5 always on absence\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    Hashes|exists: true\n"
+    "  condition: not sel\n"
+    "---\n"
+    "title: r6 windash cased\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    CommandLine|windash|contains: ' -urlcache '\n"
+    "    Company|cased: 'Evil Corp'\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: r7 spaced field name\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    SourceName: 'Defender'\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: r8 keywords and regex\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  kw:\n"
+    "    - 'needle'\n"
+    "  re:\n"
+    "    CommandLine|re: 'a[0-9]+z'\n"
+    "  condition: kw or re\n";
+
+static void unit_basics(void **state)
+{
+    fixture fx;
+    hitlist h;
+    kb_engine_stats st;
+    (void)state;
+    fx_rules(&fx, RULES);
+    kb_engine_stats_get(fx.e, &st);
+    assert_int_equal(st.rules, 9);
+    assert_true(st.hs_databases >= 2);
+    assert_true(st.hs_patterns >= 8);
+
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"x MimiKatz y\",\"Hashes\":\"a\"}",
+                              "process_creation", &h), 1);
+    assert_string_equal(title_of(&h, 0), "r0 contains");
+    /* wrong logsource: nothing */
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"mimikatz\",\"Hashes\":\"a\"}",
+                              "file_event", &h), 0);
+    /* r1: sel and not filter */
+    assert_int_equal(fx_match(&fx,
+                              "{\"Image\":\"C:\\\\x\\\\CMD.EXE\",\"ParentImage\":\"c:\\\\windows\\\\"
+                              "explorer.exe\",\"User\":\"bob\",\"Hashes\":\"a\"}",
+                              "process_creation", &h), 1);
+    assert_string_equal(title_of(&h, 0), "r1 startswith endswith");
+    assert_int_equal(fx_match(&fx,
+                              "{\"Image\":\"C:\\\\x\\\\CMD.EXE\",\"ParentImage\":\"c:\\\\windows\\\\"
+                              "explorer.exe\",\"User\":\"NT AUTHORITY\\\\SYSTEM\",\"Hashes\":\"a\"}",
+                              "process_creation", &h), 0);
+    /* r2: all values, ? wildcard over one UTF-8 character */
+    assert_int_equal(fx_match(&fx,
+                              "{\"CommandLine\":\"-w HIDDEN -enc AAA\",\"Image\":\"C:\\\\powershell.exe\","
+                              "\"Hashes\":\"a\"}",
+                              "process_creation", &h), 1);
+    assert_int_equal(fx_match(&fx,
+                              "{\"CommandLine\":\"-w HIDDEN\",\"Image\":\"C:\\\\powershell.exe\","
+                              "\"Hashes\":\"a\"}",
+                              "process_creation", &h), 0);
+    assert_int_equal(fx_match(&fx,
+                              "{\"CommandLine\":\"-enc hidden\",\"Image\":\"C:\\\\power\xc3\xa9hell.exe\","
+                              "\"Hashes\":\"a\"}",
+                              "process_creation", &h), 1);
+    assert_int_equal(fx_match(&fx,
+                              "{\"CommandLine\":\"-enc hidden\",\"Image\":\"C:\\\\powerhell.exe\","
+                              "\"Hashes\":\"a\"}",
+                              "process_creation", &h), 0);
+    /* r4: null filter; r5: true when Hashes is absent */
+    assert_int_equal(fx_match(&fx, "{\"Image\":\"C:\\\\x.exe\"}", "process_creation", &h), 1);
+    assert_string_equal(title_of(&h, 0), "r5 always on absence");
+    assert_int_equal(fx_match(&fx, "{\"Image\":\"C:\\\\x.exe\",\"OriginalFileName\":\"x\"}",
+                              "process_creation", &h), 2);
+    assert_string_equal(title_of(&h, 0), "r4 null and exists");
+    /* r6: windash accepts /, en dash; cased */
+    assert_int_equal(fx_match(&fx,
+                              "{\"CommandLine\":\"certutil /urlcache -f\",\"Company\":\"Evil Corp\","
+                              "\"Hashes\":\"a\"}",
+                              "process_creation", &h), 1);
+    assert_int_equal(fx_match(&fx,
+                              "{\"CommandLine\":\"certutil \xe2\x80\x93urlcache -f\",\"Company\":\"Evil "
+                              "Corp\",\"Hashes\":\"a\"}",
+                              "process_creation", &h), 1);
+    assert_int_equal(fx_match(&fx,
+                              "{\"CommandLine\":\"certutil /urlcache -f\",\"Company\":\"evil corp\","
+                              "\"Hashes\":\"a\"}",
+                              "process_creation", &h), 0);
+    /* r7: "Source Name" stands in for SourceName when absent */
+    assert_int_equal(fx_match(&fx, "{\"Source Name\":\"defender\",\"Hashes\":\"a\"}",
+                              "process_creation", &h), 1);
+    assert_string_equal(title_of(&h, 0), "r7 spaced field name");
+    assert_int_equal(fx_match(&fx, "{\"Source Name\":\"defender\",\"SourceName\":\"x\",\"Hashes\":\"a\"}",
+                              "process_creation", &h), 0);
+    /* r8: keyword anywhere, regex */
+    assert_int_equal(fx_match(&fx, "{\"Foo\":\"a Needle b\",\"Hashes\":\"a\"}", "process_creation",
+                              &h), 1);
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"xa123zx\",\"Hashes\":\"a\"}",
+                              "process_creation", &h), 1);
+    assert_string_equal(title_of(&h, 0), "r8 keywords and regex");
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"xa12Zx\",\"Hashes\":\"a\"}",
+                              "process_creation", &h), 0);
+    /* arrays: any element */
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":[\"a\",\"b mimikatz\"],\"Hashes\":\"a\"}",
+                              "process_creation", &h), 1);
+    fx_free(&fx);
+}
+
+static void unit_eventid(void **state)
+{
+    fixture fx;
+    hitlist h;
+    kb_event ev;
+    (void)state;
+    fx_rules(&fx, RULES);
+    /* numeric comparison of EventID with routing on it */
+    {
+        static const char *evs[] = {"{\"EventID\":4625}", "{\"EventID\":\"4625\"}",
+                                    "{\"EventID\":\"04625\"}", "{\"EventID\":4624}",
+                                    "{\"EventID\":[4624,4625]}", "{\"EventID\":\"4625 \"}"};
+        static const int want[] = {1, 1, 1, 0, 1, 0};
+        for (size_t i = 0; i < 6; i++) {
+            kb_json_error je;
+            hitlist ref = {.n = 0};
+            kb_arena_clear(fx.arena);
+            kb_event_init(&ev, fx.names, fx.arena);
+            assert_int_equal(kb_json_flatten(&ev, evs[i], strlen(evs[i]), NULL, &je), KB_OK);
+            ev.ls.product = "windows";
+            ev.ls.service = "security";
+            h.n = 0;
+            assert_int_equal(kb_engine_match(fx.e, fx.s, &ev, on_engine_hit, &h), want[i]);
+            kb_ruleset_match(fx.rs, &ev, 1, on_ref_hit, &ref);
+            assert_int_equal(ref.n, h.n);
+        }
+    }
+    /* a names table other than the ruleset's is refused */
+    {
+        kb_names *other = kb_names_new(0);
+        kb_arena_clear(fx.arena);
+        kb_event_init(&ev, other, fx.arena);
+        kb_event_add_named(&ev, "EventID", 7, KB_V_INT, "4625", 4);
+        assert_int_equal(kb_engine_match(fx.e, fx.s, &ev, NULL, NULL), KB_EINVAL);
+        kb_names_free(other);
+    }
+    (void)fx_match;
+    fx_free(&fx);
+}
+
+/* Stopping early: fn returning nonzero ends matching of that event. */
+static int stop_first(const kb_rule *r, const kb_event *ev, void *ud)
+{
+    (void)r;
+    (void)ev;
+    (*(int *)ud)++;
+    return 1;
+}
+
+static void unit_stop(void **state)
+{
+    fixture fx;
+    kb_event ev;
+    kb_json_error je;
+    int calls = 0;
+    const char *j = "{\"Image\":\"C:\\\\x.exe\",\"OriginalFileName\":\"x\"}";
+    (void)state;
+    fx_rules(&fx, RULES);
+    kb_event_init(&ev, fx.names, fx.arena);
+    assert_int_equal(kb_json_flatten(&ev, j, strlen(j), NULL, &je), KB_OK);
+    ev.ls.product = "windows";
+    ev.ls.category = "process_creation";
+    assert_int_equal(kb_engine_match(fx.e, fx.s, &ev, stop_first, &calls), 1);
+    assert_int_equal(calls, 1);
+    fx_free(&fx);
+}
+
+/* ---- the differential test ---------------------------------------------- */
+
+typedef struct diff {
+    const kb_ruleset *rs;
+    const kb_engine *e;
+    kb_engine_scratch *s;
+    size_t events, alerts, mismatches, every;
+    size_t seen;
+} diff;
+
+static void diff_event(diff *d, const kb_event *ev, const char *where)
+{
+    hitlist eng = {.n = 0}, ref = {.n = 0};
+    int n;
+    if (d->every > 1 && (d->seen++ % d->every) != 0)
+        return;
+    n = kb_engine_match(d->e, d->s, ev, on_engine_hit, &eng);
+    kb_ruleset_match(d->rs, ev, 1, on_ref_hit, &ref);
+    d->events++;
+    d->alerts += ref.n;
+    if (n < 0 || eng.n != ref.n || memcmp(eng.r, ref.r, ref.n * sizeof ref.r[0]) != 0) {
+        if (d->mismatches++ < 10) {
+            fprintf(stderr, "  MISMATCH %s line %llu: engine %d, reference %zu\n", where,
+                    (unsigned long long)ev->line, n, ref.n);
+            for (size_t i = 0; i < ref.n; i++)
+                fprintf(stderr, "    ref: %s\n", kb_rule_meta_of(ref.r[i])->path);
+            for (size_t i = 0; i < eng.n; i++)
+                fprintf(stderr, "    eng: %s\n", kb_rule_meta_of(eng.r[i])->path);
+        }
+    }
+}
+
+/* Every line of a Windows JSON file through the winevt decoder. */
+static void diff_winevt(diff *d, kb_names *names, kb_arena *arena, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    uint64_t lineno = 0;
+    kb_decode_ctx ctx = {.names = names, .path = path};
+    assert_non_null(f);
+    while ((got = getline(&line, &cap, f)) > 0) {
+        kb_event ev;
+        size_t len = (size_t)got;
+        lineno++;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        kb_arena_clear(arena);
+        kb_event_init(&ev, names, arena);
+        ev.raw = line;
+        ev.raw_len = (uint32_t)len;
+        ev.line = lineno;
+        ev.path = path;
+        ctx.err = NULL;
+        if (kb_dec_winevt.decode(&ctx, line, len, &ev) != KB_OK)
+            continue;
+        diff_event(d, &ev, path);
+    }
+    free(line);
+    fclose(f);
+}
+
+static int diff_batch(const kb_batch *b, void *ud)
+{
+    for (size_t i = 0; i < b->n; i++)
+        diff_event(ud, &b->events[i], b->path);
+    return 0;
+}
+
+static void differential(void **state)
+{
+    static const char *dirs[] = {"rules", "rules-emerging-threats", "rules-threat-hunting"};
+    kb_names *names = kb_names_new(0);
+    kb_ruleset *rs = kb_ruleset_new(names);
+    kb_arena *arena = kb_arena_new(1 << 16, 64u << 20);
+    const char *err = NULL, *slow = getenv("KOBAN_SLOW_TESTS");
+    kb_engine_stats st;
+    diff d = {0};
+    char path[1024];
+    size_t regr_files = 0;
+    double t0 = (double)clock() / CLOCKS_PER_SEC;
+    (void)state;
+
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s", SIGMA, dirs[i]);
+        assert_int_equal(kb_ruleset_load_dir(rs, path, on_err, NULL), 0);
+    }
+    d.rs = rs;
+    d.e = kb_engine_new(rs, &err);
+    assert_non_null(d.e);
+    d.s = kb_engine_scratch_new(d.e);
+    assert_non_null(d.s);
+    kb_engine_stats_get(d.e, &st);
+    fprintf(stderr, "  engine: %zu rules, %zu predicates, %zu patterns in %zu databases, "
+                    "%zu by reference, compiled in %.2f s\n",
+            st.rules, st.preds, st.hs_patterns, st.hs_databases, st.fallback, st.compile_secs);
+    /* Under sanitizers the full sweep is slow: without KOBAN_SLOW_TESTS,
+     * sanitizer builds check every 7th Windows event (all others always). */
+#if defined(__SANITIZE_ADDRESS__)
+    d.every = slow ? 1 : 7;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    d.every = slow ? 1 : 7;
+#else
+    d.every = 1;
+#endif
+#else
+    d.every = 1;
+#endif
+    (void)slow;
+    diff_winevt(&d, names, arena, WINEVT);
+    fprintf(stderr, "  windows events: %zu events, %zu alerts\n", d.events, d.alerts);
+    assert_true(d.events >= 15000 / d.every);
+    assert_true(d.alerts >= 5000 / d.every);
+    d.every = 1;
+    {
+        FILE *mf = fopen(REGR "/manifest.tsv", "r");
+        char line[4096];
+        assert_non_null(mf);
+        while (fgets(line, sizeof(line), mf)) {
+            char *a = strchr(line, '\t'), *b2 = a ? strchr(a + 1, '\t') : NULL, *c;
+            if (!b2 || !(c = strchr(b2 + 1, '\t')))
+                continue;
+            *c = 0;
+            if (!strstr(b2 + 1, ".jsonl"))
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", REGR, b2 + 1);
+            diff_winevt(&d, names, arena, path);
+            regr_files++;
+        }
+        fclose(mf);
+    }
+    fprintf(stderr, "  + regression samples (%zu files): %zu events, %zu alerts\n", regr_files,
+            d.events, d.alerts);
+    assert_true(regr_files >= 200);
+    {
+        kb_ingest *ing = kb_ingest_new(names, NULL);
+        int level = kb_log_level();
+        assert_non_null(ing);
+        kb_log_set_level(-1); /* the samples' unrecognised files are not news here */
+        kb_ingest_path(ing, LOGS, diff_batch, NULL, &d);
+        kb_log_set_level(level);
+        kb_ingest_free(ing);
+    }
+    fprintf(stderr, "  + logs: %zu events, %zu alerts, %zu mismatches, %.1f s cpu\n", d.events,
+            d.alerts, d.mismatches, (double)clock() / CLOCKS_PER_SEC - t0);
+    assert_int_equal(d.mismatches, 0);
+    kb_engine_scratch_free(d.s);
+    kb_engine_free((kb_engine *)d.e);
+    kb_ruleset_free(rs);
+    kb_arena_free(arena);
+    kb_names_free(names);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(unit_basics),
+        cmocka_unit_test(unit_eventid),
+        cmocka_unit_test(unit_stop),
+        cmocka_unit_test(differential),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
