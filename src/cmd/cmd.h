@@ -52,6 +52,8 @@ int kb_cmd_store(const kb_cli *cli, int argc, char **argv);
 /* Opens the store: dsn (--store), else $KOBAN_STORE, else DATA/koban.db.
  * Prints the reason and returns NULL on failure. Close with kb_store_close. */
 struct kb_store *kb_cmd_open_store(const kb_cli *cli, const char *dsn);
+int kb_cmd_scan(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_rules(const kb_cli *cli, int argc, char **argv);
 /* Prints cmd's usage and its extra help to f. */
 void kb_cmd_print_usage(const kb_command *cmd, FILE *f);
 

@@ -103,6 +103,9 @@ kb_fid kb_names_lookup(const kb_names *t, const char *s, size_t len);
 /* The NUL-terminated name of id (borrowed, valid while t lives). */
 const char *kb_names_str(const kb_names *t, kb_fid id, size_t *len);
 size_t kb_names_count(const kb_names *t);
+/* A number no other table of this process has had or will have (caches
+ * keyed by table use it: a freed table's address may be reused). */
+uint64_t kb_names_uid(const kb_names *t);
 /* How many interns the cap refused. */
 uint64_t kb_names_refused(const kb_names *t);
 

@@ -30,8 +30,12 @@ struct kb_names {
     _Atomic uint32_t count;
     _Atomic uint64_t refused;
     size_t cap;
+    uint64_t uid;
     pthread_mutex_t lock;
 };
+
+/* Serial numbers for kb_names_uid: the module's only process-wide value. */
+static _Atomic uint64_t next_uid = 1;
 
 static const char *const canon_names[] = {
 #define KB_CANON_NAME(e, name) name,
@@ -58,6 +62,7 @@ kb_names *kb_names_new(size_t cap)
     if (!t)
         return NULL;
     t->cap = cap ? cap : 1000000;
+    t->uid = atomic_fetch_add(&next_uid, 1);
     if (t->cap > (size_t)PAGE * MAXPAGES)
         t->cap = (size_t)PAGE * MAXPAGES;
     pthread_mutex_init(&t->lock, NULL);
@@ -175,4 +180,9 @@ size_t kb_names_count(const kb_names *t)
 uint64_t kb_names_refused(const kb_names *t)
 {
     return atomic_load_explicit(&((kb_names *)t)->refused, memory_order_relaxed);
+}
+
+uint64_t kb_names_uid(const kb_names *t)
+{
+    return t->uid;
 }

@@ -125,7 +125,8 @@ static void test_scalars(void **state)
 static void test_arrays(void **state)
 {
     fixture *fx = *state;
-    const char *j = "{\"a\":[1,\"two\",[3,4]],\"o\":[{\"k\":\"v0\",\"m\":{\"n\":1}},{\"k\":\"v1\"}]}";
+    const char *j = "{\"a\":[1,\"two\",[3,4]],"
+                    "\"o\":[{\"k\":\"v0\",\"m\":{\"n\":1}},{\"k\":\"v1\"}]}";
     const kb_field *f;
 
     assert_int_equal(flat(fx, j, NULL), KB_OK);
@@ -474,6 +475,94 @@ static void test_real_windows(void **state)
     free(line);
 }
 
+/* The per-thread field-id cache must never carry ids from one names table
+ * to another, even one allocated at the same address. */
+static void test_cache_across_tables(void **state)
+{
+    const char *j = "{\"alpha\":1,\"beta\":{\"gamma\":2}}";
+    (void)state;
+
+    for (int round = 0; round < 4; round++) {
+        kb_names *names = kb_names_new(0);
+        kb_arena *arena = kb_arena_new(0, 0);
+        kb_event ev;
+        kb_json_error err;
+        size_t l;
+
+        assert_non_null(names);
+        assert_non_null(arena);
+        /* A different interning order per round gives different ids. */
+        for (int k = 0; k < round * 3; k++) {
+            char junk[16];
+            int n = snprintf(junk, sizeof junk, "junk%d", k);
+            kb_names_intern(names, junk, (size_t)n);
+        }
+        if (round & 1)
+            kb_names_intern(names, "beta.gamma", 10);
+        kb_event_init(&ev, names, arena);
+        for (int rep = 0; rep < 2; rep++) {
+            kb_event_clear(&ev);
+            assert_int_equal(kb_json_flatten(&ev, j, strlen(j), NULL, &err), KB_OK);
+            assert_int_equal(ev.nfields, 2);
+            assert_string_equal(kb_names_str(names, ev.fields[0].name, &l), "alpha");
+            assert_string_equal(kb_names_str(names, ev.fields[1].name, &l), "beta.gamma");
+            assert_int_equal(ev.fields[1].name, kb_names_lookup(names, "beta.gamma", 10));
+        }
+        kb_arena_free(arena);
+        kb_names_free(names);
+    }
+}
+
+/* A full names table refuses new names with a reason. */
+static void test_names_full(void **state)
+{
+    kb_names *names = kb_names_new(KB_F_CANON_COUNT + 2);
+    kb_arena *arena = kb_arena_new(0, 0);
+    kb_event ev;
+    kb_json_error err;
+    const char *j = "{\"a\":1,\"b\":2,\"c\":3,\"d\":4}";
+    int rc;
+    (void)state;
+
+    assert_non_null(names);
+    kb_event_init(&ev, names, arena);
+    rc = kb_json_flatten(&ev, j, strlen(j), NULL, &err);
+    assert_int_equal(rc, KB_ELIMIT);
+    assert_string_equal(err.reason, "field name table full");
+    /* Names already known still work. */
+    kb_event_clear(&ev);
+    rc = kb_json_flatten(&ev, "{\"message\":\"m\"}", 15, NULL, &err);
+    assert_int_equal(rc, KB_OK);
+    assert_int_equal(ev.nfields, 1);
+    assert_int_equal(ev.fields[0].name, KB_F_MESSAGE);
+    kb_arena_free(arena);
+    kb_names_free(names);
+}
+
+/* A capped arena: escaped strings need arena room; failure is clean. */
+static void test_arena_cap(void **state)
+{
+    kb_names *names = kb_names_new(0);
+    kb_arena *arena = kb_arena_new(1024, 2048);
+    kb_event ev;
+    kb_json_error err;
+    char buf[8192];
+    size_t n = 0;
+    (void)state;
+
+    n += (size_t)snprintf(buf, sizeof buf, "{\"s\":\"");
+    for (int k = 0; k < 1500; k++) {
+        buf[n++] = '\\';
+        buf[n++] = 'n';
+    }
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "\"}");
+    kb_event_init(&ev, names, arena);
+    assert_int_equal(kb_json_flatten(&ev, buf, n, NULL, &err), KB_ENOMEM);
+    assert_string_equal(err.reason, "event arena full");
+    kb_arena_free(arena);
+    kb_names_free(names);
+}
+
 static void test_put_str(void **state)
 {
     kb_buf b;
@@ -539,6 +628,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_field_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_eve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_windows, setup, teardown),
+        cmocka_unit_test(test_cache_across_tables),
+        cmocka_unit_test(test_names_full),
+        cmocka_unit_test(test_arena_cap),
         cmocka_unit_test_setup_teardown(test_put_str, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
     };

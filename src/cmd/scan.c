@@ -1,0 +1,1125 @@
+/* koban scan: decode a pile of collected logs, run every Sigma rule over
+ * every event, and print a timeline of the alerts.
+ *
+ * Files are scanned in parallel by a pool of workers (-j), each with its
+ * own reader and matcher scratch; the ruleset (and the engine compiled from
+ * it) is shared read-only. With fewer files than threads (one big file),
+ * the spare threads help the readers: each batch is cut into slices matched
+ * at once (decoding stays one thread per file; ingest has no byte ranges to
+ * split a file on). Alerts are copied out of the batch (its memory is
+ * reused) and sorted at the end by event time, then file, line and rule, so
+ * the output is the same whatever the number of threads. */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd/alerts.h"
+#include "cmd/output.h"
+#include "detect/engine.h"
+#include "event/json.h"
+#include "ingest/ingest.h"
+
+/* Caps, each with its policy: alerts past them are counted, not kept. */
+#define SCAN_MAX_ALERTS 5000000u
+#define SCAN_ALERT_MEMORY ((size_t)2 << 30) /* strings kept for alerts, all workers */
+#define SCAN_MAX_FILES 1000000u
+#define SCAN_MAX_DEPTH 64
+#define SCAN_MAX_JOBS 256
+#define PROGRESS_MIN_BYTES ((uint64_t)4 << 20)
+
+typedef struct alert {
+    int64_t ts;
+    uint64_t line;
+    uint32_t file; /* index into the file list */
+    uint32_t rule; /* index into the ruleset */
+    const char *host;   /* in the worker's arena */
+    const char *fields; /* "Field: value | ..." */
+    const char *json;   /* matched fields as a JSON object (jsonl only) */
+    const char *event;  /* the source event as JSON (jsonl only) */
+} alert;
+
+typedef struct scan_file {
+    char *path;
+    uint64_t size;
+    int from_dir; /* found by walking a directory (not named by the user) */
+} scan_file;
+
+struct scan;
+struct team;
+
+typedef struct worker {
+    struct scan *sc;
+    struct team *team; /* helpers that match parts of this worker's batches */
+    pthread_t th;
+    kb_ingest *ing;
+    kb_engine_scratch *scratch;
+    kb_arena *arena;
+    alert *alerts;
+    size_t n, cap;
+    kb_buf text, json, ev;
+    uint32_t cur;      /* file being read */
+    uint64_t cur_done; /* bytes of it read so far */
+    uint64_t failed_sources, unrecognised;
+    uint64_t level_count[KB_LEVEL_COUNT];
+    int oom;
+    int running; /* its thread was started and not yet joined */
+} worker;
+
+/* Index of a rule in the ruleset by its address: the engine reports rules,
+ * not indices. Open addressing, built once, read-only while scanning. */
+typedef struct rule_index {
+    const kb_rule **keys;
+    uint32_t *vals;
+    size_t slots;
+} rule_index;
+
+/* When there are fewer files than threads, a file's reader shares each of
+ * its batches with helpers: every member matches one slice of the batch,
+ * and the reader waits for all before the batch memory is reused. */
+typedef struct team {
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    uint64_t gen;     /* bumped for each batch handed out */
+    int pending;      /* helpers still working on this batch */
+    int quit;
+    const kb_batch *batch;
+    uint32_t file;
+    int nh;
+    worker **h;
+} team;
+
+typedef struct scan {
+    const kb_cli *cli;
+    rule_index ri;
+    kb_names *names;
+    kb_ruleset *rs;
+    kb_engine *eng; /* NULL: the reference evaluator */
+    uint8_t *rule_level;
+    int min_level;
+    kb_out_format fmt;
+    kb_ingest_opts iopts;
+    scan_file *files;
+    size_t nfiles;
+    uint64_t total_bytes;
+    atomic_size_t next;      /* next file to hand out */
+    atomic_size_t finished;  /* files done */
+    atomic_uint_fast64_t bytes_done;
+    atomic_uint_fast64_t kept;    /* alerts kept */
+    atomic_uint_fast64_t dropped; /* alerts past a cap */
+    worker *w;
+    int nw;  /* threads */
+    int nfw; /* of which read files */
+    team *teams;
+    int nteams; /* teams whose mutex and conditions are initialised */
+} scan;
+
+static const kb_out_col table_cols[] = {
+    {"TIME", 24}, {"HOST", 20}, {"LEVEL", 8}, {"RULE", 40}, {"AUTHOR", 18}, {"FIELDS", 0},
+};
+static const kb_out_col csv_cols[] = {
+    {"time", 0},    {"host", 0},   {"level", 0}, {"rule", 0},        {"fields", 0},
+    {"rule_id", 0}, {"author", 0}, {"file", 0},  {"line", 0},
+};
+
+/* ---- the matcher: engine or reference evaluator ------------------------ */
+
+struct hit_ctx {
+    worker *w;
+    const kb_event *ev;
+};
+
+static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev);
+
+static int on_hit(const kb_rule *rule, const kb_event *ev, void *ud)
+{
+    struct hit_ctx *h = ud;
+    keep_alert(h->w, rule, ev);
+    return 0;
+}
+
+static int on_ref_hit(void *ud, const kb_rule *r, const kb_event *ev)
+{
+    return on_hit(r, ev, ud);
+}
+
+/* ---- alerts ------------------------------------------------------------ */
+
+static const char *arena_copy(worker *w, const char *s, size_t len)
+{
+    char *p = kb_arena_strndup(w->arena, s, len);
+    if (!p)
+        w->oom = 1;
+    return p;
+}
+
+static size_t ri_slot(const rule_index *ri, const kb_rule *r)
+{
+    return (size_t)(((uintptr_t)r >> 4) * 2654435761u) & (ri->slots - 1);
+}
+
+static int rule_index_build(rule_index *ri, const kb_ruleset *rs)
+{
+    size_t n = kb_ruleset_count(rs), slots = 16;
+    while (slots < 2 * n + 1)
+        slots *= 2;
+    ri->keys = kb_calloc(slots, sizeof *ri->keys);
+    ri->vals = kb_calloc(slots, sizeof *ri->vals);
+    ri->slots = slots;
+    if (!ri->keys || !ri->vals)
+        return KB_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const kb_rule *r = kb_ruleset_rule(rs, i);
+        size_t h = ri_slot(ri, r);
+        while (ri->keys[h])
+            h = (h + 1) & (slots - 1);
+        ri->keys[h] = r;
+        ri->vals[h] = (uint32_t)i;
+    }
+    return KB_OK;
+}
+
+static uint32_t rule_index_of(const rule_index *ri, const kb_rule *r)
+{
+    size_t h = ri_slot(ri, r);
+    while (ri->keys[h] && ri->keys[h] != r)
+        h = (h + 1) & (ri->slots - 1);
+    return ri->keys[h] ? ri->vals[h] : 0;
+}
+
+static void rule_index_release(rule_index *ri)
+{
+    kb_free(ri->keys);
+    kb_free(ri->vals);
+    memset(ri, 0, sizeof *ri);
+}
+
+static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev)
+{
+    scan *sc = w->sc;
+    uint32_t idx = rule_index_of(&sc->ri, r);
+    const kb_field *host;
+    alert *a;
+
+    if (sc->rule_level[idx] < sc->min_level)
+        return;
+    w->level_count[sc->rule_level[idx]]++;
+    if (w->oom || atomic_fetch_add(&sc->kept, 1) >= SCAN_MAX_ALERTS) {
+        atomic_fetch_add(&sc->dropped, 1);
+        return;
+    }
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 256;
+        alert *na = kb_realloc(w->alerts, nc * sizeof *na);
+        if (!na) {
+            w->oom = 1;
+            atomic_fetch_add(&sc->dropped, 1);
+            return;
+        }
+        w->alerts = na;
+        w->cap = nc;
+    }
+    a = &w->alerts[w->n];
+    memset(a, 0, sizeof *a);
+    a->ts = ev->ts;
+    a->line = ev->line;
+    a->file = w->cur;
+    a->rule = idx;
+    host = kb_event_canon(ev, KB_F_HOST_NAME);
+    a->host = host ? arena_copy(w, host->val, host->len) : "";
+    kb_buf_clear(&w->text);
+    kb_buf_clear(&w->json);
+    kb_alert_matched(r, ev, &w->text, sc->fmt == KB_OUT_JSONL ? &w->json : NULL);
+    a->fields = arena_copy(w, w->text.data, w->text.len);
+    if (sc->fmt == KB_OUT_JSONL) {
+        a->json = arena_copy(w, w->json.data, w->json.len);
+        kb_buf_clear(&w->ev);
+        kb_event_to_json(ev, 1, &w->ev);
+        a->event = arena_copy(w, w->ev.data, w->ev.len);
+    }
+    if (w->oom) {
+        atomic_fetch_add(&sc->dropped, 1);
+        return;
+    }
+    w->n++;
+}
+
+/* ---- workers ----------------------------------------------------------- */
+
+/* Matches events [from, to) of a batch. */
+static void match_slice(worker *w, const kb_batch *batch, size_t from, size_t to)
+{
+    scan *sc = w->sc;
+    struct hit_ctx h = {w, NULL};
+
+    for (size_t i = from; i < to; i++) {
+        const kb_event *ev = &batch->events[i];
+        h.ev = ev;
+        if (sc->eng)
+            kb_engine_match(sc->eng, w->scratch, ev, on_hit, &h);
+        else
+            kb_ruleset_match(sc->rs, ev, 1, on_ref_hit, &h);
+    }
+}
+
+/* Slice k of n over len items. */
+static size_t slice_at(size_t len, int k, int n)
+{
+    return len * (size_t)k / (size_t)n;
+}
+
+static void *helper_main(void *ud)
+{
+    worker *w = ud;
+    team *t = w->team;
+    uint64_t seen = 0;
+
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        const kb_batch *b;
+        int me = 0, n;
+        while (!t->quit && t->gen == seen)
+            pthread_cond_wait(&t->go, &t->mu);
+        if (t->quit)
+            break;
+        seen = t->gen;
+        b = t->batch;
+        w->cur = t->file;
+        n = t->nh + 1;
+        for (int k = 0; k < t->nh; k++)
+            if (t->h[k] == w)
+                me = k + 1; /* slice 0 is the reader's */
+        pthread_mutex_unlock(&t->mu);
+        match_slice(w, b, slice_at(b->n, me, n), slice_at(b->n, me + 1, n));
+        pthread_mutex_lock(&t->mu);
+        if (--t->pending == 0)
+            pthread_cond_signal(&t->done);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+static int on_batch(const kb_batch *batch, void *ud)
+{
+    worker *w = ud;
+    scan *sc = w->sc;
+    team *t = w->team;
+    uint64_t done;
+
+    if (t && batch->n > (size_t)t->nh) {
+        pthread_mutex_lock(&t->mu);
+        t->batch = batch;
+        t->file = w->cur;
+        t->pending = t->nh;
+        t->gen++;
+        pthread_cond_broadcast(&t->go);
+        pthread_mutex_unlock(&t->mu);
+        match_slice(w, batch, 0, slice_at(batch->n, 1, t->nh + 1));
+        pthread_mutex_lock(&t->mu);
+        while (t->pending > 0)
+            pthread_cond_wait(&t->done, &t->mu);
+        pthread_mutex_unlock(&t->mu);
+    } else {
+        match_slice(w, batch, 0, batch->n);
+    }
+    if (batch->n) {
+        /* progress: the offset reached in this file (decompressed for .gz,
+         * so bounded by the file's size) */
+        done = batch->events[batch->n - 1].offset + batch->events[batch->n - 1].raw_len;
+        if (done > sc->files[w->cur].size)
+            done = sc->files[w->cur].size;
+        if (done > w->cur_done) {
+            atomic_fetch_add(&sc->bytes_done, done - w->cur_done);
+            w->cur_done = done;
+        }
+    }
+    return 0;
+}
+
+static void on_source(const char *path, const kb_decoder *dec, const kb_ingest_stats *st, int rc,
+                      void *ud)
+{
+    worker *w = ud;
+    (void)path, (void)dec, (void)st;
+    if (rc == KB_OK)
+        return;
+    if (rc == KB_EFORMAT && w->sc->files[w->cur].from_dir)
+        w->unrecognised++; /* a stray non-log file in a directory: noted, not fatal */
+    else
+        w->failed_sources++;
+}
+
+static void *worker_main(void *ud)
+{
+    worker *w = ud;
+    scan *sc = w->sc;
+    size_t i;
+
+    while ((i = atomic_fetch_add(&sc->next, 1)) < sc->nfiles) {
+        w->cur = (uint32_t)i;
+        w->cur_done = 0;
+        kb_ingest_path(w->ing, sc->files[i].path, on_batch, on_source, w);
+        if (sc->files[i].size > w->cur_done)
+            atomic_fetch_add(&sc->bytes_done, sc->files[i].size - w->cur_done);
+        atomic_fetch_add(&sc->finished, 1);
+    }
+    if (w->team) {
+        pthread_mutex_lock(&w->team->mu);
+        w->team->quit = 1;
+        pthread_cond_broadcast(&w->team->go);
+        pthread_mutex_unlock(&w->team->mu);
+    }
+    return NULL;
+}
+
+/* ---- inputs ------------------------------------------------------------ */
+
+static int add_file(scan *sc, size_t *cap, const char *path, uint64_t size, int from_dir)
+{
+    if (sc->nfiles >= SCAN_MAX_FILES)
+        return KB_ELIMIT;
+    if (sc->nfiles == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        scan_file *nf = kb_realloc(sc->files, nc * sizeof *nf);
+        if (!nf)
+            return KB_ENOMEM;
+        sc->files = nf;
+        *cap = nc;
+    }
+    if (!(sc->files[sc->nfiles].path = kb_strdup(path)))
+        return KB_ENOMEM;
+    sc->files[sc->nfiles].size = size;
+    sc->files[sc->nfiles].from_dir = from_dir;
+    sc->nfiles++;
+    sc->total_bytes += size;
+    return KB_OK;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A pending directory entry of the walk: its path and depth. */
+typedef struct pending {
+    char *path;
+    int depth;
+} pending;
+
+/* Expands one PATH argument into files, in the order kb_ingest_path would
+ * read them (sorted names, depth first, no dotfiles, no symbolic links to
+ * directories), iteratively. Returns nonzero when the argument is
+ * unreadable (reported). */
+static int collect(scan *sc, size_t *cap, const char *arg)
+{
+    struct stat st;
+    pending *stack = NULL;
+    size_t n = 0, scap = 0;
+    int bad = 0;
+
+    if (strcmp(arg, "-") == 0)
+        return add_file(sc, cap, "-", 0, 0) ? 1 : 0;
+    if (stat(arg, &st) != 0) {
+        fprintf(stderr, "koban scan: %s: %s\n", arg, strerror(errno));
+        return 1;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return add_file(sc, cap, arg, (uint64_t)st.st_size, 0) ? 1 : 0;
+    if (!(stack = kb_malloc(sizeof *stack)) || !(stack[0].path = kb_strdup(arg))) {
+        kb_free(stack);
+        return 1;
+    }
+    stack[0].depth = 0;
+    n = 1;
+    scap = 1;
+    while (n > 0) {
+        pending cur = stack[--n];
+        DIR *d = opendir(cur.path);
+        struct dirent *e;
+        char **names = NULL;
+        size_t nn = 0, ncap = 0;
+
+        if (!d) {
+            fprintf(stderr, "koban scan: %s: %s\n", cur.path, strerror(errno));
+            bad = 1;
+            kb_free(cur.path);
+            continue;
+        }
+        while ((e = readdir(d))) {
+            kb_buf b;
+            if (e->d_name[0] == '.')
+                continue;
+            if (nn == ncap) {
+                char **nnames = kb_realloc(names, (ncap = ncap ? ncap * 2 : 64) * sizeof *names);
+                if (!nnames)
+                    break;
+                names = nnames;
+            }
+            kb_buf_init(&b, 0);
+            if (kb_buf_printf(&b, "%s/%s", cur.path, e->d_name) == KB_OK)
+                names[nn++] = b.data;
+        }
+        closedir(d);
+        if (nn > 1)
+            qsort(names, nn, sizeof *names, name_cmp);
+        /* A directory's files first, then its subdirectories in name order
+         * (the alerts are sorted at the end; this order only numbers the
+         * files, which breaks ties between equal timestamps). */
+        for (size_t i = 0; i < nn; i++) {
+            struct stat es;
+            if (lstat(names[i], &es) == 0 && S_ISREG(es.st_mode)) {
+                if (add_file(sc, cap, names[i], (uint64_t)es.st_size, 1))
+                    bad = 1;
+            }
+        }
+        for (size_t i = nn; i-- > 0;) {
+            struct stat es;
+            if (lstat(names[i], &es) == 0 && S_ISDIR(es.st_mode)) {
+                if (cur.depth + 1 >= SCAN_MAX_DEPTH) {
+                    fprintf(stderr, "koban scan: %s: directories nested too deep, skipped\n",
+                            names[i]);
+                } else {
+                    if (n == scap) {
+                        pending *ns = kb_realloc(stack, (scap *= 2) * sizeof *stack);
+                        if (!ns) {
+                            bad = 1;
+                            kb_free(names[i]);
+                            continue;
+                        }
+                        stack = ns;
+                    }
+                    stack[n].path = names[i];
+                    stack[n].depth = cur.depth + 1;
+                    n++;
+                    names[i] = NULL;
+                }
+            }
+            kb_free(names[i]);
+        }
+        kb_free(names);
+        kb_free(cur.path);
+    }
+    kb_free(stack);
+    return bad;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static int alert_cmp(const void *pa, const void *pb)
+{
+    const alert *a = pa, *b = pb;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    if (a->file != b->file)
+        return a->file < b->file ? -1 : 1;
+    if (a->line != b->line)
+        return a->line < b->line ? -1 : 1;
+    return a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+static const char *level_color(int level)
+{
+    switch (level) {
+    case KB_LEVEL_CRITICAL:
+        return "\033[1;35m";
+    case KB_LEVEL_HIGH:
+        return "\033[1;31m";
+    case KB_LEVEL_MEDIUM:
+        return "\033[33m";
+    case KB_LEVEL_LOW:
+        return "\033[32m";
+    default:
+        return "";
+    }
+}
+
+static void put_meta_str(kb_buf *b, const char *key, const char *val)
+{
+    kb_buf_printf(b, ",\"%s\":", key);
+    if (val)
+        kb_json_put_str(b, val, strlen(val));
+    else
+        kb_buf_puts(b, "null");
+}
+
+static void print_alert(scan *sc, kb_out *o, const alert *a, kb_buf *b)
+{
+    const kb_rule *r = kb_ruleset_rule(sc->rs, a->rule);
+    const kb_rule_meta *m = kb_rule_meta_of(r);
+    const char *path = sc->files[a->file].path;
+    int level = sc->rule_level[a->rule];
+    char ts[40] = "";
+    size_t tn = a->ts != KB_TIME_NONE ? kb_time_format(a->ts, ts, sizeof ts) : 0;
+
+    if (o->fmt == KB_OUT_JSONL) {
+        kb_buf_clear(b);
+        kb_buf_puts(b, "{\"@timestamp\":");
+        if (tn)
+            kb_json_put_str(b, ts, tn);
+        else
+            kb_buf_puts(b, "null");
+        put_meta_str(b, "rule.id", m->id);
+        put_meta_str(b, "rule.name", m->title);
+        put_meta_str(b, "rule.level", kb_level_name(level));
+        put_meta_str(b, "rule.author", m->author);
+        kb_buf_puts(b, ",\"rule.tags\":");
+        kb_alert_put_list(b, m->tags);
+        put_meta_str(b, "rule.status", m->status);
+        kb_buf_puts(b, ",\"rule.references\":");
+        kb_alert_put_list(b, m->references);
+        kb_buf_puts(b, ",\"rule.falsepositives\":");
+        kb_alert_put_list(b, m->falsepositives);
+        put_meta_str(b, "rule.path", m->path);
+        put_meta_str(b, "host.name", a->host && *a->host ? a->host : NULL);
+        put_meta_str(b, "log.file.path", path);
+        kb_buf_printf(b, ",\"log.line\":%llu", (unsigned long long)a->line);
+        kb_buf_puts(b, ",\"matched\":");
+        kb_buf_puts(b, a->json ? a->json : "{}");
+        kb_buf_puts(b, ",\"event\":");
+        kb_buf_puts(b, a->event ? a->event : "{}");
+        kb_buf_putc(b, '}');
+        kb_out_json(o, b->data, b->len);
+        return;
+    }
+    if (o->fmt == KB_OUT_TABLE) {
+        kb_str row[6];
+        const char *title = m->title ? m->title : "";
+        const char *lv = kb_level_name(level);
+        const char *author = m->author ? m->author : "";
+        if (tn > 23) { /* milliseconds in tables */
+            ts[23] = 'Z';
+            tn = 24;
+        }
+        row[0] = (kb_str){ts, tn};
+        row[1] = (kb_str){a->host, strlen(a->host)};
+        row[2] = (kb_str){lv, strlen(lv)};
+        row[3] = (kb_str){title, strlen(title)};
+        row[4] = (kb_str){author, strlen(author)}; /* DRL 1.1: the author in every match */
+        row[5] = (kb_str){a->fields, strlen(a->fields)};
+        if (o->color && *level_color(level))
+            fputs(level_color(level), o->f);
+        kb_out_row(o, row);
+        if (o->color && *level_color(level)) {
+            /* the row ended with its newline: reset before the next one */
+            fputs("\033[0m", o->f);
+        }
+        return;
+    }
+    {
+        kb_str row[9];
+        char line[24];
+        int ln = snprintf(line, sizeof line, "%llu", (unsigned long long)a->line);
+        const char *lv = kb_level_name(level);
+        row[0] = (kb_str){ts, tn};
+        row[1] = (kb_str){a->host, strlen(a->host)};
+        row[2] = (kb_str){lv, strlen(lv)};
+        row[3] = (kb_str){m->title ? m->title : "", m->title ? strlen(m->title) : 0};
+        row[4] = (kb_str){a->fields, strlen(a->fields)};
+        row[5] = (kb_str){m->id ? m->id : "", m->id ? strlen(m->id) : 0};
+        row[6] = (kb_str){m->author ? m->author : "", m->author ? strlen(m->author) : 0};
+        row[7] = (kb_str){path, strlen(path)};
+        row[8] = (kb_str){line, ln > 0 ? (size_t)ln : 0};
+        kb_out_row(o, row);
+    }
+}
+
+/* The table header, printed here (bold on a terminal) so that kb_out_row's
+ * own header does not take the first row's colour. */
+static void table_header(kb_out *o)
+{
+    if (o->color)
+        fputs("\033[1m", o->f);
+    for (int c = 0; c < o->ncols; c++) {
+        if (c + 1 < o->ncols)
+            fprintf(o->f, "%-*s  ", o->cols[c].width, o->cols[c].title);
+        else
+            fputs(o->cols[c].title, o->f);
+    }
+    if (o->color)
+        fputs("\033[0m", o->f);
+    fputc('\n', o->f);
+    o->rows = 1;
+}
+
+/* ---- summary and progress ---------------------------------------------- */
+
+typedef struct counted {
+    const char *key;
+    uint64_t n;
+} counted;
+
+static int counted_cmp(const void *pa, const void *pb)
+{
+    const counted *a = pa, *b = pb;
+    if (a->n != b->n)
+        return a->n > b->n ? -1 : 1;
+    return strcmp(a->key, b->key);
+}
+
+/* Counts keys of the sorted-by-key array keys[0..n) into out (distinct
+ * keys), then orders by count. Returns the number of distinct keys. */
+static size_t count_keys(const char **keys, size_t n, counted *out)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m && strcmp(out[m - 1].key, keys[i]) == 0)
+            out[m - 1].n++;
+        else
+            out[m++] = (counted){keys[i], 1};
+    }
+    qsort(out, m, sizeof *out, counted_cmp);
+    return m;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void print_top(const char *what, const char **keys, size_t n)
+{
+    counted *c = n ? kb_malloc(n * sizeof *c) : NULL;
+    size_t m;
+    if (!c)
+        return;
+    qsort(keys, n, sizeof *keys, str_cmp);
+    m = count_keys(keys, n, c);
+    fprintf(stderr, "top %s:\n", what);
+    for (size_t i = 0; i < m && i < 5; i++)
+        fprintf(stderr, "  %8llu  %s\n", (unsigned long long)c[i].n,
+                *c[i].key ? c[i].key : "(none)");
+    kb_free(c);
+}
+
+static double now_secs(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void human_bytes(char *buf, size_t size, double v)
+{
+    static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
+    int u = 0;
+    while (v >= 1000 && u < 4) {
+        v /= 1000;
+        u++;
+    }
+    snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static void progress(scan *sc, double start, int final)
+{
+    uint64_t done = atomic_load(&sc->bytes_done), total = sc->total_bytes;
+    double el = now_secs() - start, rate = el > 0 ? (double)done / el : 0;
+    char d[24], t[24], r[24], bar[31];
+    int fill = total ? (int)(30.0 * (double)done / (double)total) : 30;
+
+    if (final) {
+        fputs("\r\033[K", stderr);
+        return;
+    }
+    if (fill > 30)
+        fill = 30;
+    memset(bar, '#', (size_t)fill);
+    memset(bar + fill, '.', (size_t)(30 - fill));
+    bar[30] = '\0';
+    human_bytes(d, sizeof d, (double)done);
+    human_bytes(t, sizeof t, (double)total);
+    human_bytes(r, sizeof r, rate);
+    if (rate > 0 && total > done)
+        fprintf(stderr, "\r[%s] %s / %s  %s/s  ETA %.0fs\033[K", bar, d, t, r,
+                (double)(total - done) / rate);
+    else
+        fprintf(stderr, "\r[%s] %s / %s  %s/s\033[K", bar, d, t, r);
+    fflush(stderr);
+}
+
+/* ---- the command ------------------------------------------------------- */
+
+static int default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > SCAN_MAX_JOBS ? SCAN_MAX_JOBS : (int)n;
+}
+
+int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
+{
+    const kb_command *cmd = kb_cmd_find("scan");
+    const char **rule_paths = NULL;
+    const char *out_path = NULL, *engine = "auto";
+    size_t nrule_paths = 0, fcap = 0, nalerts = 0;
+    int fmt = -1, jobs = 0, no_default = 0, quiet = 0, i, status = KB_EXIT_OK, bad_input = 0;
+    int want_progress;
+    scan sc;
+    kb_rule_report rep = {stderr, 0};
+    kb_buf line;
+    FILE *out = stdout;
+    alert *all = NULL;
+    kb_out o;
+    kb_out_col cols[sizeof table_cols / sizeof *table_cols];
+    double t0, t1;
+    uint64_t events = 0, rejected = 0, failed_sources = 0, unrecognised = 0;
+    uint64_t levels[KB_LEVEL_COUNT] = {0};
+    int started = 0;
+
+    memset(&sc, 0, sizeof sc);
+    kb_buf_init(&line, 0);
+    sc.cli = cli;
+    sc.min_level = KB_LEVEL_INFO;
+    if (!(rule_paths = kb_calloc((size_t)argc, sizeof *rule_paths))) {
+        status = KB_EXIT_FAILURE;
+        goto out;
+    }
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || strcmp(a, "-") == 0)
+            break;
+        if (strcmp(a, "--rules") == 0 && i + 1 < argc) {
+            rule_paths[nrule_paths++] = argv[++i];
+        } else if (strcmp(a, "--no-default-rules") == 0) {
+            no_default = 1;
+        } else if (strcmp(a, "--min-level") == 0 && i + 1 < argc) {
+            if ((sc.min_level = kb_level_parse(argv[++i])) < 0) {
+                status = kb_cmd_usage_error(cmd, "unknown level '%s'", argv[i]);
+                goto out;
+            }
+        } else if (strcmp(a, "-j") == 0 && i + 1 < argc) {
+            int64_t v;
+            const char *s = argv[++i];
+            if (kb_parse_i64(s, strlen(s), &v) || v < 1 || v > SCAN_MAX_JOBS) {
+                status = kb_cmd_usage_error(cmd, "-j wants a number of threads from 1 to %d",
+                                            SCAN_MAX_JOBS);
+                goto out;
+            }
+            jobs = (int)v;
+        } else if (strcmp(a, "-o") == 0 && i + 1 < argc) {
+            if ((fmt = kb_out_parse(argv[++i])) < 0) {
+                status = kb_cmd_usage_error(cmd, "unknown output format '%s'", argv[i]);
+                goto out;
+            }
+        } else if (strcmp(a, "--output") == 0 && i + 1 < argc) {
+            out_path = argv[++i];
+        } else if (strcmp(a, "--format") == 0 && i + 1 < argc) {
+            sc.iopts.format = argv[++i];
+            if (!kb_decoder_find(sc.iopts.format)) {
+                status = kb_cmd_usage_error(cmd, "no decoder '%s'", sc.iopts.format);
+                goto out;
+            }
+        } else if (strcmp(a, "--engine") == 0 && i + 1 < argc) {
+            engine = argv[++i];
+            if (strcmp(engine, "fast") && strcmp(engine, "reference") && strcmp(engine, "auto")) {
+                status = kb_cmd_usage_error(cmd, "--engine is fast, reference or auto");
+                goto out;
+            }
+        } else if (strcmp(a, "-q") == 0) {
+            quiet = 1;
+        } else {
+            status = kb_cmd_usage_error(cmd, "unknown option '%s'", a);
+            goto out;
+        }
+    }
+    if (i == argc) {
+        status = kb_cmd_usage_error(cmd, "no input (name files, directories or '-')");
+        goto out;
+    }
+    if (out_path && !(out = fopen(out_path, "w"))) {
+        fprintf(stderr, "koban scan: %s: cannot write: %s\n", out_path, strerror(errno));
+        out = stdout;
+        status = KB_EXIT_USAGE;
+        goto out;
+    }
+    sc.fmt = fmt < 0 ? kb_out_default(out) : (kb_out_format)fmt;
+
+    /* Inputs first: a typo in a path should not wait for the rules. */
+    for (; i < argc; i++)
+        if (collect(&sc, &fcap, argv[i]))
+            bad_input = 1;
+
+    if (sc.nfiles == 0 && !bad_input) {
+        fprintf(stderr, "koban scan: no files to scan\n");
+        bad_input = 1;
+    }
+
+    /* Rules: koban's own, then the user's. */
+    if (!(sc.names = kb_names_new(0)) || !(sc.rs = kb_ruleset_new(sc.names))) {
+        status = KB_EXIT_FAILURE;
+        goto out;
+    }
+    if (!no_default) {
+        if (kb_rules_load_default(cli, sc.rs, &rep) == 0 && nrule_paths == 0)
+            fprintf(stderr, "koban scan: koban's rule directory was not found (set KOBAN_RULES "
+                            "or use --rules DIR)\n");
+    }
+    for (size_t k = 0; k < nrule_paths; k++)
+        kb_rules_load_path(sc.rs, rule_paths[k], &rep);
+    if (kb_ruleset_count(sc.rs) == 0) {
+        fprintf(stderr, "koban scan: no rules loaded\n");
+        status = KB_EXIT_USAGE;
+        goto out;
+    }
+    if (rule_index_build(&sc.ri, sc.rs) ||
+        !(sc.rule_level = kb_malloc(kb_ruleset_count(sc.rs)))) {
+        status = KB_EXIT_FAILURE;
+        goto out;
+    }
+    for (size_t k = 0; k < kb_ruleset_count(sc.rs); k++)
+        sc.rule_level[k] = (uint8_t)kb_rule_level(kb_ruleset_rule(sc.rs, k));
+    if (strcmp(engine, "reference") != 0) {
+        const char *err = NULL;
+        sc.eng = kb_engine_new(sc.rs, &err);
+        if (!sc.eng) {
+            fprintf(stderr, "koban scan: the fast engine failed (%s); using the reference "
+                            "evaluator\n", err ? err : "unknown reason");
+            if (strcmp(engine, "fast") == 0) {
+                status = KB_EXIT_FAILURE;
+                goto out;
+            }
+        }
+    }
+
+    /* Workers: one reader per file at a time (nfw), and when there are
+     * fewer files than threads, the other threads help the readers match
+     * their batches. */
+    sc.nw = jobs ? jobs : default_jobs();
+    sc.nfw = sc.nfiles < (size_t)sc.nw ? (sc.nfiles ? (int)sc.nfiles : 1) : sc.nw;
+    if (!(sc.w = kb_calloc((size_t)sc.nw, sizeof *sc.w))) {
+        status = KB_EXIT_FAILURE;
+        goto out;
+    }
+    for (int k = 0; k < sc.nw; k++) {
+        worker *w = &sc.w[k];
+        w->sc = &sc;
+        kb_buf_init(&w->text, 0);
+        kb_buf_init(&w->json, 0);
+        kb_buf_init(&w->ev, 0);
+        w->arena = kb_arena_new(1 << 20, SCAN_ALERT_MEMORY / (size_t)sc.nw);
+        if (k < sc.nfw)
+            w->ing = kb_ingest_new(sc.names, &sc.iopts);
+        if (sc.eng)
+            w->scratch = kb_engine_scratch_new(sc.eng);
+        if (!w->arena || (k < sc.nfw && !w->ing) || (sc.eng && !w->scratch)) {
+            status = KB_EXIT_FAILURE;
+            goto out;
+        }
+    }
+    if (sc.nw > sc.nfw) {
+        if (!(sc.teams = kb_calloc((size_t)sc.nfw, sizeof *sc.teams))) {
+            status = KB_EXIT_FAILURE;
+            goto out;
+        }
+        for (int k = 0; k < sc.nfw; k++) {
+            team *t = &sc.teams[k];
+            pthread_mutex_init(&t->mu, NULL);
+            pthread_cond_init(&t->go, NULL);
+            pthread_cond_init(&t->done, NULL);
+            sc.nteams++;
+            if (!(t->h = kb_calloc((size_t)sc.nw, sizeof *t->h))) {
+                status = KB_EXIT_FAILURE;
+                goto out;
+            }
+            sc.w[k].team = t;
+        }
+        for (int k = sc.nfw; k < sc.nw; k++) {
+            team *t = &sc.teams[(k - sc.nfw) % sc.nfw];
+            sc.w[k].team = t;
+            t->h[t->nh++] = &sc.w[k];
+        }
+        /* Helpers first: a helper that cannot start leaves its team before
+         * any batch is handed out. */
+        for (int k = sc.nfw; k < sc.nw; k++) {
+            team *t = sc.w[k].team;
+            if (pthread_create(&sc.w[k].th, NULL, helper_main, &sc.w[k]) == 0) {
+                sc.w[k].running = 1;
+                continue;
+            }
+            pthread_mutex_lock(&t->mu);
+            for (int j = 0; j < t->nh; j++)
+                if (t->h[j] == &sc.w[k]) {
+                    memmove(&t->h[j], &t->h[j + 1], (size_t)(t->nh - j - 1) * sizeof *t->h);
+                    t->nh--;
+                    break;
+                }
+            pthread_mutex_unlock(&t->mu);
+        }
+        for (int k = 0; k < sc.nfw; k++)
+            if (sc.teams[k].nh == 0)
+                sc.w[k].team = NULL;
+    }
+    want_progress = !quiet && isatty(fileno(stderr)) && sc.total_bytes >= PROGRESS_MIN_BYTES;
+    t0 = now_secs();
+    for (int k = 0; k < sc.nfw; k++) {
+        if (pthread_create(&sc.w[k].th, NULL, worker_main, &sc.w[k]) != 0) {
+            fprintf(stderr, "koban scan: cannot start a thread\n");
+            if (sc.w[k].team) { /* release its helpers */
+                pthread_mutex_lock(&sc.w[k].team->mu);
+                sc.w[k].team->quit = 1;
+                pthread_cond_broadcast(&sc.w[k].team->go);
+                pthread_mutex_unlock(&sc.w[k].team->mu);
+            }
+            continue;
+        }
+        sc.w[k].running = 1;
+        started++;
+    }
+    while (started && want_progress && atomic_load(&sc.finished) < sc.nfiles) {
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        if (atomic_load(&sc.finished) < sc.nfiles)
+            progress(&sc, t0, 0);
+    }
+    for (int k = 0; k < sc.nw; k++)
+        if (sc.w[k].running) {
+            pthread_join(sc.w[k].th, NULL);
+            sc.w[k].running = 0;
+        }
+    if (started == 0) {
+        status = KB_EXIT_FAILURE;
+        goto out;
+    }
+    if (want_progress)
+        progress(&sc, t0, 1);
+    t1 = now_secs();
+
+    /* Gather, sort, print. */
+    for (int k = 0; k < sc.nw; k++)
+        nalerts += sc.w[k].n;
+    if (nalerts && !(all = kb_malloc(nalerts * sizeof *all))) {
+        status = KB_EXIT_FAILURE;
+        goto out;
+    }
+    nalerts = 0;
+    for (int k = 0; k < sc.nw; k++) {
+        kb_ingest_stats st;
+        uint64_t failed;
+        worker *w = &sc.w[k];
+        if (w->n)
+            memcpy(all + nalerts, w->alerts, w->n * sizeof *all);
+        nalerts += w->n;
+        if (w->ing) {
+            kb_ingest_totals(w->ing, &st, &failed);
+            events += st.decoded;
+            rejected += st.rejected;
+        }
+        failed_sources += w->failed_sources;
+        unrecognised += w->unrecognised;
+        for (int l = 0; l < KB_LEVEL_COUNT; l++)
+            levels[l] += w->level_count[l];
+    }
+    if (nalerts > 1)
+        qsort(all, nalerts, sizeof *all, alert_cmp);
+    if (sc.fmt == KB_OUT_CSV)
+        kb_out_init(&o, out, KB_OUT_CSV, csv_cols, (int)(sizeof csv_cols / sizeof *csv_cols));
+    else {
+        /* On a terminal the last column is cut to the screen's width. */
+        struct winsize ws;
+        int ncols = (int)(sizeof table_cols / sizeof *table_cols), used = 0;
+        memcpy(cols, table_cols, sizeof table_cols);
+        for (int c = 0; c + 1 < ncols; c++)
+            used += cols[c].width + 2;
+        if (sc.fmt == KB_OUT_TABLE && isatty(fileno(out)) &&
+            ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > used + 20)
+            cols[ncols - 1].width = ws.ws_col - used - 1;
+        kb_out_init(&o, out, sc.fmt, cols, ncols);
+    }
+    if (sc.fmt == KB_OUT_TABLE && nalerts)
+        table_header(&o);
+    for (size_t k = 0; k < nalerts; k++)
+        print_alert(&sc, &o, &all[k], &line);
+    kb_out_release(&o);
+
+    if (!quiet) {
+        double secs = t1 - t0;
+        uint64_t dropped = atomic_load(&sc.dropped);
+        const char **keys = nalerts ? kb_malloc(nalerts * sizeof *keys) : NULL;
+        fprintf(stderr, "scanned %zu file%s: %llu events (%llu rejected) in %.2f s, %.0f events/s, "
+                        "%d thread%s, %s engine\n",
+                sc.nfiles, sc.nfiles == 1 ? "" : "s", (unsigned long long)events,
+                (unsigned long long)rejected, secs, secs > 0 ? (double)events / secs : 0.0, sc.nw,
+                sc.nw == 1 ? "" : "s", sc.eng ? "fast" : "reference");
+        fprintf(stderr, "rules: %zu loaded, %u failed", kb_ruleset_count(sc.rs), rep.failed);
+        if (sc.eng) {
+            kb_engine_stats es;
+            kb_engine_stats_get(sc.eng, &es);
+            fprintf(stderr, "; engine compiled in %.2f s", es.compile_secs);
+        }
+        fputc('\n', stderr);
+        fprintf(stderr, "alerts: %llu (critical %llu, high %llu, medium %llu, low %llu, "
+                        "informational %llu)\n",
+                (unsigned long long)(levels[0] + levels[1] + levels[2] + levels[3] + levels[4]),
+                (unsigned long long)levels[KB_LEVEL_CRITICAL],
+                (unsigned long long)levels[KB_LEVEL_HIGH],
+                (unsigned long long)levels[KB_LEVEL_MEDIUM],
+                (unsigned long long)levels[KB_LEVEL_LOW],
+                (unsigned long long)levels[KB_LEVEL_INFO]);
+        if (dropped)
+            fprintf(stderr, "alerts not printed: %llu (past the cap of %u alerts or the alert "
+                            "memory cap)\n", (unsigned long long)dropped, SCAN_MAX_ALERTS);
+        if (unrecognised)
+            fprintf(stderr, "files skipped (format not recognised): %llu\n",
+                    (unsigned long long)unrecognised);
+        if (keys) {
+            for (size_t k = 0; k < nalerts; k++) {
+                const kb_rule_meta *m = kb_rule_meta_of(kb_ruleset_rule(sc.rs, all[k].rule));
+                keys[k] = m->title ? m->title : "";
+            }
+            print_top("rules", keys, nalerts);
+            for (size_t k = 0; k < nalerts; k++)
+                keys[k] = all[k].host;
+            print_top("hosts", keys, nalerts);
+            kb_free(keys);
+        }
+    }
+    if (status == KB_EXIT_OK &&
+        (bad_input || rep.failed || rejected || failed_sources))
+        status = KB_EXIT_REJECTED;
+out:
+    if (sc.w) {
+        for (int k = 0; k < sc.nw; k++) {
+            worker *w = &sc.w[k];
+            kb_ingest_free(w->ing);
+            if (w->scratch)
+                kb_engine_scratch_free(w->scratch);
+            kb_arena_free(w->arena);
+            kb_free(w->alerts);
+            kb_buf_release(&w->text);
+            kb_buf_release(&w->json);
+            kb_buf_release(&w->ev);
+        }
+        kb_free(sc.w);
+    }
+    for (int k = 0; k < sc.nteams; k++) {
+        pthread_mutex_destroy(&sc.teams[k].mu);
+        pthread_cond_destroy(&sc.teams[k].go);
+        pthread_cond_destroy(&sc.teams[k].done);
+        kb_free(sc.teams[k].h);
+    }
+    kb_free(sc.teams);
+    kb_free(all);
+    rule_index_release(&sc.ri);
+    kb_engine_free(sc.eng);
+    kb_free(sc.rule_level);
+    kb_ruleset_free(sc.rs);
+    kb_names_free(sc.names);
+    for (size_t k = 0; k < sc.nfiles; k++)
+        kb_free(sc.files[k].path);
+    kb_free(sc.files);
+    kb_free(rule_paths);
+    kb_buf_release(&line);
+    if (out != stdout && fclose(out) != 0 && status == KB_EXIT_OK) {
+        fprintf(stderr, "koban scan: %s: write failed\n", out_path);
+        status = KB_EXIT_FAILURE;
+    }
+    return status;
+}
