@@ -183,20 +183,30 @@ int kb_time_parse_epoch(const char *s, size_t len, int64_t *out)
     /* The unit follows from the number of integer digits, as log producers
      * write them: seconds (up to 10 digits: until 2286), milliseconds (13),
      * microseconds (16), nanoseconds (19). Other widths are ambiguous. */
-    switch (int_digits) {
-    case 13:
-        *out = (v / 1000) * KB_NS_PER_SEC + (v % 1000) * 1000000 + ns / 1000;
-        return KB_OK;
-    case 16:
-        *out = (v / 1000000) * KB_NS_PER_SEC + (v % 1000000) * 1000 + ns / 1000000;
-        return KB_OK;
-    case 19:
-        *out = v;
-        return KB_OK;
-    default:
-        if (int_digits > 10 || v > INT64_MAX / KB_NS_PER_SEC - 1)
+    {
+        int64_t per, sec, sub;
+        switch (int_digits) {
+        case 13:
+            per = 1000;
+            break;
+        case 16:
+            per = 1000000;
+            break;
+        case 19:
+            per = KB_NS_PER_SEC;
+            break;
+        default:
+            if (int_digits > 10)
+                return KB_EPARSE;
+            per = 1;
+            break;
+        }
+        sec = v / per;
+        sub = v % per;
+        /* Past 2262-04-11 the nanoseconds overflow int64. */
+        if (sec > INT64_MAX / KB_NS_PER_SEC - 1)
             return KB_EPARSE;
-        *out = v * KB_NS_PER_SEC + ns;
+        *out = sec * KB_NS_PER_SEC + sub * (KB_NS_PER_SEC / per) + ns / per;
         return KB_OK;
     }
 }

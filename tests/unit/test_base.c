@@ -63,6 +63,10 @@ static void test_epoch(void **state)
     assert_int_equal(kb_time_parse_epoch("13885776000", 11, &t), KB_EPARSE);       /* ambiguous */
     assert_int_equal(kb_time_parse_epoch("9591367999.5", 12, &t), KB_EPARSE);      /* past 2262 */
     assert_int_equal(kb_time_parse_epoch("9000000000", 10, &t), KB_OK);
+    assert_int_equal(kb_time_parse_epoch("9596173999592", 13, &t), KB_EPARSE);     /* ms past 2262 */
+    assert_int_equal(kb_time_parse_epoch("9596173999592123", 16, &t), KB_EPARSE);  /* us past 2262 */
+    assert_int_equal(kb_time_parse_epoch("1388577600123.5", 15, &t), KB_OK);       /* ms + fraction */
+    assert_true(t == INT64_C(1388577600) * KB_NS_PER_SEC + 123000000 + 500000);
     /* Years outside the int64 nanosecond range are refused, not overflowed. */
     assert_int_equal(kb_time_make(2262, 12, 31, 0, 0, 0, 0, &t), KB_EPARSE);
     assert_int_equal(kb_time_make(5666, 4, 7, 0, 10, 10, 0, &t), KB_EPARSE);
