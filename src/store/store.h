@@ -132,6 +132,24 @@ int kb_store_exec(kb_store *st, const char *sql, const kb_sval *params, size_t n
 int64_t kb_store_scalar(kb_store *st, const char *sql, const kb_sval *params, size_t n,
                         int64_t dflt);
 
+/* ---- module tables ------------------------------------------------------- */
+
+/* One schema version of a module's own tables: SQL statements (one per
+ * entry, NULL-terminated) in the dialect both back ends accept, with {pk}
+ * for an auto-increment 64-bit primary key and {blob} for a byte column. */
+typedef struct kb_store_step {
+    int version; /* 1, 2, ...: ascending, never edited once shipped */
+    const char *const *sql;
+} kb_store_step;
+
+/* Brings module's tables to its newest version: runs each step above the
+ * version recorded in koban_modules, each in its own transaction with the
+ * new version. Refuses a store whose module version is newer than the
+ * steps know. Modules keep their data in the store this way, never in
+ * files of their own. */
+int kb_store_migrate_module(kb_store *st, const char *module, const kb_store_step *steps,
+                            size_t n);
+
 /* ---- loading ------------------------------------------------------------- */
 
 typedef struct kb_store_load_stats {

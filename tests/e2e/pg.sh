@@ -8,6 +8,7 @@ dir=$(dirname "$koban")
 exec sh scripts/pg-test.sh sh -c '
     set -e
     "$1/test_store"
+    "$1/test_store_module"
     K="$2 --data /nonexistent"
     export KOBAN_STORE="$KOBAN_PG_DSN"
     psql -q "$KOBAN_PG_DSN" -c "SET client_min_messages TO warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public"
