@@ -42,7 +42,7 @@ const kb_command kb_commands[] = {
     {"scan", "detect: run the Sigma rules over logs and print a timeline of alerts",
      "usage: koban scan [--rules PATH]... [--no-default-rules] [--min-level LEVEL] [-j N]\n"
      "                  [-o table|csv|jsonl] [--output FILE] [--format NAME]\n"
-     "                  [--engine fast|reference] [-q] PATH...|-\n"
+     "                  [--engine fast|reference] [--store[=DSN]] [-q] PATH...|-\n"
      "\n"
      "Decodes files, directories (recursively), .gz/.zst files or standard input,\n"
      "runs every rule over every event and prints the alerts sorted by event time:\n"
@@ -60,6 +60,9 @@ const kb_command kb_commands[] = {
      "  --output FILE        write the alerts there instead of stdout\n"
      "  --format NAME        decode every input with this decoder\n"
      "  --engine NAME        fast (default) or reference (the naive evaluator)\n"
+     "  --store[=DSN]        also keep the events and alerts in the store (DSN,\n"
+     "                       else $KOBAN_STORE, else DATA/koban.db) for koban hunt;\n"
+     "                       records stored by an earlier run are not stored twice\n"
      "  -q                   no summary, no progress bar\n"
      "\n"
      "JSON Lines alerts carry @timestamp, rule.id, rule.name, rule.level,\n"
@@ -68,7 +71,8 @@ const kb_command kb_commands[] = {
      "Broken rules are reported as path:line: reason and skipped. Files found in\n"
      "a directory whose format is not recognised are skipped and counted.\n"
      "\n"
-     "Exit status: 0 ok, 1 some input or rule was rejected, 2 usage error.\n",
+     "Exit status: 0 ok, 1 some input or rule was rejected, 2 usage error,\n"
+     "3 store error.\n",
      kb_cmd_scan, NULL},
     {"rules", "lint, list, test and install Sigma rules",
      "usage: koban rules lint PATH...\n"

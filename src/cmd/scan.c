@@ -25,6 +25,7 @@
 #include "detect/engine.h"
 #include "event/json.h"
 #include "ingest/ingest.h"
+#include "store/store.h"
 
 /* Caps, each with its policy: alerts past them are counted, not kept. */
 #define SCAN_MAX_ALERTS 5000000u
@@ -43,6 +44,7 @@ typedef struct alert {
     const char *fields; /* "Field: value | ..." */
     const char *json;   /* matched fields as a JSON object (jsonl only) */
     const char *event;  /* the source event as JSON (jsonl only) */
+    int64_t event_id;   /* in the store (--store), 0 when not stored */
 } alert;
 
 typedef struct scan_file {
@@ -70,6 +72,11 @@ typedef struct worker {
     uint64_t level_count[KB_LEVEL_COUNT];
     int oom;
     int running; /* its thread was started and not yet joined */
+    /* --store: the batch being matched and its events' ids in the store */
+    const kb_event *cur_base;
+    const int64_t *cur_ids;
+    int64_t *ids; /* this reader's id buffer */
+    size_t ids_cap;
 } worker;
 
 /* Index of a rule in the ruleset by its address: the engine reports rules,
@@ -90,6 +97,7 @@ typedef struct team {
     int pending;      /* helpers still working on this batch */
     int quit;
     const kb_batch *batch;
+    const int64_t *ids; /* the batch's event ids in the store, or NULL */
     uint32_t file;
     int nh;
     worker **h;
@@ -118,6 +126,10 @@ typedef struct scan {
     int nfw; /* of which read files */
     team *teams;
     int nteams; /* teams whose mutex and conditions are initialised */
+    kb_store *store;        /* --store: events and alerts are kept here */
+    pthread_mutex_t store_mu; /* one connection, shared by the readers */
+    atomic_int store_failed;
+    atomic_uint_fast64_t stored; /* events newly stored */
 } scan;
 
 static const kb_out_col table_cols[] = {
@@ -231,6 +243,7 @@ static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev)
     a->line = ev->line;
     a->file = w->cur;
     a->rule = idx;
+    a->event_id = w->cur_ids ? w->cur_ids[ev - w->cur_base] : 0;
     host = kb_event_canon(ev, KB_F_HOST_NAME);
     a->host = host ? arena_copy(w, host->val, host->len) : "";
     kb_buf_clear(&w->text);
@@ -291,6 +304,8 @@ static void *helper_main(void *ud)
         seen = t->gen;
         b = t->batch;
         w->cur = t->file;
+        w->cur_base = b->events;
+        w->cur_ids = t->ids;
         n = t->nh + 1;
         for (int k = 0; k < t->nh; k++)
             if (t->h[k] == w)
@@ -312,9 +327,37 @@ static int on_batch(const kb_batch *batch, void *ud)
     team *t = w->team;
     uint64_t done;
 
+    w->cur_base = batch->events;
+    w->cur_ids = NULL;
+    if (sc->store && batch->n && !atomic_load(&sc->store_failed)) {
+        /* Store first, so alerts can name their events. */
+        if (batch->n > w->ids_cap) {
+            int64_t *ni = kb_realloc(w->ids, batch->n * sizeof *ni);
+            if (!ni) {
+                w->oom = 1;
+                return KB_ENOMEM;
+            }
+            w->ids = ni;
+            w->ids_cap = batch->n;
+        }
+        pthread_mutex_lock(&sc->store_mu);
+        if (kb_store_put_batch(sc->store, batch, w->ids, NULL) != KB_OK) {
+            if (!atomic_exchange(&sc->store_failed, 1))
+                fprintf(stderr, "koban scan: store: %s; storing stopped, detection goes on\n",
+                        kb_store_errmsg(sc->store));
+        } else {
+            uint64_t n = 0;
+            for (size_t k = 0; k < batch->n; k++)
+                n += w->ids[k] != 0;
+            atomic_fetch_add(&sc->stored, n);
+            w->cur_ids = w->ids;
+        }
+        pthread_mutex_unlock(&sc->store_mu);
+    }
     if (t && batch->n > (size_t)t->nh) {
         pthread_mutex_lock(&t->mu);
         t->batch = batch;
+        t->ids = w->cur_ids;
         t->file = w->cur;
         t->pending = t->nh;
         t->gen++;
@@ -744,6 +787,55 @@ static void progress(scan *sc, double start, int final)
 
 /* ---- the command ------------------------------------------------------- */
 
+/* --store: the alerts of events stored by this scan (a record stored by an
+ * earlier run has no new id, and its alerts are already in the store). */
+static int store_alerts(scan *sc, const alert *all, size_t n)
+{
+    kb_store_alert *rows = n ? kb_calloc(n, sizeof *rows) : NULL;
+    kb_buf tags;
+    size_t k = 0, *tag_off = n ? kb_calloc(n, sizeof *tag_off) : NULL;
+    int rc = KB_OK;
+
+    kb_buf_init(&tags, 0);
+    if (n && (!rows || !tag_off)) {
+        rc = KB_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const kb_rule_meta *m = kb_rule_meta_of(kb_ruleset_rule(sc->rs, all[i].rule));
+        if (!all[i].event_id)
+            continue;
+        tag_off[k] = tags.len;
+        for (const char *const *t = m->tags; *t; t++) {
+            if (t != m->tags)
+                kb_buf_putc(&tags, ',');
+            kb_buf_puts(&tags, *t);
+        }
+        kb_buf_putc(&tags, '\0');
+        rows[k].ts = all[i].ts;
+        rows[k].rule_id = m->id ? m->id : "";
+        rows[k].title = m->title ? m->title : "";
+        rows[k].level = m->level ? m->level : "";
+        rows[k].author = m->author ? m->author : "";
+        rows[k].event_id = all[i].event_id;
+        rows[k].host = all[i].host;
+        k++;
+    }
+    /* The tag strings are placed once the buffer stops growing. */
+    for (size_t i = 0; i < k; i++)
+        rows[i].tags = tags.data + tag_off[i];
+    if (k && (rc = kb_store_put_alerts(sc->store, rows, k, NULL)) != KB_OK)
+        fprintf(stderr, "koban scan: store: %s\n", kb_store_errmsg(sc->store));
+    else
+        fprintf(stderr, "stored %llu new events and %zu alerts\n",
+                (unsigned long long)atomic_load(&sc->stored), k);
+out:
+    kb_buf_release(&tags);
+    kb_free(tag_off);
+    kb_free(rows);
+    return rc;
+}
+
 static int default_jobs(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -768,9 +860,11 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
     double t0, t1;
     uint64_t events = 0, rejected = 0, failed_sources = 0, unrecognised = 0;
     uint64_t levels[KB_LEVEL_COUNT] = {0};
-    int started = 0;
+    int started = 0, store = 0;
+    const char *store_dsn = NULL;
 
     memset(&sc, 0, sizeof sc);
+    pthread_mutex_init(&sc.store_mu, NULL);
     kb_buf_init(&line, 0);
     sc.cli = cli;
     sc.min_level = KB_LEVEL_INFO;
@@ -825,6 +919,11 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
             }
         } else if (strcmp(a, "-q") == 0) {
             quiet = 1;
+        } else if (strcmp(a, "--store") == 0) {
+            store = 1;
+        } else if (strncmp(a, "--store=", 8) == 0) {
+            store = 1;
+            store_dsn = a + 8;
         } else {
             status = kb_cmd_usage_error(cmd, "unknown option '%s'", a);
             goto out;
@@ -841,6 +940,10 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
         goto out;
     }
     sc.fmt = fmt < 0 ? kb_out_default(out) : (kb_out_format)fmt;
+    if (store && !(sc.store = kb_cmd_open_store(cli, store_dsn))) {
+        status = KB_EXIT_FAILURE;
+        goto out;
+    }
 
     /* Inputs first: a typo in a path should not wait for the rules. */
     for (; i < argc; i++)
@@ -1019,6 +1122,8 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
     }
     if (nalerts > 1)
         qsort(all, nalerts, sizeof *all, alert_cmp);
+    if (sc.store && store_alerts(&sc, all, nalerts) != KB_OK)
+        status = KB_EXIT_FAILURE;
     if (sc.fmt == KB_OUT_CSV)
         kb_out_init(&o, out, KB_OUT_CSV, csv_cols, (int)(sizeof csv_cols / sizeof *csv_cols));
     else {
@@ -1096,6 +1201,7 @@ out:
             kb_buf_release(&w->text);
             kb_buf_release(&w->json);
             kb_buf_release(&w->ev);
+            kb_free(w->ids);
         }
         kb_free(sc.w);
     }
@@ -1117,6 +1223,9 @@ out:
     kb_free(sc.files);
     kb_free(rule_paths);
     kb_buf_release(&line);
+    if (sc.store)
+        kb_store_close(sc.store);
+    pthread_mutex_destroy(&sc.store_mu);
     if (out != stdout && fclose(out) != 0 && status == KB_EXIT_OK) {
         fprintf(stderr, "koban scan: %s: write failed\n", out_path);
         status = KB_EXIT_FAILURE;

@@ -206,4 +206,20 @@ else
     echo "skipping the SigmaHQ scan: $shared not found"
 fi
 
+# --- scan --store: events and alerts kept for hunting, no duplicates ------
+"$koban" --data "$tmp/store" scan --store -q -o jsonl demo/incident >"$tmp/st.jsonl" 2>"$tmp/st.err" ||
+    fail "scan --store: exit $?: $(cat "$tmp/st.err")"
+"$koban" --data "$tmp/store" hunt -o jsonl '| stats count()' | grep -qx '{"count":44}' ||
+    fail "scan --store: 44 events stored"
+"$koban" --data "$tmp/store" hunt -o jsonl 'host.name:bastion-1 | stats count()' | grep -qx '{"count":10}' ||
+    fail "scan --store: bastion-1 events"
+n=$(sqlite3 "$tmp/store/koban.db" "SELECT COUNT(*) FROM alerts WHERE event_id > 0")
+[ "$n" = "21" ] || fail "scan --store: $n alerts stored, expected 21"
+# A second scan of the same files stores nothing twice.
+"$koban" --data "$tmp/store" scan --store -q -o jsonl -j 2 demo/incident >/dev/null 2>&1
+"$koban" --data "$tmp/store" hunt -o jsonl '| stats count()' | grep -qx '{"count":44}' ||
+    fail "scan --store twice: events duplicated"
+n=$(sqlite3 "$tmp/store/koban.db" "SELECT COUNT(*) FROM alerts")
+[ "$n" = "21" ] || fail "scan --store twice: $n alerts, expected 21"
+
 finish
