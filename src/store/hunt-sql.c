@@ -224,12 +224,17 @@ static int resolve(cstate *cs, kb_str f, size_t pos, fref *r)
     return 0;
 }
 
+/* The raw record of an event (SQLite's kb_raw(), see sqlite.c). */
+#define RAW_ARGS "e.raw, e.blk, e.boff, e.raw_len"
+#define RAW_EXPR "kb_raw(" RAW_ARGS ")"
+
 /* Writes the SQL expression of a column or raw field (with its parameter). */
 static int put_expr(cstate *cs, const fref *r)
 {
     if (r->kind == FR_COL)
         return put(cs, r->expr);
-    if (put(cs, "kb_raw_field(e.raw, e.format, ") || param(cs, KB_SV_STRV(r->raw.p, r->raw.len)))
+    if (put(cs, "kb_raw_field(" RAW_EXPR ", e.format, ") ||
+        param(cs, KB_SV_STRV(r->raw.p, r->raw.len)))
         return -1;
     return put(cs, ")");
 }
@@ -334,7 +339,15 @@ static int compile_term(cstate *cs, const hnode *n)
             return fail(cs, n->vpos, "free-text search over raw records needs the SQLite store"
                                      " (this store is %s)",
                         be->name);
-        if (put(cs, "kb_raw(e.raw)") || put(cs, like) || like_param(cs, n, wild, 1))
+        /* A plain substring is searched in C in the decompressed block
+         * (kb_raw_has); wildcards need LIKE on the record. */
+        if (!wild) {
+            if (put(cs, "kb_raw_has(" RAW_ARGS ", ") ||
+                param(cs, KB_SV_STRV(n->value.p, n->value.len)))
+                return -1;
+            return put(cs, ")");
+        }
+        if (put(cs, RAW_EXPR) || put(cs, like) || like_param(cs, n, wild, 1))
             return -1;
         return put(cs, " ESCAPE '\\'");
     }
@@ -344,7 +357,8 @@ static int compile_term(cstate *cs, const hnode *n)
         if (n->op != HOP_EQ)
             return fail(cs, n->pos, "'%.*s' searches the observables index and takes ':' only",
                         (int)n->field.len, n->field.p);
-        if (put(cs, "e.id IN (SELECT event_id FROM observables WHERE "))
+        if (put(cs, "e.id IN (SELECT event_id FROM obs_events WHERE vid IN (SELECT id FROM"
+                    " obs_values WHERE "))
             return -1;
         if (r.obs >= 0) {
             const char *kn = kb_obs_kind_name(r.obs);
@@ -358,7 +372,7 @@ static int compile_term(cstate *cs, const hnode *n)
         } else if (put(cs, "value = ") || param(cs, KB_SV_STRV(n->value.p, n->value.len))) {
             return -1;
         }
-        return put(cs, ")");
+        return put(cs, "))");
     }
     if (n->op == HOP_EQ && !n->quoted && kb_str_eqz(n->value.p, n->value.len, "*")) {
         if (put(cs, "(") || put_expr(cs, &r))
@@ -414,9 +428,10 @@ static int compile_term(cstate *cs, const hnode *n)
     }
     if (r.obs >= 0) {
         const char *kn = kb_obs_kind_name(r.obs);
-        if (put(cs, "(e.id IN (SELECT event_id FROM observables WHERE kind = ") ||
+        if (put(cs, "(e.id IN (SELECT event_id FROM obs_events WHERE vid IN (SELECT id FROM"
+                    " obs_values WHERE kind = ") ||
             param(cs, KB_SV_STRV(kn, strlen(kn))) || put(cs, " AND value = ") ||
-            param(cs, KB_SV_STRV(n->value.p, n->value.len)) || put(cs, ") AND "))
+            param(cs, KB_SV_STRV(n->value.p, n->value.len)) || put(cs, ")) AND "))
             return -1;
     } else if (put(cs, "(")) {
         return -1;

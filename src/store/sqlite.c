@@ -1,10 +1,19 @@
 /* The SQLite back end: one database file, WAL journal, synchronous=NORMAL
  * (a committed batch survives a process crash; after a power loss the last
  * batches may roll back, never corrupt), prepared statements cached for the
- * loader's static SQL. Registers three SQL functions the hunt compiler
- * uses: kb_raw(raw) (the decompressed record), kb_raw_field(raw, format,
- * name) (a raw field decoded again from the record) and kb_ip4(text) (an
- * IPv4 address as an integer, NULL when it is none). */
+ * loader's static SQL. Registers the SQL functions the hunt compiler uses:
+ *   kb_raw(raw, blk, boff, len)        the raw record of an event: from its
+ *                                      block (blk, boff, len), or from the
+ *                                      per-record frame of a version 1 row
+ *   kb_raw_has(raw, blk, boff, len, s) 1 when the record contains s
+ *                                      (ASCII case-insensitive, like LIKE)
+ *   kb_raw_field(text, format, name)   a raw field decoded again from a
+ *                                      record
+ *   kb_ip4(text)                       an IPv4 address as an integer, NULL
+ *                                      when it is none
+ * The record functions keep the last decompressed block: a scan in rowid
+ * order decompresses each block once. The cache is dropped at the start of
+ * every statement (a block id may be reused after a rollback or a prune). */
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +21,15 @@
 #include "store/store-int.h"
 
 #define STMT_CACHE 32
+
+struct fnctx {
+    sqlite3 *db;
+    sqlite3_stmt *get_block; /* prepared on first use: the table may be younger */
+    int64_t blk;             /* block held in raw, -1 none */
+    kb_buf raw;              /* the decompressed block */
+    kb_buf rec;              /* a version 1 record */
+    kb_raw_extractor *x;
+};
 
 struct sq {
     sqlite3 *db;
@@ -21,39 +39,114 @@ struct sq {
         sqlite3_stmt *stmt;
     } cache[STMT_CACHE];
     size_t ncache;
+    struct fnctx *fn;
 };
 
-struct fnctx {
-    kb_buf raw;
-    kb_raw_extractor *x;
-};
+/* The record of the row whose (raw, blk, boff, len) are argv[0..3]. */
+static int record(struct fnctx *f, sqlite3_value **argv, const char **p, size_t *n)
+{
+    int64_t blk, boff, len;
+    if (sqlite3_value_type(argv[0]) == SQLITE_BLOB) {
+        const void *z = sqlite3_value_blob(argv[0]);
+        if (!z || kb_store_raw_decompress(z, (size_t)sqlite3_value_bytes(argv[0]), &f->rec))
+            return -1;
+        *p = f->rec.data;
+        *n = f->rec.len;
+        return 0;
+    }
+    if (sqlite3_value_type(argv[1]) != SQLITE_INTEGER)
+        return -1;
+    blk = sqlite3_value_int64(argv[1]);
+    boff = sqlite3_value_int64(argv[2]);
+    len = sqlite3_value_int64(argv[3]);
+    if (blk != f->blk) {
+        int rc;
+        f->blk = -1;
+        if (!f->get_block && sqlite3_prepare_v3(f->db, "SELECT data FROM blocks WHERE id = ?", -1,
+                                                SQLITE_PREPARE_PERSISTENT, &f->get_block,
+                                                NULL) != SQLITE_OK)
+            return -1;
+        sqlite3_bind_int64(f->get_block, 1, blk);
+        rc = sqlite3_step(f->get_block);
+        if (rc == SQLITE_ROW && sqlite3_column_type(f->get_block, 0) == SQLITE_BLOB &&
+            kb_store_raw_decompress(sqlite3_column_blob(f->get_block, 0),
+                                    (size_t)sqlite3_column_bytes(f->get_block, 0),
+                                    &f->raw) == KB_OK)
+            f->blk = blk;
+        sqlite3_reset(f->get_block);
+        if (f->blk != blk)
+            return -1;
+    }
+    if (boff < 0 || len < 0 || (uint64_t)boff + (uint64_t)len > f->raw.len)
+        return -1;
+    *p = f->raw.data + boff;
+    *n = (size_t)len;
+    return 0;
+}
 
 static void fn_raw(sqlite3_context *c, int argc, sqlite3_value **argv)
 {
-    struct fnctx *f = sqlite3_user_data(c);
-    const void *p = sqlite3_value_blob(argv[0]);
-    int n = sqlite3_value_bytes(argv[0]);
+    const char *p;
+    size_t n;
     (void)argc;
-    if (!p || kb_store_raw_decompress(p, (size_t)n, &f->raw) != KB_OK) {
+    if (record(sqlite3_user_data(c), argv, &p, &n))
         sqlite3_result_null(c);
-        return;
+    else
+        sqlite3_result_text(c, p, (int)n, SQLITE_TRANSIENT);
+}
+
+static unsigned char lower(unsigned char ch)
+{
+    return ch >= 'A' && ch <= 'Z' ? (unsigned char)(ch | 0x20) : ch;
+}
+
+/* ASCII case-insensitive substring search (LIKE's semantics for %s%). */
+static int has_ci(const unsigned char *h, size_t n, const unsigned char *s, size_t m)
+{
+    unsigned char f0, f1;
+    if (m == 0)
+        return 1;
+    if (m > n)
+        return 0;
+    f0 = lower(s[0]);
+    f1 = f0 >= 'a' && f0 <= 'z' ? (unsigned char)(f0 & ~0x20) : f0;
+    for (size_t i = 0, last = n - m; i <= last; i++) {
+        size_t k;
+        if (h[i] != f0 && h[i] != f1)
+            continue;
+        for (k = 1; k < m && lower(h[i + k]) == lower(s[k]); k++)
+            ;
+        if (k == m)
+            return 1;
     }
-    sqlite3_result_text(c, f->raw.data, (int)f->raw.len, SQLITE_TRANSIENT);
+    return 0;
+}
+
+static void fn_raw_has(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+    const char *p;
+    size_t n;
+    const unsigned char *s = sqlite3_value_text(argv[4]);
+    (void)argc;
+    if (!s || record(sqlite3_user_data(c), argv, &p, &n))
+        sqlite3_result_null(c);
+    else
+        sqlite3_result_int(c, has_ci((const unsigned char *)p, n, s,
+                                     (size_t)sqlite3_value_bytes(argv[4])));
 }
 
 static void fn_raw_field(sqlite3_context *c, int argc, sqlite3_value **argv)
 {
     struct fnctx *f = sqlite3_user_data(c);
-    const void *p = sqlite3_value_blob(argv[0]);
+    const char *raw = (const char *)sqlite3_value_text(argv[0]);
     int n = sqlite3_value_bytes(argv[0]);
     const char *fmt = (const char *)sqlite3_value_text(argv[1]);
     const char *name = (const char *)sqlite3_value_text(argv[2]);
     const char *val;
     size_t len;
     (void)argc;
-    if (!p || !fmt || !name || kb_store_raw_decompress(p, (size_t)n, &f->raw) != KB_OK ||
-        kb_raw_extract(f->x, f->raw.data, f->raw.len, fmt, name, strlen(name), &val, &len) !=
-            KB_OK) {
+    if (!raw || !fmt || !name ||
+        kb_raw_extract(f->x, raw, (size_t)n, fmt, name, strlen(name), &val, &len) != KB_OK) {
         sqlite3_result_null(c);
         return;
     }
@@ -97,6 +190,8 @@ static void fnctx_free(void *p)
     if (!f)
         return;
     kb_buf_release(&f->raw);
+    kb_buf_release(&f->rec);
+    sqlite3_finalize(f->get_block);
     kb_raw_extractor_free(f->x);
     kb_free(f);
 }
@@ -117,7 +212,8 @@ static int sq_open(kb_store *st, const char *dsn)
     struct fnctx *f = NULL;
     char *msg = NULL;
     static const char pragmas[] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                                  "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;";
+                                  "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;"
+                                  "PRAGMA wal_autocheckpoint=16384; PRAGMA mmap_size=268435456;";
 
     if (!s || !(s->path = kb_strdup(dsn)))
         goto nomem;
@@ -136,13 +232,20 @@ static int sq_open(kb_store *st, const char *dsn)
         goto nomem;
     }
     kb_buf_init(&f->raw, 64u << 20);
-    /* One context shared by the three functions; the last one frees it. */
-    if (sqlite3_create_function_v2(s->db, "kb_raw", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
+    kb_buf_init(&f->rec, 64u << 20);
+    f->db = s->db;
+    f->blk = -1;
+    s->fn = f;
+    /* One context shared by the record functions; the last one frees it. */
+    if (sqlite3_create_function_v2(s->db, "kb_raw", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
                                    fn_raw, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function_v2(s->db, "kb_raw_has", 5, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
+                                   fn_raw_has, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_create_function_v2(s->db, "kb_ip4", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                                    fn_ip4, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_create_function_v2(s->db, "kb_raw_field", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                    f, fn_raw_field, NULL, NULL, fnctx_free) != SQLITE_OK) {
+        s->fn = NULL;
         fnctx_free(f);
         return sq_fail(st, s, "cannot register functions");
     }
@@ -158,6 +261,10 @@ static void sq_close(kb_store *st)
         return;
     for (size_t i = 0; i < s->ncache; i++)
         sqlite3_finalize(s->cache[i].stmt);
+    if (s->fn) {
+        sqlite3_finalize(s->fn->get_block);
+        s->fn->get_block = NULL;
+    }
     if (s->db) {
         /* Fold the WAL back into the database on a clean close. */
         sqlite3_close_v2(s->db);
@@ -232,6 +339,8 @@ static int sq_exec(kb_store *st, const char *sql, const kb_sval *params, size_t 
     const char *names[MAX_COLS];
     int rc, ret = KB_OK;
 
+    if (s->fn)
+        s->fn->blk = -1;
     if ((rc = prepare(st, s, sql, cache, &stmt)))
         return rc;
     if (bind_all(stmt, params, n) != SQLITE_OK) {
@@ -278,8 +387,7 @@ static int sq_exec(kb_store *st, const char *sql, const kb_sval *params, size_t 
         ret = sq_fail(st, s, "query failed");
 out:
     if (is_cached(s, stmt)) {
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
+        sqlite3_reset(stmt); /* every call binds every parameter again */
     } else {
         sqlite3_finalize(stmt);
     }
@@ -335,6 +443,9 @@ const kb_store_backend kb_store_sqlite = {
     .t_blob = "BLOB",
     .like = "LIKE",
     .raw_fields = 1,
+    .t_clustered = " WITHOUT ROWID",
+    .begin = "BEGIN IMMEDIATE",
+    .own_ids = 1,
     .open = sq_open,
     .close = sq_close,
     .exec = sq_exec,

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zstd.h>
@@ -56,8 +57,8 @@ const kb_store_column kb_store_columns[] = {
 };
 #define NCOLS (sizeof kb_store_columns / sizeof kb_store_columns[0] - 1)
 /* After the canonical columns: format, ls_product, ls_category, ls_service,
- * source_id, rec_offset, line, raw_len, raw. */
-#define NEXTRA 9
+ * source_id, rec_offset, line, raw_len, blk, boff. */
+#define NEXTRA 10
 
 const kb_store_column *kb_store_column_of(int canon)
 {
@@ -140,7 +141,7 @@ static int exec0(kb_store *st, const char *sql)
 int kb_store_begin(kb_store *st)
 {
     int rc = KB_OK;
-    if (st->txdepth == 0 && (rc = exec0(st, "BEGIN")))
+    if (st->txdepth == 0 && (rc = exec0(st, st->be->begin ? st->be->begin : "BEGIN")))
         return rc;
     st->txdepth++;
     return KB_OK;
@@ -223,8 +224,48 @@ static int ddl_v1(kb_store *st, kb_buf *b)
     return rc ? KB_ENOMEM : KB_OK;
 }
 
+/* Migration 2: raw records compressed per block (a record alone
+ * compresses ~1.5x, a block of similar ones ~10x), observables as a
+ * dictionary of distinct values plus a clustered (value id, event id)
+ * table, and the observables table replaced by a view of the same shape.
+ * events_source and observables_v served no query and are dropped;
+ * events_host_ts leaves out events without a host (network logs), which a
+ * host query never asks for. */
+static int ddl_v2(kb_store *st, kb_buf *b)
+{
+    const kb_store_backend *be = st->be;
+    int rc = 0;
+
+    rc |= kb_buf_printf(b,
+                        "CREATE TABLE blocks (id %s, lo BIGINT, hi BIGINT, data %s);\n"
+                        "ALTER TABLE events ADD COLUMN blk BIGINT;\n"
+                        "ALTER TABLE events ADD COLUMN boff BIGINT;\n"
+                        "DROP INDEX events_source;\n"
+                        "DROP INDEX events_host_ts;\n"
+                        "CREATE INDEX events_host_ts ON events (host_name, ts)"
+                        " WHERE host_name IS NOT NULL;\n"
+                        "CREATE TABLE obs_values (id %s, kind TEXT NOT NULL,"
+                        " value TEXT NOT NULL);\n"
+                        "CREATE TABLE obs_events (vid BIGINT NOT NULL, event_id BIGINT NOT NULL,"
+                        " PRIMARY KEY (vid, event_id))%s;\n",
+                        be->t_pk, be->t_blob, be->t_pk, be->t_clustered ? be->t_clustered : "");
+    rc |= kb_buf_puts(b,
+                      "INSERT INTO obs_values (kind, value) SELECT DISTINCT kind, value"
+                      " FROM observables;\n"
+                      "INSERT INTO obs_events (vid, event_id) SELECT DISTINCT v.id, o.event_id"
+                      " FROM observables o JOIN obs_values v ON v.kind = o.kind AND"
+                      " v.value = o.value;\n"
+                      "DROP TABLE observables;\n"
+                      "CREATE INDEX observables_kv ON obs_values (value);\n"
+                      "CREATE VIEW observables AS SELECT v.kind AS kind, v.value AS value,"
+                      " e.ts AS ts, e.host_name AS host, o.event_id AS event_id"
+                      " FROM obs_events o JOIN obs_values v ON v.id = o.vid"
+                      " LEFT JOIN events e ON e.id = o.event_id;\n");
+    return rc ? KB_ENOMEM : KB_OK;
+}
+
 typedef int (*migration_fn)(kb_store *st, kb_buf *b);
-static const migration_fn migrations[KB_STORE_SCHEMA_VERSION] = {ddl_v1};
+static const migration_fn migrations[KB_STORE_SCHEMA_VERSION] = {ddl_v1, ddl_v2};
 
 int kb_store_schema_version(kb_store *st)
 {
@@ -284,24 +325,57 @@ static int migrate(kb_store *st)
     return rc;
 }
 
+/* zstd level of the blocks: 1 compresses log blocks almost as well as 3
+ * (measured on Zeek JSON) at a lower cost per event. */
+#define KB_STORE_ZSTD_LEVEL 1
+
+/* obs_events rows per multi-row INSERT (2 parameters each), and events
+ * rows per multi-row INSERT (own_ids back ends only). */
+#define OBS_ROWS 32
+#define EV_ROWS 8
+#define EV_PARAMS (NCOLS + NEXTRA + 1)
+
+/* The INSERT for events, with the id given (own_ids: "id, " first and no
+ * RETURNING) or returned; a malloc'ed string or NULL. */
+static char *event_sql(int with_id, int rows)
+{
+    kb_buf b;
+    int rc = 0;
+    kb_buf_init(&b, 0);
+    rc |= kb_buf_puts(&b, with_id ? "INSERT INTO events (id, " : "INSERT INTO events (");
+    for (const kb_store_column *c = kb_store_columns; c->column; c++)
+        rc |= kb_buf_printf(&b, "%s, ", c->column);
+    rc |= kb_buf_puts(&b, "format, ls_product, ls_category, ls_service, source_id, rec_offset,"
+                          " line, raw_len, blk, boff) VALUES ");
+    for (int r = 0; r < rows; r++) {
+        rc |= kb_buf_puts(&b, r ? ", (" : "(");
+        for (size_t i = 0; i < NCOLS + NEXTRA + (with_id ? 1 : 0); i++)
+            rc |= kb_buf_puts(&b, i ? ", ?" : "?");
+        rc |= kb_buf_puts(&b, ")");
+    }
+    rc |= kb_buf_puts(&b, with_id ? "" : " RETURNING id");
+    if (rc) {
+        kb_buf_release(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
 static int build_sql(kb_store *st)
 {
     kb_buf b;
     int rc = 0;
     kb_buf_init(&b, 0);
-    rc |= kb_buf_puts(&b, "INSERT INTO events (");
-    for (const kb_store_column *c = kb_store_columns; c->column; c++)
-        rc |= kb_buf_printf(&b, "%s, ", c->column);
-    rc |= kb_buf_puts(&b, "format, ls_product, ls_category, ls_service, source_id, rec_offset,"
-                          " line, raw_len, raw) VALUES (");
-    for (size_t i = 0; i < NCOLS + NEXTRA; i++)
-        rc |= kb_buf_puts(&b, i ? ", ?" : "?");
-    rc |= kb_buf_puts(&b, ") RETURNING id");
-    if (rc) {
-        kb_buf_release(&b);
-        return KB_ENOMEM;
-    }
-    st->sql_ins_event = b.data;
+    rc |= kb_buf_puts(&b, "INSERT INTO obs_events (vid, event_id) VALUES (?, ?)");
+    for (int i = 1; i < OBS_ROWS; i++)
+        rc |= kb_buf_puts(&b, ", (?, ?)");
+    st->sql_obs_multi = b.data;
+    st->sql_ins_event = event_sql(0, 1);
+    st->sql_ins_event_id = event_sql(1, 1);
+    st->sql_ins_events = event_sql(1, EV_ROWS);
+    if (rc || !st->sql_obs_multi || !st->sql_ins_event || !st->sql_ins_event_id ||
+        !st->sql_ins_events)
+        return kb_store_fail(st, "out of memory");
     return KB_OK;
 }
 
@@ -326,6 +400,8 @@ kb_store *kb_store_open(const char *dsn, char *errbuf, size_t errsize)
     }
     kb_buf_init(&st->z, 0);
     kb_buf_init(&st->scratch, 0);
+    kb_buf_init(&st->block, 0);
+    kb_buf_init(&st->vpool, 0);
     if (!(st->zctx = ZSTD_createCCtx())) {
         kb_store_fail(st, "out of memory");
         goto fail;
@@ -388,7 +464,14 @@ void kb_store_close(kb_store *st)
     ZSTD_freeCCtx(st->zctx);
     kb_buf_release(&st->z);
     kb_buf_release(&st->scratch);
+    kb_buf_release(&st->block);
+    kb_buf_release(&st->vpool);
+    kb_free(st->obs);
     kb_free(st->sql_ins_event);
+    kb_free(st->sql_ins_event_id);
+    kb_free(st->sql_ins_events);
+    kb_free(st->sql_obs_multi);
+    kb_free(st->obs_rows);
     kb_free(st->seen);
     kb_free(st);
 }
@@ -436,8 +519,12 @@ static const char sql_src_reset[] =
 static const char sql_src_ckpt[] =
     "UPDATE sources SET checkpoint = ?, line = ?, size = ?, events = events + ?, updated = ?"
     " WHERE id = ?";
-static const char sql_obs[] =
-    "INSERT INTO observables (kind, value, ts, host, event_id) VALUES (?, ?, ?, ?, ?)";
+static const char sql_obs_get[] = "SELECT id FROM obs_values WHERE value = ? AND kind = ?";
+static const char sql_obs_new[] =
+    "INSERT INTO obs_values (kind, value) VALUES (?, ?) RETURNING id";
+static const char sql_obs[] = "INSERT INTO obs_events (vid, event_id) VALUES (?, ?)";
+static const char sql_block_new[] = "INSERT INTO blocks (data) VALUES (?) RETURNING id";
+static const char sql_block_ids[] = "UPDATE blocks SET lo = ?, hi = ? WHERE id = ?";
 static const char sql_field[] = "INSERT INTO field_names (name) VALUES (?) ON CONFLICT DO NOTHING";
 
 /* Observables of one event: (kind, canonical field) pairs. */
@@ -454,17 +541,106 @@ static const struct {
 };
 #define NOBS (sizeof obs_map / sizeof obs_map[0])
 
+/* The value-id cache (see store-int.h): a power of two, at most half full. */
+#define OBS_CACHE_SLOTS ((size_t)1 << 20)
+#define OBS_CACHE_POOL ((size_t)64 << 20)
+
+static void obs_cache_clear(kb_store *st)
+{
+    if (st->obs)
+        memset(st->obs, 0, OBS_CACHE_SLOTS * sizeof *st->obs);
+    st->nobs = 0;
+    kb_buf_clear(&st->vpool);
+}
+
+/* The obs_values id of (kind, v), from the cache, the table, or a new row. */
+static int obs_vid(kb_store *st, int kind, const char *v, size_t len, int64_t *vid)
+{
+    const size_t mask = OBS_CACHE_SLOTS - 1;
+    const char *kn = obs_kinds[kind];
+    uint64_t h;
+    size_t i;
+    int rc;
+
+    if (!st->obs && !(st->obs = kb_calloc(OBS_CACHE_SLOTS, sizeof *st->obs)))
+        return kb_store_fail(st, "out of memory");
+    h = kb_hash(v, len) ^ ((uint64_t)kind + 1) * UINT64_C(0x9e3779b97f4a7c15);
+    for (i = h & mask; st->obs[i].vid; i = (i + 1) & mask) {
+        const struct obs_slot *sl = &st->obs[i];
+        if (sl->hash == h && sl->len == len + 1 && st->vpool.data[sl->off] == (char)kind &&
+            memcmp(st->vpool.data + sl->off + 1, v, len) == 0) {
+            *vid = sl->vid;
+            return KB_OK;
+        }
+    }
+    *vid = 0;
+    {
+        kb_sval p[2] = {KB_SV_STRV(v, len), KB_SV_STRV(kn, strlen(kn))};
+        if ((rc = st->be->exec(st, sql_obs_get, p, 2, id_cb, vid, 1)))
+            return rc;
+    }
+    if (!*vid) {
+        kb_sval p[2] = {KB_SV_STRV(kn, strlen(kn)), KB_SV_STRV(v, len)};
+        if ((rc = st->be->exec(st, sql_obs_new, p, 2, id_cb, vid, 1)))
+            return rc;
+        if (!*vid)
+            return kb_store_fail(st, "obs_values: no id returned");
+    }
+    if (st->nobs >= OBS_CACHE_SLOTS / 2 || st->vpool.len + len + 1 > OBS_CACHE_POOL) {
+        obs_cache_clear(st);
+        i = h & mask;
+    }
+    if (kb_buf_putc(&st->vpool, (char)kind) || kb_buf_append(&st->vpool, v, len)) {
+        obs_cache_clear(st); /* not remembered; still correct */
+        return KB_OK;
+    }
+    st->obs[i] = (struct obs_slot){h, *vid, (uint32_t)(st->vpool.len - len - 1),
+                                   (uint32_t)(len + 1)};
+    st->nobs++;
+    return KB_OK;
+}
+
+static int cmp_obs(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* Inserts the batch's obs_events rows in key order, OBS_ROWS per
+ * statement, the rest one by one. */
+static int flush_obs(kb_store *st)
+{
+    kb_sval p[2 * OBS_ROWS];
+    size_t n = st->nobs_rows, i = 0;
+    int rc = KB_OK;
+    st->nobs_rows = 0;
+    qsort(st->obs_rows, n, 2 * sizeof *st->obs_rows, cmp_obs);
+    for (; i + OBS_ROWS <= n && !rc; i += OBS_ROWS) {
+        for (size_t k = 0; k < 2 * OBS_ROWS; k++)
+            p[k] = KB_SV_INTV(st->obs_rows[2 * i + k]);
+        rc = st->be->exec(st, st->sql_obs_multi, p, 2 * OBS_ROWS, NULL, NULL, 1);
+    }
+    for (; i < n && !rc; i++) {
+        p[0] = KB_SV_INTV(st->obs_rows[2 * i]);
+        p[1] = KB_SV_INTV(st->obs_rows[2 * i + 1]);
+        rc = st->be->exec(st, sql_obs, p, 2, NULL, NULL, 1);
+    }
+    return rc;
+}
+
 static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
                            kb_store_load_stats *stats)
 {
     const kb_field *done[NOBS];
     int dkind[NOBS];
     size_t nd = 0;
-    const kb_field *host = kb_event_canon(ev, KB_F_HOST_NAME);
 
     for (size_t i = 0; i < NOBS; i++) {
         const kb_field *f = kb_event_canon(ev, obs_map[i].canon);
         int dup = 0, rc;
+        int64_t vid;
         if (!f || f->len == 0 || f->type == KB_V_NULL || f->len > 4096)
             continue;
         for (size_t k = 0; k < nd && !dup; k++)
@@ -474,19 +650,19 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
             continue;
         done[nd] = f;
         dkind[nd++] = obs_map[i].kind;
-        {
-            const char *kn = obs_kinds[obs_map[i].kind];
-            kb_sval p[5] = {
-                KB_SV_STRV(kn, strlen(kn)),
-                KB_SV_STRV(f->val, f->len),
-                ev->ts == KB_TIME_NONE ? (kb_sval){KB_SV_NULL, 0, 0, NULL, 0} : KB_SV_INTV(ev->ts),
-                host && host->len ? KB_SV_STRV(host->val, host->len)
-                                  : (kb_sval){KB_SV_NULL, 0, 0, NULL, 0},
-                KB_SV_INTV(id),
-            };
-            if ((rc = st->be->exec(st, sql_obs, p, 5, NULL, NULL, 1)))
-                return rc;
+        if ((rc = obs_vid(st, obs_map[i].kind, f->val, f->len, &vid)))
+            return rc;
+        if (st->nobs_rows == st->aobs_rows) {
+            size_t na = st->aobs_rows ? 2 * st->aobs_rows : 4096;
+            int64_t *nr = kb_realloc(st->obs_rows, na * 2 * sizeof *nr);
+            if (!nr)
+                return kb_store_fail(st, "out of memory");
+            st->obs_rows = nr;
+            st->aobs_rows = na;
         }
+        st->obs_rows[2 * st->nobs_rows] = vid;
+        st->obs_rows[2 * st->nobs_rows + 1] = id;
+        st->nobs_rows++;
         if (stats)
             stats->observables++;
     }
@@ -498,12 +674,18 @@ static kb_sval str_or_null(const char *s)
     return s ? KB_SV_STRV(s, strlen(s)) : (kb_sval){KB_SV_NULL, 0, 0, NULL, 0};
 }
 
-static int put_event(kb_store *st, const kb_event *ev, int64_t source_id, int64_t *id)
+/* Inserts one event whose raw record is at byte boff of block blk. */
+/* The parameters of one event whose raw record is at byte boff of block
+ * blk into p (EV_PARAMS at most): with own_ids the id first. Returns the
+ * count. Text points into the event. */
+static size_t event_params(const kb_store *st, const kb_event *ev, int64_t id,
+                           int64_t source_id, int64_t blk, int64_t boff, kb_sval *p)
 {
-    kb_sval p[NCOLS + NEXTRA];
-    size_t k = 0, bound;
+    size_t k = 0;
     kb_sval null = {KB_SV_NULL, 0, 0, NULL, 0};
 
+    if (st->be->own_ids)
+        p[k++] = KB_SV_INTV(id);
     for (const kb_store_column *c = kb_store_columns; c->column; c++, k++) {
         const kb_field *f;
         if (c->canon == KB_F_TIMESTAMP) {
@@ -528,17 +710,47 @@ static int put_event(kb_store *st, const kb_event *ev, int64_t source_id, int64_
     p[k++] = KB_SV_INTV((int64_t)ev->offset);
     p[k++] = KB_SV_INTV((int64_t)ev->line);
     p[k++] = KB_SV_INTV((int64_t)ev->raw_len);
-    bound = ZSTD_compressBound(ev->raw_len);
+    p[k++] = KB_SV_INTV(blk);
+    p[k++] = KB_SV_INTV(boff);
+    return k;
+}
+
+/* Inserts the events whose parameters are in p (n rows of EV_PARAMS, own_ids):
+ * EV_ROWS in one statement, fewer one by one. */
+static int flush_events(kb_store *st, const kb_sval *p, size_t n)
+{
+    int rc = KB_OK;
+    if (n == EV_ROWS)
+        return st->be->exec(st, st->sql_ins_events, p, n * EV_PARAMS, NULL, NULL, 1);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = st->be->exec(st, st->sql_ins_event_id, p + i * EV_PARAMS, EV_PARAMS, NULL, NULL, 1);
+    return rc;
+}
+
+/* Compresses st->block into a new blocks row holding events lo..hi. With
+ * own_ids *blk is the id to give it; otherwise it receives the new id (and
+ * lo, hi are set once the events have theirs). */
+static int put_block(kb_store *st, int64_t lo, int64_t hi, int64_t *blk)
+{
+    static const char sql_id[] = "INSERT INTO blocks (id, lo, hi, data) VALUES (?, ?, ?, ?)";
+    size_t bound = ZSTD_compressBound(st->block.len), zn;
+    kb_sval p[4];
     if (st->z.alloc < bound + 1 && kb_buf_reserve(&st->z, bound + 1))
         return kb_store_fail(st, "out of memory");
-    {
-        size_t zn = ZSTD_compressCCtx(st->zctx, st->z.data, bound, ev->raw, ev->raw_len, 1);
-        if (ZSTD_isError(zn))
-            return kb_store_fail(st, "zstd: %s", ZSTD_getErrorName(zn));
-        p[k++] = (kb_sval){KB_SV_BLOB, 0, 0, st->z.data, zn};
+    zn = ZSTD_compressCCtx(st->zctx, st->z.data, bound, st->block.data, st->block.len,
+                           KB_STORE_ZSTD_LEVEL);
+    if (ZSTD_isError(zn))
+        return kb_store_fail(st, "zstd: %s", ZSTD_getErrorName(zn));
+    if (st->be->own_ids) {
+        p[0] = KB_SV_INTV(*blk);
+        p[1] = KB_SV_INTV(lo);
+        p[2] = KB_SV_INTV(hi);
+        p[3] = (kb_sval){KB_SV_BLOB, 0, 0, st->z.data, zn};
+        return st->be->exec(st, sql_id, p, 4, NULL, NULL, 1);
     }
-    *id = 0;
-    return st->be->exec(st, st->sql_ins_event, p, k, id_cb, id, 1);
+    p[0] = (kb_sval){KB_SV_BLOB, 0, 0, st->z.data, zn};
+    *blk = 0;
+    return st->be->exec(st, sql_block_new, p, 1, id_cb, blk, 1);
 }
 
 /* Records raw field names not yet in field_names. */
@@ -589,7 +801,9 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
 {
     struct source_row src = {0};
     struct stat sb;
-    int64_t inode = 0, size = 0, last = -1, line = 0, added = 0;
+    int64_t inode = 0, size = 0, last = -1, line = 0, added = 0, next_id = 0, next_blk = 0;
+    kb_sval evp[EV_ROWS * EV_PARAMS]; /* own_ids: events waiting for their INSERT */
+    size_t nev = 0;
     const char *path = batch->path ? batch->path : "-";
     const char *fmt = batch->decoder ? batch->decoder->name : NULL;
     int rc, tracked = strcmp(path, "-") != 0;
@@ -628,23 +842,88 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
     if (!tracked)
         src.checkpoint = -1;
     last = src.checkpoint;
-    for (size_t i = 0; i < batch->n; i++) {
-        const kb_event *ev = &batch->events[i];
-        int64_t id;
-        if (tracked && (int64_t)ev->offset <= src.checkpoint) {
-            if (stats)
-                stats->skipped++;
-            continue;
-        }
-        if ((rc = put_event(st, ev, src.id, &id)) || (rc = put_observables(st, ev, id, stats)))
+    if (st->be->own_ids) {
+        /* The write transaction is exclusive: nobody else numbers rows. */
+        next_id = kb_store_scalar(st, "SELECT COALESCE(MAX(id), 0) FROM events", NULL, 0, -1) + 1;
+        next_blk = kb_store_scalar(st, "SELECT COALESCE(MAX(id), 0) FROM blocks", NULL, 0, -1) + 1;
+        if (next_id <= 0 || next_blk <= 0) {
+            rc = kb_store_fail(st, "cannot read the last event id: %s", st->err);
             goto fail;
-        if (ids)
-            ids[i] = id;
-        if ((int64_t)ev->offset > last)
-            last = (int64_t)ev->offset;
-        line = (int64_t)ev->line;
-        added++;
+        }
     }
+    for (size_t i = 0; i < batch->n;) {
+        /* The next block: up to KB_STORE_BLOCK_EVENTS records to store,
+         * KB_STORE_BLOCK_BYTES (unless one record alone is longer). */
+        size_t end, nb = 0;
+        int64_t blk = 0, boff = 0, lo = 0, hi = 0;
+        kb_buf_clear(&st->block);
+        for (end = i; end < batch->n && nb < KB_STORE_BLOCK_EVENTS; end++) {
+            const kb_event *ev = &batch->events[end];
+            if (tracked && (int64_t)ev->offset <= src.checkpoint)
+                continue;
+            if (nb && st->block.len + ev->raw_len > KB_STORE_BLOCK_BYTES)
+                break;
+            if (kb_buf_append(&st->block, ev->raw, ev->raw_len)) {
+                rc = kb_store_fail(st, "out of memory");
+                goto fail;
+            }
+            nb++;
+        }
+        blk = next_blk;
+        if (nb && (rc = put_block(st, next_id, next_id + (int64_t)nb - 1, &blk)))
+            goto fail;
+        if (nb)
+            next_blk++;
+        for (; i < end; i++) {
+            const kb_event *ev = &batch->events[i];
+            int64_t id = next_id++;
+            if (tracked && (int64_t)ev->offset <= src.checkpoint) {
+                next_id--;
+                if (stats)
+                    stats->skipped++;
+                continue;
+            }
+            if (st->be->own_ids) {
+                event_params(st, ev, id, src.id, blk, boff, evp + nev * EV_PARAMS);
+                if (++nev == EV_ROWS) {
+                    nev = 0;
+                    if ((rc = flush_events(st, evp, EV_ROWS)))
+                        goto fail;
+                }
+            } else {
+                kb_sval p[EV_PARAMS];
+                size_t k = event_params(st, ev, 0, src.id, blk, boff, p);
+                id = 0;
+                if ((rc = st->be->exec(st, st->sql_ins_event, p, k, id_cb, &id, 1)))
+                    goto fail;
+            }
+            if ((rc = put_observables(st, ev, id, stats)))
+                goto fail;
+            boff += ev->raw_len;
+            if (!lo)
+                lo = id;
+            hi = id;
+            if (ids)
+                ids[i] = id;
+            if ((int64_t)ev->offset > last)
+                last = (int64_t)ev->offset;
+            line = (int64_t)ev->line;
+            added++;
+        }
+        if (nev) {
+            rc = flush_events(st, evp, nev);
+            nev = 0;
+            if (rc)
+                goto fail;
+        }
+        if (nb && !st->be->own_ids) {
+            kb_sval p[3] = {KB_SV_INTV(lo), KB_SV_INTV(hi), KB_SV_INTV(blk)};
+            if ((rc = st->be->exec(st, sql_block_ids, p, 3, NULL, NULL, 1)))
+                goto fail;
+        }
+    }
+    if (st->nobs_rows && (rc = flush_obs(st)))
+        goto fail;
     if (st->seen && st->nseen) {
         /* Keep a copy so that a rollback forgets the names it recorded. */
         if (!(seen_before = kb_malloc(st->nseen))) {
@@ -673,6 +952,8 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
 fail:
     kb_store_rollback(st);
 fail_committed:
+    obs_cache_clear(st); /* value ids of the batch were rolled back */
+    st->nobs_rows = 0;
     if (st->seen) {
         memset(st->seen, 0, st->nseen);
         if (seen_before)
@@ -798,7 +1079,8 @@ int kb_store_stats(kb_store *st, FILE *f)
             kb_store_schema_version(st));
     fprintf(f, "size:         %lld bytes\n", (long long)st->be->size(st));
     if ((rc = kb_store_exec(st, "SELECT COUNT(*), MIN(ts), MAX(ts), COALESCE(SUM(raw_len), 0),"
-                                " COALESCE(SUM(LENGTH(raw)), 0) FROM events",
+                                " COALESCE(SUM(LENGTH(raw)), 0) + (SELECT"
+                                " COALESCE(SUM(LENGTH(data)), 0) FROM blocks) FROM events",
                             NULL, 0, stats_total_cb, f)))
         return rc;
     fprintf(f, "observables:  %lld\n",
@@ -867,7 +1149,7 @@ int kb_store_prune(kb_store *st, int64_t before, const char *source, uint64_t *d
     count = kb_store_scalar(st, sql.data, p, n, 0);
     kb_buf_clear(&sql);
     if (kb_buf_printf(&sql,
-                      "DELETE FROM observables WHERE event_id IN (SELECT id FROM events WHERE %s)",
+                      "DELETE FROM obs_events WHERE event_id IN (SELECT id FROM events WHERE %s)",
                       cond.data))
         goto fail;
     if ((rc = kb_store_exec(st, sql.data, p, n, NULL, NULL)))
@@ -876,7 +1158,14 @@ int kb_store_prune(kb_store *st, int64_t before, const char *source, uint64_t *d
     rc = KB_ENOMEM;
     if (kb_buf_printf(&sql, "DELETE FROM events WHERE %s", cond.data))
         goto fail;
-    if ((rc = kb_store_exec(st, sql.data, p, n, NULL, NULL)) || (rc = kb_store_commit(st)))
+    /* Blocks none of whose events is left; obs_values keeps its values (a
+     * dictionary: small, and reused when the value shows up again). */
+    if ((rc = kb_store_exec(st, sql.data, p, n, NULL, NULL)) ||
+        (rc = kb_store_exec(st, "DELETE FROM blocks WHERE NOT EXISTS (SELECT 1 FROM events e"
+                                " WHERE e.id BETWEEN blocks.lo AND blocks.hi AND"
+                                " e.blk = blocks.id)",
+                            NULL, 0, NULL, NULL)) ||
+        (rc = kb_store_commit(st)))
         goto fail;
     *deleted = (uint64_t)count;
     goto out;
@@ -905,6 +1194,69 @@ int kb_store_raw_decompress(const void *p, size_t len, kb_buf *b)
         return KB_EPARSE;
     b->len = got;
     b->data[got] = 0;
+    return KB_OK;
+}
+
+struct raw_loc {
+    int found;
+    kb_buf *b;
+    int rc;
+    int64_t blk, boff, len;
+};
+
+static int raw_loc_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    struct raw_loc *r = ud;
+    (void)names;
+    r->found = 1;
+    if (ncol < 4)
+        return 0;
+    if (c[0].type == KB_SV_BLOB) {
+        r->rc = kb_store_raw_decompress(c[0].p, c[0].len, r->b);
+        return 0;
+    }
+    r->blk = ival(&c[1]);
+    r->boff = ival(&c[2]);
+    r->len = ival(&c[3]);
+    r->rc = r->blk ? KB_OK : KB_ENOENT;
+    return 0;
+}
+
+static int block_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    struct raw_loc *r = ud;
+    (void)names;
+    r->found = 1;
+    r->rc = ncol && c[0].type == KB_SV_BLOB ? kb_store_raw_decompress(c[0].p, c[0].len, r->b)
+                                            : KB_EPARSE;
+    return 0;
+}
+
+int kb_store_raw_get(kb_store *st, int64_t id, kb_buf *b)
+{
+    struct raw_loc r = {0, b, KB_ENOENT, 0, 0, 0};
+    kb_sval p = KB_SV_INTV(id);
+    int rc;
+
+    kb_buf_clear(b);
+    if ((rc = kb_store_exec(st, "SELECT raw, blk, boff, raw_len FROM events WHERE id = ?", &p, 1,
+                            raw_loc_cb, &r)))
+        return rc;
+    if (!r.found || r.rc != KB_OK || !r.blk)
+        return r.found ? r.rc : KB_ENOENT;
+    p = KB_SV_INTV(r.blk);
+    r.found = 0;
+    if ((rc = kb_store_exec(st, "SELECT data FROM blocks WHERE id = ?", &p, 1, block_cb, &r)))
+        return rc;
+    if (!r.found)
+        return KB_ENOENT;
+    if (r.rc != KB_OK)
+        return r.rc;
+    if (r.boff < 0 || r.len < 0 || (uint64_t)r.boff + (uint64_t)r.len > b->len)
+        return KB_EPARSE;
+    memmove(b->data, b->data + r.boff, (size_t)r.len);
+    b->len = (size_t)r.len;
+    b->data[b->len] = 0;
     return KB_OK;
 }
 

@@ -15,11 +15,23 @@
  *                   checkpoint (offset of the last committed record), events
  *   events          canonical fields as columns (see kb_store_columns), the
  *                   decoder, the Sigma logsource, source id, offset and line,
- *                   and the raw record compressed with zstd
- *   observables     (kind, value, ts, host, event id) for every address,
- *                   domain, URL, hash, user, host, file name and process of
- *                   each event, indexed on (kind, value, ts): pivots on an
- *                   indicator are index lookups
+ *                   and where the raw record is: blk (a blocks row), boff
+ *                   (byte offset in the block) and raw_len. Stores of
+ *                   schema version 1 kept each record alone, zstd-compressed
+ *                   in the raw column; those rows keep it (blk is NULL).
+ *   blocks          up to KB_STORE_BLOCK_EVENTS consecutive raw records of
+ *                   one batch concatenated in one zstd frame (data), with
+ *                   the first and last event id (lo, hi): similar records
+ *                   compress ~10x together, ~1.5x alone
+ *   obs_values      each distinct (kind, value) once, indexed on value
+ *                   (index observables_kv)
+ *   obs_events      (vid, event_id), the primary key clustered on both: a
+ *                   pivot on an indicator is one observables_kv lookup and
+ *                   one range scan returning event ids in order
+ *   observables     a view (kind, value, ts, host, event_id) joining the
+ *                   two with events, for reading: every address, domain,
+ *                   URL, hash, user, host, file name and process of each
+ *                   event, each (kind, value) once per event
  *   field_names     every raw field name loaded (for hunts and suggestions)
  *   alerts          one rule or indicator hit on one event
  *   incidents, cases, actions, audit   empty; later work fills them (audit
@@ -43,7 +55,12 @@
 #include "event/event.h"
 #include "ingest/ingest.h"
 
-#define KB_STORE_SCHEMA_VERSION 1
+#define KB_STORE_SCHEMA_VERSION 2
+
+/* Raw records per compressed block, and the block's size cap (a longer
+ * record gets a block of its own). */
+#define KB_STORE_BLOCK_EVENTS 128
+#define KB_STORE_BLOCK_BYTES (256u << 10)
 
 typedef struct kb_store kb_store;
 
@@ -79,7 +96,15 @@ typedef struct kb_store_backend {
     const char *t_pk;     /* auto-increment 64-bit primary key */
     const char *t_blob;
     const char *like;     /* "LIKE" (SQLite, ASCII case-insensitive) or "ILIKE" */
-    int raw_fields;       /* can evaluate kb_raw_field(raw, format, name) in SQL */
+    int raw_fields;       /* can evaluate kb_raw(...), kb_raw_has(...) and
+                             kb_raw_field(text, format, name) in SQL */
+    const char *t_clustered; /* table suffix for a table clustered on its
+                                primary key (" WITHOUT ROWID"), or NULL */
+    const char *begin;    /* statement starting a write transaction */
+    int own_ids;          /* one writer at a time (write transactions are
+                             exclusive): the loader numbers events, blocks
+                             and observable rows itself instead of asking
+                             for each id back (RETURNING) */
     /* Connects or opens; dsn is the back end's own string (a file path, a
      * libpq conninfo). Sets the store's error message on failure. */
     int (*open)(kb_store *st, const char *dsn);
@@ -224,8 +249,13 @@ extern const kb_store_column kb_store_columns[];
  * sources.path and events.rec_offset). */
 const kb_store_column *kb_store_column_of(int canon);
 
-/* Decompresses a stored raw record into b (cleared first). */
+/* Decompresses a stored raw record (or block) into b (cleared first). */
 int kb_store_raw_decompress(const void *p, size_t len, kb_buf *b);
+
+/* The raw record of event `id` into b (cleared first, NUL-terminated).
+ * Returns KB_OK, KB_ENOENT (no such event or no record) or KB_EIO /
+ * KB_EPARSE (a corrupt block). */
+int kb_store_raw_get(kb_store *st, int64_t id, kb_buf *b);
 
 /* Extracts field `name` from a raw record by decoding it again with the
  * decoder `format` (stateful decoders such as Zeek TSV cannot, and give
