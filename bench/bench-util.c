@@ -13,6 +13,13 @@ double bench_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double bench_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 double bench_peak_rss_mb(void)
 {
     struct rusage ru;
@@ -96,6 +103,14 @@ void bench_report(const char *name, double bytes, double events, double secs)
 {
     printf("%-28s %8.1f MB in %6.3f s = %8.1f MB/s %12.0f events/s   peak RSS %6.1f MB\n", name,
            bytes / 1e6, secs, bytes / 1e6 / secs, events / secs, bench_peak_rss_mb());
+    fflush(stdout);
+}
+
+void bench_report_cpu(const char *name, double bytes, double events, double secs, double cpu)
+{
+    bench_report(name, bytes, events, secs);
+    printf("%-28s %8s    cpu %6.3f s = %8.1f MB/s %12.0f events/s\n", "", "", cpu,
+           bytes / 1e6 / cpu, events / cpu);
     fflush(stdout);
 }
 

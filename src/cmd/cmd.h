@@ -54,6 +54,30 @@ int kb_cmd_store(const kb_cli *cli, int argc, char **argv);
 struct kb_store *kb_cmd_open_store(const kb_cli *cli, const char *dsn);
 int kb_cmd_scan(const kb_cli *cli, int argc, char **argv);
 int kb_cmd_rules(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_playbook(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_actions(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_intel(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_assets(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_vulns(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_triage(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_incidents(const kb_cli *cli, int argc, char **argv);
+/* Triage of alerts collected elsewhere (`koban scan --triage`): see
+ * src/cmd/triage.c. al is a kb_triage_alerts (triage/triage.h). */
+struct kb_triage_alerts;
+enum { KB_TRIAGE_NO_SAVE = 1, KB_TRIAGE_QUIET = 2 };
+int kb_cmd_triage_alerts(const kb_cli *cli, struct kb_triage_alerts *al, const char *dsn,
+                         const char *criteria, int flags);
+int kb_cmd_tune(const kb_cli *cli, int argc, char **argv);
+int kb_cmd_verdict(const kb_cli *cli, int argc, char **argv);
+/* tune.c: the store's analyst exceptions (active, unexpired at `now`) into
+ * s; flags a stored alert as suppressed or rate-limited; the overrides
+ * file `koban tune apply` writes and `koban scan` reads. */
+struct kb_suppress;
+int kb_tune_schema(struct kb_store *st);
+int kb_tune_load_exceptions(struct kb_store *st, struct kb_suppress *s, int64_t now);
+int kb_tune_flag_suppressed(struct kb_store *st, int64_t alert_id, const char *verdict,
+                            int64_t exception_id, const char *reason);
+void kb_tune_overrides_path(const kb_cli *cli, kb_buf *out);
 /* Prints cmd's usage and its extra help to f. */
 void kb_cmd_print_usage(const kb_command *cmd, FILE *f);
 

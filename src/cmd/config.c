@@ -5,6 +5,8 @@
 
 #include "base/yaml.h"
 #include "cmd/config.h"
+#include "detect/suppress.h"
+#include "intel/intel.h"
 
 static int fail(const char *path, uint32_t line, const char *reason)
 {
@@ -62,6 +64,81 @@ static int load_json_fields(const char *path, const kb_yaml_node *fields, kb_con
     return KB_OK;
 }
 
+/* intel: { allowlist: [value, ...], suricata: {sid_base, sid_max},
+ * default_confidence } */
+static int load_intel(const char *path, const kb_yaml_node *intel, kb_config *cfg)
+{
+    kb_intel_config *ic = &cfg->intel;
+    const kb_yaml_node *al, *sur, *conf;
+    int64_t v;
+    kb_buf norm;
+    int rc = KB_OK;
+
+    if (intel->kind != KB_YAML_MAP)
+        return fail(path, intel->line, "intel must be a mapping");
+    for (size_t i = 0; i < intel->n; i++) {
+        const kb_yaml_node *key = intel->items[2 * i];
+        if (key->kind != KB_YAML_SCALAR ||
+            (strcmp(key->str, "allowlist") && strcmp(key->str, "suricata") &&
+             strcmp(key->str, "default_confidence")))
+            return fail(path, key->line, "unknown intel key (allowlist, suricata, "
+                                         "default_confidence)");
+    }
+    sur = kb_yaml_get(intel, "suricata");
+    if (sur && !kb_yaml_is_null(sur)) {
+        const char *const keys[] = {"sid_base", "sid_max"};
+        uint32_t *dst[] = {&ic->sid_base, &ic->sid_max};
+        if (sur->kind != KB_YAML_MAP)
+            return fail(path, sur->line, "intel.suricata must be a mapping (sid_base, sid_max)");
+        for (size_t i = 0; i < sur->n; i++) {
+            const kb_yaml_node *key = sur->items[2 * i];
+            if (key->kind != KB_YAML_SCALAR ||
+                (strcmp(key->str, "sid_base") && strcmp(key->str, "sid_max")))
+                return fail(path, key->line, "unknown intel.suricata key (sid_base, sid_max)");
+        }
+        for (int k = 0; k < 2; k++) {
+            const kb_yaml_node *n = kb_yaml_get(sur, keys[k]);
+            if (!n)
+                continue;
+            if (!kb_yaml_int(n, &v) || v <= 0 || v >= UINT32_MAX)
+                return fail(path, n->line, "a Suricata sid must be a positive 32-bit number");
+            *dst[k] = (uint32_t)v;
+        }
+        if (ic->sid_max && ic->sid_max < (ic->sid_base ? ic->sid_base : 9100000))
+            return fail(path, sur->line, "intel.suricata.sid_max is below sid_base");
+    }
+    conf = kb_yaml_get(intel, "default_confidence");
+    if (conf && !kb_yaml_is_null(conf)) {
+        if (!kb_yaml_int(conf, &v) || v < 0 || v > 100)
+            return fail(path, conf->line, "intel.default_confidence must be 0-100");
+        ic->confidence = (int)v;
+    }
+    al = kb_yaml_get(intel, "allowlist");
+    if (!al || kb_yaml_is_null(al))
+        return KB_OK;
+    if (al->kind != KB_YAML_SEQ)
+        return fail(path, al->line, "intel.allowlist must be a list of values, CIDRs and "
+                                    "\"*.domains\"");
+    if (!(ic->allow = kb_calloc(al->n ? al->n : 1, sizeof *ic->allow)))
+        return KB_ENOMEM;
+    kb_buf_init(&norm, 16384);
+    for (size_t i = 0; i < al->n && rc == KB_OK; i++) {
+        const kb_yaml_node *n = al->items[i];
+        const char *reason = "allowlist entries must be values";
+        int kind;
+        if (n->kind != KB_YAML_SCALAR ||
+            kb_intel_normalize(-1, n->str, n->len, &norm, &kind, &reason) != KB_OK) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "intel.allowlist: %s", reason);
+            rc = fail(path, n->line, msg);
+        } else if (!(ic->allow[ic->nallow++] = kb_strdup(norm.data))) {
+            rc = KB_ENOMEM;
+        }
+    }
+    kb_buf_release(&norm);
+    return rc;
+}
+
 int kb_config_load(const kb_cli *cli, kb_config *cfg)
 {
     kb_yaml *y = NULL;
@@ -71,6 +148,7 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
     int rc;
 
     memset(cfg, 0, sizeof *cfg);
+    cfg->intel.confidence = -1;
     kb_buf_init(&path, 4096);
     if (cli->config_path) {
         kb_buf_puts(&path, cli->config_path);
@@ -100,7 +178,7 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
     }
     for (size_t i = 0; i < root->n; i++) {
         const kb_yaml_node *key = root->items[2 * i];
-        static const char *const known[] = {"ingest", NULL};
+        static const char *const known[] = {"ingest", "intel", "suppress", NULL};
         int ok = 0;
         for (const char *const *k = known; *k; k++)
             ok |= key->kind == KB_YAML_SCALAR && strcmp(key->str, *k) == 0;
@@ -114,6 +192,17 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
     fields = kb_yaml_get(json, "fields");
     if (fields && !kb_yaml_is_null(fields))
         rc = load_json_fields(cfg->path, fields, cfg);
+    if (rc == KB_OK && kb_yaml_get(root, "intel") && !kb_yaml_is_null(kb_yaml_get(root, "intel")))
+        rc = load_intel(cfg->path, kb_yaml_get(root, "intel"), cfg);
+    if (rc == KB_OK && kb_yaml_get(root, "suppress")) { /* suppression (detect/suppress.h) */
+        char why[200];
+        uint32_t line = 0;
+        if (!(cfg->suppress = kb_suppress_new(0)))
+            rc = KB_ENOMEM;
+        else if (kb_suppress_load_yaml(cfg->suppress, kb_yaml_get(root, "suppress"), why,
+                                       sizeof why, &line))
+            rc = fail(cfg->path, line, why);
+    }
 out:
     kb_yaml_free(y);
     if (rc != KB_OK)
@@ -126,5 +215,10 @@ void kb_config_release(kb_config *cfg)
     kb_free(cfg->path);
     kb_free(cfg->rows);
     kb_free(cfg->strings);
+    kb_suppress_free(cfg->suppress);
+    for (size_t i = 0; i < cfg->intel.nallow; i++)
+        kb_free(cfg->intel.allow[i]);
+    kb_free(cfg->intel.allow);
     memset(cfg, 0, sizeof *cfg);
+    cfg->intel.confidence = -1;
 }

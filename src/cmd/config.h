@@ -7,11 +7,22 @@
 #include "cmd/cmd.h"
 #include "ingest/ingest.h"
 
+/* intel: threat-intelligence settings, handed to the intel module. */
+typedef struct kb_intel_config {
+    char **allow;        /* intel.allowlist: values, CIDRs, "*.domains" (checked) */
+    size_t nallow;
+    uint32_t sid_base;   /* intel.suricata.sid_base; 0: the exporter's default */
+    uint32_t sid_max;    /* intel.suricata.sid_max; 0: sid_base + 999999 */
+    int confidence;      /* intel.default_confidence for feeds without one; -1 unset */
+} kb_intel_config;
+
 typedef struct kb_config {
     char *path;               /* the file read, or NULL for defaults */
     kb_field_map json_map;    /* ingest.json.fields */
     kb_field_map_row *rows;   /* storage of json_map */
     char *strings;            /* storage of the rows' names */
+    kb_intel_config intel;    /* intel (allow owns its strings) */
+    struct kb_suppress *suppress; /* `suppress:` entries (detect/suppress.h), or NULL */
 } kb_config;
 
 /* Loads the configuration the command line names. Returns KB_OK, or an

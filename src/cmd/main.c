@@ -60,6 +60,7 @@ const kb_command kb_commands[] = {
      "  --output FILE        write the alerts there instead of stdout\n"
      "  --format NAME        decode every input with this decoder\n"
      "  --engine NAME        fast (default) or reference (the naive evaluator)\n"
+     "  --no-correlation     do not run the Sigma correlation rules (docs/correlation.md)\n"
      "  --store[=DSN]        also keep the events and alerts in the store (DSN,\n"
      "                       else $KOBAN_STORE, else DATA/koban.db) for koban hunt;\n"
      "                       records stored by an earlier run are not stored twice\n"
@@ -142,6 +143,132 @@ const kb_command kb_commands[] = {
      "prune   delete events older than AGE (30d, 12h) and/or of the source PATH\n"
      "        (a file, or every file under a directory), with their observables\n",
      kb_cmd_store, NULL},
+    {"assets", "import, list and show the asset inventory",
+     "usage: koban assets import [--store DSN] FILE...\n"
+     "       koban assets list [-o table|csv|jsonl] [--store DSN]\n"
+     "       koban assets show [--at TIME] NAME|ADDRESS\n"
+     "\n"
+     "import  CSV (header row; columns name, addresses, mac, owner, department,\n"
+     "        location, type, criticality, tags and aliases, NetBox exports too) or\n"
+     "        JSON (array or one object per line); addresses as ADDR or\n"
+     "        ADDR@FROM/TO (validity, for DHCP). Bad rows: file:line: reason.\n"
+     "show    by host name, or by address at --at TIME (default: any time)\n"
+     "\n"
+     "Exit status: 0 ok, 1 some rows were bad or nothing found, 2 usage, 3 store.\n",
+     kb_cmd_assets, NULL},
+    {"vulns", "import scanner reports, list findings, show a host's",
+     "usage: koban vulns import [--store DSN] FILE...\n"
+     "       koban vulns list [-o table|csv|jsonl]\n"
+     "       koban vulns show HOST\n"
+     "\n"
+     "import  Nessus (.nessus XML v2), OpenVAS/Greenbone XML reports, or CSV\n"
+     "        (host, cve, cvss, name, port; Nessus/Tenable/OpenVAS exports). The\n"
+     "        latest scan of each host replaces the earlier one. Informational\n"
+     "        findings are skipped.\n",
+     kb_cmd_vulns, NULL},
+    {"triage", "turn alerts into incidents with a severity; explain one",
+     "usage: koban triage [--since AGE] [--alerts FILE.jsonl] [--criteria FILE]\n"
+     "                    [--store DSN] [--no-save] [-q]\n"
+     "       koban triage explain ID\n"
+     "       koban triage policy check|install FILE\n"
+     "\n"
+     "Reads the store's alerts (or `koban scan -o jsonl` output with --alerts),\n"
+     "groups them into incidents by entity and time window, types them, checks\n"
+     "the CVEs they name against the vulnerability scans, and decides the\n"
+     "severity and required actions per the criteria file (--criteria, else\n"
+     "$KOBAN_CRITERIA, DATA/criteria.yaml, the shipped config/criteria.yaml).\n"
+     "Incidents at or above the policy's notify level are marked for the CSIRT.\n"
+     "\n"
+     "explain  every input and every policy line that produced the level\n"
+     "policy   check a criteria file, or install it as DATA/criteria.yaml (a file\n"
+     "         with an error is refused whole, naming the line)\n",
+     kb_cmd_triage, NULL},
+    {"incidents", "list the incidents, show one with its alerts, assets and severity",
+     "usage: koban incidents list [--severity LEVEL] [-o table|csv|jsonl]\n"
+     "       koban incidents show ID [-o jsonl]\n",
+     kb_cmd_incidents, NULL},
+    {"intel", "threat intelligence: import feeds, list, export, retro-hunt",
+     "usage: koban intel import [--format stix|misp|csv|list|json|taxii] [--feed NAME]\n"
+     "                          [--columns ROLES] [--confidence N] [--threat TYPE] [--all]\n"
+     "                          FILE|DIR|URL...\n"
+     "       koban intel list [--kind KIND] [--feed NAME] [-o table|csv|jsonl]\n"
+     "       koban intel show VALUE...\n"
+     "       koban intel expire [--now TIME]\n"
+     "       koban intel feeds\n"
+     "       koban intel add VALUE... [--feed internal] [--ref incident:ID] [--kind KIND]\n"
+     "                       [--confidence N] [--threat TYPE] [--valid-for 30d]\n"
+     "       koban intel export --format stix|misp|csv|nft|iplist|domainlist|rpz|suricata\n"
+     "                          [--name NAME] [--sid-base N] [--include-expired] [--output FILE]\n"
+     "       koban intel hunt [--since 30d] [--all]\n"
+     "\n"
+     "  import  STIX 2.1 bundles, MISP events or feed directories (manifest.json),\n"
+     "          CSV and plain lists (--columns value,threat,... maps columns),\n"
+     "          ThreatFox/CrowdSec JSON, TAXII 2.1 collection URLs (incremental with\n"
+     "          added_after; password in $KOBAN_TAXII_PASSWORD, --user NAME).\n"
+     "          Re-importing a feed changes nothing. Bad objects are reported as\n"
+     "          FILE: where: reason and the rest imported.\n"
+     "  list, show, expire, feeds   what the store holds (expired indicators stay,\n"
+     "          they no longer match)\n"
+     "  add     internal indicators, from the company's own incidents\n"
+     "  export  bundles and deployable block lists and Suricata rules (sids from\n"
+     "          --sid-base or intel.suricata in the configuration)\n"
+     "  hunt    look for indicators added since the last hunt in the stored\n"
+     "          observables and raise an alert per past sighting\n"
+     "\n"
+     "Configuration (koban.yaml, section intel): allowlist: [values, CIDRs,\n"
+     "'*.domains'] never alert; suricata: {sid_base: N, sid_max: N};\n"
+     "default_confidence: N for feeds that carry none.\n"
+     "Options: --store DSN as for 'koban load'.\n"
+     "\n"
+     "Exit status: 0 ok, 1 something was rejected or not found, 2 usage, 3 store error.\n",
+     kb_cmd_intel, NULL},
+    {"playbook", "run triage playbooks: lint, show, run, pending, answer, timeline",
+     "usage: koban playbook lint FILE...\n"
+     "       koban playbook list | show NAME [--dot]\n"
+     "       koban playbook run NAME --incident ID|--incident-file FILE [--dry-run]\n"
+     "                              [--connectors FILE]\n"
+     "       koban playbook pending [--json] | answer RUN STEP VALUE | resume RUN\n"
+     "       koban playbook timeline RUN|--incident ID [--json] | tick\n"
+     "\n"
+     "Playbooks come from --dir DIR, $KOBAN_PLAYBOOKS, DATA/playbooks or ./playbooks.\n"
+     "Runs are kept in the store step by step; a killed run resumes with 'resume'.\n"
+     "--connectors FILE (or $KOBAN_RESPOND_CONFIG): connectors and notification\n"
+     "channels (see docs/playbooks.md); without it every action is a dry run.\n"
+     "tick rolls back expired blocks and records SLA breaches.\n",
+     kb_cmd_playbook, NULL},
+    {"actions", "first-response actions: list, show, approve, deny, rollback",
+     "usage: koban actions list [--json] | show ID | approve ID | deny ID | rollback ID\n"
+     "\n"
+     "Every action and rollback is in the append-only audit log with the exact\n"
+     "command or request (secrets masked), who asked and who approved.\n"
+     "After approve, continue the run with 'koban playbook resume RUN'.\n",
+     kb_cmd_actions, NULL},
+    {"tune", "suppress, rate-limit and re-level rules; per-rule statistics and advice",
+     "usage: koban tune except add --rule ID|TITLE [--type suppress|limit|level]\n"
+     "                  [--by source|destination|host|user] [--value V] [--window 1h]\n"
+     "                  [--level LEVEL] --reason TEXT [--author NAME] [--expires 30d|never]\n"
+     "       koban tune except list [--all] [-o table|csv]\n"
+     "       koban tune except rm ID [--reason TEXT]\n"
+     "       koban tune report [--since 30d] [-o table|jsonl]\n"
+     "       koban tune apply [--since 30d] [--rule ID]... [--overrides FILE]\n"
+     "\n"
+     "Analyst exceptions are kept in the store with their reason, author and expiry\n"
+     "(removing one records who removed it); koban scan applies them with the\n"
+     "configuration's suppress: section and the overrides file (DATA/overrides.yaml).\n"
+     "Suppressed alerts are counted, and stored flagged with --store.\n"
+     "report: per rule the alerts, hosts, sources and analysts' verdicts since the\n"
+     "given time, a recommendation with its evidence (raise rarely firing, mostly\n"
+     "right rules; suppress, lower or leave to correlation noisy, mostly wrong ones)\n"
+     "and the notifications (medium and above) under the recommendations.\n"
+     "apply: appends the recommendations (all, or --rule ones) to the overrides file.\n"
+     "  --store DSN   the store (default $KOBAN_STORE, else DATA/koban.db)\n",
+     kb_cmd_tune, NULL},
+    {"verdict", "record an analyst's verdict on an incident (tp, fp or benign)",
+     "usage: koban verdict ID tp|fp|benign [--reason TEXT] [--author NAME] [--store DSN]\n"
+     "\n"
+     "Records the verdict (the latest counts) for koban tune report, which credits\n"
+     "every rule of the incident with it.\n",
+     kb_cmd_verdict, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -20,9 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/yaml.h"
 #include "cmd/alerts.h"
+#include "cmd/config.h"
 #include "cmd/output.h"
+#include "detect/correlate.h"
 #include "detect/engine.h"
+#include "detect/suppress.h"
 #include "event/json.h"
 #include "ingest/ingest.h"
 #include "store/store.h"
@@ -45,7 +49,15 @@ typedef struct alert {
     const char *json;   /* matched fields as a JSON object (jsonl only) */
     const char *event;  /* the source event as JSON (jsonl only) */
     int64_t event_id;   /* in the store (--store), 0 when not stored */
+    const char *corr;   /* correlation: the values kb_correl_pack kept, or NULL */
+    uint32_t corr_len;
+    uint8_t hide;       /* correlation: an input only (or below --min-level), not shown;
+                           suppression: HIDE_SUPPRESSED / HIDE_LIMITED */
+    uint8_t level_ovr;  /* suppression: a level override + 1, 0 none */
+    const char *src, *dst, *user; /* suppression: the keys (NULL unless suppressing) */
+    const kb_suppress_entry *sup; /* suppression: what suppressed or limited it */
 } alert;
+enum { HIDE_INPUT = 1, HIDE_SUPPRESSED, HIDE_LIMITED };
 
 typedef struct scan_file {
     char *path;
@@ -109,7 +121,15 @@ typedef struct scan {
     kb_names *names;
     kb_ruleset *rs;
     kb_engine *eng; /* NULL: the reference evaluator */
-    uint8_t *rule_level;
+    uint8_t *rule_level; /* ruleset rules, then correlation rules */
+    kb_correl *corr;     /* correlation (NULL: no correlation rules) */
+    int corr_off;        /* --no-correlation: inputs only (generate: false) are dropped */
+    const struct alert *corr_cur; /* the alert being pushed */
+    struct alert *cal;   /* correlation alerts */
+    size_t ncal, acal;
+    uint64_t corr_levels[KB_LEVEL_COUNT], corr_inputs;
+    kb_suppress *sup; /* suppression (NULL: no entries) */
+    uint64_t suppressed, limited, relevelled;
     int min_level;
     kb_out_format fmt;
     kb_ingest_opts iopts;
@@ -212,16 +232,42 @@ static void rule_index_release(rule_index *ri)
     memset(ri, 0, sizeof *ri);
 }
 
+/* correlation: keeps the values the correlation rules read from ev; a
+ * hidden input is complete here (returns 1: no matched fields needed). */
+static int keep_correl_input(worker *w, alert *a, const kb_rule *r, const kb_event *ev, int hide)
+{
+    kb_buf_clear(&w->text);
+    if (kb_correl_pack(w->sc->corr, r, ev, &w->text) == KB_OK) {
+        a->corr = arena_copy(w, w->text.data ? w->text.data : "", w->text.len);
+        a->corr_len = (uint32_t)w->text.len;
+    }
+    a->hide = (uint8_t)hide;
+    if (!hide)
+        return 0;
+    a->fields = "";
+    if (w->oom)
+        atomic_fetch_add(&w->sc->dropped, 1);
+    else
+        w->n++;
+    return 1;
+}
+
 static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev)
 {
     scan *sc = w->sc;
     uint32_t idx = rule_index_of(&sc->ri, r);
     const kb_field *host;
     alert *a;
+    /* correlation: an input is kept even below --min-level, and not shown
+     * when no correlation referencing it says generate: true */
+    int feeds = sc->corr && kb_correl_wants(sc->corr, r);
+    int hide = sc->rule_level[idx] < sc->min_level ||
+               (feeds && !kb_correl_generates(sc->corr, r));
 
-    if (sc->rule_level[idx] < sc->min_level)
+    if (hide && (!feeds || sc->corr_off))
         return;
-    w->level_count[sc->rule_level[idx]]++;
+    if (!hide)
+        w->level_count[sc->rule_level[idx]]++;
     if (w->oom || atomic_fetch_add(&sc->kept, 1) >= SCAN_MAX_ALERTS) {
         atomic_fetch_add(&sc->dropped, 1);
         return;
@@ -246,6 +292,17 @@ static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev)
     a->event_id = w->cur_ids ? w->cur_ids[ev - w->cur_base] : 0;
     host = kb_event_canon(ev, KB_F_HOST_NAME);
     a->host = host ? arena_copy(w, host->val, host->len) : "";
+    if (feeds && !sc->corr_off && keep_correl_input(w, a, r, ev, hide))
+        return;
+    if (sc->sup) { /* suppression keys */
+        const kb_field *f;
+        if ((f = kb_event_canon(ev, KB_F_SOURCE_IP)))
+            a->src = arena_copy(w, f->val, f->len);
+        if ((f = kb_event_canon(ev, KB_F_DESTINATION_IP)))
+            a->dst = arena_copy(w, f->val, f->len);
+        if ((f = kb_event_canon(ev, KB_F_USER_NAME)))
+            a->user = arena_copy(w, f->val, f->len);
+    }
     kb_buf_clear(&w->text);
     kb_buf_clear(&w->json);
     kb_alert_matched(r, ev, &w->text, sc->fmt == KB_OUT_JSONL ? &w->json : NULL);
@@ -591,12 +648,19 @@ static void put_meta_str(kb_buf *b, const char *key, const char *val)
         kb_buf_puts(b, "null");
 }
 
+/* The rule of alert index idx: a ruleset rule, or past them a correlation. */
+static const kb_rule_meta *alert_meta(const scan *sc, uint32_t idx)
+{
+    size_t n = kb_ruleset_count(sc->rs);
+    return idx < n ? kb_rule_meta_of(kb_ruleset_rule(sc->rs, idx))
+                   : kb_correl_meta(kb_ruleset_correl(sc->rs, idx - n));
+}
+
 static void print_alert(scan *sc, kb_out *o, const alert *a, kb_buf *b)
 {
-    const kb_rule *r = kb_ruleset_rule(sc->rs, a->rule);
-    const kb_rule_meta *m = kb_rule_meta_of(r);
+    const kb_rule_meta *m = alert_meta(sc, a->rule);
     const char *path = sc->files[a->file].path;
-    int level = sc->rule_level[a->rule];
+    int level = a->level_ovr ? a->level_ovr - 1 : sc->rule_level[a->rule];
     char ts[40] = "";
     size_t tn = a->ts != KB_TIME_NONE ? kb_time_format(a->ts, ts, sizeof ts) : 0;
 
@@ -785,7 +849,201 @@ static void progress(scan *sc, double start, int final)
     fflush(stderr);
 }
 
+/* ---- correlation --------------------------------------------------------- */
+
+/* Collects one correlation alert, attributed to the file and line of the
+ * alert that completed it (the timeline's order stays deterministic). */
+static void on_correl(void *ud, const kb_correl_alert *ca)
+{
+    scan *sc = ud;
+    worker *w = &sc->w[0];
+    size_t nr = kb_ruleset_count(sc->rs), ci = 0;
+    char first[40] = "";
+    alert *a;
+
+    while (ci < kb_ruleset_correl_count(sc->rs) && kb_ruleset_correl(sc->rs, ci) != ca->rule)
+        ci++;
+    if (sc->rule_level[nr + ci] >= sc->min_level && !ca->hidden)
+        sc->corr_levels[sc->rule_level[nr + ci]]++;
+    if (sc->ncal == sc->acal) {
+        size_t na = sc->acal ? sc->acal * 2 : 64;
+        alert *nc = kb_realloc(sc->cal, na * sizeof *nc);
+        if (!nc) {
+            atomic_fetch_add(&sc->dropped, 1);
+            return;
+        }
+        sc->cal = nc;
+        sc->acal = na;
+    }
+    a = &sc->cal[sc->ncal];
+    memset(a, 0, sizeof *a);
+    a->ts = ca->ts;
+    a->line = sc->corr_cur->line;
+    a->file = sc->corr_cur->file;
+    a->rule = (uint32_t)(nr + ci);
+    a->host = ca->host ? ca->host : "";
+    a->hide = (uint8_t)(ca->hidden || sc->rule_level[nr + ci] < sc->min_level);
+    kb_time_format(ca->first_ts, first, sizeof first);
+    kb_buf_clear(&w->text);
+    kb_buf_printf(&w->text, "%s | %s: %g over %llu alerts since %s", ca->group,
+                  kb_correl_type_name(ca->type), ca->value, (unsigned long long)ca->records,
+                  first);
+    a->fields = arena_copy(w, w->text.data, w->text.len);
+    if (sc->fmt == KB_OUT_JSONL) {
+        kb_buf_clear(&w->json);
+        kb_buf_puts(&w->json, "{\"correlation.type\":");
+        kb_json_put_str(&w->json, kb_correl_type_name(ca->type),
+                        strlen(kb_correl_type_name(ca->type)));
+        kb_buf_puts(&w->json, ",\"correlation.group\":");
+        kb_json_put_str(&w->json, ca->group, strlen(ca->group));
+        kb_buf_printf(&w->json, ",\"correlation.value\":%g,\"correlation.alerts\":%llu",
+                      ca->value, (unsigned long long)ca->records);
+        kb_buf_puts(&w->json, ",\"correlation.first\":");
+        kb_json_put_str(&w->json, first, strlen(first));
+        kb_buf_putc(&w->json, '}');
+        a->json = arena_copy(w, w->json.data, w->json.len);
+    }
+    if (w->oom) {
+        atomic_fetch_add(&sc->dropped, 1);
+        return;
+    }
+    sc->ncal++;
+}
+
+/* Runs the time-sorted alerts through the correlation rules and merges the
+ * correlation alerts into the timeline (*all re-sorted). */
+static int correlate_alerts(scan *sc, alert **all, size_t *nalerts)
+{
+    alert *merged;
+    for (size_t k = 0; k < *nalerts; k++) {
+        const alert *a = &(*all)[k];
+        if (!a->corr)
+            continue;
+        sc->corr_inputs += a->hide;
+        sc->corr_cur = a;
+        kb_correl_push_packed(sc->corr, kb_ruleset_rule(sc->rs, a->rule), a->ts, a->host,
+                              a->corr, a->corr_len);
+    }
+    kb_correl_flush(sc->corr);
+    if (!sc->ncal)
+        return KB_OK;
+    if (!(merged = kb_realloc(*all, (*nalerts + sc->ncal) * sizeof *merged)))
+        return KB_ENOMEM;
+    memcpy(merged + *nalerts, sc->cal, sc->ncal * sizeof *merged);
+    *all = merged;
+    *nalerts += sc->ncal;
+    qsort(merged, *nalerts, sizeof *merged, alert_cmp);
+    return KB_OK;
+}
+
 /* ---- the command ------------------------------------------------------- */
+
+/* ---- suppression --------------------------------------------------------- */
+
+/* The entries: the configuration's suppress: section, the overrides file
+ * (koban tune apply) and the analysts' exceptions in the store (the --store
+ * one, else DATA/koban.db when it exists). Returns an exit status. */
+static int suppression_setup(scan *sc, const kb_cli *cli)
+{
+    kb_config cfg;
+    kb_buf path;
+    const char *err;
+    int rc = KB_EXIT_OK;
+
+    if (kb_config_load(cli, &cfg) != KB_OK)
+        return KB_EXIT_USAGE;
+    kb_buf_init(&path, 0);
+    if (!(sc->sup = kb_suppress_new(0))) {
+        rc = KB_EXIT_FAILURE;
+        goto out;
+    }
+    for (size_t i = 0; i < kb_suppress_count(cfg.suppress); i++)
+        kb_suppress_add(sc->sup, kb_suppress_get(cfg.suppress, i), &err);
+    kb_tune_overrides_path(cli, &path);
+    if (access(path.data, R_OK) == 0) {
+        kb_yaml *y = NULL;
+        kb_yaml_error ye;
+        char why[200];
+        uint32_t line = 0;
+        if (kb_yaml_parse_file(path.data, NULL, &y, &ye) != KB_OK ||
+            kb_suppress_load_yaml(sc->sup, kb_yaml_get(kb_yaml_doc(y, 0), "suppress"), why,
+                                  sizeof why, &line) != KB_OK) {
+            fprintf(stderr, "koban scan: %s:%u: %s\n", path.data, y ? line : ye.line,
+                    y ? why : ye.reason ? ye.reason : "cannot read");
+            rc = KB_EXIT_USAGE;
+        }
+        kb_yaml_free(y);
+    }
+    kb_buf_clear(&path);
+    kb_buf_printf(&path, "%s/koban.db", cli->data_dir);
+    if (sc->store) {
+        kb_tune_load_exceptions(sc->store, sc->sup, kb_time_now());
+    } else if (!getenv("KOBAN_STORE") && access(path.data, R_OK) == 0) {
+        char eb[256];
+        kb_store *st = kb_store_open(path.data, eb, sizeof eb);
+        if (st)
+            kb_tune_load_exceptions(st, sc->sup, kb_time_now());
+        kb_store_close(st);
+    }
+    if (kb_suppress_count(sc->sup) == 0) {
+        kb_suppress_free(sc->sup);
+        sc->sup = NULL;
+    }
+out:
+    kb_buf_release(&path);
+    kb_config_release(&cfg);
+    return rc;
+}
+
+/* Decides each shown alert: suppressed and rate-limited ones are hidden and
+ * counted (and stored flagged with --store); level overrides apply. */
+static void suppress_alerts(scan *sc, alert *all, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        alert *a = &all[k];
+        const kb_rule_meta *m = alert_meta(sc, a->rule);
+        kb_suppress_alert sa;
+        kb_suppress_result r;
+        if (a->hide)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.rule_id = m->id;
+        sa.title = m->title;
+        sa.ts = a->ts;
+        sa.value[KB_SUP_BY_SOURCE] = a->src;
+        sa.value[KB_SUP_BY_DESTINATION] = a->dst;
+        sa.value[KB_SUP_BY_HOST] = a->host && *a->host ? a->host : NULL;
+        sa.value[KB_SUP_BY_USER] = a->user;
+        kb_suppress_check(sc->sup, &sa, &r);
+        if (r.level) {
+            a->level_ovr = (uint8_t)(kb_level_parse(r.level) + 1);
+            sc->relevelled++;
+        }
+        if (r.verdict == KB_SUP_SUPPRESSED || r.verdict == KB_SUP_LIMITED) {
+            a->hide = r.verdict == KB_SUP_SUPPRESSED ? HIDE_SUPPRESSED : HIDE_LIMITED;
+            a->sup = r.entry;
+            if (r.verdict == KB_SUP_SUPPRESSED)
+                sc->suppressed++;
+            else
+                sc->limited++;
+        }
+    }
+}
+
+static int flag_suppressed(scan *sc, const alert *all, const size_t *from, const int64_t *ids,
+                           size_t k)
+{
+    int rc = KB_OK;
+    for (size_t i = 0; i < k && rc == KB_OK; i++) {
+        const alert *a = &all[from[i]];
+        if (a->hide != HIDE_SUPPRESSED && a->hide != HIDE_LIMITED)
+            continue;
+        rc = kb_tune_flag_suppressed(sc->store, ids[i],
+                                     a->hide == HIDE_SUPPRESSED ? "suppressed" : "limited",
+                                     a->sup ? a->sup->id : 0, a->sup ? a->sup->reason : NULL);
+    }
+    return rc;
+}
 
 /* --store: the alerts of events stored by this scan (a record stored by an
  * earlier run has no new id, and its alerts are already in the store). */
@@ -794,17 +1052,20 @@ static int store_alerts(scan *sc, const alert *all, size_t n)
     kb_store_alert *rows = n ? kb_calloc(n, sizeof *rows) : NULL;
     kb_buf tags;
     size_t k = 0, *tag_off = n ? kb_calloc(n, sizeof *tag_off) : NULL;
+    size_t *from = n ? kb_calloc(n, sizeof *from) : NULL; /* row -> alert (suppression) */
+    int64_t *ids = n ? kb_calloc(n, sizeof *ids) : NULL;
     int rc = KB_OK;
 
     kb_buf_init(&tags, 0);
-    if (n && (!rows || !tag_off)) {
+    if (n && (!rows || !tag_off || !from || !ids)) {
         rc = KB_ENOMEM;
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        const kb_rule_meta *m = kb_rule_meta_of(kb_ruleset_rule(sc->rs, all[i].rule));
-        if (!all[i].event_id)
+        const kb_rule_meta *m = alert_meta(sc, all[i].rule);
+        if (!all[i].event_id || all[i].hide == HIDE_INPUT) /* a correlation input only */
             continue;
+        from[k] = i;
         tag_off[k] = tags.len;
         for (const char *const *t = m->tags; *t; t++) {
             if (t != m->tags)
@@ -815,7 +1076,8 @@ static int store_alerts(scan *sc, const alert *all, size_t n)
         rows[k].ts = all[i].ts;
         rows[k].rule_id = m->id ? m->id : "";
         rows[k].title = m->title ? m->title : "";
-        rows[k].level = m->level ? m->level : "";
+        rows[k].level = all[i].level_ovr ? kb_level_name(all[i].level_ovr - 1)
+                        : m->level ? m->level : "";
         rows[k].author = m->author ? m->author : "";
         rows[k].event_id = all[i].event_id;
         rows[k].host = all[i].host;
@@ -824,7 +1086,9 @@ static int store_alerts(scan *sc, const alert *all, size_t n)
     /* The tag strings are placed once the buffer stops growing. */
     for (size_t i = 0; i < k; i++)
         rows[i].tags = tags.data + tag_off[i];
-    if (k && (rc = kb_store_put_alerts(sc->store, rows, k, NULL)) != KB_OK)
+    if (k && (rc = kb_store_put_alerts(sc->store, rows, k, ids)) == KB_OK)
+        rc = flag_suppressed(sc, all, from, ids, k);
+    if (rc != KB_OK)
         fprintf(stderr, "koban scan: store: %s\n", kb_store_errmsg(sc->store));
     else
         fprintf(stderr, "stored %llu new events and %zu alerts\n",
@@ -832,6 +1096,8 @@ static int store_alerts(scan *sc, const alert *all, size_t n)
 out:
     kb_buf_release(&tags);
     kb_free(tag_off);
+    kb_free(from);
+    kb_free(ids);
     kb_free(rows);
     return rc;
 }
@@ -860,7 +1126,7 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
     double t0, t1;
     uint64_t events = 0, rejected = 0, failed_sources = 0, unrecognised = 0;
     uint64_t levels[KB_LEVEL_COUNT] = {0};
-    int started = 0, store = 0;
+    int started = 0, store = 0, no_correlation = 0;
     const char *store_dsn = NULL;
 
     memset(&sc, 0, sizeof sc);
@@ -882,6 +1148,8 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
             break;
         if (strcmp(a, "--rules") == 0 && i + 1 < argc) {
             rule_paths[nrule_paths++] = argv[++i];
+        } else if (strcmp(a, "--no-correlation") == 0) {
+            no_correlation = 1;
         } else if (strcmp(a, "--no-default-rules") == 0) {
             no_default = 1;
         } else if (strcmp(a, "--min-level") == 0 && i + 1 < argc) {
@@ -973,12 +1241,34 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
         goto out;
     }
     if (rule_index_build(&sc.ri, sc.rs) ||
-        !(sc.rule_level = kb_malloc(kb_ruleset_count(sc.rs)))) {
+        !(sc.rule_level = kb_malloc(kb_ruleset_count(sc.rs) + kb_ruleset_correl_count(sc.rs)))) {
         status = KB_EXIT_FAILURE;
         goto out;
     }
     for (size_t k = 0; k < kb_ruleset_count(sc.rs); k++)
         sc.rule_level[k] = (uint8_t)kb_rule_level(kb_ruleset_rule(sc.rs, k));
+    for (size_t k = 0; k < kb_ruleset_correl_count(sc.rs); k++) {
+        const char *lv = kb_correl_meta(kb_ruleset_correl(sc.rs, k))->level;
+        int l = lv ? kb_level_parse(lv) : KB_LEVEL_INFO;
+        sc.rule_level[kb_ruleset_count(sc.rs) + k] = (uint8_t)(l < 0 ? KB_LEVEL_INFO : l);
+    }
+    if ((status = suppression_setup(&sc, cli)) != KB_EXIT_OK)
+        goto out;
+    sc.corr_off = no_correlation;
+    if (kb_ruleset_correl_count(sc.rs)) {
+        /* correlation: alerts are sorted before they are pushed, so no lateness */
+        kb_correl_opts co;
+        kb_correl_opts_default(&co);
+        co.lateness = 0;
+        if (!(sc.corr = kb_correl_new(sc.rs, &co, on_correl, &sc, kb_rule_report_fn, &rep))) {
+            status = KB_EXIT_FAILURE;
+            goto out;
+        }
+        if (kb_correl_count(sc.corr) == 0) {
+            kb_correl_free(sc.corr);
+            sc.corr = NULL;
+        }
+    }
     if (strcmp(engine, "reference") != 0) {
         const char *err = NULL;
         sc.eng = kb_engine_new(sc.rs, &err);
@@ -1122,6 +1412,12 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
     }
     if (nalerts > 1)
         qsort(all, nalerts, sizeof *all, alert_cmp);
+    if (sc.corr && !sc.corr_off && correlate_alerts(&sc, &all, &nalerts) != KB_OK) {
+        status = KB_EXIT_FAILURE;
+        goto out;
+    }
+    if (sc.sup)
+        suppress_alerts(&sc, all, nalerts);
     if (sc.store && store_alerts(&sc, all, nalerts) != KB_OK)
         status = KB_EXIT_FAILURE;
     if (sc.fmt == KB_OUT_CSV)
@@ -1141,7 +1437,8 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
     if (sc.fmt == KB_OUT_TABLE && nalerts)
         table_header(&o);
     for (size_t k = 0; k < nalerts; k++)
-        print_alert(&sc, &o, &all[k], &line);
+        if (!all[k].hide)
+            print_alert(&sc, &o, &all[k], &line);
     kb_out_release(&o);
 
     if (!quiet) {
@@ -1168,6 +1465,27 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
                 (unsigned long long)levels[KB_LEVEL_MEDIUM],
                 (unsigned long long)levels[KB_LEVEL_LOW],
                 (unsigned long long)levels[KB_LEVEL_INFO]);
+        if (sc.corr && sc.corr_off)
+            fprintf(stderr, "correlation: off (--no-correlation)\n");
+        else if (sc.corr) /* correlation */
+            fprintf(stderr, "correlation: %zu rules, %llu alerts (critical %llu, high %llu, "
+                            "medium %llu, low %llu, informational %llu); %llu input-only alerts "
+                            "not shown\n",
+                    kb_correl_count(sc.corr),
+                    (unsigned long long)(sc.corr_levels[0] + sc.corr_levels[1] +
+                                         sc.corr_levels[2] + sc.corr_levels[3] +
+                                         sc.corr_levels[4]),
+                    (unsigned long long)sc.corr_levels[KB_LEVEL_CRITICAL],
+                    (unsigned long long)sc.corr_levels[KB_LEVEL_HIGH],
+                    (unsigned long long)sc.corr_levels[KB_LEVEL_MEDIUM],
+                    (unsigned long long)sc.corr_levels[KB_LEVEL_LOW],
+                    (unsigned long long)sc.corr_levels[KB_LEVEL_INFO],
+                    (unsigned long long)sc.corr_inputs);
+        if (sc.sup)
+            fprintf(stderr, "suppression: %llu suppressed, %llu rate-limited, %llu re-levelled "
+                            "(%zu entries; suppressed alerts are stored flagged with --store)\n",
+                    (unsigned long long)sc.suppressed, (unsigned long long)sc.limited,
+                    (unsigned long long)sc.relevelled, kb_suppress_count(sc.sup));
         if (dropped)
             fprintf(stderr, "alerts not printed: %llu (past the cap of %u alerts or the alert "
                             "memory cap)\n", (unsigned long long)dropped, SCAN_MAX_ALERTS);
@@ -1175,14 +1493,18 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
             fprintf(stderr, "files skipped (format not recognised): %llu\n",
                     (unsigned long long)unrecognised);
         if (keys) {
+            size_t shown = 0; /* correlation inputs that are not shown are not counted */
             for (size_t k = 0; k < nalerts; k++) {
-                const kb_rule_meta *m = kb_rule_meta_of(kb_ruleset_rule(sc.rs, all[k].rule));
-                keys[k] = m->title ? m->title : "";
+                const kb_rule_meta *m = alert_meta(&sc, all[k].rule);
+                if (!all[k].hide)
+                    keys[shown++] = m->title ? m->title : "";
             }
-            print_top("rules", keys, nalerts);
+            print_top("rules", keys, shown);
+            shown = 0;
             for (size_t k = 0; k < nalerts; k++)
-                keys[k] = all[k].host;
-            print_top("hosts", keys, nalerts);
+                if (!all[k].hide)
+                    keys[shown++] = all[k].host;
+            print_top("hosts", keys, shown);
             kb_free(keys);
         }
     }
@@ -1215,6 +1537,9 @@ out:
     kb_free(all);
     rule_index_release(&sc.ri);
     kb_engine_free(sc.eng);
+    kb_correl_free(sc.corr);
+    kb_free(sc.cal);
+    kb_suppress_free(sc.sup);
     kb_free(sc.rule_level);
     kb_ruleset_free(sc.rs);
     kb_names_free(sc.names);

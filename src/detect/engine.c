@@ -1,11 +1,25 @@
 /* The fast Sigma matcher (engine.h).
  *
  * Compile time:
- *   - every rule field becomes a slot; the string predicates of all rules
- *     on a slot become one Hyperscan database (pattern id = value id);
- *     integer values (EventID: 4688) also go to a sorted per-slot index,
- *     because they compare numerically with fields that read as integers;
- *   - each predicate gets a mode: HS (decided from Hyperscan hits), REF (the
+ *   - every rule field becomes a slot; rules with the same logsource form a
+ *     group; the string predicates of one group on one slot become one
+ *     pattern set, so an event scans only the sets of the groups whose
+ *     logsource applies to it;
+ *   - a set finds its values through: tries (case-insensitive exact, prefix
+ *     and suffix literals), a sorted integer index (EventID: 4688 compares
+ *     numerically with fields that read as integers), and literals: each
+ *     distinct literal has one id whose entries are the values it stands
+ *     for. A substring value is its literal (windash: one literal per dash
+ *     variant); a value with wildcards is found by its longest literal run
+ *     and confirmed on the instance (the reference's glob); literals of more
+ *     than SHORT_MAX bytes go to a Hyperscan literal database, shorter ones
+ *     to a bigram/trigram table (they hit often and slow Hyperscan down);
+ *   - a regex is found by the longest literal it requires, or else by
+ *     Hyperscan in HS_FLAG_PREFILTER | HS_FLAG_UTF8 mode (scanned over
+ *     valid UTF-8 only, every id hits otherwise), then confirmed by PCRE2
+ *     (the reference); before PCRE2 runs, the literal runs every match
+ *     needs must appear in order in an instance (regex_runs);
+ *   - each predicate gets a mode: HS (decided from hits), REF (the
  *     reference evaluator, only when its field is present: an absent field
  *     gives the predicate's value on an empty event, `z`), ALWAYS (keyword
  *     predicates: reference every time), CONST (never deviates from z);
@@ -16,16 +30,23 @@
  *     present; rules true on an empty event, or watching a keyword, are
  *     evaluated for every event their logsource admits;
  *   - the EventID values a rule requires (a predicate ANDed at the top of
- *     its program with only integer values), for routing.
+ *     its program with only integer values), for routing;
+ *   - the pattern sets compile on COMPILE_THREADS threads.
  *
  * Match time, per event: gather the instances of every slot in one pass
  * over the fields (with the "name without spaces" fallback of the
- * reference), find the candidate rules for (logsource, EventID) in a cache
- * kept in the scratch, scan the slots the candidates need, then evaluate
- * the triggered rules in ruleset order with kb_sigma_program_eval. */
+ * reference), find the candidate rules and pattern sets for (logsource,
+ * EventID) in a cache kept in the scratch, scan the slots' instances
+ * through those sets, then evaluate the triggered rules in ruleset order:
+ * hits first, then the predicates that need the reference one at a time,
+ * only while the known ones leave the rule undecided (three-valued
+ * evaluation of the condition program). */
 #include <hs/hs.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "detect/engine.h"
@@ -37,12 +58,19 @@ enum { PM_HS, PM_REF, PM_ALWAYS, PM_CONST };
 #define COST_INF 1000000000u
 #define COST_HS 1u
 #define COST_REF 50u
+#define COST_SHORT 20u /* HS predicate with a short literal: it hits often */
 #define ROUTE_MAX 512 /* cached routing entries per scratch */
 #define ROUTE_HASH 1024
+#define KEY_MIN 4 /* shortest literal that prefilters a regex (else HS_FLAG_PREFILTER) */
+#define RE_REPEAT_MAX 32 /* larger bounded repeats keep a regex out of Hyperscan */
+#define CONFIRM_BIT 0x80000000u /* pattern id: confirm the value on a hit */
+#define COMPILE_THREADS 2
 
 typedef struct epred {
     uint32_t rule;
     uint32_t slot;   /* NOSLOT for keywords and fieldless predicates */
+    uint32_t sub;    /* its pattern set (HS predicates) */
+    uint32_t rx0;    /* regex runs of its values in kb_engine.rxs, or NOSLOT */
     uint32_t need;   /* hits needed: 1, or the number of value groups for `all` */
     uint32_t v0, nv; /* its values in kb_engine.vals (HS predicates) */
     uint8_t mode;    /* PM_* */
@@ -50,6 +78,7 @@ typedef struct epred {
     uint8_t watched; /* a deviation may make its rule match */
     uint8_t confirm; /* a Hyperscan hit is a superset: confirm with the reference */
     uint8_t all;
+    uint8_t shorty;  /* HS with a literal of at most SHORT_MAX bytes */
 } epred;
 
 typedef struct evalue {
@@ -57,6 +86,7 @@ typedef struct evalue {
     uint32_t pred; /* global predicate index */
     uint32_t gid;  /* global group index (for `all`) */
     uint8_t is_int;
+    uint8_t fold; /* case-insensitive */
 } evalue;
 
 typedef struct eint {
@@ -79,17 +109,80 @@ typedef struct eslot {
     kb_fid fid;
     const char *name;
     uint8_t canon;
+    uint32_t *presence; /* rules watching a REF predicate on this slot */
+    size_t npresence, apresence;
+} eslot;
+
+/* A literal shorter than SHORT_MAX + 1 bytes: found by the set's bigram
+ * table instead of Hyperscan (short literals slow Hyperscan down most). */
+#define SHORT_MAX 4
+typedef struct eshort {
+    uint32_t key; /* lower-cased first two bytes, or 0x10000 | byte */
+    uint32_t uid;
+    uint8_t len, fold;
+    char b[SHORT_MAX];
+} eshort;
+
+typedef struct eexpr {
+    char *s;
+    unsigned flags;
+    uint32_t uid;
+} eexpr;
+
+/* A literal (or expression) id: its entries in kb_engine.ents. */
+typedef struct euid {
+    uint32_t ent0, nent;
+} euid;
+
+/* The patterns of one slot for the rules of one logsource group: an event
+ * scans only the sets of the groups whose logsource applies to it. */
+typedef struct esub {
+    uint32_t slot, lsg;
+    uint32_t *preds; /* its HS predicates (compile time) */
+    size_t np, ap;
+    eexpr *expr; /* to compile (compile time) */
+    size_t nexpr;
+    eexpr *rexpr; /* regex prefilters (HS_FLAG_UTF8) */
+    size_t nrexpr;
+    hs_database_t *rdb; /* scanned over valid UTF-8 only; else every id hits */
+    uint32_t *ruids;
+    size_t nruids;
+    eshort *shorts; /* one-byte literals first, then the others by key */
+    size_t nshort, nsingle;
+    uint8_t has2, has3; /* two-byte literals, longer ones */
+    uint8_t *sbits;   /* 8192 bytes: a bit per bigram with two-byte literals, then
+                         8192: a bit per trigram hash with longer ones, then 8192:
+                         a bit per bigram some literal starts with */
+    uint32_t *hkey;   /* key hash: key (each present key is in it) */
+    uint32_t *hstart; /* its first literal in shorts */
+    size_t hmask;
     hs_database_t *db;
     size_t npat;
     uint32_t proot, sroot; /* prefix/exact and suffix tries, NOSLOT if none */
     eint *ints;
     size_t nints;
-    uint32_t *presence; /* rules watching a REF predicate on this slot */
-    size_t npresence, apresence;
-} eslot;
+} esub;
+
+/* The literal runs a regex value needs (regex_runs), checked before
+ * PCRE2 runs: most regexes fail on most fields for want of a literal. */
+typedef struct erx {
+    uint32_t run0, nrun;
+    uint8_t any; /* no information: every instance may match */
+    uint8_t fold;
+} erx;
+
+typedef struct erun {
+    uint32_t off, len;
+} erun;
+
+/* Rules with the same logsource (product, category, service). */
+typedef struct elsg {
+    const kb_rule *r; /* the first rule of the group: its logsource */
+} elsg;
 
 typedef struct erule {
     const kb_rule *r;
+    uint32_t lsg;
     uint32_t pred0;
     uint32_t npreds;
     uint8_t always;
@@ -110,6 +203,20 @@ struct kb_engine {
     size_t ngroups;
     eslot *slots;
     size_t nslots, aslots;
+    esub *subs;
+    size_t nsubs, asubs;
+    elsg *lsgs;
+    size_t nlsgs;
+    euid *uids;
+    size_t nuids, auids;
+    erx *rxs; /* per regex value: literal runs a match needs, in order */
+    size_t nrxs, arxs;
+    erun *runs;
+    size_t nruns, aruns;
+    char *runbytes;
+    size_t nrunbytes, arunbytes;
+    uint32_t *ents;
+    size_t nents, aents;
     uint32_t *fid2slot; /* by fid, for fids known at compile time */
     size_t nfids;
     uint32_t *canon_slots; /* slots whose fid is canonical */
@@ -139,7 +246,7 @@ typedef struct route {
     uint8_t *cand; /* bitmap over rules */
     uint32_t *always;
     size_t nalways;
-    uint32_t *scan; /* slots to scan */
+    uint32_t *scan; /* pattern sets to scan, by slot */
     size_t nscan;
 } route;
 
@@ -161,9 +268,17 @@ struct kb_engine_scratch {
     size_t nroutes;
     int32_t *route_hash; /* index into routes, -1 empty */
     route *last;
-    uint8_t *mark; /* nslots, for building routes */
+    uint8_t *mark; /* nsubs, for building routes */
+    uint8_t *lsmark; /* nlsgs, for building routes */
     const uint8_t *cand;
     int inst_parsed; /* the instance being scanned reads as an integer */
+    const char *inst; /* the instance being scanned */
+    size_t inst_len;
+    uint32_t *ustamp; /* by literal id: scan (sgen) that reported it */
+    uint32_t sgen;
+    unsigned char *low; /* the instance lower-cased (short literals) */
+    size_t alow, low_len;
+    const char *low_of;
     kb_buf kw;       /* the event's values joined by NUL bytes */
     uint8_t hits[SIGMA_MAX_PREDS];
 };
@@ -199,12 +314,6 @@ static inline int bit_get(const uint8_t *b, uint32_t i)
     return (b[i >> 3] >> (i & 7)) & 1;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -236,6 +345,16 @@ static int eq_nospace(const char *ev_name, size_t elen, const char *rule_name)
 }
 
 /* ---- patterns ---------------------------------------------------------- */
+
+static inline unsigned char lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+static inline unsigned char upper(unsigned char c)
+{
+    return c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
+}
 
 static void put_byte(kb_buf *b, unsigned c)
 {
@@ -299,7 +418,434 @@ static int value_pattern(const kb_sigma_val *v, kb_buf *b, int *confirm)
     return b->data != NULL && b->len > 0 && b->len < b->cap;
 }
 
+/* The longest run of literal bytes of a string value (its prefilter key):
+ * *off and the length, 0 when there is none. */
+static size_t value_key(const kb_sigma_val *v, size_t *off)
+{
+    size_t best = 0, cur = 0;
+    *off = 0;
+    if (v->lit) {
+        *off = 0;
+        return v->litlen;
+    }
+    for (size_t i = 0; i <= v->ntok; i++) {
+        if (i < v->ntok && v->tok[i] < 256) {
+            cur++;
+            continue;
+        }
+        if (cur > best) {
+            best = cur;
+            *off = i - cur;
+        }
+        cur = 0;
+    }
+    return best;
+}
+
+/* The literal runs every match of a regex contains, in order and without
+ * overlap (a conservative reading of the PCRE2 syntax at the top level:
+ * alternation there, or anything unusual, gives no information): into rc,
+ * lower-cased when the match may ignore case (*fold set). Returns 1, or 0
+ * for no information. Under caseless UTF matching `k` and `s` also match
+ * U+212A and U+017F, so they end a run there; bytes >= 0x80 end a run (a
+ * quantifier would apply to the whole character). */
+typedef struct rxcoll {
+    char buf[1024];
+    size_t used;
+    struct {
+        uint16_t off, len;
+    } run[64];
+    size_t nrun;
+} rxcoll;
+
+/* Appends a run; 1 when full (the caller gives up: no information). */
+static int rx_add(rxcoll *c, const char *s, size_t n)
+{
+    if (c->nrun == sizeof c->run / sizeof c->run[0] || c->used + n > sizeof c->buf)
+        return 1;
+    memcpy(c->buf + c->used, s, n);
+    c->run[c->nrun].off = (uint16_t)c->used;
+    c->run[c->nrun].len = (uint16_t)n;
+    c->used += n;
+    c->nrun++;
+    return 0;
+}
+
+static int regex_runs(const char *re, size_t len, int caseless, rxcoll *rc, int *fold)
+{
+    char cur[256];
+    size_t ncur = 0, i = 0;
+    int depth = 0, last_lit = 0;
+
+    /* inline options: (?i) anywhere makes the key caseless; (?x) changes
+     * what whitespace means, comments are not followed: no key */
+    for (size_t k = 0; k + 2 < len; k++) {
+        if (re[k] == '\\') {
+            k++;
+            continue;
+        }
+        if (re[k] == '(' && re[k + 1] == '?') {
+            size_t j = k + 2;
+            if (re[j] == '#')
+                return 0;
+            for (; j < len && re[j] != ')' && re[j] != ':'; j++) {
+                if (re[j] == 'x')
+                    return 0;
+                if (re[j] == 'i')
+                    caseless = 1;
+            }
+        }
+    }
+    if (memchr(re, '\\', len) && kb_memmem(re, len, "\\Q", 2))
+        return 0;
+    *fold = caseless;
+#define END_RUN()                                                                  \
+    do {                                                                           \
+        if (ncur && rx_add(rc, cur, ncur))                                         \
+            return 0;                                                              \
+        ncur = 0;                                                                  \
+        last_lit = 0;                                                              \
+    } while (0)
+    while (i < len) {
+        unsigned char c = (unsigned char)re[i];
+        if (c == '\\') {
+            unsigned char e;
+            if (i + 1 >= len)
+                return 0;
+            e = (unsigned char)re[i + 1];
+            i += 2;
+            if (depth == 0 && e < 0x80 && !(e >= '0' && e <= '9') && !(e >= 'a' && e <= 'z') &&
+                !(e >= 'A' && e <= 'Z') && e != ' ') {
+                if (ncur == sizeof cur)
+                    END_RUN();
+                cur[ncur++] = (char)e;
+                last_lit = 1;
+            } else {
+                END_RUN();
+            }
+            continue;
+        }
+        if (c == '[') {
+            /* a class: skip to its end */
+            END_RUN();
+            i++;
+            if (i < len && re[i] == '^')
+                i++;
+            if (i < len && re[i] == ']')
+                i++;
+            while (i < len && re[i] != ']') {
+                if (re[i] == '\\')
+                    i++;
+                else if (re[i] == '[' && i + 1 < len && (re[i + 1] == ':' || re[i + 1] == '.' ||
+                                                          re[i + 1] == '=')) {
+                    const char *q = kb_memmem(re + i + 2, len - i - 2, ":]", 2);
+                    if (re[i + 1] != ':' || !q)
+                        return 0;
+                    i = (size_t)(q - re) + 1;
+                }
+                i++;
+            }
+            if (i >= len)
+                return 0;
+            i++;
+            continue;
+        }
+        if (c == '(') {
+            END_RUN();
+            depth++;
+            i++;
+            continue;
+        }
+        if (c == ')') {
+            END_RUN();
+            if (depth == 0)
+                return 0;
+            depth--;
+            i++;
+            continue;
+        }
+        if (depth > 0) {
+            i++;
+            continue;
+        }
+        if (c == '|')
+            return 0;
+        if (c == '*' || c == '?' || c == '+' || c == '{') {
+            int optional = c == '*' || c == '?';
+            if (c == '{') {
+                size_t j = i + 1, lo = 0, nd = 0;
+                while (j < len && re[j] >= '0' && re[j] <= '9') {
+                    lo = lo * 10 + (size_t)(re[j] - '0');
+                    if (lo > 100000)
+                        return 0;
+                    j++;
+                    nd++;
+                }
+                if (!nd)
+                    return 0; /* `{` as a literal or `{,n}`: not followed */
+                if (j < len && re[j] == ',') {
+                    j++;
+                    while (j < len && re[j] >= '0' && re[j] <= '9')
+                        j++;
+                }
+                if (j >= len || re[j] != '}')
+                    return 0;
+                optional = lo == 0;
+                i = j + 1;
+            } else {
+                i++;
+            }
+            if (last_lit && optional)
+                ncur--; /* the quantified character may be absent */
+            END_RUN();
+            if (i < len && (re[i] == '?' || re[i] == '+'))
+                i++; /* lazy or possessive */
+            continue;
+        }
+        if (c == '.' || c == '^' || c == '$' || c >= 0x80 ||
+            (caseless && (c == 'k' || c == 'K' || c == 's' || c == 'S'))) {
+            END_RUN();
+            i++;
+            continue;
+        }
+        if (ncur == sizeof cur)
+            END_RUN();
+        cur[ncur++] = (char)(caseless ? lower(c) : c);
+        last_lit = 1;
+        i++;
+    }
+    END_RUN();
+#undef END_RUN
+    return 1;
+}
+
+/* The longest required literal of a regex (its prefilter key) into out (at
+ * most cap bytes), lower-cased when the match may ignore case (*fold).
+ * Returns its length, 0 for none. */
+static size_t regex_key(const char *re, size_t len, int caseless, char *out, size_t cap,
+                        int *fold)
+{
+    rxcoll c;
+    size_t best = 0;
+    memset(&c, 0, sizeof c);
+    if (!regex_runs(re, len, caseless, &c, fold))
+        return 0;
+    for (size_t k = 0; k < c.nrun; k++)
+        if (c.run[k].len > best && c.run[k].len <= cap) {
+            best = c.run[k].len;
+            memcpy(out, c.buf + c.run[k].off, best);
+        }
+    return best;
+}
+
+/* 1 when a regex may go to Hyperscan as a prefilter (HS_FLAG_PREFILTER |
+ * HS_FLAG_UTF8, scanned only over valid UTF-8; confirmed with PCRE2): no
+ * NUL, and when it may ignore case, nothing whose case folding could reach
+ * beyond ASCII under PCRE2's UTF rules (k, s, non-ASCII bytes, ranges,
+ * numeric or property escapes), where Hyperscan's folding might differ. */
+static int regex_prefilter_ok(const char *re, size_t len, uint64_t mods)
+{
+    int caseless = (mods & KB_SM(RE_I)) != 0;
+    if (memchr(re, 0, len))
+        return 0;
+    /* large bounded repeats make Hyperscan compile slowly (and the
+     * prefilter would be loose anyway) */
+    for (size_t k = 0; k + 1 < len; k++) {
+        size_t n = 0;
+        if (re[k] == '\\') {
+            k++;
+            continue;
+        }
+        if (re[k] != '{' && re[k] != ',')
+            continue;
+        for (size_t j = k + 1; j < len && re[j] >= '0' && re[j] <= '9' && n <= RE_REPEAT_MAX; j++)
+            n = n * 10 + (size_t)(re[j] - '0');
+        if (n > RE_REPEAT_MAX)
+            return 0;
+    }
+    for (size_t k = 0; k + 2 < len && !caseless; k++) {
+        if (re[k] == '\\') {
+            k++;
+            continue;
+        }
+        if (re[k] == '(' && re[k + 1] == '?')
+            for (size_t j = k + 2; j < len && re[j] != ')' && re[j] != ':'; j++)
+                caseless |= re[j] == 'i';
+    }
+    if (!caseless)
+        return 1;
+    for (size_t k = 0; k < len; k++) {
+        unsigned char c = (unsigned char)re[k];
+        if (c == '\\') {
+            if (k + 1 < len && strchr("xoNpPQ0123456789", re[k + 1]))
+                return 0;
+            k++;
+            continue;
+        }
+        if (c >= 0x80 || c == 'k' || c == 'K' || c == 's' || c == 'S')
+            return 0;
+        if (c == '[')
+            for (size_t j = k + 1; j < len && re[j] != ']'; j++)
+                if (re[j] == '-')
+                    return 0;
+    }
+    return 1;
+}
+
+/* Valid UTF-8 (the condition for scanning HS_FLAG_UTF8 databases). */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            k = 1;
+        else if (c >= 0xE0 && c <= 0xEF)
+            k = 2;
+        else if (c >= 0xF0 && c <= 0xF4)
+            k = 3;
+        else
+            return 0;
+        if (i + k >= n)
+            return 0;
+        for (size_t j = 1; j <= k; j++)
+            if ((s[i + j] & 0xC0) != 0x80)
+                return 0;
+        if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F) ||
+            (c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F))
+            return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* ---- value confirmation (the reference's string semantics) -------------- */
+
+static int eq_fold(const char *a, const char *b, size_t n, int fold)
+{
+    if (!fold)
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)a[i]) != (unsigned char)b[i])
+            return 0;
+    return 1;
+}
+
+static size_t utf8_len(const unsigned char *s, size_t len)
+{
+    size_t n = s[0] < 0x80                ? 1
+               : (s[0] >> 5) == 6         ? 2
+               : (s[0] >> 4) == 14        ? 3
+               : (s[0] >> 3) == 30        ? 4
+                                          : 1;
+    return n <= len ? n : 1;
+}
+
+static size_t match_one(uint16_t t, const unsigned char *s, size_t len, int fold)
+{
+    if (t < 256)
+        return (fold ? lower(s[0]) : s[0]) == t ? 1 : 0;
+    if (t == KB_SIGMA_TOK_QMARK)
+        return utf8_len(s, len);
+    if (t == KB_SIGMA_TOK_DASH) {
+        if (s[0] == '-' || s[0] == '/')
+            return 1;
+        if (len >= 3 && s[0] == 0xE2 && s[1] == 0x80 && s[2] >= 0x93 && s[2] <= 0x95)
+            return 3;
+    }
+    return 0;
+}
+
+/* Wildcard match of the whole subject: greedy with one backtrack point. */
+static int glob(const uint16_t *tok, size_t nt, const char *subj, size_t len, int fold)
+{
+    const unsigned char *s = (const unsigned char *)subj;
+    size_t p = 0, i = 0, sp = SIZE_MAX, si = 0;
+
+    for (;;) {
+        if (p < nt) {
+            uint16_t t = tok[p];
+            if (t == KB_SIGMA_TOK_STAR) {
+                sp = p++;
+                si = i;
+                continue;
+            }
+            if (i < len) {
+                size_t adv = match_one(t, s + i, len - i, fold);
+                if (adv) {
+                    p++;
+                    i += adv;
+                    continue;
+                }
+            }
+        } else if (i == len) {
+            return 1;
+        }
+        if (sp == SIZE_MAX || si >= len)
+            return 0;
+        i = ++si;
+        p = sp + 1;
+    }
+}
+
+/* A string value (not integer-compared) against one instance. */
+static int value_confirm(const kb_sigma_val *v, const char *s, size_t len, int fold)
+{
+    if (v->lit) {
+        switch (v->anchor) {
+        case 0: return len == v->litlen && eq_fold(s, v->lit, v->litlen, fold);
+        case 1: return len >= v->litlen && eq_fold(s, v->lit, v->litlen, fold);
+        case 2: return len >= v->litlen && eq_fold(s + len - v->litlen, v->lit, v->litlen, fold);
+        default: break;
+        }
+    }
+    return glob(v->tok, v->ntok, s, len, fold);
+}
+
 /* ---- compile ----------------------------------------------------------- */
+
+static int in_trie(const kb_sigma_pred *p, const kb_sigma_val *v);
+
+/* How a string value of an HS predicate is found:
+ *   VR_TRIE  a case-insensitive anchored literal: the slot's tries;
+ *   VR_LITS  a substring made of bytes and windash dashes: its literal (one
+ *            per dash variant), a hit is a match;
+ *   VR_KEY   the longest literal run it contains, a hit is confirmed on the
+ *            instance (wildcards, cased anchors);
+ *   VR_EXPR  a Hyperscan expression of the whole value (no literal in it). */
+enum { VR_TRIE, VR_LITS, VR_KEY, VR_EXPR };
+
+#define DASH_MAX 2 /* windash tokens expanded into variants (5^n literals) */
+
+static int value_class(const kb_sigma_pred *p, const kb_sigma_val *v)
+{
+    size_t off, lo = 0, hi = v->ntok, ndash = 0;
+    if (in_trie(p, v))
+        return VR_TRIE;
+    if (v->lit && v->anchor == 3)
+        return VR_LITS;
+    if (!v->lit && v->ntok >= 2 && v->tok[0] == KB_SIGMA_TOK_STAR &&
+        v->tok[v->ntok - 1] == KB_SIGMA_TOK_STAR) {
+        while (lo < hi && v->tok[lo] == KB_SIGMA_TOK_STAR)
+            lo++;
+        while (hi > lo && v->tok[hi - 1] == KB_SIGMA_TOK_STAR)
+            hi--;
+        for (size_t i = lo; i < hi && ndash <= DASH_MAX; i++) {
+            if (v->tok[i] == KB_SIGMA_TOK_DASH)
+                ndash++;
+            else if (v->tok[i] >= 256)
+                ndash = DASH_MAX + 1;
+        }
+        if (lo < hi && ndash <= DASH_MAX)
+            return VR_LITS;
+    }
+    return value_key(v, &off) > 0 ? VR_KEY : VR_EXPR;
+}
 
 static const kb_sigma_pred *pred_of(const kb_engine *e, uint32_t gp)
 {
@@ -365,6 +911,27 @@ static int setup_pred(kb_engine *e, uint32_t ri, uint32_t gp, const kb_sigma_pre
         ep->mode = PM_ALWAYS;
         return KB_OK;
     }
+    if (p->kind == KB_SP_RE && !p->neq && ep->z == 0) {
+        /* a regex is prefiltered by a literal it requires, then confirmed */
+        char key[256];
+        int fold;
+        hs_ok = p->nvals > 0;
+        for (uint32_t i = 0; hs_ok && i < p->nvals; i++) {
+            size_t slen;
+            const char *src = p->vals[i].isnull ? NULL
+                                                : sigma_re_source(e->rs, p->vals[i].re, &slen);
+            if (!src || (regex_key(src, slen, (p->mods & KB_SM(RE_I)) != 0, key, sizeof key,
+                                   &fold) < KEY_MIN &&
+                         !regex_prefilter_ok(src, slen, p->mods)))
+                hs_ok = 0;
+        }
+        if (!hs_ok) {
+            ep->mode = PM_REF;
+            return KB_OK;
+        }
+        ep->confirm = 1;
+        goto hs;
+    }
     hs_ok = p->kind == KB_SP_STR && !p->neq && ep->z == 0;
     for (uint32_t i = 0; hs_ok && i < p->nvals; i++) {
         int conf;
@@ -372,7 +939,7 @@ static int setup_pred(kb_engine *e, uint32_t ri, uint32_t gp, const kb_sigma_pre
             hs_ok = 0;
         else if (!p->vals[i].never && !value_pattern(&p->vals[i], b, &conf))
             hs_ok = 0;
-        else if (!p->vals[i].never && conf)
+        else if (!p->vals[i].never && conf && value_class(p, &p->vals[i]) == VR_EXPR)
             ep->confirm = 1;
     }
     if (!hs_ok) {
@@ -398,6 +965,7 @@ hs:
             e->vals[e->nvals].pred = gp;
             e->vals[e->nvals].gid = (uint32_t)(e->ngroups + runs - 1);
             e->vals[e->nvals].is_int = v->is_int;
+            e->vals[e->nvals].fold = !p->cased;
             e->nvals++;
         }
         e->ngroups += runs;
@@ -555,16 +1123,16 @@ static int build_tries(kb_engine *e)
 
     if (edge_rehash(e))
         return KB_ENOMEM;
-    for (size_t si = 0; si < e->nslots; si++)
-        e->slots[si].proot = e->slots[si].sroot = NOSLOT;
+    for (size_t xi = 0; xi < e->nsubs; xi++)
+        e->subs[xi].proot = e->subs[xi].sroot = NOSLOT;
     for (uint32_t gp = 0; gp < e->npreds; gp++) {
         const epred *ep = &e->preds[gp];
         const kb_sigma_pred *p;
-        eslot *sl;
+        esub *sl;
         if (ep->mode != PM_HS)
             continue;
         p = pred_of(e, gp);
-        sl = &e->slots[ep->slot];
+        sl = &e->subs[ep->sub];
         for (uint32_t vid = ep->v0; vid < ep->v0 + ep->nv; vid++) {
             const kb_sigma_val *v = e->vals[vid].v;
             uint32_t *root, node;
@@ -607,85 +1175,473 @@ out:
     return rc;
 }
 
-/* Builds slot si's database and integer index from its HS predicates
- * (preds[0..np)); a pattern Hyperscan refuses turns its predicate into
- * PM_REF and the rest is compiled again. */
-static int compile_slot(kb_engine *e, uint32_t si, const uint32_t *preds, size_t np, patset *ps,
-                        kb_buf *b)
+/* ---- literal tables ----------------------------------------------------- */
+
+/* A literal of a pattern set: its hits go to the entries (value id, with
+ * CONFIRM_BIT when the value must be confirmed on the instance). */
+typedef struct plit {
+    char *bytes;
+    size_t len;
+    uint8_t fold;
+    uint32_t uid;
+} plit;
+
+static int add_entry(kb_engine *e, uint32_t ent)
 {
-    eslot *s = &e->slots[si];
-    size_t aints = 0;
+    if (grow((void **)&e->ents, &e->aents, e->nents + 1, sizeof *e->ents))
+        return KB_ENOMEM;
+    e->ents[e->nents++] = ent;
+    return KB_OK;
+}
+
+/* A new literal id whose entries start at the current end of e->ents. */
+static int new_uid(kb_engine *e, uint32_t *uid)
+{
+    if (grow((void **)&e->uids, &e->auids, e->nuids + 1, sizeof *e->uids))
+        return KB_ENOMEM;
+    e->uids[e->nuids].ent0 = (uint32_t)e->nents;
+    e->uids[e->nuids].nent = 0;
+    *uid = (uint32_t)e->nuids++;
+    return KB_OK;
+}
+
+/* Per-set gathering of (literal -> entries) before the ids are assigned. */
+typedef struct lgather {
+    struct lrec {
+        char *bytes;
+        size_t len;
+        uint8_t fold;
+        uint32_t ent;
+    } *r;
+    size_t n, cap;
+} lgather;
+
+static int lgather_add(lgather *g, const char *b, size_t len, int fold, uint32_t ent)
+{
+    char *c;
+    if (grow((void **)&g->r, &g->cap, g->n + 1, sizeof *g->r))
+        return KB_ENOMEM;
+    if (!(c = malloc(len + 1)))
+        return KB_ENOMEM;
+    memcpy(c, b, len);
+    c[len] = 0;
+    g->r[g->n].bytes = c;
+    g->r[g->n].len = len;
+    g->r[g->n].fold = (uint8_t)fold;
+    g->r[g->n].ent = ent;
+    g->n++;
+    return KB_OK;
+}
+
+static int cmp_lrec(const void *a, const void *b)
+{
+    const struct lrec *x = a, *y = b;
+    int c;
+    if (x->fold != y->fold)
+        return x->fold < y->fold ? -1 : 1;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    if ((c = memcmp(x->bytes, y->bytes, x->len)))
+        return c;
+    return x->ent < y->ent ? -1 : x->ent > y->ent;
+}
+
+/* The literals of one value into g (VR_LITS, VR_KEY, regex keys). Returns
+ * KB_OK, or KB_EINVAL when the value needs a whole expression. */
+static int value_literals(const kb_engine *e, uint32_t vid, lgather *g)
+{
+    const evalue *ev = &e->vals[vid];
+    const kb_sigma_pred *p = pred_of(e, ev->pred);
+    const kb_sigma_val *v = ev->v;
+    char buf[1024];
+
+    if (p->kind == KB_SP_RE) {
+        size_t slen, n;
+        int fold = 0;
+        const char *src = sigma_re_source(e->rs, v->re, &slen);
+        if (!src || (n = regex_key(src, slen, (p->mods & KB_SM(RE_I)) != 0, buf, 256, &fold)) <
+                        KEY_MIN)
+            return KB_EINVAL;
+        return lgather_add(g, buf, n, fold, vid);
+    }
+    switch (value_class(p, v)) {
+    case VR_LITS: {
+        size_t lo = 0, hi, nvar = 1;
+        if (v->lit)
+            return lgather_add(g, v->lit, v->litlen, ev->fold, vid);
+        hi = v->ntok;
+        while (lo < hi && v->tok[lo] == KB_SIGMA_TOK_STAR)
+            lo++;
+        while (hi > lo && v->tok[hi - 1] == KB_SIGMA_TOK_STAR)
+            hi--;
+        if ((hi - lo) * 3 > sizeof buf)
+            return KB_EINVAL;
+        for (size_t i = lo; i < hi; i++)
+            if (v->tok[i] == KB_SIGMA_TOK_DASH)
+                nvar *= 5;
+        for (size_t var = 0; var < nvar; var++) {
+            static const char *const dash[5] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94",
+                                                "\xe2\x80\x95"};
+            size_t n = 0, sel = var;
+            int rc;
+            for (size_t i = lo; i < hi; i++) {
+                if (v->tok[i] == KB_SIGMA_TOK_DASH) {
+                    const char *d = dash[sel % 5];
+                    sel /= 5;
+                    memcpy(buf + n, d, strlen(d));
+                    n += strlen(d);
+                } else {
+                    buf[n++] = (char)v->tok[i];
+                }
+            }
+            if ((rc = lgather_add(g, buf, n, ev->fold, vid)))
+                return rc;
+        }
+        return KB_OK;
+    }
+    case VR_KEY: {
+        size_t off, n = value_key(v, &off);
+        if (n > sizeof buf)
+            n = sizeof buf;
+        if (v->lit)
+            memcpy(buf, v->lit, n);
+        else
+            for (size_t i = 0; i < n; i++)
+                buf[i] = (char)v->tok[off + i];
+        return lgather_add(g, buf, n, ev->fold, vid | CONFIRM_BIT);
+    }
+    default:
+        return KB_EINVAL;
+    }
+}
+
+#define KEY3 0x1000000u
+
+/* The key of a literal of 3 or 4 bytes: its lower-cased first three. */
+static inline uint32_t short_key3(const unsigned char *b)
+{
+    return KEY3 | (uint32_t)lower(b[0]) << 16 | (uint32_t)lower(b[1]) << 8 | lower(b[2]);
+}
+
+static inline uint32_t key3_bit(uint32_t k3)
+{
+    return (k3 * 0x9E3779B1u) >> 16;
+}
+
+static int cmp_short(const void *a, const void *b)
+{
+    const eshort *x = a, *y = b;
+    if ((x->len == 1) != (y->len == 1))
+        return x->len == 1 ? -1 : 1;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* Plans set xi (serially): literal ids and entries, the short-literal
+ * table, and the Hyperscan expressions to compile (sub->expr). */
+static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
+{
+    lgather g = {0};
+    size_t aexpr = 0, ashort = 0, arexpr = 0;
     int rc = KB_OK;
 
-    for (;;) {
-        hs_compile_error_t *cerr = NULL;
-        patset_clear(ps);
-        for (size_t k = 0; k < np; k++) {
-            const epred *ep = &e->preds[preds[k]];
-            const kb_sigma_pred *p = pred_of(e, preds[k]);
-            if (ep->mode != PM_HS)
+    for (size_t k = 0; k < x->np; k++) {
+        const epred *ep = &e->preds[x->preds[k]];
+        const kb_sigma_pred *p = pred_of(e, x->preds[k]);
+        if (ep->mode != PM_HS)
+            continue;
+        for (uint32_t vid = ep->v0; vid < ep->v0 + ep->nv; vid++) {
+            int conf;
+            uint32_t uid;
+            if (p->kind != KB_SP_RE && in_trie(p, e->vals[vid].v))
                 continue;
-            for (uint32_t vid = ep->v0; vid < ep->v0 + ep->nv; vid++) {
-                unsigned fl = HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL;
-                int conf;
-                if (in_trie(p, e->vals[vid].v))
-                    continue;
-                if (!p->cased)
+            rc = value_literals(e, vid, &g);
+            if (rc == KB_OK)
+                continue;
+            if (rc != KB_EINVAL)
+                goto out;
+            if (p->kind == KB_SP_RE) {
+                /* a regex without a literal key: Hyperscan prefilter */
+                size_t slen;
+                const char *src = sigma_re_source(e->rs, e->vals[vid].v->re, &slen);
+                unsigned fl = HS_FLAG_PREFILTER | HS_FLAG_UTF8 | HS_FLAG_SINGLEMATCH |
+                              HS_FLAG_ALLOWEMPTY;
+                char *z;
+                if (!src) {
+                    rc = KB_EINVAL;
+                    goto out;
+                }
+                if (p->mods & KB_SM(RE_I))
                     fl |= HS_FLAG_CASELESS;
-                if (!value_pattern(e->vals[vid].v, b, &conf)) {
+                if (p->mods & KB_SM(RE_M))
+                    fl |= HS_FLAG_MULTILINE;
+                if (p->mods & KB_SM(RE_S))
+                    fl |= HS_FLAG_DOTALL;
+                if ((rc = new_uid(e, &uid)) || (rc = add_entry(e, vid)))
+                    goto out;
+                e->uids[uid].nent = 1;
+                if ((rc = grow((void **)&x->rexpr, &arexpr, x->nrexpr + 1, sizeof *x->rexpr)))
+                    goto out;
+                if (!(z = malloc(slen + 1))) {
                     rc = KB_ENOMEM;
                     goto out;
                 }
-                if ((rc = patset_add(ps, b->data, fl, vid)))
-                    goto out;
+                memcpy(z, src, slen);
+                z[slen] = 0;
+                x->rexpr[x->nrexpr].s = z;
+                x->rexpr[x->nrexpr].flags = fl;
+                x->rexpr[x->nrexpr].uid = uid;
+                x->nrexpr++;
+                continue;
             }
+            /* a whole expression, alone under its id */
+            if (!value_pattern(e->vals[vid].v, b, &conf)) {
+                rc = KB_ENOMEM;
+                goto out;
+            }
+            if ((rc = new_uid(e, &uid)) || (rc = add_entry(e, vid)))
+                goto out;
+            e->uids[uid].nent = 1;
+            if ((rc = grow((void **)&x->expr, &aexpr, x->nexpr + 1, sizeof *x->expr)))
+                goto out;
+            if (!(x->expr[x->nexpr].s = kb_strdup(b->data))) {
+                rc = KB_ENOMEM;
+                goto out;
+            }
+            x->expr[x->nexpr].flags = HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL |
+                                      (p->cased ? 0 : HS_FLAG_CASELESS);
+            x->expr[x->nexpr].uid = uid;
+            x->nexpr++;
+        }
+    }
+    /* one id per distinct literal */
+    if (g.n)
+        qsort(g.r, g.n, sizeof *g.r, cmp_lrec);
+    for (size_t i = 0; i < g.n;) {
+        size_t j = i;
+        uint32_t uid;
+        const struct lrec *r = &g.r[i];
+        if ((rc = new_uid(e, &uid)))
+            goto out;
+        for (; j < g.n && g.r[j].fold == r->fold && g.r[j].len == r->len &&
+               memcmp(g.r[j].bytes, r->bytes, r->len) == 0;
+             j++)
+            if (j == i || g.r[j].ent != g.r[j - 1].ent)
+                if ((rc = add_entry(e, g.r[j].ent)))
+                    goto out;
+        e->uids[uid].nent = (uint32_t)(e->nents - e->uids[uid].ent0);
+        if (r->len < SHORT_MAX + 1) {
+            eshort *sh;
+            if ((rc = grow((void **)&x->shorts, &ashort, x->nshort + 1, sizeof *x->shorts)))
+                goto out;
+            sh = &x->shorts[x->nshort++];
+            memset(sh, 0, sizeof *sh);
+            memcpy(sh->b, r->bytes, r->len);
+            sh->len = (uint8_t)r->len;
+            sh->fold = r->fold;
+            sh->uid = uid;
+            sh->key = r->len == 1   ? 0 /* sorts first */
+                      : r->len == 2 ? (uint32_t)lower((unsigned char)r->bytes[0]) << 8 |
+                                          lower((unsigned char)r->bytes[1])
+                                    : short_key3((const unsigned char *)r->bytes);
+            x->nsingle += r->len == 1;
+        } else {
+            kb_buf_clear(b);
+            for (size_t k = 0; k < r->len; k++)
+                put_byte(b, (unsigned char)r->bytes[k]);
+            if (!b->data || b->len >= b->cap) {
+                rc = KB_ENOMEM;
+                goto out;
+            }
+            if ((rc = grow((void **)&x->expr, &aexpr, x->nexpr + 1, sizeof *x->expr)))
+                goto out;
+            if (!(x->expr[x->nexpr].s = kb_strdup(b->data))) {
+                rc = KB_ENOMEM;
+                goto out;
+            }
+            x->expr[x->nexpr].flags = HS_FLAG_SINGLEMATCH | (r->fold ? HS_FLAG_CASELESS : 0);
+            x->expr[x->nexpr].uid = uid;
+            x->nexpr++;
+        }
+        i = j;
+    }
+    if (x->nshort > x->nsingle) {
+        size_t cap = 16;
+        qsort(x->shorts, x->nshort, sizeof *x->shorts, cmp_short);
+        while (cap < (x->nshort - x->nsingle) * 2)
+            cap *= 2;
+        x->sbits = calloc(3 * 8192, 1);
+        x->hkey = malloc(cap * sizeof *x->hkey);
+        x->hstart = malloc(cap * sizeof *x->hstart);
+        if (!x->sbits || !x->hkey || !x->hstart) {
+            rc = KB_ENOMEM;
+            goto out;
+        }
+        x->hmask = cap - 1;
+        for (size_t k = 0; k < cap; k++)
+            x->hkey[k] = UINT32_MAX;
+        for (size_t k = x->nsingle; k < x->nshort; k++) {
+            uint32_t key = x->shorts[k].key;
+            size_t pos;
+            if (k > x->nsingle && x->shorts[k - 1].key == key)
+                continue;
+            if (key & KEY3) {
+                uint32_t k2 = (key >> 8) & 0xffff;
+                x->sbits[8192 + (key3_bit(key) >> 3)] |= (uint8_t)(1u << (key3_bit(key) & 7));
+                x->sbits[16384 + (k2 >> 3)] |= (uint8_t)(1u << (k2 & 7));
+                x->has3 = 1;
+            } else {
+                x->sbits[key >> 3] |= (uint8_t)(1u << (key & 7));
+                x->sbits[16384 + (key >> 3)] |= (uint8_t)(1u << (key & 7));
+                x->has2 = 1;
+            }
+            pos = (size_t)((key * 0x9E3779B1u) >> 16) & x->hmask;
+            while (x->hkey[pos] != UINT32_MAX)
+                pos = (pos + 1) & x->hmask;
+            x->hkey[pos] = key;
+            x->hstart[pos] = (uint32_t)k;
+        }
+    }
+out:
+    for (size_t i = 0; i < g.n; i++)
+        free(g.r[i].bytes);
+    free(g.r);
+    return rc;
+}
+
+/* Compiles exprs[0..n) into *db; an expression Hyperscan refuses turns
+ * the predicates of its entries into PM_REF and the rest is compiled again.
+ * Touches only the predicates of one set (sets compile in parallel). */
+static int compile_db(kb_engine *e, const esub *x, const eexpr *exprs, size_t n,
+                      hs_database_t **db, size_t *npat, patset *ps)
+{
+    int rc = KB_OK;
+    for (;;) {
+        hs_compile_error_t *cerr = NULL;
+        patset_clear(ps);
+        for (size_t k = 0; k < n; k++) {
+            const euid *u = &e->uids[exprs[k].uid];
+            int live = 0;
+            for (uint32_t q = 0; q < u->nent; q++)
+                live |= e->preds[e->vals[e->ents[u->ent0 + q] & ~CONFIRM_BIT].pred].mode == PM_HS;
+            if (live && (rc = patset_add(ps, exprs[k].s, exprs[k].flags, exprs[k].uid)))
+                return rc;
         }
         if (ps->n == 0)
-            break;
+            return KB_OK;
         if (hs_compile_multi((const char *const *)ps->expr, ps->flags, ps->ids, (unsigned)ps->n,
-                             HS_MODE_BLOCK, NULL, &s->db, &cerr) == HS_SUCCESS) {
-            s->npat = ps->n;
-            break;
+                             HS_MODE_BLOCK, NULL, db, &cerr) == HS_SUCCESS) {
+            *npat = ps->n;
+            return KB_OK;
         }
-        s->db = NULL;
+        *db = NULL;
         if (cerr && cerr->expression >= 0 && (size_t)cerr->expression < ps->n) {
-            e->preds[e->vals[ps->ids[cerr->expression]].pred].mode = PM_REF;
+            const euid *u = &e->uids[ps->ids[cerr->expression]];
+            for (uint32_t q = 0; q < u->nent; q++)
+                e->preds[e->vals[e->ents[u->ent0 + q] & ~CONFIRM_BIT].pred].mode = PM_REF;
             hs_free_compile_error(cerr);
             continue;
         }
         if (cerr)
             hs_free_compile_error(cerr);
-        for (size_t k = 0; k < np; k++)
-            if (e->preds[preds[k]].mode == PM_HS)
-                e->preds[preds[k]].mode = PM_REF;
-        break;
+        for (size_t k = 0; k < x->np; k++)
+            if (e->preds[x->preds[k]].mode == PM_HS)
+                e->preds[x->preds[k]].mode = PM_REF;
+        return KB_OK;
     }
-    for (size_t k = 0; k < np; k++) {
-        const epred *ep = &e->preds[preds[k]];
+}
+
+/* Builds set x's databases and integer index. */
+static int compile_sub(kb_engine *e, esub *x, patset *ps)
+{
+    size_t aints = 0, npat = 0, arui = 0;
+    int rc;
+
+    if ((rc = compile_db(e, x, x->rexpr, x->nrexpr, &x->rdb, &npat, ps)))
+        goto out;
+    if (x->rdb)
+        for (size_t k = 0; k < x->nrexpr; k++) {
+            const euid *u = &e->uids[x->rexpr[k].uid];
+            if (e->preds[e->vals[e->ents[u->ent0]].pred].mode != PM_HS)
+                continue;
+            if ((rc = grow((void **)&x->ruids, &arui, x->nruids + 1, sizeof *x->ruids)))
+                goto out;
+            x->ruids[x->nruids++] = x->rexpr[k].uid;
+        }
+    if ((rc = compile_db(e, x, x->expr, x->nexpr, &x->db, &x->npat, ps)))
+        goto out;
+    x->npat += npat;
+    for (size_t k = 0; k < x->np; k++) {
+        const epred *ep = &e->preds[x->preds[k]];
         if (ep->mode != PM_HS)
             continue;
         for (uint32_t vid = ep->v0; vid < ep->v0 + ep->nv; vid++) {
             if (!e->vals[vid].is_int)
                 continue;
-            if ((rc = grow((void **)&s->ints, &aints, s->nints + 1, sizeof *s->ints)))
+            if ((rc = grow((void **)&x->ints, &aints, x->nints + 1, sizeof *x->ints)))
                 goto out;
-            s->ints[s->nints].ival = e->vals[vid].v->ival;
-            s->ints[s->nints].vid = vid;
-            s->nints++;
+            x->ints[x->nints].ival = e->vals[vid].v->ival;
+            x->ints[x->nints].vid = vid;
+            x->nints++;
         }
     }
-    if (s->nints)
-        qsort(s->ints, s->nints, sizeof *s->ints, cmp_eint);
+    if (x->nints)
+        qsort(x->ints, x->nints, sizeof *x->ints, cmp_eint);
 out:
     patset_clear(ps);
     return rc;
+}
+
+/* Compiles the sets from a shared counter, on COMPILE_THREADS threads. */
+typedef struct compile_job {
+    kb_engine *e;
+    atomic_size_t next;
+    atomic_int rc;
+} compile_job;
+
+static void *compile_worker(void *arg)
+{
+    compile_job *job = arg;
+    patset ps = {0};
+    size_t xi;
+
+    while ((xi = atomic_fetch_add(&job->next, 1)) < job->e->nsubs) {
+        int rc = compile_sub(job->e, &job->e->subs[xi], &ps);
+        if (rc) {
+            atomic_store(&job->rc, rc);
+            break;
+        }
+    }
+    free(ps.expr);
+    free(ps.flags);
+    free(ps.ids);
+    return NULL;
+}
+
+static int compile_subs(kb_engine *e)
+{
+    compile_job job;
+    pthread_t th[COMPILE_THREADS];
+    int started = 0;
+
+    job.e = e;
+    atomic_init(&job.next, 0);
+    atomic_init(&job.rc, KB_OK);
+    for (int k = 1; k < COMPILE_THREADS; k++)
+        if (pthread_create(&th[started], NULL, compile_worker, &job) == 0)
+            started++;
+    compile_worker(&job);
+    for (int k = 0; k < started; k++)
+        pthread_join(th[k], NULL);
+    return atomic_load(&job.rc);
 }
 
 /* Cost of the trigger a predicate needs when it must be watched. */
 static uint32_t pred_cost(const epred *ep)
 {
     switch (ep->mode) {
-    case PM_HS: return COST_HS;
+    case PM_HS: return ep->shorty ? COST_SHORT : COST_HS;
     case PM_REF: return COST_REF;
     case PM_CONST: return 0;
     default: return COST_INF;
@@ -917,6 +1873,184 @@ out:
     return rc;
 }
 
+/* Regex runs for the regex predicates (not negated, not `all`). */
+static int build_rxs(kb_engine *e)
+{
+    for (uint32_t gp = 0; gp < e->npreds; gp++) {
+        const kb_sigma_pred *p = pred_of(e, gp);
+        epred *ep = &e->preds[gp];
+        ep->rx0 = NOSLOT;
+        if (p->kind != KB_SP_RE || p->neq || p->all || ep->slot == NOSLOT || !p->nvals)
+            continue;
+        ep->rx0 = (uint32_t)e->nrxs;
+        for (uint32_t i = 0; i < p->nvals; i++) {
+            rxcoll c;
+            int fold = 0;
+            size_t slen;
+            const char *src = sigma_re_source(e->rs, p->vals[i].re, &slen);
+            erx *x;
+            if (grow((void **)&e->rxs, &e->arxs, e->nrxs + 1, sizeof *e->rxs))
+                return KB_ENOMEM;
+            x = &e->rxs[e->nrxs++];
+            memset(x, 0, sizeof *x);
+            memset(&c, 0, sizeof c);
+            x->run0 = (uint32_t)e->nruns;
+            if (!src || !regex_runs(src, slen, (p->mods & KB_SM(RE_I)) != 0, &c, &fold) ||
+                c.nrun == 0) {
+                x->any = 1;
+                continue;
+            }
+            x->fold = (uint8_t)fold;
+            for (size_t k = 0; k < c.nrun; k++) {
+                if (grow((void **)&e->runs, &e->aruns, e->nruns + 1, sizeof *e->runs) ||
+                    grow((void **)&e->runbytes, &e->arunbytes, e->nrunbytes + c.run[k].len,
+                         1))
+                    return KB_ENOMEM;
+                memcpy(e->runbytes + e->nrunbytes, c.buf + c.run[k].off, c.run[k].len);
+                e->runs[e->nruns].off = (uint32_t)e->nrunbytes;
+                e->runs[e->nruns].len = c.run[k].len;
+                e->nrunbytes += c.run[k].len;
+                e->nruns++;
+            }
+            x->nrun = (uint32_t)c.nrun;
+        }
+    }
+    return KB_OK;
+}
+
+/* Marks HS predicates with a literal of at most SHORT_MAX bytes: they hit
+ * often, so watch sets prefer other predicates (COST_SHORT). (Leaving them
+ * to the reference instead of scanning for them was measured: the
+ * reference's substring search costs more than the short-literal scan.) */
+static void mark_shorts(kb_engine *e)
+{
+    for (uint32_t gp = 0; gp < e->npreds; gp++) {
+        epred *ep = &e->preds[gp];
+        const kb_sigma_pred *p = pred_of(e, gp);
+        if (ep->mode != PM_HS || p->kind != KB_SP_STR || ep->slot == e->kw_slot)
+            continue;
+        for (uint32_t i = 0; i < p->nvals && !ep->shorty; i++) {
+            const kb_sigma_val *v = &p->vals[i];
+            size_t off;
+            if (v->never)
+                continue;
+            switch (value_class(p, v)) {
+            case VR_LITS:
+                ep->shorty = (v->lit ? v->litlen : value_key(v, &off)) <= SHORT_MAX;
+                break;
+            case VR_KEY: ep->shorty = value_key(v, &off) <= SHORT_MAX; break;
+            default: break;
+            }
+        }
+    }
+}
+
+static int ls_same(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcasecmp(a, b) == 0;
+}
+
+/* Logsource groups: rules with the same product/category/service. */
+static int group_rules(kb_engine *e)
+{
+    size_t cap = 64, alsgs = 0;
+    uint32_t *tab = NULL;
+    int rc = KB_ENOMEM;
+
+    while (cap < e->nrules * 2)
+        cap *= 2;
+    if (!(tab = malloc(cap * sizeof *tab)))
+        return KB_ENOMEM;
+    for (size_t i = 0; i < cap; i++)
+        tab[i] = NOSLOT;
+    for (uint32_t ri = 0; ri < e->nrules; ri++) {
+        const kb_logsource *ls = &e->rules[ri].r->meta.ls;
+        const char *k[3] = {ls->product, ls->category, ls->service};
+        uint64_t h = 0x9E37u;
+        size_t pos;
+        for (int i = 0; i < 3; i++) {
+            char buf[64];
+            size_t n = 0;
+            for (const char *c = k[i]; c && *c && n < sizeof buf; c++)
+                buf[n++] = (char)lower((unsigned char)*c);
+            h = (h ^ (k[i] ? kb_hash(buf, n) : (uint64_t)i + 1)) * 0x100000001B3ull;
+        }
+        pos = (size_t)h & (cap - 1);
+        for (;; pos = (pos + 1) & (cap - 1)) {
+            const kb_logsource *o;
+            if (tab[pos] == NOSLOT) {
+                if (grow((void **)&e->lsgs, &alsgs, e->nlsgs + 1, sizeof *e->lsgs))
+                    goto out;
+                e->lsgs[e->nlsgs].r = e->rules[ri].r;
+                tab[pos] = (uint32_t)e->nlsgs++;
+                break;
+            }
+            o = &e->lsgs[tab[pos]].r->meta.ls;
+            if (ls_same(o->product, ls->product) && ls_same(o->category, ls->category) &&
+                ls_same(o->service, ls->service))
+                break;
+        }
+        e->rules[ri].lsg = tab[pos];
+    }
+    rc = KB_OK;
+out:
+    free(tab);
+    return rc;
+}
+
+/* One pattern set per (slot, logsource group) holding HS predicates. */
+static int make_subs(kb_engine *e)
+{
+    size_t cap = 64;
+    uint64_t *key = NULL;
+    uint32_t *val = NULL;
+    int rc = KB_ENOMEM;
+
+    while (cap < e->npreds * 2)
+        cap *= 2;
+    key = malloc(cap * sizeof *key);
+    val = malloc(cap * sizeof *val);
+    if (!key || !val)
+        goto out;
+    for (size_t i = 0; i < cap; i++)
+        key[i] = 0;
+    for (uint32_t gp = 0; gp < e->npreds; gp++) {
+        epred *ep = &e->preds[gp];
+        uint64_t k;
+        size_t pos;
+        esub *x;
+        if (ep->mode != PM_HS)
+            continue;
+        k = ((uint64_t)ep->slot << 32 | e->rules[ep->rule].lsg) + 1;
+        pos = (size_t)((k * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+        while (key[pos] && key[pos] != k)
+            pos = (pos + 1) & (cap - 1);
+        if (!key[pos]) {
+            if (grow((void **)&e->subs, &e->asubs, e->nsubs + 1, sizeof *e->subs))
+                goto out;
+            x = &e->subs[e->nsubs];
+            memset(x, 0, sizeof *x);
+            x->slot = ep->slot;
+            x->lsg = e->rules[ep->rule].lsg;
+            x->proot = x->sroot = NOSLOT;
+            key[pos] = k;
+            val[pos] = (uint32_t)e->nsubs++;
+        }
+        ep->sub = val[pos];
+        x = &e->subs[ep->sub];
+        if (grow((void **)&x->preds, &x->ap, x->np + 1, sizeof *x->preds))
+            goto out;
+        x->preds[x->np++] = gp;
+    }
+    rc = KB_OK;
+out:
+    free(key);
+    free(val);
+    return rc;
+}
+
 static int add_presence(eslot *s, uint32_t ri)
 {
     if (s->npresence && s->presence[s->npresence - 1] == ri)
@@ -933,9 +2067,6 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
     kb_arena *arena = NULL;
     kb_event empty;
     kb_buf b;
-    patset ps = {0};
-    uint32_t **slot_preds = NULL;
-    size_t *slot_np = NULL, *slot_ap = NULL;
     double t0 = now_secs();
     const char *why = "out of memory";
 
@@ -974,24 +2105,18 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
             if (setup_pred(e, (uint32_t)i, e->rules[i].pred0 + j, &rs->rules[i]->preds[j], &empty,
                            &b))
                 goto fail;
-    /* databases */
-    slot_preds = calloc(e->nslots + 1, sizeof *slot_preds);
-    slot_np = calloc(e->nslots + 1, sizeof *slot_np);
-    slot_ap = calloc(e->nslots + 1, sizeof *slot_ap);
-    if (!slot_preds || !slot_np || !slot_ap)
+    if (build_rxs(e))
         goto fail;
-    for (uint32_t gp = 0; gp < e->npreds; gp++) {
-        uint32_t si = e->preds[gp].slot;
-        if (e->preds[gp].mode != PM_HS)
-            continue;
-        if (grow((void **)&slot_preds[si], &slot_ap[si], slot_np[si] + 1, sizeof **slot_preds))
+    mark_shorts(e);
+    /* pattern sets: one per (slot, logsource group) */
+    if (group_rules(e) || make_subs(e))
+        goto fail;
+    for (size_t xi = 0; xi < e->nsubs; xi++)
+        if (plan_sub(e, &e->subs[xi], &b))
             goto fail;
-        slot_preds[si][slot_np[si]++] = gp;
-    }
     why = "cannot compile a pattern database";
-    for (uint32_t si = 0; si < e->nslots; si++)
-        if (slot_np[si] && compile_slot(e, si, slot_preds[si], slot_np[si], &ps, &b))
-            goto fail;
+    if (compile_subs(e))
+        goto fail;
     why = "out of memory";
     if (build_tries(e))
         goto fail;
@@ -1033,26 +2158,19 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
     e->cand_bytes = (e->nrules + 7) / 8 + 1;
     e->st.rules = e->nrules;
     e->st.preds = e->npreds;
-    for (uint32_t si = 0; si < e->nslots; si++) {
-        e->st.hs_patterns += e->slots[si].npat;
-        e->st.hs_databases += e->slots[si].db != NULL;
+    for (size_t xi = 0; xi < e->nsubs; xi++) {
+        e->st.hs_patterns += e->subs[xi].npat;
+        e->st.hs_databases += (e->subs[xi].db != NULL) + (e->subs[xi].rdb != NULL);
     }
     for (uint32_t gp = 0; gp < e->npreds; gp++)
         e->st.fallback += e->preds[gp].mode == PM_REF || e->preds[gp].mode == PM_ALWAYS ||
                           e->preds[gp].confirm;
-    e->st.hs_patterns += e->ntvids; /* trie literals count as patterns */
+    e->st.hs_patterns += e->ntvids; /* trie and short literals count as patterns */
+    for (size_t xi = 0; xi < e->nsubs; xi++)
+        e->st.hs_patterns += e->subs[xi].nshort;
     e->st.compile_secs = now_secs() - t0;
     why = NULL;
 fail:
-    if (slot_preds)
-        for (size_t si = 0; si < e->nslots; si++)
-            free(slot_preds[si]);
-    free(slot_preds);
-    free(slot_np);
-    free(slot_ap);
-    free(ps.expr);
-    free(ps.flags);
-    free(ps.ids);
     kb_buf_release(&b);
     kb_arena_free(arena);
     if (why) {
@@ -1068,11 +2186,32 @@ void kb_engine_free(kb_engine *e)
     if (!e)
         return;
 
-    for (size_t si = 0; si < e->nslots; si++) {
-        hs_free_database(e->slots[si].db);
-        free(e->slots[si].ints);
+    for (size_t si = 0; si < e->nslots; si++)
         free(e->slots[si].presence);
+    for (size_t xi = 0; xi < e->nsubs; xi++) {
+        hs_free_database(e->subs[xi].db);
+        free(e->subs[xi].ints);
+        free(e->subs[xi].preds);
+        for (size_t k = 0; k < e->subs[xi].nexpr; k++)
+            free(e->subs[xi].expr[k].s);
+        free(e->subs[xi].expr);
+        for (size_t k = 0; k < e->subs[xi].nrexpr; k++)
+            free(e->subs[xi].rexpr[k].s);
+        free(e->subs[xi].rexpr);
+        free(e->subs[xi].ruids);
+        hs_free_database(e->subs[xi].rdb);
+        free(e->subs[xi].shorts);
+        free(e->subs[xi].sbits);
+        free(e->subs[xi].hkey);
+        free(e->subs[xi].hstart);
     }
+    free(e->uids);
+    free(e->ents);
+    free(e->rxs);
+    free(e->runs);
+    free(e->runbytes);
+    free(e->subs);
+    free(e->lsgs);
     if (e->rules)
         for (size_t i = 0; i < e->nrules; i++)
             free(e->rules[i].req);
@@ -1127,8 +2266,9 @@ kb_engine_scratch *kb_engine_scratch_new(const kb_engine *e)
         return NULL;
     s->e = e;
     kb_buf_init(&s->kw, (size_t)KB_EVENT_MAX_FIELDS * (UINT32_MAX / KB_EVENT_MAX_FIELDS));
-    for (size_t si = 0; si < e->nslots; si++)
-        if (e->slots[si].db && hs_alloc_scratch(e->slots[si].db, &s->hs) != HS_SUCCESS)
+    for (size_t xi = 0; xi < e->nsubs; xi++)
+        if ((e->subs[xi].db && hs_alloc_scratch(e->subs[xi].db, &s->hs) != HS_SUCCESS) ||
+            (e->subs[xi].rdb && hs_alloc_scratch(e->subs[xi].rdb, &s->hs) != HS_SUCCESS))
             goto fail;
     s->pstamp = calloc(e->npreds + 1, sizeof *s->pstamp);
     s->pcnt = calloc(e->npreds + 1, sizeof *s->pcnt);
@@ -1139,13 +2279,16 @@ kb_engine_scratch *kb_engine_scratch_new(const kb_engine *e)
     s->dhead = calloc(ns, sizeof *s->dhead);
     s->ahead = calloc(ns, sizeof *s->ahead);
     s->present = calloc(ns, sizeof *s->present);
-    s->mark = calloc(ns, 1);
+    s->mark = calloc(e->nsubs + 1, 1);
+    s->lsmark = calloc(e->nlsgs + 1, 1);
+    s->ustamp = calloc(e->nuids + 1, sizeof *s->ustamp);
     s->dnext = calloc(KB_EVENT_MAX_FIELDS, sizeof *s->dnext);
     s->anext = calloc(KB_EVENT_MAX_FIELDS, sizeof *s->anext);
     s->routes = calloc(ROUTE_MAX, sizeof *s->routes);
     s->route_hash = malloc(ROUTE_HASH * sizeof *s->route_hash);
     if (!s->pstamp || !s->pcnt || !s->gstamp || !s->rstamp || !s->trig || !s->slot_gen ||
-        !s->dhead || !s->ahead || !s->present || !s->mark || !s->dnext || !s->anext ||
+        !s->dhead || !s->ahead || !s->present || !s->mark || !s->lsmark || !s->ustamp ||
+        !s->dnext || !s->anext ||
         !s->routes || !s->route_hash)
         goto fail;
     routes_reset(s);
@@ -1172,6 +2315,9 @@ void kb_engine_scratch_free(kb_engine_scratch *s)
     free(s->ahead);
     free(s->present);
     free(s->mark);
+    free(s->lsmark);
+    free(s->ustamp);
+    free(s->low);
     free(s->dnext);
     free(s->anext);
     free(s->routes);
@@ -1203,6 +2349,20 @@ static int route_is(const route *rt, const kb_logsource *ls, int has_id, int64_t
            str_same(rt->key[1], ls->category) && str_same(rt->key[2], ls->service);
 }
 
+/* Sorts pattern sets by slot (insertion sort: routes are built rarely). */
+static void scan_sort(const kb_engine *e, uint32_t *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        uint32_t x = v[i];
+        size_t j = i;
+        while (j > 0 && e->subs[v[j - 1]].slot > e->subs[x].slot) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
 static route *route_build(const kb_engine *e, kb_engine_scratch *s, const kb_logsource *ls,
                           int has_id, int64_t id, uint64_t h)
 {
@@ -1220,10 +2380,14 @@ static route *route_build(const kb_engine *e, kb_engine_scratch *s, const kb_log
             goto fail;
     if (!(rt->cand = calloc(e->cand_bytes, 1)))
         goto fail;
-    memset(s->mark, 0, e->nslots + 1);
+    memset(s->mark, 0, e->nsubs + 1);
+    /* 1: the group applies, 2: it does not */
+    memset(s->lsmark, 0, e->nlsgs + 1);
     for (uint32_t ri = 0; ri < e->nrules; ri++) {
         const erule *er = &e->rules[ri];
-        if (!kb_rule_logsource_applies(er->r, ls))
+        if (!s->lsmark[er->lsg])
+            s->lsmark[er->lsg] = kb_rule_logsource_applies(e->lsgs[er->lsg].r, ls) ? 1 : 2;
+        if (s->lsmark[er->lsg] != 1)
             continue;
         if (er->has_req && has_id &&
             !bsearch(&id, er->req, er->nreq, sizeof *er->req, cmp_i64))
@@ -1232,8 +2396,8 @@ static route *route_build(const kb_engine *e, kb_engine_scratch *s, const kb_log
         nal += er->always;
         for (uint32_t k2 = 0; k2 < er->npreds; k2++) {
             const epred *ep = &e->preds[er->pred0 + k2];
-            if (ep->mode == PM_HS && !s->mark[ep->slot]) {
-                s->mark[ep->slot] = 1;
+            if (ep->mode == PM_HS && !s->mark[ep->sub]) {
+                s->mark[ep->sub] = 1;
                 nsc++;
             }
         }
@@ -1245,9 +2409,10 @@ static route *route_build(const kb_engine *e, kb_engine_scratch *s, const kb_log
     for (uint32_t ri = 0; ri < e->nrules; ri++)
         if (e->rules[ri].always && bit_get(rt->cand, ri))
             rt->always[rt->nalways++] = ri;
-    for (uint32_t si = 0; si < e->nslots; si++)
-        if (s->mark[si])
-            rt->scan[rt->nscan++] = si;
+    for (uint32_t xi = 0; xi < e->nsubs; xi++)
+        if (s->mark[xi])
+            rt->scan[rt->nscan++] = xi;
+    scan_sort(e, rt->scan, rt->nscan);
     return rt;
 fail:
     route_free(rt);
@@ -1374,7 +2539,9 @@ static void gather(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev)
             s->dnext[i] = s->dhead[si];
             s->dhead[si] = (uint16_t)(i + 1);
         }
-        if ((si = fid_alias(e, s, fid)) != NOSLOT) {
+        /* cached: 1 (none) wraps to NOSLOT */
+        si = fid < s->nfidalias && s->fidalias[fid] ? s->fidalias[fid] - 2 : fid_alias(e, s, fid);
+        if (si != NOSLOT) {
             touch(s, si);
             s->anext[i] = s->ahead[si];
             s->ahead[si] = (uint16_t)(i + 1);
@@ -1420,6 +2587,23 @@ static void value_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
         trigger(s, p->rule);
 }
 
+/* Literal (or expression) uid found in the instance being scanned. */
+static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
+{
+    const euid *u = &e->uids[uid];
+    for (uint32_t q = 0; q < u->nent; q++) {
+        uint32_t ent = e->ents[u->ent0 + q];
+        const evalue *v = &e->vals[ent & ~CONFIRM_BIT];
+        if (s->inst_parsed && v->is_int)
+            continue; /* compared numerically instead */
+        if (!bit_get(s->cand, e->preds[v->pred].rule))
+            continue;
+        if ((ent & CONFIRM_BIT) && !value_confirm(v->v, s->inst, s->inst_len, v->fold))
+            continue;
+        value_hit(e, s, ent & ~CONFIRM_BIT);
+    }
+}
+
 static int on_hit(unsigned int id, unsigned long long from, unsigned long long to,
                   unsigned int flags, void *ctx)
 {
@@ -1427,15 +2611,104 @@ static int on_hit(unsigned int id, unsigned long long from, unsigned long long t
     (void)from;
     (void)to;
     (void)flags;
-    if (s->inst_parsed && s->e->vals[id].is_int)
-        return 0; /* compared numerically instead */
-    value_hit(s->e, s, id);
+    uid_hit(s->e, s, id);
     return 0;
 }
 
-static inline unsigned char lower(unsigned char c)
+static inline void short_try(const kb_engine *e, kb_engine_scratch *s, const eshort *sh,
+                             size_t i)
 {
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+    if (sh->len > s->inst_len - i || s->ustamp[sh->uid] == s->sgen)
+        return;
+    if (memcmp((sh->fold ? s->low : (const unsigned char *)s->inst) + i, sh->b, sh->len) != 0)
+        return;
+    s->ustamp[sh->uid] = s->sgen;
+    uid_hit(e, s, sh->uid);
+}
+
+/* The literals of key at position i (present in the hash when its bit is
+ * set, except that a trigram bit may be set by another trigram). */
+static inline void short_bucket(const kb_engine *e, kb_engine_scratch *s, const esub *x,
+                                uint32_t key, size_t i)
+{
+    size_t pos = (size_t)((key * 0x9E3779B1u) >> 16) & x->hmask;
+    while (x->hkey[pos] != key) {
+        if (x->hkey[pos] == UINT32_MAX)
+            return;
+        pos = (pos + 1) & x->hmask;
+    }
+    for (uint32_t k = x->hstart[pos]; k < x->nshort && x->shorts[k].key == key; k++)
+        short_try(e, s, &x->shorts[k], i);
+}
+
+/* The instance lower-cased (ASCII) into s->low, once per instance. */
+static int lower_inst(kb_engine_scratch *s)
+{
+    const unsigned char *p = (const unsigned char *)s->inst;
+    unsigned char *o;
+    if (s->low_of == s->inst && s->low_len == s->inst_len)
+        return KB_OK;
+    if (s->inst_len + 1 > s->alow) {
+        size_t n = s->alow ? s->alow : 4096;
+        unsigned char *q;
+        while (n < s->inst_len + 1)
+            n *= 2;
+        if (!(q = realloc(s->low, n)))
+            return KB_ENOMEM;
+        s->low = q;
+        s->alow = n;
+    }
+    o = s->low;
+    for (size_t i = 0; i < s->inst_len; i++)
+        o[i] = (unsigned char)(p[i] + (((unsigned char)(p[i] - 'A') < 26) << 5));
+    o[s->inst_len] = 0;
+    s->low_of = s->inst;
+    s->low_len = s->inst_len;
+    return KB_OK;
+}
+
+/* The short literals of set x in the instance, each uid once per scan:
+ * one-byte literals with memchr, longer ones by their first two or three
+ * bytes (a bit per bigram or trigram hash, then a hash of the keys). */
+static int scan_short(const kb_engine *e, kb_engine_scratch *s, const esub *x)
+{
+    const unsigned char *p = (const unsigned char *)s->inst, *l;
+    size_t n = s->inst_len;
+    uint32_t k2;
+    if (++s->sgen == 0) {
+        memset(s->ustamp, 0, (e->nuids + 1) * sizeof *s->ustamp);
+        s->sgen = 1;
+    }
+    for (size_t k = 0; k < x->nsingle; k++) {
+        const eshort *sh = &x->shorts[k];
+        unsigned char c = (unsigned char)sh->b[0];
+        const void *at = memchr(p, c, n);
+        if (!at && sh->fold && c != (unsigned char)upper(c))
+            at = memchr(p, upper(c), n);
+        if (at) {
+            s->ustamp[sh->uid] = s->sgen;
+            uid_hit(e, s, sh->uid);
+        }
+    }
+    if (x->nshort == x->nsingle || n < 2)
+        return KB_OK;
+    if (lower_inst(s))
+        return KB_ENOMEM;
+    l = s->low;
+    k2 = l[0];
+    for (size_t i = 0; i + 1 < n; i++) {
+        k2 = (k2 << 8 | l[i + 1]) & 0xffff;
+        if (!((x->sbits[16384 + (k2 >> 3)] >> (k2 & 7)) & 1))
+            continue; /* no literal starts here */
+        if (x->has2 && ((x->sbits[k2 >> 3] >> (k2 & 7)) & 1))
+            short_bucket(e, s, x, k2, i);
+        if (x->has3 && i + 2 < n) {
+            uint32_t k3 = KEY3 | k2 << 8 | l[i + 2], b = key3_bit(k3);
+            if ((x->sbits[8192 + (b >> 3)] >> (b & 7)) & 1)
+                short_bucket(e, s, x, k3, i);
+        }
+    }
+    return KB_OK;
 }
 
 static inline void trie_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
@@ -1445,7 +2718,26 @@ static inline void trie_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t v
     value_hit(e, s, vid);
 }
 
-static int scan_field(const kb_engine *e, kb_engine_scratch *s, const eslot *sl, const kb_field *f)
+/* The literals and expressions of set x over the instance s->inst. */
+static int scan_inst(const kb_engine *e, kb_engine_scratch *s, const esub *x)
+{
+    if (x->nshort && scan_short(e, s, x))
+        return KB_ENOMEM;
+    if (x->db && hs_scan(x->db, s->inst, (unsigned)s->inst_len, 0, s->hs, on_hit, s) != HS_SUCCESS)
+        return KB_ENOMEM;
+    if (x->rdb) {
+        if (utf8_valid((const unsigned char *)s->inst, s->inst_len)) {
+            if (hs_scan(x->rdb, s->inst, (unsigned)s->inst_len, 0, s->hs, on_hit, s) != HS_SUCCESS)
+                return KB_ENOMEM;
+        } else {
+            for (size_t k = 0; k < x->nruids; k++)
+                uid_hit(e, s, x->ruids[k]);
+        }
+    }
+    return KB_OK;
+}
+
+static int scan_field(const kb_engine *e, kb_engine_scratch *s, const esub *sl, const kb_field *f)
 {
     if (f->type == KB_V_NULL || f->type == KB_V_ARRAY || f->type == KB_V_OBJECT)
         return KB_OK;
@@ -1497,47 +2789,74 @@ static int scan_field(const kb_engine *e, kb_engine_scratch *s, const eslot *sl,
                 break;
         }
     }
-    if (sl->db && hs_scan(sl->db, f->len ? f->val : "", f->len, 0, s->hs, on_hit, s) != HS_SUCCESS)
-        return KB_ENOMEM;
-    return KB_OK;
+    s->inst = f->len ? f->val : "";
+    s->inst_len = f->len;
+    return scan_inst(e, s, sl);
 }
 
-static int scan_slot(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev, uint32_t si)
+/* The instances of slot si through the pattern sets xs[0..nx). */
+static int scan_slot(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev, uint32_t si,
+                     const uint32_t *xs, size_t nx)
 {
-    const eslot *sl = &e->slots[si];
     uint16_t i;
     int rc;
     if (s->dhead[si]) {
-        if (sl->canon)
-            return scan_field(e, s, sl, &ev->fields[s->dhead[si] - 1]);
+        if (e->slots[si].canon) {
+            for (size_t k = 0; k < nx; k++)
+                if ((rc = scan_field(e, s, &e->subs[xs[k]], &ev->fields[s->dhead[si] - 1])))
+                    return rc;
+            return KB_OK;
+        }
         for (i = s->dhead[si]; i; i = s->dnext[i - 1])
-            if ((rc = scan_field(e, s, sl, &ev->fields[i - 1])))
-                return rc;
+            for (size_t k = 0; k < nx; k++)
+                if ((rc = scan_field(e, s, &e->subs[xs[k]], &ev->fields[i - 1])))
+                    return rc;
         return KB_OK;
     }
     for (i = s->ahead[si]; i; i = s->anext[i - 1])
-        if ((rc = scan_field(e, s, sl, &ev->fields[i - 1])))
-            return rc;
+        for (size_t k = 0; k < nx; k++)
+            if ((rc = scan_field(e, s, &e->subs[xs[k]], &ev->fields[i - 1])))
+                return rc;
     return KB_OK;
 }
 
-/* Keyword predicates: every string or number value, joined by NUL. */
-static int scan_keywords(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev)
+/* Keyword predicates: every string or number value, joined by NUL,
+ * through the pattern sets xs[0..nx). */
+static int scan_keywords(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev,
+                         const uint32_t *xs, size_t nx)
 {
-    const eslot *sl = &e->slots[e->kw_slot];
+    int rc;
+    size_t total = 0;
+    char *o;
     kb_buf_clear(&s->kw);
+    for (uint32_t i = 0; i < ev->nfields; i++) {
+        const kb_field *f = &ev->fields[i];
+        if (f->type == KB_V_STR || f->type == KB_V_INT || f->type == KB_V_FLOAT ||
+            f->type == KB_V_BOOL)
+            total += (size_t)f->len + 1;
+    }
+    if (kb_buf_reserve(&s->kw, total))
+        return KB_ENOMEM;
+    o = s->kw.data;
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const kb_field *f = &ev->fields[i];
         if (f->type != KB_V_STR && f->type != KB_V_INT && f->type != KB_V_FLOAT &&
             f->type != KB_V_BOOL)
             continue;
-        if (kb_buf_append(&s->kw, f->val, f->len) || kb_buf_putc(&s->kw, 0))
-            return KB_ENOMEM;
+        if (f->len)
+            memcpy(o, f->val, f->len);
+        o += f->len;
+        *o++ = 0;
     }
+    s->kw.len = total;
     s->inst_parsed = 0;
-    if (sl->db && s->kw.len &&
-        hs_scan(sl->db, s->kw.data, (unsigned)s->kw.len, 0, s->hs, on_hit, s) != HS_SUCCESS)
-        return KB_ENOMEM;
+    s->inst = s->kw.data;
+    s->inst_len = s->kw.len;
+    if (!s->kw.len)
+        return KB_OK;
+    for (size_t k = 0; k < nx; k++)
+        if ((rc = scan_inst(e, s, &e->subs[xs[k]])))
+            return rc;
     return KB_OK;
 }
 
@@ -1561,10 +2880,125 @@ static int event_id(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev
     return kb_parse_i64(f->val, f->len, id) == KB_OK;
 }
 
+#define H_UNKNOWN 2
+
+/* Naive search from a cursor (ASCII folding when fold: needle lower-case). */
+static const unsigned char *find_from(const unsigned char *h, size_t hlen, const char *n,
+                                      size_t nlen, int fold)
+{
+    if (nlen > hlen)
+        return NULL;
+    if (!fold)
+        return (const unsigned char *)kb_memmem((const char *)h, hlen, n, nlen);
+    for (size_t i = 0; i + nlen <= hlen; i++)
+        if (lower(h[i]) == (unsigned char)n[0] &&
+            eq_fold((const char *)h + i + 1, n + 1, nlen - 1, 1))
+            return h + i;
+    return NULL;
+}
+
+/* The runs of x in order in one instance. */
+static int rx_fits(const kb_engine *e, const erx *x, const kb_field *f)
+{
+    const unsigned char *p = (const unsigned char *)f->val, *end = p + f->len;
+    if (x->any)
+        return 1;
+    for (uint32_t k = 0; k < x->nrun; k++) {
+        const erun *r = &e->runs[x->run0 + k];
+        const unsigned char *at = find_from(p, (size_t)(end - p), e->runbytes + r->off, r->len,
+                                            x->fold);
+        if (!at)
+            return 0;
+        p = at + r->len;
+    }
+    return 1;
+}
+
+/* 0 when regex predicate gp cannot match: no instance of its field holds
+ * the runs of any of its values (then PCRE2 need not run); else 1. */
+static int rx_maybe(const kb_engine *e, const kb_engine_scratch *s, const kb_event *ev, uint32_t gp)
+{
+    const epred *ep = &e->preds[gp];
+    const kb_sigma_pred *p;
+    uint32_t si = ep->slot;
+    uint16_t i;
+    int alias;
+    if (ep->rx0 == NOSLOT)
+        return 1;
+    if (s->slot_gen[si] != s->gen)
+        return 1; /* absent: the reference decides (cheaply) */
+    p = pred_of(e, gp);
+    alias = !s->dhead[si];
+    i = alias ? s->ahead[si] : s->dhead[si];
+    for (; i; i = alias ? s->anext[i - 1] : e->slots[si].canon ? 0 : s->dnext[i - 1]) {
+        const kb_field *f = &ev->fields[i - 1];
+        if (f->type == KB_V_NULL || f->type == KB_V_ARRAY || f->type == KB_V_OBJECT)
+            continue;
+        for (uint32_t v = 0; v < p->nvals; v++)
+            if (rx_fits(e, &e->rxs[ep->rx0 + v], f))
+                return 1;
+    }
+    return 0;
+}
+
+/* kb_sigma_program_eval in three-valued logic (H_UNKNOWN: not computed
+ * yet): 0 or 1 when the known hits decide the rule whatever the unknown
+ * ones are, else H_UNKNOWN. Malformed programs give 0, as there. */
+static int program_eval3(const kb_sigma_op *prog, size_t nops, const uint8_t *hits)
+{
+    uint8_t st[KB_SIGMA_MAX_STACK];
+    size_t sp = 0;
+
+    for (size_t i = 0; i < nops; i++) {
+        const kb_sigma_op *o = &prog[i];
+        switch (o->op) {
+        case KB_SOP_PRED:
+            if (sp >= KB_SIGMA_MAX_STACK)
+                return 0;
+            st[sp++] = hits[o->arg];
+            break;
+        case KB_SOP_NOT:
+            if (sp < 1)
+                return 0;
+            if (st[sp - 1] != H_UNKNOWN)
+                st[sp - 1] = !st[sp - 1];
+            break;
+        case KB_SOP_AND:
+        case KB_SOP_OR:
+        case KB_SOP_NOF: {
+            uint32_t one = 0, unk = 0;
+            uint8_t v;
+            if (o->n == 0 || sp < o->n)
+                return 0;
+            for (uint32_t k = 0; k < o->n; k++) {
+                one += st[sp - 1 - k] == 1;
+                unk += st[sp - 1 - k] == H_UNKNOWN;
+            }
+            sp -= o->n;
+            if (o->op == KB_SOP_AND)
+                v = one == o->n ? 1 : one + unk < o->n ? 0 : H_UNKNOWN;
+            else if (o->op == KB_SOP_OR)
+                v = one > 0 ? 1 : unk == 0 ? 0 : H_UNKNOWN;
+            else
+                v = one >= o->arg ? 1 : one + unk < o->arg ? 0 : H_UNKNOWN;
+            st[sp++] = v;
+            break;
+        }
+        default:
+            return 0;
+        }
+    }
+    return sp == 1 ? st[0] : 0;
+}
+
+/* Decides a rule: the hits Hyperscan and the indexes gave, then the
+ * predicates that need the reference evaluator (regex confirmation, REF,
+ * keywords) one by one, only while the known ones leave it undecided. */
 static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev, uint32_t ri)
 {
     const erule *er = &e->rules[ri];
     const kb_rule *r = er->r;
+    int nunk = 0, v;
     for (uint32_t k = 0; k < er->npreds; k++) {
         uint32_t gp = er->pred0 + k;
         const epred *ep = &e->preds[gp];
@@ -1573,22 +3007,35 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
         case PM_HS:
             h = s->pstamp[gp] == s->gen && s->pcnt[gp] >= ep->need;
             if (h && ep->confirm)
-                h = (uint8_t)kb_sigma_pred_match(&r->preds[k], ev);
+                h = H_UNKNOWN;
             break;
         case PM_REF:
-            h = s->slot_gen[ep->slot] == s->gen ? (uint8_t)kb_sigma_pred_match(&r->preds[k], ev)
-                                                 : ep->z;
+            h = s->slot_gen[ep->slot] == s->gen ? H_UNKNOWN : ep->z;
             break;
         case PM_CONST:
             h = ep->z;
             break;
         default:
-            h = (uint8_t)kb_sigma_pred_match(&r->preds[k], ev);
+            h = H_UNKNOWN;
             break;
         }
+        nunk += h == H_UNKNOWN;
         s->hits[k] = h;
     }
-    return kb_sigma_program_eval(r->prog, r->nops, s->hits);
+    if (nunk == 0)
+        return kb_sigma_program_eval(r->prog, r->nops, s->hits);
+    v = program_eval3(r->prog, r->nops, s->hits);
+    for (uint32_t k = 0; k < er->npreds && v == H_UNKNOWN; k++) {
+        if (s->hits[k] != H_UNKNOWN)
+            continue;
+        s->hits[k] = rx_maybe(e, s, ev, er->pred0 + k)
+                         ? (uint8_t)kb_sigma_pred_match(&r->preds[k], ev)
+                         : 0;
+        if (--nunk == 0)
+            return kb_sigma_program_eval(r->prog, r->nops, s->hits);
+        v = program_eval3(r->prog, r->nops, s->hits);
+    }
+    return v == 1;
 }
 
 int kb_engine_match(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev,
@@ -1602,20 +3049,26 @@ int kb_engine_match(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev
     if (!e || !s || !ev || s->e != e || (ev->nfields && ev->names != e->names))
         return KB_EINVAL;
     next_gen(e, s);
+    s->low_of = NULL;
     gather(e, s, ev);
     has_id = event_id(e, s, ev, &id);
     if (!(rt = route_get(e, s, &ev->ls, has_id, id)))
         return KB_ENOMEM;
     s->cand = rt->cand;
     s->ntrig = 0;
-    for (size_t k = 0; k < rt->nscan; k++) {
-        uint32_t si = rt->scan[k];
+    for (size_t k = 0; k < rt->nscan;) {
+        uint32_t si = e->subs[rt->scan[k]].slot;
+        size_t k2 = k + 1;
+        while (k2 < rt->nscan && e->subs[rt->scan[k2]].slot == si)
+            k2++;
         if (si == e->kw_slot) {
-            if ((rc = scan_keywords(e, s, ev)))
+            if ((rc = scan_keywords(e, s, ev, rt->scan + k, k2 - k)))
                 return rc;
-        } else if (s->slot_gen[si] == s->gen && (rc = scan_slot(e, s, ev, si))) {
+        } else if (s->slot_gen[si] == s->gen &&
+                   (rc = scan_slot(e, s, ev, si, rt->scan + k, k2 - k))) {
             return rc;
         }
+        k = k2;
     }
     for (size_t k = 0; k < s->npresent; k++) {
         const eslot *sl = &e->slots[s->present[k]];
@@ -1623,8 +3076,15 @@ int kb_engine_match(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev
             if (bit_get(rt->cand, sl->presence[j]))
                 trigger(s, sl->presence[j]);
     }
-    if (s->ntrig > 1)
-        qsort(s->trig, s->ntrig, sizeof *s->trig, cmp_u32);
+    for (size_t i = 1; i < s->ntrig; i++) {
+        uint32_t x = s->trig[i];
+        size_t j = i;
+        while (j > 0 && s->trig[j - 1] > x) {
+            s->trig[j] = s->trig[j - 1];
+            j--;
+        }
+        s->trig[j] = x;
+    }
     /* merge the always list with the triggered rules, in ruleset order */
     while (a < rt->nalways || t < s->ntrig) {
         uint32_t ri;

@@ -20,6 +20,14 @@ struct kb_rule {
     size_t nops;
 };
 
+/* The source of a compiled regex (PCRE2 cannot give it back). */
+typedef struct sigma_re_src {
+    const void *code; /* pcre2_code_8 * */
+    const char *src;  /* not NUL-terminated */
+    size_t len;
+    struct sigma_re_src *next;
+} sigma_re_src;
+
 struct kb_ruleset {
     kb_names *names;
     kb_arena *arena; /* compiled values, tokens, metadata strings */
@@ -29,10 +37,12 @@ struct kb_ruleset {
     size_t nph;
     void **res; /* pcre2 codes to free */
     size_t nres, ares;
+    sigma_re_src *re_srcs; /* in arena, newest first */
     struct kb_yaml **yamls; /* kept for filter documents */
     size_t nyamls, ayamls;
     struct pending_filter *filters;
     size_t nfilters, afilters;
+    struct kb_correl_set *correl; /* correlation rules (correlate-load.c) */
 };
 
 /* Compiles one detection item (key "Field|mod|mod", value node) into *p.
@@ -45,6 +55,10 @@ int sigma_compile_item(kb_ruleset *rs, const char *key, size_t klen,
 /* A keyword predicate from a list of scalar values (or one scalar). */
 int sigma_compile_keywords(kb_ruleset *rs, const struct kb_yaml_node *val, kb_sigma_pred *p,
                            const char **err);
+
+/* The source of regex `code` (a kb_sigma_val.re of this ruleset) and its
+ * length, or NULL. Linear in the number of regexes. */
+const char *sigma_re_source(const kb_ruleset *rs, const void *code, size_t *len);
 
 /* Parses a whole slice as a number (decimal, float, 0x hex); KB_OK or
  * KB_EPARSE. */

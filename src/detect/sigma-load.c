@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "base/yaml.h"
+#include "detect/correlate.h"
 #include "detect/sigma-int.h"
 
 #define MAX_SELECTIONS 1024
@@ -74,6 +75,7 @@ void kb_ruleset_free(kb_ruleset *rs)
     kb_free(rs->yamls);
     kb_free(rs->filters);
     kb_free(rs->ph);
+    kb_correl_set_free(rs->correl);
     kb_arena_free(rs->arena);
     kb_free(rs);
 }
@@ -612,7 +614,10 @@ int kb_ruleset_load_mem(kb_ruleset *rs, const char *path, const char *p, size_t 
             continue;
         }
         if (kb_yaml_get(doc, "correlation")) {
-            fail(&rp, path, doc->line, "correlation rules are not supported yet");
+            char why[600];
+            uint32_t line = doc->line;
+            if (kb_correl_load_doc(rs, doc, path, why, sizeof why, &line))
+                fail(&rp, path, line, why);
             continue;
         }
         if (kb_yaml_get(doc, "filter")) {

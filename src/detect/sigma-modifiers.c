@@ -548,8 +548,14 @@ static void *arena_copy(kb_arena *a, const void *p, size_t n)
     return d;
 }
 
-static int register_re(kb_ruleset *rs, void *code)
+/* Keeps code (freed with the ruleset) and its source (a list in rs->arena,
+ * for engines that prefilter regexes: sigma_re_source). */
+static int register_re(kb_ruleset *rs, void *code, const char *src, size_t len)
 {
+    sigma_re_src *rsrc = kb_arena_alloc(rs->arena, sizeof(*rsrc));
+    const char *copy = arena_copy(rs->arena, src, len);
+    if (!rsrc || !copy)
+        return KB_ENOMEM;
     if (rs->nres == rs->ares) {
         size_t na = rs->ares ? rs->ares * 2 : 64;
         void **nr = kb_realloc(rs->res, na * sizeof(*nr));
@@ -558,8 +564,23 @@ static int register_re(kb_ruleset *rs, void *code)
         rs->res = nr;
         rs->ares = na;
     }
+    rsrc->code = code;
+    rsrc->src = copy;
+    rsrc->len = len;
+    rsrc->next = rs->re_srcs;
+    rs->re_srcs = rsrc;
     rs->res[rs->nres++] = code;
     return KB_OK;
+}
+
+const char *sigma_re_source(const kb_ruleset *rs, const void *code, size_t *len)
+{
+    for (const sigma_re_src *r = rs->re_srcs; r; r = r->next)
+        if (r->code == code) {
+            *len = r->len;
+            return r->src;
+        }
+    return NULL;
 }
 
 static int parse_cidr(const char *s, size_t len, kb_sigma_val *v)
@@ -795,7 +816,7 @@ static int compile_values(cstate *cs, const kb_yaml_node *val, uint64_t mods, in
                     return KB_EPARSE;
                 }
                 pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
-                if ((rc = register_re(rs, code))) {
+                if ((rc = register_re(rs, code, n->str, n->len))) {
                     pcre2_code_free(code);
                     return rc;
                 }

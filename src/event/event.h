@@ -171,6 +171,11 @@ void kb_event_init(kb_event *ev, kb_names *names, kb_arena *arena);
  * be prepared again with kb_event_init, not kb_event_clear. */
 void kb_event_clear(kb_event *ev);
 
+/* Makes room for n fields (at most KB_EVENT_MAX_FIELDS) in one arena
+ * allocation, so that a reader that knows about how many fields its
+ * records have does not grow the table by doubling (each doubling leaves
+ * the old table in the arena). Returns KB_OK or KB_ENOMEM. */
+int kb_event_reserve(kb_event *ev, uint32_t n);
 /* Appends a field. Returns its index, or KB_ELIMIT past
  * KB_EVENT_MAX_FIELDS, or KB_ENOMEM when the arena's cap is reached. */
 int kb_event_add(kb_event *ev, kb_fid name, kb_vtype type, const char *val, size_t len);
@@ -178,6 +183,11 @@ int kb_event_add(kb_event *ev, kb_fid name, kb_vtype type, const char *val, size
  * is full). */
 int kb_event_add_named(kb_event *ev, const char *name, size_t nlen, kb_vtype type,
                        const char *val, size_t len);
+
+/* kb_event_add_named for a name with static storage (a string literal, a
+ * static table's entry): its id is cached per thread by the name's
+ * address, so the name is hashed once, not once per event. */
+int kb_event_add_static(kb_event *ev, const char *name, kb_vtype type, const char *val, size_t len);
 
 /* Points canonical slot c at field index idx (an alias, no copy). */
 void kb_event_alias(kb_event *ev, int c, int idx);
@@ -201,5 +211,41 @@ const kb_field *kb_event_get(const kb_event *ev, kb_fid id);
 const kb_field *kb_event_next(const kb_event *ev, kb_fid id, const kb_field *prev);
 /* By name; NULL if the name was never interned or the event lacks it. */
 const kb_field *kb_event_get_named(const kb_event *ev, const char *name);
+
+/* ---- fast lookups for decoders ------------------------------------------ */
+
+/* A decoder that reads many fields of each event resolves its names once
+ * and finds fields through an index instead of a name lookup and a scan
+ * per field:
+ *
+ *     static const char *const names[N] = {"src_ip", ...};
+ *     static _Thread_local kb_fid ids[N];
+ *     static _Thread_local uint64_t ids_uid;
+ *     kb_event_fids(ev->names, names, N, ids, &ids_uid);    (per event: cheap)
+ *     kb_event_index(ev);                      (after the record's fields)
+ *     i = kb_event_find(ev, ids[SRC_IP]);
+ *
+ * kb_event_fids interns names[0..n) into ids[0..n) once per names table:
+ * *uid remembers which (kb_names_uid), so later calls return at once.
+ * Returns KB_OK, or KB_ELIMIT when the table refused a name (its id is
+ * KB_FID_NONE, which finds nothing; the next call tries again). */
+int kb_event_fids(kb_names *t, const char *const *names, size_t n, kb_fid *ids, uint64_t *uid);
+
+/* Indexes ev's fields by id in this thread's field index (one per thread,
+ * a fixed-size table: no allocation). The index follows the event as
+ * fields are appended (they are indexed on demand); it is dropped by
+ * kb_event_clear/init of ev and replaced by the next kb_event_index on
+ * this thread. Fields must not be renamed or removed while it is used. */
+void kb_event_index(const kb_event *ev);
+/* Index of the first field named id (any type, array elements included),
+ * or -1. Constant time when ev is the indexed event; otherwise a scan, so
+ * a result is always right. Unlike kb_event_get, canonical ids are not
+ * resolved through the canonical slots: a field named so is found. */
+int kb_event_find(const kb_event *ev, kb_fid id);
+/* Index of the first field named id whose type is in `types` (a mask of
+ * 1u << kb_vtype) and that is an array element only when `elems`, or -1.
+ * Usually the first field of the name qualifies; otherwise the scan goes
+ * on from there. */
+int kb_event_find_typed(const kb_event *ev, kb_fid id, unsigned types, int elems);
 
 #endif

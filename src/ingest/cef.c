@@ -35,6 +35,9 @@ static const char *const hdr_names[7] = {
     "cef.signature_id",   "cef.name",          "cef.severity",
 };
 
+static _Thread_local kb_fid hdr_ids[7];
+static _Thread_local uint64_t hdr_ids_uid;
+
 static const kb_kv_map rows[] = {
     {KB_F_SOURCE_IP, {"src", "sourceAddress", NULL}},
     {KB_F_SOURCE_PORT, {"spt", "sourcePort", NULL}},
@@ -106,8 +109,8 @@ static int add_labels(kb_event *ev, uint32_t from)
         memcpy(name, "cef.label.", 10);
         memcpy(name + 10, label, llen);
         done++;
-        int rc = kb_event_add_named(ev, name, 10 + llen, KB_V_STR, ev->fields[idx].val,
-                                    ev->fields[idx].len);
+        int rc = kb_event_add(ev, kb_kv_name_id(ev->names, name, 10 + llen, 1), KB_V_STR,
+                              ev->fields[idx].val, ev->fields[idx].len);
         if (rc == KB_ENOMEM)
             return rc;
     }
@@ -117,14 +120,14 @@ static int add_labels(kb_event *ev, uint32_t from)
 static void map_process(kb_event *ev, uint32_t from)
 {
     for (int r = 0; r < 3; r++) {
-        int name = kb_kv_find(ev, from, proc_keys[r][0]);
-        int pid = kb_kv_find(ev, from, proc_keys[r][1]);
+        int name = kb_kv_find_static(ev, from, proc_keys[r][0]);
+        int pid = kb_kv_find_static(ev, from, proc_keys[r][1]);
         if (name < 0 && proc_keys[r][2] && r > 0)
-            name = kb_kv_find(ev, from, proc_keys[r][2]);
+            name = kb_kv_find_static(ev, from, proc_keys[r][2]);
         if (pid < 0 && proc_keys[r][3])
-            pid = kb_kv_find(ev, from, proc_keys[r][3]);
+            pid = kb_kv_find_static(ev, from, proc_keys[r][3]);
         if (r == 0 && pid < 0)
-            pid = kb_kv_find(ev, from, proc_keys[0][2]);
+            pid = kb_kv_find_static(ev, from, proc_keys[0][2]);
         if (name < 0 && pid < 0)
             continue;
         if (name >= 0)
@@ -138,7 +141,7 @@ static void map_process(kb_event *ev, uint32_t from)
 static void map_time(kb_decode_ctx *ctx, kb_event *ev, uint32_t from)
 {
     for (int i = 0; time_keys[i]; i++) {
-        int idx = kb_kv_find(ev, from, time_keys[i]);
+        int idx = kb_kv_find_static(ev, from, time_keys[i]);
         int64_t t;
         if (idx < 0)
             continue;
@@ -199,12 +202,13 @@ int kb_cef_decode_body(kb_decode_ctx *ctx, const char *p, size_t len, kb_event *
         }
     }
 
+    kb_event_fids(ev->names, hdr_names, 7, hdr_ids, &hdr_ids_uid);
     for (int k = 0; k < 7; k++) {
         kb_str u;
         if ((rc = kb_kv_unescape(ev, hdr[k].p, hdr[k].len, KB_KV_ESC_CEF_HDR, 0, &u)) != KB_OK)
             goto fail;
         hdr[k] = u;
-        idx[k] = kb_event_add_named(ev, hdr_names[k], strlen(hdr_names[k]), KB_V_STR, u.p, u.len);
+        idx[k] = kb_event_add(ev, hdr_ids[k], KB_V_STR, u.p, u.len);
         if (idx[k] < 0) {
             rc = idx[k];
             goto fail;
@@ -219,6 +223,7 @@ int kb_cef_decode_body(kb_decode_ctx *ctx, const char *p, size_t len, kb_event *
     }
     if (rc != KB_OK)
         goto fail;
+    kb_event_index(ev); /* kb_kv_find from here on */
     if ((rc = add_labels(ev, from)) != KB_OK)
         goto fail;
 
@@ -239,10 +244,10 @@ int kb_cef_decode_body(kb_decode_ctx *ctx, const char *p, size_t len, kb_event *
         goto fail;
 
     {
-        int c = kb_kv_find(ev, from, "cat");
+        int c = kb_kv_find_static(ev, from, "cat");
         kb_str cat = {NULL, 0};
         if (c < 0)
-            c = kb_kv_find(ev, from, "deviceEventCategory");
+            c = kb_kv_find_static(ev, from, "deviceEventCategory");
         if (c >= 0) {
             cat.p = ev->fields[c].val;
             cat.len = ev->fields[c].len;

@@ -24,37 +24,100 @@
 #define T_TEXT (T(KB_V_STR))
 #define T_NUM (T(KB_V_INT) | T(KB_V_STR))
 
-/* Index of the first field called name whose type is in `types`, or -1.
- * Elements of arrays count only with `elems` (a list where one value is
- * expected is a wrong type, not a choice of values). */
-static int find_in(const kb_event *ev, const char *name, unsigned types, int elems)
-{
-    kb_fid id = kb_names_lookup(ev->names, name, strlen(name));
+/* The raw names the decoder reads, resolved to ids once per names table
+ * and thread (kb_event_fids). */
+enum {
+    N_EVENT_TYPE,
+    N_TIMESTAMP,
+    N_HOST,
+    N_SRC_IP,
+    N_SRC_PORT,
+    N_DEST_IP,
+    N_DEST_PORT,
+    N_PROTO,
+    N_APP_PROTO,
+    N_ALERT_ACTION,
+    N_ALERT_SEVERITY,
+    N_ALERT_SIGNATURE,
+    N_ALERT_SIGNATURE_ID,
+    N_HTTP_HOSTNAME,
+    N_HTTP_URL,
+    N_HTTP_HTTP_PORT,
+    N_HTTP_HTTP_METHOD,
+    N_HTTP_STATUS,
+    N_HTTP_HTTP_USER_AGENT,
+    N_DNS_RRNAME,
+    N_DNS_QUERIES_RRNAME,
+    N_DNS_QUERY_RRNAME,
+    N_FILEINFO_FILENAME,
+    N_FILES_FILENAME,
+    N_FILEINFO_MD5,
+    N_FILEINFO_SHA1,
+    N_FILEINFO_SHA256,
+    N_FILES_MD5,
+    N_FILES_SHA1,
+    N_FILES_SHA256,
+    N_COUNT
+};
 
-    if (id == KB_FID_NONE)
-        return -1;
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        const kb_field *f = &ev->fields[i];
-        if (f->name == id && ((types >> f->type) & 1u) && (elems || !(f->flags & KB_FF_ELEM)))
-            return (int)i;
-    }
-    return -1;
+static const char *const names[N_COUNT] = {
+    [N_EVENT_TYPE] = "event_type",
+    [N_TIMESTAMP] = "timestamp",
+    [N_HOST] = "host",
+    [N_SRC_IP] = "src_ip",
+    [N_SRC_PORT] = "src_port",
+    [N_DEST_IP] = "dest_ip",
+    [N_DEST_PORT] = "dest_port",
+    [N_PROTO] = "proto",
+    [N_APP_PROTO] = "app_proto",
+    [N_ALERT_ACTION] = "alert.action",
+    [N_ALERT_SEVERITY] = "alert.severity",
+    [N_ALERT_SIGNATURE] = "alert.signature",
+    [N_ALERT_SIGNATURE_ID] = "alert.signature_id",
+    [N_HTTP_HOSTNAME] = "http.hostname",
+    [N_HTTP_URL] = "http.url",
+    [N_HTTP_HTTP_PORT] = "http.http_port",
+    [N_HTTP_HTTP_METHOD] = "http.http_method",
+    [N_HTTP_STATUS] = "http.status",
+    [N_HTTP_HTTP_USER_AGENT] = "http.http_user_agent",
+    [N_DNS_RRNAME] = "dns.rrname",
+    [N_DNS_QUERIES_RRNAME] = "dns.queries.rrname",
+    [N_DNS_QUERY_RRNAME] = "dns.query.rrname",
+    [N_FILEINFO_FILENAME] = "fileinfo.filename",
+    [N_FILES_FILENAME] = "files.filename",
+    [N_FILEINFO_MD5] = "fileinfo.md5",
+    [N_FILEINFO_SHA1] = "fileinfo.sha1",
+    [N_FILEINFO_SHA256] = "fileinfo.sha256",
+    [N_FILES_MD5] = "files.md5",
+    [N_FILES_SHA1] = "files.sha1",
+    [N_FILES_SHA256] = "files.sha256",
+};
+
+static _Thread_local kb_fid ids[N_COUNT];
+static _Thread_local uint64_t ids_uid;
+
+/* Index of the first field called names[n] whose type is in `types`, or
+ * -1. Elements of arrays count only with `elems` (a list where one value
+ * is expected is a wrong type, not a choice of values). */
+static int find_in(const kb_event *ev, int n, unsigned types, int elems)
+{
+    return kb_event_find_typed(ev, ids[n], types, elems);
 }
 
-static int find(const kb_event *ev, const char *name, unsigned types)
+static int find(const kb_event *ev, int n, unsigned types)
 {
-    return find_in(ev, name, types, 0);
+    return find_in(ev, n, types, 0);
 }
 
 /* Aliases slot c to the first of the names that is present with a type in
  * `types`; returns the field index or -1. */
-static int map(kb_event *ev, int c, const char *name, unsigned types)
+static int map(kb_event *ev, int c, int n, unsigned types)
 {
     int idx;
 
     if (ev->canon[c] != KB_CANON_NONE)
         return -1;
-    idx = find(ev, name, types);
+    idx = find(ev, n, types);
     if (idx >= 0)
         kb_event_alias(ev, c, idx);
     return idx;
@@ -62,22 +125,22 @@ static int map(kb_event *ev, int c, const char *name, unsigned types)
 
 /* map() for values inside arrays of objects (dns.queries[], files[]):
  * the first element's value. */
-static int map_elem(kb_event *ev, int c, const char *name, unsigned types)
+static int map_elem(kb_event *ev, int c, int n, unsigned types)
 {
     int idx;
 
     if (ev->canon[c] != KB_CANON_NONE)
         return -1;
-    idx = find_in(ev, name, types, 1);
+    idx = find_in(ev, n, types, 1);
     if (idx >= 0)
         kb_event_alias(ev, c, idx);
     return idx;
 }
 
 /* A port or status code: a JSON integer, or a string of digits. */
-static int map_number(kb_event *ev, int c, const char *name)
+static int map_number(kb_event *ev, int c, int n)
 {
-    int idx = find(ev, name, T_NUM);
+    int idx = find(ev, n, T_NUM);
     uint64_t v;
 
     if (idx < 0 || ev->canon[c] != KB_CANON_NONE)
@@ -166,7 +229,7 @@ static int sniff(const char *line, size_t len)
  * reused when it already is. */
 static int set_transport(kb_event *ev)
 {
-    int idx = find(ev, "proto", T_TEXT);
+    int idx = find(ev, N_PROTO, T_TEXT);
     const kb_field *f;
     char *low;
     int upper = 0;
@@ -197,8 +260,8 @@ static int set_transport(kb_event *ev)
  * proxy requests. */
 static int set_url(kb_event *ev)
 {
-    int ih = map(ev, KB_F_URL_DOMAIN, "http.hostname", T_TEXT);
-    int iu = find(ev, "http.url", T_TEXT);
+    int ih = map(ev, KB_F_URL_DOMAIN, N_HTTP_HOSTNAME, T_TEXT);
+    int iu = find(ev, N_HTTP_URL, T_TEXT);
     int ip;
     const kb_field *h, *u, *port;
     size_t n, o = 0;
@@ -214,7 +277,7 @@ static int set_url(kb_event *ev)
         return KB_OK;
     }
     h = &ev->fields[ih];
-    ip = find(ev, "http.http_port", T(KB_V_INT));
+    ip = find(ev, N_HTTP_HTTP_PORT, T(KB_V_INT));
     port = ip >= 0 && !kb_str_eqz(ev->fields[ip].val, ev->fields[ip].len, "80") ? &ev->fields[ip]
                                                                                 : NULL;
     n = 7 + h->len + (port ? 1 + port->len : 0) + (u->len && u->val[0] != '/' ? 1 : 0) + u->len;
@@ -252,8 +315,10 @@ static int decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev
         return rc;
     }
     ev->format = kb_dec_suricata.name;
+    kb_event_fids(ev->names, names, N_COUNT, ids, &ids_uid);
+    kb_event_index(ev);
 
-    idx = find(ev, "event_type", T_TEXT);
+    idx = find(ev, N_EVENT_TYPE, T_TEXT);
     if (idx < 0) {
         ctx->err = "no event_type string: not a Suricata EVE record";
         return KB_EPARSE;
@@ -261,7 +326,7 @@ static int decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev
     f = &ev->fields[idx];
     et = eve_type_find(f->val, f->len);
 
-    idx = find(ev, "timestamp", T_TEXT);
+    idx = find(ev, N_TIMESTAMP, T_TEXT);
     if (idx < 0 ||
         kb_time_parse_iso8601(ev->fields[idx].val, ev->fields[idx].len, &ev->ts) != KB_OK) {
         ev->ts = KB_TIME_NONE;
@@ -289,44 +354,44 @@ static int decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev
                            strlen(et->ecs_category))) < 0)
         goto fail;
 
-    map(ev, KB_F_HOST_NAME, "host", T_TEXT);
-    map(ev, KB_F_SOURCE_IP, "src_ip", T_TEXT);
-    map_number(ev, KB_F_SOURCE_PORT, "src_port");
-    map(ev, KB_F_DESTINATION_IP, "dest_ip", T_TEXT);
-    map_number(ev, KB_F_DESTINATION_PORT, "dest_port");
+    map(ev, KB_F_HOST_NAME, N_HOST, T_TEXT);
+    map(ev, KB_F_SOURCE_IP, N_SRC_IP, T_TEXT);
+    map_number(ev, KB_F_SOURCE_PORT, N_SRC_PORT);
+    map(ev, KB_F_DESTINATION_IP, N_DEST_IP, T_TEXT);
+    map_number(ev, KB_F_DESTINATION_PORT, N_DEST_PORT);
     if ((rc = set_transport(ev)) != KB_OK)
         goto fail;
-    idx = find(ev, "app_proto", T_TEXT);
+    idx = find(ev, N_APP_PROTO, T_TEXT);
     if (idx >= 0 && !kb_str_eqz(ev->fields[idx].val, ev->fields[idx].len, "failed"))
         kb_event_alias(ev, KB_F_NETWORK_PROTOCOL, idx);
 
     /* The alert. */
-    map(ev, KB_F_EVENT_ACTION, "alert.action", T_TEXT);
-    map(ev, KB_F_EVENT_SEVERITY, "alert.severity", T(KB_V_INT));
-    map(ev, KB_F_RULE_NAME, "alert.signature", T_TEXT);
-    map(ev, KB_F_RULE_ID, "alert.signature_id", T(KB_V_INT));
+    map(ev, KB_F_EVENT_ACTION, N_ALERT_ACTION, T_TEXT);
+    map(ev, KB_F_EVENT_SEVERITY, N_ALERT_SEVERITY, T(KB_V_INT));
+    map(ev, KB_F_RULE_NAME, N_ALERT_SIGNATURE, T_TEXT);
+    map(ev, KB_F_RULE_ID, N_ALERT_SIGNATURE_ID, T(KB_V_INT));
 
     /* Application layer. */
     if ((rc = set_url(ev)) != KB_OK)
         goto fail;
-    map(ev, KB_F_HTTP_REQUEST_METHOD, "http.http_method", T_TEXT);
-    map_number(ev, KB_F_HTTP_RESPONSE_STATUS_CODE, "http.status");
-    map(ev, KB_F_USER_AGENT_ORIGINAL, "http.http_user_agent", T_TEXT);
+    map(ev, KB_F_HTTP_REQUEST_METHOD, N_HTTP_HTTP_METHOD, T_TEXT);
+    map_number(ev, KB_F_HTTP_RESPONSE_STATUS_CODE, N_HTTP_STATUS);
+    map(ev, KB_F_USER_AGENT_ORIGINAL, N_HTTP_HTTP_USER_AGENT, T_TEXT);
     /* EVE v1 puts one query per record in dns.rrname; v2/v3 requests list
      * them in dns.queries[] and Suricata 8 answers in dns.query[]. */
-    map(ev, KB_F_DNS_QUESTION_NAME, "dns.rrname", T_TEXT);
-    map_elem(ev, KB_F_DNS_QUESTION_NAME, "dns.queries.rrname", T_TEXT);
-    map_elem(ev, KB_F_DNS_QUESTION_NAME, "dns.query.rrname", T_TEXT);
+    map(ev, KB_F_DNS_QUESTION_NAME, N_DNS_RRNAME, T_TEXT);
+    map_elem(ev, KB_F_DNS_QUESTION_NAME, N_DNS_QUERIES_RRNAME, T_TEXT);
+    map_elem(ev, KB_F_DNS_QUESTION_NAME, N_DNS_QUERY_RRNAME, T_TEXT);
 
     /* Files: fileinfo events, or the files[] an alert carries. */
-    map(ev, KB_F_FILE_NAME, "fileinfo.filename", T_TEXT);
-    map_elem(ev, KB_F_FILE_NAME, "files.filename", T_TEXT);
-    map(ev, KB_F_FILE_HASH_MD5, "fileinfo.md5", T_TEXT);
-    map(ev, KB_F_FILE_HASH_SHA1, "fileinfo.sha1", T_TEXT);
-    map(ev, KB_F_FILE_HASH_SHA256, "fileinfo.sha256", T_TEXT);
-    map_elem(ev, KB_F_FILE_HASH_MD5, "files.md5", T_TEXT);
-    map_elem(ev, KB_F_FILE_HASH_SHA1, "files.sha1", T_TEXT);
-    map_elem(ev, KB_F_FILE_HASH_SHA256, "files.sha256", T_TEXT);
+    map(ev, KB_F_FILE_NAME, N_FILEINFO_FILENAME, T_TEXT);
+    map_elem(ev, KB_F_FILE_NAME, N_FILES_FILENAME, T_TEXT);
+    map(ev, KB_F_FILE_HASH_MD5, N_FILEINFO_MD5, T_TEXT);
+    map(ev, KB_F_FILE_HASH_SHA1, N_FILEINFO_SHA1, T_TEXT);
+    map(ev, KB_F_FILE_HASH_SHA256, N_FILEINFO_SHA256, T_TEXT);
+    map_elem(ev, KB_F_FILE_HASH_MD5, N_FILES_MD5, T_TEXT);
+    map_elem(ev, KB_F_FILE_HASH_SHA1, N_FILES_SHA1, T_TEXT);
+    map_elem(ev, KB_F_FILE_HASH_SHA256, N_FILES_SHA256, T_TEXT);
     return KB_OK;
 
 fail:

@@ -4,14 +4,50 @@
 
 #include "ingest/kv.h"
 
+/* Character classes for the scanners, one table lookup a byte. */
+enum {
+    C_SPACE = 1,   /* space \t \n \r \f \v */
+    C_WORD = 2,    /* [A-Za-z0-9_] */
+    C_BSLASH = 4,  /* \\ */
+    C_EQ = 8,      /* = */
+    C_KEYSTOP = 16 /* ends a dotted key component: . = | \\ [ ] and spaces */
+};
+
+/* clang-format off */
+#define SP (C_SPACE | C_KEYSTOP)
+#define W C_WORD
+static const unsigned char cls[256] = {
+    ['\t'] = SP, ['\n'] = SP, ['\v'] = SP, ['\f'] = SP, ['\r'] = SP, [' '] = SP,
+    ['.'] = C_KEYSTOP, ['='] = C_EQ | C_KEYSTOP, ['|'] = C_KEYSTOP, ['\\'] = C_BSLASH | C_KEYSTOP,
+    ['['] = C_KEYSTOP, [']'] = C_KEYSTOP, ['_'] = W,
+    ['0'] = W, ['1'] = W, ['2'] = W, ['3'] = W, ['4'] = W, ['5'] = W, ['6'] = W, ['7'] = W,
+    ['8'] = W, ['9'] = W,
+    ['A'] = W, ['B'] = W, ['C'] = W, ['D'] = W, ['E'] = W, ['F'] = W, ['G'] = W, ['H'] = W,
+    ['I'] = W, ['J'] = W, ['K'] = W, ['L'] = W, ['M'] = W, ['N'] = W, ['O'] = W, ['P'] = W,
+    ['Q'] = W, ['R'] = W, ['S'] = W, ['T'] = W, ['U'] = W, ['V'] = W, ['W'] = W, ['X'] = W,
+    ['Y'] = W, ['Z'] = W,
+    ['a'] = W, ['b'] = W, ['c'] = W, ['d'] = W, ['e'] = W, ['f'] = W, ['g'] = W, ['h'] = W,
+    ['i'] = W, ['j'] = W, ['k'] = W, ['l'] = W, ['m'] = W, ['n'] = W, ['o'] = W, ['p'] = W,
+    ['q'] = W, ['r'] = W, ['s'] = W, ['t'] = W, ['u'] = W, ['v'] = W, ['w'] = W, ['x'] = W,
+    ['y'] = W, ['z'] = W,
+};
+#undef SP
+#undef W
+/* clang-format on */
+
+static int is_class(char c, unsigned mask)
+{
+    return (cls[(unsigned char)c] & mask) != 0;
+}
+
 static int is_space(char c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    return is_class(c, C_SPACE);
 }
 
 static int is_word(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    return is_class(c, C_WORD);
 }
 
 static int is_digit(char c)
@@ -29,6 +65,106 @@ static char lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
+/* ---- field ids ----------------------------------------------------------- */
+
+/* Interning hashes the whole key and walks a chain of the names table; a
+ * record's keys repeat from record to record, so their ids are cached per
+ * thread: by content for the keys of the record (checked against the
+ * interned name), by address for the static names the mappings look up.
+ * Both caches are bound to one names table by its uid (a freed table's
+ * names must not be compared with). */
+#define KEY_CACHE 1024
+#define STATIC_CACHE 1024
+
+/* A key is compared by its first and last 8 bytes (zero-padded when
+ * shorter), which is the whole key up to 16 bytes: no memory outside the
+ * slot is read for the common short keys. */
+static _Thread_local struct key_slot {
+    uint64_t uid;
+    uint64_t head, tail;
+    const char *name; /* the interned name (kb_names_str), for longer keys */
+    uint32_t len;
+    kb_fid id;     /* KB_FID_NONE: the name was absent when the table had */
+    size_t absent; /* this many names (a lookup, short keys only) */
+} key_cache[KEY_CACHE];
+
+static _Thread_local struct static_slot {
+    uint64_t uid;
+    const char *name; /* the caller's static string */
+    kb_fid id;
+} static_cache[STATIC_CACHE];
+
+/* A cheap hash of a key: its length and its first and last 8 bytes. */
+/* The first and last 8 bytes of k[0..n) (zero-padded when n < 8). */
+static void key_words(const char *k, size_t n, uint64_t *head, uint64_t *tail)
+{
+    *head = *tail = 0;
+    if (n >= 8) {
+        memcpy(head, k, 8);
+        memcpy(tail, k + n - 8, 8);
+    } else {
+        /* Byte by byte: a short memcpy into the word is a library call
+         * and a stalled load. */
+        for (size_t i = 0; i < n; i++)
+            *head |= (uint64_t)(unsigned char)k[i] << (8 * i);
+    }
+}
+
+kb_fid kb_kv_name_id(kb_names *t, const char *k, size_t n, int add)
+{
+    uint64_t uid = kb_names_uid(t), a, b;
+    struct key_slot *sl;
+    size_t len;
+    kb_fid id;
+
+    key_words(k, n, &a, &b);
+    /* Two ways a set: a record's keys often include a pair that share a
+     * slot, and would evict each other every record. */
+    sl = &key_cache[(uint32_t)(((a ^ (b * 0x9E3779B97F4A7C15u) ^ n) * 0xD6E8FEB86659FD93u) >> 32) %
+                    KEY_CACHE & ~1u];
+    for (int w = 0; w < 2; w++) {
+        if (sl[w].head != a || sl[w].tail != b || sl[w].len != n || sl[w].uid != uid)
+            continue;
+        if (sl[w].id == KB_FID_NONE) {
+            /* Still absent if nothing was added since (names are never
+             * removed); a lookup only: an intern must add it. */
+            if (!add && kb_names_count(t) == sl[w].absent)
+                return KB_FID_NONE;
+            continue;
+        }
+        if (n <= 16 || memcmp(sl[w].name + 8, k + 8, n - 16) == 0)
+            return sl[w].id;
+    }
+    id = add ? kb_names_intern(t, k, n) : kb_names_lookup(t, k, n);
+    if ((id != KB_FID_NONE || (!add && n <= 16)) && n <= UINT32_MAX) {
+        sl[1] = sl[0]; /* the older entry moves to the second way */
+        sl->name = id != KB_FID_NONE ? kb_names_str(t, id, &len) : NULL;
+        sl->absent = id != KB_FID_NONE ? 0 : kb_names_count(t);
+        sl->head = a;
+        sl->tail = b;
+        sl->len = (uint32_t)n;
+        sl->id = id;
+        sl->uid = uid;
+    }
+    return id;
+}
+
+/* The id of a static name (its address is the cache key), interned. */
+static kb_fid static_id(kb_names *t, const char *name)
+{
+    uint64_t uid = kb_names_uid(t);
+    struct static_slot *sl =
+        &static_cache[(uint64_t)(uintptr_t)name * 0x9E3779B97F4A7C15u >> 54]; /* 10 bits */
+    kb_fid id;
+
+    if (sl->uid == uid && sl->name == name)
+        return sl->id;
+    id = kb_names_intern(t, name, strlen(name));
+    if (id != KB_FID_NONE)
+        *sl = (struct static_slot){uid, name, id};
+    return id;
+}
+
 /* ---- keys and escapes --------------------------------------------------- */
 
 size_t kb_kv_cef_key(const char *p, size_t len)
@@ -43,8 +179,7 @@ size_t kb_kv_cef_key(const char *p, size_t len)
         return 0;
     while (i < len && p[i] == '.') {
         size_t s = ++i;
-        while (i < len && p[i] != '.' && p[i] != '=' && !is_space(p[i]) && p[i] != '|' &&
-               p[i] != '\\' && p[i] != '[' && p[i] != ']')
+        while (i < len && !is_class(p[i], C_KEYSTOP))
             i++;
         if (i == s)
             return 0;
@@ -130,7 +265,7 @@ static int add_pair(kb_event *ev, const char *k, size_t klen, const char *v, siz
         return rc;
     if (ev->nfields >= KB_EVENT_MAX_FIELDS - KB_KV_RESERVE)
         return KB_OK;
-    rc = kb_event_add_named(ev, k, klen, KB_V_STR, u.p, u.len);
+    rc = kb_event_add(ev, kb_kv_name_id(ev->names, k, klen, 1), KB_V_STR, u.p, u.len);
     if (rc == KB_ELIMIT)
         return KB_OK;
     return rc < 0 ? rc : KB_OK;
@@ -138,7 +273,7 @@ static int add_pair(kb_event *ev, const char *k, size_t klen, const char *v, siz
 
 int kb_kv_add_spaced(kb_event *ev, const char *p, size_t len, int mode, const char **err)
 {
-    size_t i = 0;
+    size_t i = 0, klen_next;
 
     while (len > 0 && is_space(p[len - 1]))
         len--;
@@ -146,12 +281,13 @@ int kb_kv_add_spaced(kb_event *ev, const char *p, size_t len, int mode, const ch
         i++;
     if (i == len)
         return KB_OK;
-    if (kb_kv_cef_key(p + i, len - i) == 0) {
+    klen_next = kb_kv_cef_key(p + i, len - i);
+    if (klen_next == 0) {
         *err = "extension text does not start with key=value";
         return KB_EPARSE;
     }
     while (i < len) {
-        size_t klen = kb_kv_cef_key(p + i, len - i);
+        size_t klen = klen_next;
         size_t k = i, vs = i + klen + 1, j = vs, vend = len, next = len;
         int rc;
 
@@ -159,23 +295,25 @@ int kb_kv_add_spaced(kb_event *ev, const char *p, size_t len, int mode, const ch
          * A backslash hides the next character. Every byte is visited a
          * bounded number of times: a failed key candidate is skipped. */
         while (j < len) {
+            size_t w, kl;
+            if (!is_class(p[j], C_SPACE | C_BSLASH)) {
+                j++;
+                continue;
+            }
             if (p[j] == '\\') {
                 j += 2;
                 continue;
             }
-            if (!is_space(p[j])) {
-                j++;
-                continue;
-            }
-            size_t w = j;
+            w = j;
             while (j < len && is_space(p[j]))
                 j++;
-            if (j < len && kb_kv_cef_key(p + j, len - j) > 0) {
+            if (j < len && (kl = kb_kv_cef_key(p + j, len - j)) > 0) {
                 vend = w;
                 next = j;
+                klen_next = kl;
                 break;
             }
-            while (j < len && !is_space(p[j]) && p[j] != '\\' && p[j] != '=')
+            while (j < len && !is_class(p[j], C_SPACE | C_BSLASH | C_EQ))
                 j++;
         }
         if (vend > len)
@@ -594,22 +732,66 @@ int kb_kv_parse_time_fmt(const char *s, size_t len, const char *fmt, size_t flen
 
 /* ---- canonical mapping ---------------------------------------------------- */
 
-int kb_kv_find(const kb_event *ev, uint32_t from, const char *name)
+/* kb_kv_find by id: from the first field of the name (the event's field
+ * index, kb_event_find), or from `from` if that is before it. */
+static int find_id(const kb_event *ev, uint32_t from, kb_fid id)
 {
-    kb_fid id = kb_names_lookup(ev->names, name, strlen(name));
+    int first;
 
-    if (id == KB_FID_NONE)
+    if (id == KB_FID_NONE || (first = kb_event_find(ev, id)) < 0)
         return -1;
-    for (uint32_t i = from; i < ev->nfields; i++)
+    for (uint32_t i = (uint32_t)first > from ? (uint32_t)first : from; i < ev->nfields; i++)
         if (ev->fields[i].name == id && ev->fields[i].len > 0)
             return (int)i;
     return -1;
 }
 
+int kb_kv_find(const kb_event *ev, uint32_t from, const char *name)
+{
+    return find_id(ev, from, kb_kv_name_id(ev->names, name, strlen(name), 0));
+}
+
+int kb_kv_find_static(const kb_event *ev, uint32_t from, const char *name)
+{
+    return find_id(ev, from, static_id(ev->names, name));
+}
+
+/* The ids of a kb_kv_map table's keys, resolved once per names table
+ * (tables are static; a thread keeps a few, CEF's and LEEF's). */
+#define ROWS_MAX 48
+#define ROWS_TABLES 4
+
+static _Thread_local struct rows_ids {
+    const kb_kv_map *rows;
+    uint64_t uid;
+    kb_fid ids[ROWS_MAX][6];
+} rows_cache[ROWS_TABLES];
+
+static const struct rows_ids *rows_ids(kb_names *t, const kb_kv_map *rows)
+{
+    uint64_t uid = kb_names_uid(t);
+    struct rows_ids *c = &rows_cache[((uintptr_t)rows >> 4) % ROWS_TABLES];
+    size_t r;
+
+    if (c->rows == rows && c->uid == uid)
+        return c;
+    for (r = 0; rows[r].canon >= 0; r++) {
+        if (r == ROWS_MAX)
+            return NULL;
+        for (int k = 0; k < 6; k++) {
+            const char *key = rows[r].keys[k];
+            c->ids[r][k] = key ? kb_names_intern(t, key, strlen(key)) : KB_FID_NONE;
+        }
+    }
+    c->rows = rows;
+    c->uid = uid;
+    return c;
+}
+
 static int find_any(const kb_event *ev, uint32_t from, const char *const *keys)
 {
     for (; keys && *keys; keys++) {
-        int idx = kb_kv_find(ev, from, *keys);
+        int idx = kb_kv_find_static(ev, from, *keys);
         if (idx >= 0)
             return idx;
     }
@@ -734,10 +916,18 @@ int kb_kv_apply(kb_event *ev, uint32_t from, const kb_kv_map *rows,
 {
     int idx, rc;
 
-    for (; rows->canon >= 0; rows++) {
-        idx = find_any(ev, from, rows->keys);
+    const struct rows_ids *ri = rows_ids(ev->names, rows);
+
+    for (size_t r = 0; rows[r].canon >= 0; r++) {
+        if (ri) {
+            idx = -1;
+            for (int k = 0; k < 6 && rows[r].keys[k] && idx < 0; k++)
+                idx = find_id(ev, from, ri->ids[r][k]);
+        } else {
+            idx = find_any(ev, from, rows[r].keys);
+        }
         if (idx >= 0)
-            kb_event_alias(ev, rows->canon, idx);
+            kb_event_alias(ev, rows[r].canon, idx);
     }
     if ((idx = find_any(ev, from, transport_keys)) >= 0 && (rc = map_transport(ev, idx)) < 0)
         return rc;
@@ -747,7 +937,7 @@ int kb_kv_apply(kb_event *ev, uint32_t from, const kb_kv_map *rows,
     if ((idx = find_any(ev, from, outcome_keys)) >= 0 && (rc = map_outcome(ev, idx)) < 0)
         return rc;
     for (; hash_keys && *hash_keys; hash_keys++) {
-        idx = kb_kv_find(ev, from, *hash_keys);
+        idx = kb_kv_find_static(ev, from, *hash_keys);
         if (idx < 0 || !is_hex(ev->fields[idx].val, ev->fields[idx].len))
             continue;
         switch (ev->fields[idx].len) {
@@ -829,29 +1019,38 @@ int kb_kv_observer(kb_event *ev, kb_str vendor, kb_str product)
     return rc < 0 ? rc : KB_OK;
 }
 
-static int has_word(kb_str s, const char *w)
-{
-    size_t wl = strlen(w);
-    for (size_t i = 0; i + wl <= s.len; i++)
-        if (kb_str_ieqz(s.p + i, wl, w))
-            return 1;
-    return 0;
-}
-
 const char *kb_kv_category(kb_str product, kb_str cat, kb_str name)
 {
+    /* Lower case; the first word of the table found in any of the three
+     * texts wins. */
     static const struct {
         const char *word, *category;
+        size_t len;
     } words[] = {
-        {"firewall", "firewall"},    {"proxy", "proxy"},          {"anti-malware", "antivirus"},
-        {"antimalware", "antivirus"}, {"antivirus", "antivirus"}, {"anti-virus", "antivirus"},
-        {NULL, NULL},
+        {"firewall", "firewall", 8},       {"proxy", "proxy", 5},
+        {"anti-malware", "antivirus", 12}, {"antimalware", "antivirus", 11},
+        {"antivirus", "antivirus", 9},     {"anti-virus", "antivirus", 10},
     };
-    for (int i = 0; words[i].word; i++)
-        if (has_word(product, words[i].word) || has_word(cat, words[i].word) ||
-            has_word(name, words[i].word))
-            return words[i].category;
-    return NULL;
+    const size_t nw = sizeof words / sizeof words[0];
+    const kb_str texts[3] = {product, cat, name};
+    size_t best = nw;
+
+    /* One pass over each text: only the letters that start a word ('f',
+     * 'p', 'a', either case) are tried against the table. */
+    for (int t = 0; t < 3; t++) {
+        const char *p = texts[t].p;
+        size_t n = texts[t].len;
+        for (size_t i = 0; i < n && best > 0; i++) {
+            char c = (char)(p[i] | 0x20);
+            if (c != 'f' && c != 'p' && c != 'a')
+                continue;
+            for (size_t w = 0; w < best; w++)
+                if (words[w].word[0] == c && words[w].len <= n - i &&
+                    kb_str_ieqz(p + i, words[w].len, words[w].word))
+                    best = w;
+        }
+    }
+    return best < nw ? words[best].category : NULL;
 }
 
 /* ---- syslog prefix -------------------------------------------------------- */

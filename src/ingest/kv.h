@@ -57,9 +57,17 @@ int kb_kv_parse_time(const char *s, size_t len, int64_t ref, int64_t *out);
 int kb_kv_parse_time_fmt(const char *s, size_t len, const char *fmt, size_t flen, int64_t ref,
                          int64_t *out);
 
+/* The id of the name k[0..n) through a per-thread cache of the names
+ * records use: interned when `add`, else looked up (KB_FID_NONE when the
+ * table lacks it, or is full and `add`). Bound to t by its uid. */
+kb_fid kb_kv_name_id(kb_names *t, const char *k, size_t n, int add);
 /* Index of the first field at or after `from` named `name` with a
  * non-empty value, or -1. */
 int kb_kv_find(const kb_event *ev, uint32_t from, const char *name);
+/* kb_kv_find for a name with static storage (a literal, a static table's
+ * entry): its id is cached per thread by its address. Constant time when
+ * ev is indexed (kb_event_index). */
+int kb_kv_find_static(const kb_event *ev, uint32_t from, const char *name);
 
 /* One row of a key -> canonical mapping: the first non-empty key wins. */
 typedef struct kb_kv_map {

@@ -57,6 +57,9 @@ static const char *const hdr_names[5] = {
     "leef.version", "leef.vendor", "leef.product", "leef.product_version", "leef.event_id",
 };
 
+static _Thread_local kb_fid hdr_ids[5];
+static _Thread_local uint64_t hdr_ids_uid;
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -98,8 +101,8 @@ static int parse_delim(const char *p, size_t n)
 
 static void map_time(kb_decode_ctx *ctx, kb_event *ev, uint32_t from)
 {
-    int idx = kb_kv_find(ev, from, "devTime");
-    int fmt = kb_kv_find(ev, from, "devTimeFormat");
+    int idx = kb_kv_find_static(ev, from, "devTime");
+    int fmt = kb_kv_find_static(ev, from, "devTimeFormat");
     int64_t t;
 
     if (idx < 0)
@@ -195,29 +198,31 @@ int kb_leef_decode_body(kb_decode_ctx *ctx, const char *p, size_t len, kb_event 
         }
     }
 
+    kb_event_fids(ev->names, hdr_names, 5, hdr_ids, &hdr_ids_uid);
     for (int k = 0; k < 5; k++) {
         kb_str u;
         if ((rc = kb_kv_unescape(ev, hdr[k].p, hdr[k].len, KB_KV_ESC_CEF_HDR, 0, &u)) != KB_OK)
             goto fail;
         hdr[k] = u;
-        idx[k] = kb_event_add_named(ev, hdr_names[k], strlen(hdr_names[k]), KB_V_STR, u.p, u.len);
+        idx[k] = kb_event_add(ev, hdr_ids[k], KB_V_STR, u.p, u.len);
         if (idx[k] < 0) {
             rc = idx[k];
             goto fail;
         }
     }
-    if (dfield.p && (rc = kb_event_add_named(ev, "leef.delimiter", 14, KB_V_STR, dfield.p,
-                                             dfield.len)) < 0)
+    if (dfield.p &&
+        (rc = kb_event_add_static(ev, "leef.delimiter", KB_V_STR, dfield.p, dfield.len)) < 0)
         goto fail;
 
     from = ev->nfields;
     if ((rc = add_attrs(ev, p + start, len - start, (char)delim)) != KB_OK)
         goto fail;
+    kb_event_index(ev); /* kb_kv_find from here on */
 
     if (hdr[4].len > 0)
         kb_event_alias(ev, KB_F_RULE_ID, idx[4]);
     {
-        int s = kb_kv_find(ev, from, "sev");
+        int s = kb_kv_find_static(ev, from, "sev");
         if (s >= 0 && (rc = kb_kv_severity(ev, ev->fields[s].val, ev->fields[s].len)) != KB_OK)
             goto fail;
     }
@@ -230,8 +235,8 @@ int kb_leef_decode_body(kb_decode_ctx *ctx, const char *p, size_t len, kb_event 
     if ((rc = kb_event_set(ev, KB_F_EVENT_KIND, KB_V_STR, "event", 5)) < 0)
         goto fail;
     {
-        int c = kb_kv_find(ev, from, "cat");
-        int n = kb_kv_find(ev, from, "name");
+        int c = kb_kv_find_static(ev, from, "cat");
+        int n = kb_kv_find_static(ev, from, "name");
         kb_str cat = {NULL, 0}, name = {NULL, 0};
         if (c >= 0)
             cat = (kb_str){ev->fields[c].val, ev->fields[c].len};

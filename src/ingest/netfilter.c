@@ -28,16 +28,22 @@ static int is_boundary(char c)
  * " SRC=" and " DST=" after it; NULL otherwise. */
 static const char *kv_start(const char *m, size_t n)
 {
-    const char *end = m + n, *p = m, *best = NULL;
+    const char *end = m + n, *p = m, *best = NULL, *eq = m;
 
-    for (const char *q = m; q < end; q++) {
-        size_t rest = (size_t)(end - q);
-        if (q > m && !is_boundary(q[-1]))
-            continue;
-        if ((rest >= 3 && memcmp(q, "IN=", 3) == 0) || (rest >= 4 && memcmp(q, "OUT=", 4) == 0)) {
-            best = q;
+    /* From '=' to '=' (memchr), looking back for "IN" or "OUT" at a word
+     * start: the first such '=' gives the first such word. */
+    while (eq < end && (eq = memchr(eq, '=', (size_t)(end - eq))) != NULL) {
+        size_t at = (size_t)(eq - m); /* offset of the '=' */
+        if (at >= 2 && eq[-2] == 'I' && eq[-1] == 'N' && (at == 2 || is_boundary(eq[-3]))) {
+            best = eq - 2;
             break;
         }
+        if (at >= 3 && eq[-3] == 'O' && eq[-2] == 'U' && eq[-1] == 'T' &&
+            (at == 3 || is_boundary(eq[-4]))) {
+            best = eq - 3;
+            break;
+        }
+        eq++;
     }
     if (!best)
         return NULL;

@@ -211,6 +211,7 @@ static ssize_t reader_read(struct reader *r, char *p, size_t n)
 kb_ingest *kb_ingest_new(kb_names *names, const kb_ingest_opts *opts)
 {
     kb_ingest *ing = kb_calloc(1, sizeof *ing);
+    size_t chunk;
     if (!ing)
         return NULL;
     ing->names = names;
@@ -224,7 +225,14 @@ kb_ingest *kb_ingest_new(kb_names *names, const kb_ingest_opts *opts)
         ing->o.arena_cap = 256u << 20;
     if (!ing->o.max_messages)
         ing->o.max_messages = 10;
-    ing->arena = kb_arena_new(1u << 20, ing->o.arena_cap);
+    /* Chunks of four batches of input: a batch's fields and rewritten
+     * values (1-3 times its bytes for JSON) fit in the first chunk, which
+     * the arena keeps across batches, instead of chunks being freed and
+     * faulted in again every batch. */
+    chunk = 4 * ing->o.batch_bytes;
+    if (chunk > ing->o.arena_cap)
+        chunk = ing->o.arena_cap;
+    ing->arena = kb_arena_new(chunk, ing->o.arena_cap);
     ing->events = kb_calloc(MAX_BATCH_EVENTS, sizeof *ing->events);
     if (!ing->arena || !ing->events) {
         kb_ingest_free(ing);
@@ -262,6 +270,8 @@ struct source {
     kb_batch_fn fn;
     void *ud;
     size_t nev;
+    size_t path_len;
+    uint32_t fields_hint; /* field table size to reserve (see record) */
 };
 
 static void reject(struct source *s, uint64_t line, const char *reason, const char *rec,
@@ -326,6 +336,17 @@ static int record(struct source *s, const char *p, size_t len, uint64_t line, ui
         return rc;
     ev = &s->ing->events[s->nev];
     kb_event_init(ev, s->ing->names, s->ing->arena);
+    /* Records of a source have about as many fields as the last ones: one
+     * table of that size beats growing 64, 128, 256 (the outgrown tables
+     * stay in the arena until the batch ends). Never more than a record
+     * of this length plausibly fills (one field per 8 bytes and a header's
+     * worth), so that one huge record cannot make a batch of short ones
+     * reserve past the arena's cap. A failure here is that cap, which the
+     * decoder's first add reports. */
+    if (s->fields_hint) {
+        size_t most = 16 + len / 8;
+        kb_event_reserve(ev, most < s->fields_hint ? (uint32_t)most : s->fields_hint);
+    }
     ev->raw = p;
     ev->raw_len = (uint32_t)len;
     ev->path = s->path;
@@ -337,9 +358,17 @@ static int record(struct source *s, const char *p, size_t len, uint64_t line, ui
     if (rc == KB_OK) {
         size_t n;
         char *t;
-        kb_event_set(ev, KB_F_LOG_FILE_PATH, KB_V_STR, s->path, strlen(s->path));
+        uint32_t nf;
+        kb_event_set(ev, KB_F_LOG_FILE_PATH, KB_V_STR, s->path, s->path_len);
         if ((t = u64_text(ev->arena, off, &n)))
             kb_event_set(ev, KB_F_LOG_OFFSET, KB_V_INT, t, n);
+        /* Follow a rise at once, a fall slowly (by an eighth a record),
+         * rounded up to 8 fields. */
+        nf = (ev->nfields + 7) & ~7u;
+        if (nf >= s->fields_hint)
+            s->fields_hint = nf;
+        else if (s->fields_hint - s->fields_hint / 8 > nf)
+            s->fields_hint -= s->fields_hint / 8;
         s->st.records++;
         s->st.decoded++;
         s->nev++;
@@ -504,6 +533,7 @@ static int ingest_file(kb_ingest *ing, const char *path, int fd, int64_t mtime, 
 
     s.ing = ing;
     s.path = path;
+    s.path_len = strlen(path);
     s.fn = fn;
     s.ud = ud;
     s.ctx.names = ing->names;

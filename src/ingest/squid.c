@@ -123,7 +123,7 @@ static void url_split(const char *u, size_t n, int connect, url_parts *o)
 /* Adds a field by name; also records the index of the first add. */
 static int add(kb_event *ev, const char *name, kb_vtype t, const char *v, size_t n)
 {
-    return kb_event_add_named(ev, name, strlen(name), t, v, n);
+    return kb_event_add_static(ev, name, t, v, n); /* names are literals */
 }
 
 static int squid_decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev)

@@ -46,7 +46,7 @@ static void ip_port(const char *p, const char *end, sshd_out *o)
     while (q < end && *q != ' ' && !(*q == ':' && (q + 1 == end || q[1] == ' ')))
         q++;
     /* An IPv4-mapped IPv6 address is the IPv4 client. */
-    if (q - p > 7 && kb_str_has_prefix(p, (size_t)(q - p), "::ffff:") &&
+    if (q - p > 7 && KB_SYSLOG_PREFIX(p, (size_t)(q - p), "::ffff:") &&
         memchr(p + 7, '.', (size_t)(q - p - 7)))
         p += 7;
     if (kb_syslog_is_ip(p, (size_t)(q - p)))
@@ -65,10 +65,10 @@ static void user_from(const char *p, const char *end, sshd_out *o)
 {
     const char *f = rfind(p, (size_t)(end - p), " from ");
 
-    if (kb_str_has_prefix(p, (size_t)(end - p), "invalid user ")) {
+    if (KB_SYSLOG_PREFIX(p, (size_t)(end - p), "invalid user ")) {
         o->invalid = 1;
         p += 13;
-    } else if (kb_str_has_prefix(p, (size_t)(end - p), "illegal user ")) {
+    } else if (KB_SYSLOG_PREFIX(p, (size_t)(end - p), "illegal user ")) {
         o->invalid = 1;
         p += 13;
     }
@@ -89,14 +89,14 @@ static void user_ip_port(const char *p, const char *end, sshd_out *o)
     const char *port, *ip;
     size_t n = (size_t)(end - p);
 
-    if (kb_str_has_prefix(p, n, "authenticating user ")) {
+    if (KB_SYSLOG_PREFIX(p, n, "authenticating user ")) {
         p += 20;
         o->outcome = "failure";
-    } else if (kb_str_has_prefix(p, n, "invalid user ")) {
+    } else if (KB_SYSLOG_PREFIX(p, n, "invalid user ")) {
         p += 13;
         o->invalid = 1;
         o->outcome = "failure";
-    } else if (kb_str_has_prefix(p, n, "user ")) {
+    } else if (KB_SYSLOG_PREFIX(p, n, "user ")) {
         p += 5;
     } else {
         ip_port(p, end, o);
@@ -134,12 +134,12 @@ static void classify(const char *m, size_t n, sshd_out *o)
     const char *p;
 
     /* Drop the level words sshd and PAM put in front. */
-    if (kb_str_has_prefix(m, n, "error: "))
+    if (KB_SYSLOG_PREFIX(m, n, "error: "))
         m += 7;
-    else if (kb_str_has_prefix(m, n, "fatal: "))
+    else if (KB_SYSLOG_PREFIX(m, n, "fatal: "))
         m += 7;
     n = (size_t)(end - m);
-    if (kb_str_has_prefix(m, n, "pam_unix(sshd:")) {
+    if (KB_SYSLOG_PREFIX(m, n, "pam_unix(sshd:")) {
         p = memchr(m, ' ', n);
         if (!p)
             return;
@@ -147,65 +147,64 @@ static void classify(const char *m, size_t n, sshd_out *o)
         n = (size_t)(end - m);
     }
 
-    if (kb_str_has_prefix(m, n, "Accepted ") || kb_str_has_prefix(m, n, "Failed ")) {
+    if (KB_SYSLOG_PREFIX(m, n, "Accepted ") || KB_SYSLOG_PREFIX(m, n, "Failed ")) {
         int ok = m[0] == 'A';
         const char *w = m + (ok ? 9 : 7), *sp = memchr(w, ' ', (size_t)(end - w));
-        if (!sp || !kb_str_has_prefix(sp, (size_t)(end - sp), " for "))
+        if (!sp || !KB_SYSLOG_PREFIX(sp, (size_t)(end - sp), " for "))
             return;
         o->action = "ssh_login";
         o->outcome = ok ? "success" : "failure";
         o->method = mk(w, (size_t)(sp - w));
         user_from(sp + 5, end, o);
-    } else if (kb_str_has_prefix(m, n, "Invalid user ") ||
-               kb_str_has_prefix(m, n, "Illegal user ")) {
+    } else if (KB_SYSLOG_PREFIX(m, n, "Invalid user ") || KB_SYSLOG_PREFIX(m, n, "Illegal user ")) {
         o->action = "invalid_user";
         o->outcome = "failure";
         o->invalid = 1;
         user_from(m + 13, end, o);
-    } else if (kb_str_has_prefix(m, n, "maximum authentication attempts exceeded for ")) {
+    } else if (KB_SYSLOG_PREFIX(m, n, "maximum authentication attempts exceeded for ")) {
         o->action = "max_auth_attempts";
         o->outcome = "failure";
         user_from(m + LIT("maximum authentication attempts exceeded for "), end, o);
-    } else if (kb_str_has_prefix(m, n, "Connection closed by ") ||
-               kb_str_has_prefix(m, n, "Connection reset by ")) {
+    } else if (KB_SYSLOG_PREFIX(m, n, "Connection closed by ") ||
+               KB_SYSLOG_PREFIX(m, n, "Connection reset by ")) {
         o->action = "connection_closed";
         user_ip_port(m + (m[11] == 'c' ? 21 : 20), end, o);
-    } else if (kb_str_has_prefix(m, n, "Disconnected from ")) {
+    } else if (KB_SYSLOG_PREFIX(m, n, "Disconnected from ")) {
         o->action = "disconnected";
         user_ip_port(m + 18, end, o);
-    } else if (kb_str_has_prefix(m, n, "Received disconnect from ")) {
+    } else if (KB_SYSLOG_PREFIX(m, n, "Received disconnect from ")) {
         o->action = "disconnected";
         ip_port(m + 25, end, o);
-    } else if (kb_str_has_prefix(m, n, "authentication failure;") ||
+    } else if (KB_SYSLOG_PREFIX(m, n, "authentication failure;") ||
                ((p = kb_memmem(m, n, " more authentication failures;", 30)) && p > m &&
                 kb_syslog_is_uint(m, (size_t)(p - m)))) {
         pam_failure(m, n, o);
-    } else if (kb_str_has_prefix(m, n, "session opened for user ") ||
-               kb_str_has_prefix(m, n, "session closed for user ")) {
+    } else if (KB_SYSLOG_PREFIX(m, n, "session opened for user ") ||
+               KB_SYSLOG_PREFIX(m, n, "session closed for user ")) {
         const char *u = m + 24, *e = u;
         while (e < end && *e != ' ' && *e != '(')
             e++;
         o->action = m[8] == 'o' ? "session_opened" : "session_closed";
         o->outcome = "success";
         o->user = mk(u, (size_t)(e - u));
-    } else if (kb_str_has_prefix(m, n, "Did not receive identification string from ")) {
+    } else if (KB_SYSLOG_PREFIX(m, n, "Did not receive identification string from ")) {
         o->action = "no_identification";
         o->outcome = "failure";
         ip_port(m + LIT("Did not receive identification string from "), end, o);
-    } else if (kb_str_has_prefix(m, n, "Unable to negotiate with ")) {
+    } else if (KB_SYSLOG_PREFIX(m, n, "Unable to negotiate with ")) {
         o->action = "negotiation_failed";
         o->outcome = "failure";
         ip_port(m + 25, end, o);
-    } else if (kb_str_has_prefix(m, n, "User ") &&
+    } else if (KB_SYSLOG_PREFIX(m, n, "User ") &&
                (p = kb_memmem(m, n, " not allowed because ", 21))) {
         o->action = "user_not_allowed";
         o->outcome = "failure";
         user_from(m + 5, p, o);
-    } else if (kb_str_has_prefix(m, n, "PAM: Authentication failure for ")) {
+    } else if (KB_SYSLOG_PREFIX(m, n, "PAM: Authentication failure for ")) {
         o->action = "authentication_failure";
         o->outcome = "failure";
         user_from(m + 32, end, o);
-    } else if (kb_str_has_prefix(m, n, "refused connect from ")) {
+    } else if (KB_SYSLOG_PREFIX(m, n, "refused connect from ")) {
         const char *l = memchr(m, '(', n), *r = l ? memchr(l, ')', (size_t)(end - l)) : NULL;
         o->action = "connection_refused";
         o->outcome = "failure";

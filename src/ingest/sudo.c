@@ -57,7 +57,7 @@ static int command_line(kb_decode_ctx *ctx, const char *m, size_t n, kb_event *e
         const char *e = kb_memmem(p, (size_t)(end - p), " ; ", 3);
         const char *eq;
         size_t len;
-        if (kb_str_has_prefix(p, (size_t)(end - p), "COMMAND="))
+        if (KB_SYSLOG_PREFIX(p, (size_t)(end - p), "COMMAND="))
             e = NULL; /* the command runs to the end */
         len = e ? (size_t)(e - p) : (size_t)(end - p);
         eq = memchr(p, '=', len);
@@ -119,7 +119,7 @@ static int sudo_decode(kb_decode_ctx *ctx, const kb_syslog_hdr *h, kb_event *ev)
     ev->ls.category = NULL;
     if (command_line(ctx, m, n, ev, &rc))
         return rc;
-    if (kb_str_has_prefix(m, n, "pam_unix(sudo:auth): authentication failure;")) {
+    if (KB_SYSLOG_PREFIX(m, n, "pam_unix(sudo:auth): authentication failure;")) {
         kb_str actor = {NULL, 0};
         if (kb_syslog_kv(m, n, "ruser", &v) && v.len)
             actor = v;
@@ -136,10 +136,10 @@ static int sudo_decode(kb_decode_ctx *ctx, const kb_syslog_hdr *h, kb_event *ev)
             return rc;
         return verdict(ctx, ev, "authentication", "authentication_failure", "failure");
     }
-    if (kb_str_has_prefix(m, n, "pam_unix(sudo:session): session ")) {
+    if (KB_SYSLOG_PREFIX(m, n, "pam_unix(sudo:session): session ")) {
         const char *p = m + 32, *u, *e;
-        int opened = kb_str_has_prefix(p, (size_t)(end - p), "opened for user ");
-        if (!opened && !kb_str_has_prefix(p, (size_t)(end - p), "closed for user "))
+        int opened = KB_SYSLOG_PREFIX(p, (size_t)(end - p), "opened for user ");
+        if (!opened && !KB_SYSLOG_PREFIX(p, (size_t)(end - p), "closed for user "))
             return KB_OK;
         u = p + 16;
         for (e = u; e < end && *e != ' ' && *e != '('; e++)
@@ -147,7 +147,7 @@ static int sudo_decode(kb_decode_ctx *ctx, const kb_syslog_hdr *h, kb_event *ev)
         if ((rc = kb_syslog_raw(ctx, ev, "sudo.run_as", KB_V_STR, u, (size_t)(e - u))) < 0)
             return rc;
         /* "by alice(uid=0)": the actor; "by (uid=0)" names nobody. */
-        if (kb_str_has_prefix(e, (size_t)(end - e), " by ")) {
+        if (KB_SYSLOG_PREFIX(e, (size_t)(end - e), " by ")) {
             const char *a = e + 4, *ae = a;
             while (ae < end && *ae != '(' && *ae != ' ')
                 ae++;

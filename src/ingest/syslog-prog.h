@@ -38,7 +38,9 @@ int kb_netfilter_decode_bare(kb_decode_ctx *ctx, const char *line, size_t len, k
  * the canonical slot at it. Returns the index or a KB_E* code with
  * ctx->err set. */
 int kb_syslog_put(kb_decode_ctx *ctx, kb_event *ev, int c, kb_vtype t, const char *p, size_t n);
-/* Adds a raw field by name (the slice is borrowed). Same returns. */
+/* Adds a raw field by name (the slice is borrowed). Same returns. The name
+ * must be static (a literal or a static table's entry): its id is cached
+ * per thread by the name's address. */
 int kb_syslog_raw(kb_decode_ctx *ctx, kb_event *ev, const char *name, kb_vtype t, const char *p,
                   size_t n);
 /* Finds "key=value" in s where key starts s or follows a space or ';';
@@ -49,6 +51,11 @@ int kb_syslog_kv(const char *s, size_t len, const char *key, kb_str *val);
 int kb_syslog_is_ip(const char *p, size_t n);
 /* 1 when the slice is 1-20 decimal digits. */
 int kb_syslog_is_uint(const char *p, size_t n);
+/* Whether the slice s[0..n) starts with the string literal `lit` (a
+ * kb_str_has_prefix whose length the compiler knows: no strlen, and the
+ * memcmp becomes a few compares). */
+#define KB_SYSLOG_PREFIX(s, n, lit)                                                                \
+    ((n) >= sizeof(lit) - 1 && memcmp((s), (lit), sizeof(lit) - 1) == 0)
 /* Case-insensitive search of an ASCII needle; returns the offset or -1. */
 long kb_syslog_ifind(const char *s, size_t len, const char *needle);
 

@@ -78,7 +78,7 @@ int kb_syslog_put(kb_decode_ctx *ctx, kb_event *ev, int c, kb_vtype t, const cha
 int kb_syslog_raw(kb_decode_ctx *ctx, kb_event *ev, const char *name, kb_vtype t, const char *p,
                   size_t n)
 {
-    int idx = kb_event_add_named(ev, name, strlen(name), t, p, n);
+    int idx = kb_event_add_static(ev, name, t, p, n);
     if (idx < 0)
         ctx->err =
             idx == KB_ENOMEM ? "out of memory (batch arena cap)" : "too many fields or field names";
@@ -88,12 +88,19 @@ int kb_syslog_raw(kb_decode_ctx *ctx, kb_event *ev, const char *name, kb_vtype t
 int kb_syslog_kv(const char *s, size_t len, const char *key, kb_str *val)
 {
     size_t klen = strlen(key);
+    const char *eq, *end = s + len;
 
-    for (size_t i = 0; i + klen + 1 <= len; i++) {
-        size_t j;
+    if (klen >= len)
+        return 0;
+    eq = s + klen;
+    /* Jump from '=' to '=': the key ends at one (the first match in the
+     * text is the first '=' that has the key before it). */
+    while (eq < end && (eq = memchr(eq, '=', (size_t)(end - eq))) != NULL) {
+        size_t i = (size_t)(eq - s) - klen, j;
+        eq++;
         if (i > 0 && s[i - 1] != ' ' && s[i - 1] != ';')
             continue;
-        if (memcmp(s + i, key, klen) != 0 || s[i + klen] != '=')
+        if (memcmp(s + i, key, klen) != 0)
             continue;
         j = i + klen + 1;
         val->p = s + j;
@@ -163,6 +170,61 @@ static int64_t ref_time(const kb_decode_ctx *ctx)
     return ctx->ref_time > 0 ? ctx->ref_time : kb_time_now();
 }
 
+/* kb_month_from_abbr for exactly three bytes, without a loop over the
+ * months: the three letters lower-cased into one number. */
+static int month3(const char *s)
+{
+    uint32_t k = (uint32_t)((unsigned char)s[0] | 0x20) << 16 |
+                 (uint32_t)((unsigned char)s[1] | 0x20) << 8 | ((unsigned char)s[2] | 0x20);
+#define M3(a, b, c) ((uint32_t)(a) << 16 | (uint32_t)(b) << 8 | (uint32_t)(c))
+    switch (k) {
+    case M3('j', 'a', 'n'):
+        return 1;
+    case M3('f', 'e', 'b'):
+        return 2;
+    case M3('m', 'a', 'r'):
+        return 3;
+    case M3('a', 'p', 'r'):
+        return 4;
+    case M3('m', 'a', 'y'):
+        return 5;
+    case M3('j', 'u', 'n'):
+        return 6;
+    case M3('j', 'u', 'l'):
+        return 7;
+    case M3('a', 'u', 'g'):
+        return 8;
+    case M3('s', 'e', 'p'):
+        return 9;
+    case M3('o', 'c', 't'):
+        return 10;
+    case M3('n', 'o', 'v'):
+        return 11;
+    case M3('d', 'e', 'c'):
+        return 12;
+    }
+#undef M3
+    return 0;
+}
+
+/* kb_time_infer_year, remembering the last answer: a log's lines share
+ * their month and day for long runs. */
+static int infer_year(int mon, int day, int64_t ref)
+{
+    static _Thread_local struct {
+        int mon, day, year;
+        int64_t ref;
+    } last;
+
+    if (last.mon != mon || last.day != day || last.ref != ref) {
+        last.year = kb_time_infer_year(mon, day, ref);
+        last.mon = mon;
+        last.day = day;
+        last.ref = ref;
+    }
+    return last.year;
+}
+
 /* BSD date at *pi: ["yyyy "]Mmm [d]d ["yyyy "]hh:mm:ss[.f...][:]. Returns 1
  * and advances *pi when matched, 0 when the text is no BSD date, -1 when it
  * is one but out of range. ctx may be NULL (sniffing: no year inference). */
@@ -181,7 +243,7 @@ static int parse_bsd_ts(const kb_decode_ctx *ctx, const char *s, size_t len, siz
     }
     if (len - i < 4 || s[i + 3] != ' ')
         return 0;
-    mon = kb_month_from_abbr(s + i, 3);
+    mon = month3(s + i);
     if (!mon)
         return 0;
     i += 4;
@@ -216,7 +278,7 @@ static int parse_bsd_ts(const kb_decode_ctx *ctx, const char *s, size_t len, siz
         return 0;
     if (ctx) {
         if (year < 0)
-            year = kb_time_infer_year(mon, day, ref_time(ctx));
+            year = infer_year(mon, day, ref_time(ctx));
         if (kb_time_make(year, mon, day, h, mi, sec, ns, ts))
             return -1;
     }
@@ -461,9 +523,9 @@ static int is_hostname(const char *s, size_t n)
 static int is_repeat(const char *s, size_t len)
 {
     size_t i = 0;
-    if (kb_str_has_prefix(s, len, "--- "))
+    if (KB_SYSLOG_PREFIX(s, len, "--- "))
         i = 4;
-    return kb_str_has_prefix(s + i, len - i, "last message repeated ");
+    return KB_SYSLOG_PREFIX(s + i, len - i, "last message repeated ");
 }
 
 /* TAG[PID]: at i. Sets app/pid, returns the offset of the message. */
@@ -693,9 +755,9 @@ static int syslog_decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_ev
     }
     if ((rc = kb_syslog_fill(ctx, &h, ev)) < 0)
         return rc;
-    if (kb_str_has_prefix(h.msg.p, h.msg.len, "CEF:"))
+    if (KB_SYSLOG_PREFIX(h.msg.p, h.msg.len, "CEF:"))
         return kb_cef_decode_body(ctx, h.msg.p, h.msg.len, ev);
-    if (kb_str_has_prefix(h.msg.p, h.msg.len, "LEEF:"))
+    if (KB_SYSLOG_PREFIX(h.msg.p, h.msg.len, "LEEF:"))
         return kb_leef_decode_body(ctx, h.msg.p, h.msg.len, ev);
 
     ev->ls.product = "linux";

@@ -236,7 +236,7 @@ typedef struct weblog {
 
 static int add(kb_event *ev, const char *name, kb_vtype t, kb_str v)
 {
-    return kb_event_add_named(ev, name, strlen(name), t, v.p, v.len);
+    return kb_event_add_static(ev, name, t, v.p, v.len); /* names are literals */
 }
 
 /* Splits "GET /x?y HTTP/1.1" into method, target and version; leaves them

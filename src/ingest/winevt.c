@@ -26,32 +26,119 @@
 #define T_NUM (T(KB_V_INT) | T(KB_V_STR))
 #define NAME_BUF 256
 
-/* Index of the first field called name whose type is in `types`, or -1.
- * Elements of arrays count only with `elems` (a list where one value is
- * expected is a wrong type, not a choice of values). */
-static int find_in(const kb_event *ev, const char *name, unsigned types, int elems)
-{
-    kb_fid id = kb_names_lookup(ev->names, name, strlen(name));
+/* The raw names the decoder reads, resolved to ids once per names table
+ * and thread (kb_event_fids). */
+enum {
+    N_USER,
+    N_TARGETUSERNAME,
+    N_TARGETDOMAINNAME,
+    N_SUBJECTUSERNAME,
+    N_SUBJECTDOMAINNAME,
+    N_WINLOG_USER_NAME,
+    N_WINLOG_USER_DOMAIN,
+    N_COMPUTER,
+    N_KEYWORDS,
+    N_IMAGE,
+    N_NEWPROCESSNAME,
+    N_PARENTIMAGE,
+    N_PARENTPROCESSNAME,
+    N_NEWPROCESSID,
+    N_PROCESSID,
+    N_PROCESSNAME,
+    N_SOURCEIMAGE,
+    N_COMMANDLINE,
+    N_PARENTCOMMANDLINE,
+    N_SOURCEIP,
+    N_IPADDRESS,
+    N_SOURCEADDRESS,
+    N_SOURCEPORT,
+    N_IPPORT,
+    N_DESTINATIONIP,
+    N_DESTADDRESS,
+    N_DESTINATIONPORT,
+    N_DESTPORT,
+    N_PROTOCOL,
+    N_QUERYNAME,
+    N_TARGETFILENAME,
+    N_IMAGELOADED,
+    N_HASHES,
+    N_HASH,
+    N_RULENAME,
+    N_MESSAGE,
+    N_EVENTID,
+    N_TIMECREATED,
+    N_TIMESTAMP,
+    N_CHANNEL,
+    N_PROVIDER_NAME,
+    N_EVENTTYPE,
+    N_COUNT
+};
 
-    if (id == KB_FID_NONE)
-        return -1;
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        const kb_field *f = &ev->fields[i];
-        if (f->name == id && ((types >> f->type) & 1u) && (elems || !(f->flags & KB_FF_ELEM)))
-            return (int)i;
-    }
-    return -1;
+static const char *const names[N_COUNT] = {
+    [N_USER] = "User",
+    [N_TARGETUSERNAME] = "TargetUserName",
+    [N_TARGETDOMAINNAME] = "TargetDomainName",
+    [N_SUBJECTUSERNAME] = "SubjectUserName",
+    [N_SUBJECTDOMAINNAME] = "SubjectDomainName",
+    [N_WINLOG_USER_NAME] = "winlog.user.name",
+    [N_WINLOG_USER_DOMAIN] = "winlog.user.domain",
+    [N_COMPUTER] = "Computer",
+    [N_KEYWORDS] = "Keywords",
+    [N_IMAGE] = "Image",
+    [N_NEWPROCESSNAME] = "NewProcessName",
+    [N_PARENTIMAGE] = "ParentImage",
+    [N_PARENTPROCESSNAME] = "ParentProcessName",
+    [N_NEWPROCESSID] = "NewProcessId",
+    [N_PROCESSID] = "ProcessId",
+    [N_PROCESSNAME] = "ProcessName",
+    [N_SOURCEIMAGE] = "SourceImage",
+    [N_COMMANDLINE] = "CommandLine",
+    [N_PARENTCOMMANDLINE] = "ParentCommandLine",
+    [N_SOURCEIP] = "SourceIp",
+    [N_IPADDRESS] = "IpAddress",
+    [N_SOURCEADDRESS] = "SourceAddress",
+    [N_SOURCEPORT] = "SourcePort",
+    [N_IPPORT] = "IpPort",
+    [N_DESTINATIONIP] = "DestinationIp",
+    [N_DESTADDRESS] = "DestAddress",
+    [N_DESTINATIONPORT] = "DestinationPort",
+    [N_DESTPORT] = "DestPort",
+    [N_PROTOCOL] = "Protocol",
+    [N_QUERYNAME] = "QueryName",
+    [N_TARGETFILENAME] = "TargetFilename",
+    [N_IMAGELOADED] = "ImageLoaded",
+    [N_HASHES] = "Hashes",
+    [N_HASH] = "Hash",
+    [N_RULENAME] = "RuleName",
+    [N_MESSAGE] = "message",
+    [N_EVENTID] = "EventID",
+    [N_TIMECREATED] = "TimeCreated",
+    [N_TIMESTAMP] = "@timestamp",
+    [N_CHANNEL] = "Channel",
+    [N_PROVIDER_NAME] = "Provider_Name",
+    [N_EVENTTYPE] = "EventType",
+};
+
+static _Thread_local kb_fid ids[N_COUNT];
+static _Thread_local uint64_t ids_uid;
+
+/* Index of the first field called names[n] whose type is in `types`, or
+ * -1. Elements of arrays count only with `elems` (a list where one value
+ * is expected is a wrong type, not a choice of values). */
+static int find_in(const kb_event *ev, int n, unsigned types, int elems)
+{
+    return kb_event_find_typed(ev, ids[n], types, elems);
 }
 
-static int find(const kb_event *ev, const char *name, unsigned types)
+static int find(const kb_event *ev, int n, unsigned types)
 {
-    return find_in(ev, name, types, 0);
+    return find_in(ev, n, types, 0);
 }
 
 /* Like find, but Windows' "nothing here" values ("-", "") do not count. */
-static int find_value(const kb_event *ev, const char *name, unsigned types)
+static int find_value(const kb_event *ev, int n, unsigned types)
 {
-    int idx = find(ev, name, types);
+    int idx = find(ev, n, types);
 
     if (idx >= 0 &&
         (ev->fields[idx].len == 0 || kb_str_eqz(ev->fields[idx].val, ev->fields[idx].len, "-")))
@@ -59,13 +146,13 @@ static int find_value(const kb_event *ev, const char *name, unsigned types)
     return idx;
 }
 
-static int map(kb_event *ev, int c, const char *name, unsigned types)
+static int map(kb_event *ev, int c, int n, unsigned types)
 {
     int idx;
 
     if (ev->canon[c] != KB_CANON_NONE)
         return -1;
-    idx = find_value(ev, name, types);
+    idx = find_value(ev, n, types);
     if (idx >= 0)
         kb_event_alias(ev, c, idx);
     return idx;
@@ -134,9 +221,17 @@ static const struct {
 
 static const char *service_of(const char *ch, size_t len)
 {
-    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
-        if (kb_str_ieqz(ch, len, services[i].channel))
+    /* A log holds runs of one channel: try the last match first. */
+    static _Thread_local size_t last;
+
+    if (kb_str_ieqz(ch, len, services[last].channel))
+        return services[last].service;
+    for (size_t i = 0; i < sizeof services / sizeof services[0]; i++) {
+        if (kb_str_ieqz(ch, len, services[i].channel)) {
+            last = i;
             return services[i].service;
+        }
+    }
     return NULL;
 }
 
@@ -324,23 +419,28 @@ static size_t normalise(const char *s, size_t len, char *out, size_t cap)
     return o;
 }
 
-/* Adds a copy of field idx (same value slice, type, flags) under flat
- * name; EventID becomes an integer when its text is one. */
-static int expose(kb_event *ev, uint32_t idx, const char *flat, size_t flen)
+/* Adds a copy of field idx (same value slice, type, flags) under the
+ * flat name `id`; EventID becomes an integer when its text is one. */
+static int expose_id(kb_event *ev, uint32_t idx, kb_fid id)
 {
     kb_field f = ev->fields[idx];
     int64_t v;
     int rc;
 
-    if (f.type == KB_V_STR && kb_str_eqz(flat, flen, "EventID") &&
-        kb_parse_i64(f.val, f.len, &v) == KB_OK)
+    if (f.type == KB_V_STR && id == ids[N_EVENTID] && kb_parse_i64(f.val, f.len, &v) == KB_OK)
         f.type = KB_V_INT;
-    rc = kb_event_add_named(ev, flat, flen, (kb_vtype)f.type, f.val, f.len);
+    rc = kb_event_add(ev, id, (kb_vtype)f.type, f.val, f.len);
     if (rc < 0)
         return rc;
     ev->fields[rc].flags = (uint8_t)(f.flags | KB_FF_DERIVED);
     ev->fields[rc].elem = f.elem;
     return KB_OK;
+}
+
+/* expose_id by name. */
+static int expose(kb_event *ev, uint32_t idx, const char *flat, size_t flen)
+{
+    return expose_id(ev, idx, kb_names_intern(ev->names, flat, flen));
 }
 
 /* EventData given as a list of {"@Name": N, "#text": V}: adds V under N.
@@ -548,7 +648,7 @@ static int set_hashes(kb_event *ev, int idx)
  * account of the event, else its subject. */
 static int set_user(kb_event *ev)
 {
-    int idx = find_value(ev, "User", T_TEXT), rc;
+    int idx = find_value(ev, N_USER, T_TEXT), rc;
 
     if (idx >= 0) {
         const kb_field *f = &ev->fields[idx];
@@ -563,22 +663,22 @@ static int set_user(kb_event *ev)
         rc = kb_event_set(ev, KB_F_USER_NAME, KB_V_STR, bs + 1, f->len - (size_t)(bs + 1 - f->val));
         return rc < 0 ? rc : KB_OK;
     }
-    if (map(ev, KB_F_USER_NAME, "TargetUserName", T_TEXT) >= 0) {
-        map(ev, KB_F_USER_DOMAIN, "TargetDomainName", T_TEXT);
-    } else if (map(ev, KB_F_USER_NAME, "SubjectUserName", T_TEXT) >= 0) {
-        map(ev, KB_F_USER_DOMAIN, "SubjectDomainName", T_TEXT);
-    } else if (map(ev, KB_F_USER_NAME, "winlog.user.name", T_TEXT) >= 0) {
-        map(ev, KB_F_USER_DOMAIN, "winlog.user.domain", T_TEXT);
+    if (map(ev, KB_F_USER_NAME, N_TARGETUSERNAME, T_TEXT) >= 0) {
+        map(ev, KB_F_USER_DOMAIN, N_TARGETDOMAINNAME, T_TEXT);
+    } else if (map(ev, KB_F_USER_NAME, N_SUBJECTUSERNAME, T_TEXT) >= 0) {
+        map(ev, KB_F_USER_DOMAIN, N_SUBJECTDOMAINNAME, T_TEXT);
+    } else if (map(ev, KB_F_USER_NAME, N_WINLOG_USER_NAME, T_TEXT) >= 0) {
+        map(ev, KB_F_USER_DOMAIN, N_WINLOG_USER_DOMAIN, T_TEXT);
     }
     return KB_OK;
 }
 
-/* Adds field `name` as a copy of field idx when the record lacks it. */
-static int add_alias(kb_event *ev, const char *name, int idx)
+/* Adds field names[n] as a copy of field idx when the record lacks it. */
+static int add_alias(kb_event *ev, int n, int idx)
 {
-    if (idx < 0 || find(ev, name, ~0u) >= 0)
+    if (idx < 0 || find(ev, n, ~0u) >= 0)
         return KB_OK;
-    return expose(ev, (uint32_t)idx, name, strlen(name));
+    return expose_id(ev, (uint32_t)idx, ids[n]);
 }
 
 static int fill(kb_event *ev, const char *service, int64_t eid, int nested)
@@ -593,12 +693,12 @@ static int fill(kb_event *ev, const char *service, int64_t eid, int nested)
                    : kb_event_set(ev, KB_F_OBSERVER_PRODUCT, KB_V_STR, "windows", 7);
     if (rc < 0)
         return rc;
-    map(ev, KB_F_HOST_NAME, "Computer", T_TEXT);
+    map(ev, KB_F_HOST_NAME, N_COMPUTER, T_TEXT);
     if ((rc = set_user(ev)) != KB_OK)
         return rc;
 
     /* Audit success / failure from the keywords of the Security log. */
-    idx = find_in(ev, "Keywords", T_TEXT, 1);
+    idx = find_in(ev, N_KEYWORDS, T_TEXT, 1);
     if (idx >= 0) {
         const kb_field *f = &ev->fields[idx];
         const char *o = NULL;
@@ -617,60 +717,60 @@ static int fill(kb_event *ev, const char *service, int64_t eid, int nested)
      * creation rules ask for Image and ParentImage, so those are added the
      * way Sigma's windows-audit mapping reads them. */
     if (is_4688) {
-        if ((rc = add_alias(ev, "Image", find_value(ev, "NewProcessName", T_TEXT))) != KB_OK ||
-            (rc = add_alias(ev, "ParentImage", find_value(ev, "ParentProcessName", T_TEXT))) !=
+        if ((rc = add_alias(ev, N_IMAGE, find_value(ev, N_NEWPROCESSNAME, T_TEXT))) != KB_OK ||
+            (rc = add_alias(ev, N_PARENTIMAGE, find_value(ev, N_PARENTPROCESSNAME, T_TEXT))) !=
                 KB_OK)
             return rc;
-        idx = find_value(ev, "NewProcessId", T_NUM);
+        idx = find_value(ev, N_NEWPROCESSID, T_NUM);
     } else {
-        idx = find_value(ev, "ProcessId", T_NUM);
+        idx = find_value(ev, N_PROCESSID, T_NUM);
     }
     if (idx >= 0 && (rc = set_pid(ev, idx)) != KB_OK)
         return rc;
-    idx = map(ev, KB_F_PROCESS_EXECUTABLE, "Image", T_TEXT);
+    idx = map(ev, KB_F_PROCESS_EXECUTABLE, N_IMAGE, T_TEXT);
     if (idx < 0)
-        idx = map(ev, KB_F_PROCESS_EXECUTABLE, "ProcessName", T_TEXT);
+        idx = map(ev, KB_F_PROCESS_EXECUTABLE, N_PROCESSNAME, T_TEXT);
     if (idx < 0)
-        idx = map(ev, KB_F_PROCESS_EXECUTABLE, "SourceImage", T_TEXT);
+        idx = map(ev, KB_F_PROCESS_EXECUTABLE, N_SOURCEIMAGE, T_TEXT);
     if (idx >= 0 && (rc = set_basename(ev, KB_F_PROCESS_NAME, idx)) != KB_OK)
         return rc;
-    map(ev, KB_F_PROCESS_COMMAND_LINE, "CommandLine", T_TEXT);
-    map(ev, KB_F_PROCESS_PARENT_EXECUTABLE, "ParentImage", T_TEXT);
-    map(ev, KB_F_PROCESS_PARENT_EXECUTABLE, "ParentProcessName", T_TEXT);
-    map(ev, KB_F_PROCESS_PARENT_COMMAND_LINE, "ParentCommandLine", T_TEXT);
+    map(ev, KB_F_PROCESS_COMMAND_LINE, N_COMMANDLINE, T_TEXT);
+    map(ev, KB_F_PROCESS_PARENT_EXECUTABLE, N_PARENTIMAGE, T_TEXT);
+    map(ev, KB_F_PROCESS_PARENT_EXECUTABLE, N_PARENTPROCESSNAME, T_TEXT);
+    map(ev, KB_F_PROCESS_PARENT_COMMAND_LINE, N_PARENTCOMMANDLINE, T_TEXT);
 
     /* The network. */
-    map(ev, KB_F_SOURCE_IP, "SourceIp", T_TEXT);
-    map(ev, KB_F_SOURCE_IP, "IpAddress", T_TEXT);
-    map(ev, KB_F_SOURCE_IP, "SourceAddress", T_TEXT);
-    map(ev, KB_F_SOURCE_PORT, "SourcePort", T_NUM);
-    idx = find_value(ev, "IpPort", T_NUM);
+    map(ev, KB_F_SOURCE_IP, N_SOURCEIP, T_TEXT);
+    map(ev, KB_F_SOURCE_IP, N_IPADDRESS, T_TEXT);
+    map(ev, KB_F_SOURCE_IP, N_SOURCEADDRESS, T_TEXT);
+    map(ev, KB_F_SOURCE_PORT, N_SOURCEPORT, T_NUM);
+    idx = find_value(ev, N_IPPORT, T_NUM);
     if (idx >= 0 && ev->canon[KB_F_SOURCE_PORT] == KB_CANON_NONE &&
         !kb_str_eqz(ev->fields[idx].val, ev->fields[idx].len, "0"))
         kb_event_alias(ev, KB_F_SOURCE_PORT, idx);
-    map(ev, KB_F_DESTINATION_IP, "DestinationIp", T_TEXT);
-    map(ev, KB_F_DESTINATION_IP, "DestAddress", T_TEXT);
-    map(ev, KB_F_DESTINATION_PORT, "DestinationPort", T_NUM);
-    map(ev, KB_F_DESTINATION_PORT, "DestPort", T_NUM);
+    map(ev, KB_F_DESTINATION_IP, N_DESTINATIONIP, T_TEXT);
+    map(ev, KB_F_DESTINATION_IP, N_DESTADDRESS, T_TEXT);
+    map(ev, KB_F_DESTINATION_PORT, N_DESTINATIONPORT, T_NUM);
+    map(ev, KB_F_DESTINATION_PORT, N_DESTPORT, T_NUM);
     if (is_sysmon)
-        map(ev, KB_F_NETWORK_TRANSPORT, "Protocol", T_TEXT);
-    map(ev, KB_F_DNS_QUESTION_NAME, "QueryName", T_TEXT);
+        map(ev, KB_F_NETWORK_TRANSPORT, N_PROTOCOL, T_TEXT);
+    map(ev, KB_F_DNS_QUESTION_NAME, N_QUERYNAME, T_TEXT);
 
     /* Files. */
-    idx = map(ev, KB_F_FILE_PATH, "TargetFilename", T_TEXT);
+    idx = map(ev, KB_F_FILE_PATH, N_TARGETFILENAME, T_TEXT);
     if (idx < 0 && is_sysmon && (eid == 6 || eid == 7))
-        idx = map(ev, KB_F_FILE_PATH, "ImageLoaded", T_TEXT);
+        idx = map(ev, KB_F_FILE_PATH, N_IMAGELOADED, T_TEXT);
     if (idx >= 0 && (rc = set_basename(ev, KB_F_FILE_NAME, idx)) != KB_OK)
         return rc;
-    idx = find_value(ev, "Hashes", T_TEXT);
+    idx = find_value(ev, N_HASHES, T_TEXT);
     if (idx < 0)
-        idx = find_value(ev, "Hash", T_TEXT);
+        idx = find_value(ev, N_HASH, T_TEXT);
     if (idx >= 0 && (rc = set_hashes(ev, idx)) != KB_OK)
         return rc;
 
     if (is_sysmon)
-        map(ev, KB_F_RULE_NAME, "RuleName", T_TEXT);
-    map(ev, KB_F_MESSAGE, "message", T_TEXT);
+        map(ev, KB_F_RULE_NAME, N_RULENAME, T_TEXT);
+    map(ev, KB_F_MESSAGE, N_MESSAGE, T_TEXT);
 
     /* Winlogbeat also writes ECS fields of its own (host.name, process.*,
      * ...): they fill what the event data left empty. */
@@ -717,13 +817,15 @@ static int decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev
         return rc;
     }
     ev->format = kb_dec_winevt.name;
-    if (find(ev, "EventID", ~0u) < 0) {
+    kb_event_fids(ev->names, names, N_COUNT, ids, &ids_uid);
+    kb_event_index(ev);
+    if (find(ev, N_EVENTID, ~0u) < 0) {
         nested = 1;
         if ((rc = expose_nested(ev)) != KB_OK)
             goto fail;
     }
 
-    idx = find(ev, "EventID", T_NUM);
+    idx = find(ev, N_EVENTID, T_NUM);
     if (idx < 0) {
         ctx->err = "no EventID: not a Windows event record";
         return KB_EPARSE;
@@ -732,9 +834,9 @@ static int decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev
     if (kb_parse_i64(ev->fields[idx].val, ev->fields[idx].len, &eid) != KB_OK || eid < 0)
         eid = -1;
 
-    idx = find(ev, "TimeCreated", T_TEXT);
+    idx = find(ev, N_TIMECREATED, T_TEXT);
     if (idx < 0 && nested)
-        idx = find(ev, "@timestamp", T_TEXT);
+        idx = find(ev, N_TIMESTAMP, T_TEXT);
     if (idx < 0 ||
         kb_time_parse_iso8601(ev->fields[idx].val, ev->fields[idx].len, &ev->ts) != KB_OK) {
         ev->ts = KB_TIME_NONE;
@@ -743,12 +845,12 @@ static int decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev
     }
     kb_event_alias(ev, KB_F_TIMESTAMP, idx);
 
-    idx = find(ev, "Channel", T_TEXT);
+    idx = find(ev, N_CHANNEL, T_TEXT);
     if (idx >= 0)
         service = service_of(ev->fields[idx].val, ev->fields[idx].len);
     if (!service) {
         /* Forwarded or re-exported Sysmon events keep their provider. */
-        idx = find(ev, "Provider_Name", T_TEXT);
+        idx = find(ev, N_PROVIDER_NAME, T_TEXT);
         if (idx >= 0 &&
             kb_str_ieqz(ev->fields[idx].val, ev->fields[idx].len, "Microsoft-Windows-Sysmon"))
             service = "sysmon";
@@ -759,7 +861,7 @@ static int decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev
     if (k) {
         ev->ls.category = k->sigma;
         if (eid == 12 && service && strcmp(service, "sysmon") == 0) {
-            idx = find(ev, "EventType", T_TEXT);
+            idx = find(ev, N_EVENTTYPE, T_TEXT);
             if (idx >= 0 && (kb_str_eqz(ev->fields[idx].val, ev->fields[idx].len, "DeleteKey") ||
                              kb_str_eqz(ev->fields[idx].val, ev->fields[idx].len, "DeleteValue")))
                 ev->ls.category = "registry_delete";

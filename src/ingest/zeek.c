@@ -193,29 +193,52 @@ static const char *const role_names[] = {
 #undef ZR_NAME
 };
 
+/* A hash from field id to role, so that reading a record's roles costs
+ * one probe a field. */
+#define ROLE_SLOTS 256 /* a power of two, over 2 * R_COUNT */
+
 typedef struct roles {
-    kb_names *names; /* the table the ids belong to */
+    uint64_t uid; /* kb_names_uid of the table the ids belong to; 0: none */
     kb_fid fid[R_COUNT];
+    kb_fid slot_fid[ROLE_SLOTS]; /* KB_FID_NONE: empty */
+    uint8_t slot_role[ROLE_SLOTS];
 } roles;
+
+static unsigned role_slot(kb_fid fid)
+{
+    return (uint32_t)(fid * 0x9E3779B1u) >> 24; /* 8 bits */
+}
 
 static int roles_load(roles *r, kb_names *names)
 {
-    if (r->names == names)
+    uint64_t uid = kb_names_uid(names);
+
+    if (r->uid == uid)
         return KB_OK;
+    for (unsigned s = 0; s < ROLE_SLOTS; s++)
+        r->slot_fid[s] = KB_FID_NONE;
     for (int i = 0; i < R_COUNT; i++) {
+        unsigned s;
         r->fid[i] = kb_names_intern(names, role_names[i], strlen(role_names[i]));
-        if (r->fid[i] == KB_FID_NONE)
+        if (r->fid[i] == KB_FID_NONE) {
+            r->uid = 0;
             return KB_ELIMIT;
+        }
+        /* Role names are distinct, so each id is new to the table. */
+        for (s = role_slot(r->fid[i]); r->slot_fid[s] != KB_FID_NONE; s = (s + 1) % ROLE_SLOTS)
+            ;
+        r->slot_fid[s] = r->fid[i];
+        r->slot_role[s] = (uint8_t)i;
     }
-    r->names = names;
+    r->uid = uid;
     return KB_OK;
 }
 
 static int role_of(const roles *r, kb_fid fid)
 {
-    for (int i = 0; i < R_COUNT; i++)
-        if (r->fid[i] == fid)
-            return i;
+    for (unsigned s = role_slot(fid); r->slot_fid[s] != KB_FID_NONE; s = (s + 1) % ROLE_SLOTS)
+        if (r->slot_fid[s] == fid)
+            return r->slot_role[s];
     return R_NONE;
 }
 

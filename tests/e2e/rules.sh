@@ -21,9 +21,9 @@ expect_status 2 "$koban" rules list -o bogus
 
 # --- koban's own rules: all load, all carry passing tests ---------------------
 "$koban" rules lint rules >"$tmp/lint.out" 2>"$tmp/lint.err" || fail "lint rules/: $(cat "$tmp/lint.out")"
-grep -q '^14 rules load, 0 failed$' "$tmp/lint.err" || fail "lint count: $(cat "$tmp/lint.err")"
+grep -q '^17 rules load, 0 failed$' "$tmp/lint.err" || fail "lint count: $(cat "$tmp/lint.err")"
 "$koban" rules test rules >"$tmp/test.out" || fail "rules test rules/: $(grep -v '^ok' "$tmp/test.out")"
-tail -1 "$tmp/test.out" | grep -q '^14 rules, 14 with tests, [0-9]* cases, 0 failed, 0 without tests$' ||
+tail -1 "$tmp/test.out" | grep -q '^17 rules, 17 with tests, [0-9]* cases, 0 failed, 0 without tests$' ||
     fail "rules test summary: $(tail -1 "$tmp/test.out")"
 python3 - rules <<'PY' || fail "rule metadata"
 import os, sys, re
@@ -39,7 +39,7 @@ for root, _, files in os.walk(sys.argv[1]):
         ids.add(m.group(1))
         for k in ("\ntags:\n", "\nfalsepositives:\n", "\nlevel: ", "\ntests:\n", "attack.t"):
             assert k in t, (f, k)
-assert len(ids) == 14, len(ids)
+assert len(ids) == 23, len(ids)  # 17 rules + 6 correlation rules
 PY
 
 # --- lint and test catch mistakes ---------------------------------------------
@@ -96,7 +96,7 @@ expect_status 1 "$koban" rules lint "$tmp/nonexistent"
 python3 - "$tmp/list.jsonl" <<'PY' || fail "list jsonl"
 import json, sys
 rules = [json.loads(l) for l in open(sys.argv[1])]
-assert len(rules) == 14, len(rules)
+assert len(rules) == 17, len(rules)
 r = [x for x in rules if x["id"] == "21f1e1d3-8293-4d01-b570-1bb81837de16"][0]
 assert r["title"] == "Sudo Command Reads the Shadow Password File" and r["level"] == "high", r
 assert r["status"] == "experimental" and r["logsource"] == {"product": "linux", "category": None, "service": "sudo"}, r
@@ -132,7 +132,7 @@ nset=$(find "$set_dir" -name '*.yml' | wc -l)
 grep -q "^installed $nset rules ($nset files, 0 failed to load) into $KOBAN_DATA/rules/sigma-subset$" "$tmp/inst.out" ||
     fail "install dir output: $(cat "$tmp/inst.out")"
 [ "$(find "$KOBAN_DATA/rules/sigma-subset" -name '*.yml' | wc -l)" -eq "$nset" ] || fail "installed files"
-"$koban" rules list -o jsonl 2>/dev/null | wc -l | grep -qx $((14 + nset)) ||
+"$koban" rules list -o jsonl 2>/dev/null | wc -l | grep -qx $((17 + nset)) ||
     fail "installed rules are not among the defaults"
 
 # Archives over HTTP.
@@ -201,7 +201,7 @@ expect_status 1 "$koban" rules install "$tmp/allbad"
 # The installed sets join koban's own rules in `koban scan`.
 touch -d '2026-11-20 12:00:00 UTC' demo/incident/linux/auth.log demo/incident/firewall/*.log
 "$koban" scan -o jsonl demo/incident >/dev/null 2>"$tmp/scan.err" || fail "scan with installed sets: $(tail -3 "$tmp/scan.err")"
-grep -q "^rules: $((14 + nset + nset + nset - 3)) loaded, 0 failed" "$tmp/scan.err" ||
+grep -q "^rules: $((17 + nset + nset + nset - 3)) loaded, 0 failed" "$tmp/scan.err" ||
     fail "scan rules: $(grep '^rules' "$tmp/scan.err")"
 
 finish

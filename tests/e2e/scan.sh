@@ -1,7 +1,9 @@
 #!/bin/sh
 # End-to-end: `koban scan` over the bundled incident with koban's own rules,
 # over ../shared/data/windows-events with the SigmaHQ rules, output shapes,
-# determinism across -j, broken rules, --min-level and exit statuses.
+# determinism across -j, broken rules, --min-level and exit statuses. These
+# check single-event detection, so they scan with --no-correlation; the
+# correlation rules have tests/e2e/correlate.sh.
 set -u
 koban=${1:?usage: scan.sh KOBAN}
 . "$(dirname "$0")/lib/common.sh"
@@ -17,17 +19,17 @@ unset KOBAN_RULES
 "$koban" help | grep -q '^  scan ' || fail "help lists scan"
 "$koban" scan --help | grep -q -- '--min-level' || fail "scan --help"
 expect_status 2 "$koban" scan
-expect_status 2 "$koban" scan -o bogus "$inc"
-expect_status 2 "$koban" scan --min-level severe "$inc"
-expect_status 2 "$koban" scan -j 0 "$inc"
-expect_status 2 "$koban" scan --format nosuch "$inc"
-expect_status 2 "$koban" scan --bogus "$inc"
-expect_status 1 "$koban" scan -q "$tmp/no-such-file"
+expect_status 2 "$koban" scan --no-correlation -o bogus "$inc"
+expect_status 2 "$koban" scan --no-correlation --min-level severe "$inc"
+expect_status 2 "$koban" scan --no-correlation -j 0 "$inc"
+expect_status 2 "$koban" scan --no-correlation --format nosuch "$inc"
+expect_status 2 "$koban" scan --no-correlation --bogus "$inc"
+expect_status 1 "$koban" scan --no-correlation -q "$tmp/no-such-file"
 mkdir "$tmp/empty"
-expect_status 1 "$koban" scan -q "$tmp/empty"
+expect_status 1 "$koban" scan --no-correlation -q "$tmp/empty"
 
 # --- the demo incident with koban's own rules --------------------------------
-"$koban" scan -o jsonl "$inc" >"$tmp/inc.jsonl" 2>"$tmp/inc.err" ||
+"$koban" scan --no-correlation -o jsonl "$inc" >"$tmp/inc.jsonl" 2>"$tmp/inc.err" ||
     fail "incident: exit $?: $(cat "$tmp/inc.err")"
 python3 - "$tmp/inc.jsonl" <<'PY' || fail "incident alerts"
 import json, sys
@@ -79,7 +81,7 @@ assert ua[1]["log.file.path"] == "demo/incident/web/access.log" and ua[1]["log.l
 PY
 grep -q '^alerts: 21 (critical 0, high 7, medium 3, low 11, informational 0)$' "$tmp/inc.err" ||
     fail "incident summary: $(grep '^alerts' "$tmp/inc.err")"
-grep -q '^rules: 14 loaded, 0 failed' "$tmp/inc.err" || fail "rules summary: $(grep '^rules' "$tmp/inc.err")"
+grep -q '^rules: 17 loaded, 0 failed' "$tmp/inc.err" || fail "rules summary: $(grep '^rules' "$tmp/inc.err")"
 grep -q '44 events (0 rejected)' "$tmp/inc.err" || fail "events summary: $(head -1 "$tmp/inc.err")"
 grep -A1 '^top rules:' "$tmp/inc.err" | grep -q '7  SSH Failed Login' || fail "top rules"
 grep -A1 '^top hosts:' "$tmp/inc.err" | grep -q '8  bastion-1' || fail "top hosts"
@@ -89,20 +91,20 @@ if grep -q "$(printf '\033')" "$tmp/inc.err" "$tmp/inc.jsonl"; then fail "escape
 # Deterministic whatever -j and whichever engine.
 for args in "-j 1" "-j 2" "-j 2 --engine reference" "-j 1 --engine reference"; do
     # shellcheck disable=SC2086
-    "$koban" scan -q $args -o jsonl "$inc" >"$tmp/j.jsonl" || fail "scan $args: exit $?"
+    "$koban" scan --no-correlation -q $args -o jsonl "$inc" >"$tmp/j.jsonl" || fail "scan $args: exit $?"
     cmp -s "$tmp/inc.jsonl" "$tmp/j.jsonl" || fail "scan $args: output differs"
 done
 
 # One file and more threads than files: helpers match slices of each batch.
-"$koban" scan -q -j 1 -o jsonl "$inc/linux/auth.log" >"$tmp/one1.jsonl" || fail "one file -j 1"
+"$koban" scan --no-correlation -q -j 1 -o jsonl "$inc/linux/auth.log" >"$tmp/one1.jsonl" || fail "one file -j 1"
 for j in 2 3 8; do
-    "$koban" scan -q -j $j -o jsonl "$inc/linux/auth.log" >"$tmp/onej.jsonl" || fail "one file -j $j"
+    "$koban" scan --no-correlation -q -j $j -o jsonl "$inc/linux/auth.log" >"$tmp/onej.jsonl" || fail "one file -j $j"
     cmp -s "$tmp/one1.jsonl" "$tmp/onej.jsonl" || fail "one file -j $j: output differs"
 done
 [ "$(wc -l <"$tmp/one1.jsonl")" -eq 8 ] || fail "auth.log alerts: $(wc -l <"$tmp/one1.jsonl")"
 
 # CSV and table.
-"$koban" scan -q -o csv "$inc" >"$tmp/inc.csv" || fail "csv exit"
+"$koban" scan --no-correlation -q -o csv "$inc" >"$tmp/inc.csv" || fail "csv exit"
 [ "$(wc -l <"$tmp/inc.csv")" -eq 22 ] || fail "csv rows: $(wc -l <"$tmp/inc.csv")"
 head -1 "$tmp/inc.csv" | grep -q '^time,host,level,rule,fields,rule_id,author,file,line$' ||
     fail "csv header: $(head -1 "$tmp/inc.csv")"
@@ -115,22 +117,22 @@ assert r["time"] == "2026-11-20T08:56:02.000000000Z" and r["host"] == "bastion-1
 assert r["level"] == "high" and r["author"] == "koban authors" and r["line"] == "10", r
 assert r["fields"] == "process.command_line: /usr/bin/cat /etc/shadow", r["fields"]
 PY
-"$koban" scan -q -o table "$inc" >"$tmp/inc.txt" || fail "table exit"
+"$koban" scan --no-correlation -q -o table "$inc" >"$tmp/inc.txt" || fail "table exit"
 head -1 "$tmp/inc.txt" | grep -q '^TIME  *HOST  *LEVEL  *RULE  *AUTHOR  *FIELDS$' || fail "table header"
 grep -q '^2026-11-20T08:56:02.000Z  bastion-1  *high  *Sudo Command Reads the Shadow Passwor\.\.\.  koban authors  *process.command_line: /usr/bin/cat /etc/shadow$' "$tmp/inc.txt" ||
     fail "table row"
-"$koban" scan -q -o jsonl --output "$tmp/out.jsonl" "$inc" >"$tmp/stdout" || fail "--output"
+"$koban" scan --no-correlation -q -o jsonl --output "$tmp/out.jsonl" "$inc" >"$tmp/stdout" || fail "--output"
 cmp -s "$tmp/out.jsonl" "$tmp/inc.jsonl" || fail "--output content"
 [ -s "$tmp/stdout" ] && fail "--output also wrote stdout"
 
 # --min-level
-"$koban" scan -q --min-level high -o jsonl "$inc" >"$tmp/high.jsonl" || fail "min-level exit"
+"$koban" scan --no-correlation -q --min-level high -o jsonl "$inc" >"$tmp/high.jsonl" || fail "min-level exit"
 [ "$(wc -l <"$tmp/high.jsonl")" -eq 7 ] || fail "min-level high: $(wc -l <"$tmp/high.jsonl")"
 grep -v '"rule.level":"high"' "$tmp/high.jsonl" | grep -q . && fail "min-level let a lower level through"
-"$koban" scan -q --min-level medium -o jsonl "$inc" | wc -l | grep -qx 10 || fail "min-level medium"
+"$koban" scan --no-correlation -q --min-level medium -o jsonl "$inc" | wc -l | grep -qx 10 || fail "min-level medium"
 
 # Standard input.
-"$koban" scan -q -o jsonl - <"$inc/endpoint/sysmon.jsonl" >"$tmp/stdin.jsonl" || fail "stdin"
+"$koban" scan --no-correlation -q -o jsonl - <"$inc/endpoint/sysmon.jsonl" >"$tmp/stdin.jsonl" || fail "stdin"
 [ "$(wc -l <"$tmp/stdin.jsonl")" -eq 5 ] || fail "stdin alerts: $(wc -l <"$tmp/stdin.jsonl")"
 
 # --- custom signatures and broken rules ---------------------------------------
@@ -158,26 +160,26 @@ detection:
         Image|containz: evil
     condition: selection
 EOF
-"$koban" scan --rules "$tmp/custom" -o jsonl "$inc" >"$tmp/custom.jsonl" 2>"$tmp/custom.err"
+"$koban" scan --no-correlation --rules "$tmp/custom" -o jsonl "$inc" >"$tmp/custom.jsonl" 2>"$tmp/custom.err"
 [ $? -eq 1 ] || fail "a broken rule must give exit 1"
 grep -q "^$tmp/custom/broken.yml:7: unknown modifier" "$tmp/custom.err" ||
     fail "broken rule report: $(cat "$tmp/custom.err")"
-grep -q '^rules: 15 loaded, 1 failed' "$tmp/custom.err" || fail "custom rules count"
+grep -q '^rules: 18 loaded, 1 failed' "$tmp/custom.err" || fail "custom rules count"
 [ "$(grep -c '"rule.id":"5f0b1a64-51d0-4f4e-8f57-0f2a3d1c9e01"' "$tmp/custom.jsonl")" -eq 8 ] ||
     fail "custom rule alerts"
 [ "$(grep -c '"rule.author":"koban authors"' "$tmp/custom.jsonl")" -eq 21 ] ||
     fail "koban's rules still run beside a broken one"
-"$koban" scan -q --no-default-rules --rules "$tmp/custom/good.yml" -o jsonl "$inc" |
+"$koban" scan --no-correlation -q --no-default-rules --rules "$tmp/custom/good.yml" -o jsonl "$inc" |
     wc -l | grep -qx 8 || fail "--no-default-rules"
-expect_status 2 "$koban" scan --no-default-rules --rules "$tmp/custom/broken.yml" "$inc"
+expect_status 2 "$koban" scan --no-correlation --no-default-rules --rules "$tmp/custom/broken.yml" "$inc"
 
 # Default rules from $KOBAN_RULES.
-KOBAN_RULES="$tmp/custom" "$koban" scan -q -o jsonl "$inc" 2>/dev/null | wc -l | grep -qx 8 ||
+KOBAN_RULES="$tmp/custom" "$koban" scan --no-correlation -q -o jsonl "$inc" 2>/dev/null | wc -l | grep -qx 8 ||
     fail "KOBAN_RULES"
 
 # --- SigmaHQ rules over the real Windows events -------------------------------
 if [ -d "$shared/sigma/rules" ] && [ -d "$shared/windows-events" ]; then
-    "$koban" scan --no-default-rules --rules "$shared/sigma/rules" -o jsonl \
+    "$koban" scan --no-correlation --no-default-rules --rules "$shared/sigma/rules" -o jsonl \
         "$shared/windows-events/hayabusa_sample_evtx.jsonl" >"$tmp/sigma.jsonl" 2>"$tmp/sigma.err" ||
         fail "sigma scan: exit $?: $(tail -5 "$tmp/sigma.err")"
     # Computed with the reference evaluator (--engine reference) on the same data.
@@ -185,7 +187,7 @@ if [ -d "$shared/sigma/rules" ] && [ -d "$shared/windows-events" ]; then
         "$tmp/sigma.err" || fail "sigma alerts: $(grep '^alerts' "$tmp/sigma.err")"
     grep -q '^rules: 3141 loaded, 0 failed' "$tmp/sigma.err" || fail "sigma rules: $(grep '^rules' "$tmp/sigma.err")"
     # The same alerts with helpers splitting the one file's batches.
-    "$koban" scan -q -j 3 --no-default-rules --rules "$shared/sigma/rules" -o jsonl \
+    "$koban" scan --no-correlation -q -j 3 --no-default-rules --rules "$shared/sigma/rules" -o jsonl \
         "$shared/windows-events/hayabusa_sample_evtx.jsonl" >"$tmp/sigma3.jsonl" 2>/dev/null ||
         fail "sigma scan -j 3"
     cmp -s "$tmp/sigma.jsonl" "$tmp/sigma3.jsonl" || fail "sigma scan -j 3: output differs"

@@ -105,6 +105,28 @@ static int fx_match(fixture *fx, const char *json, const char *category, hitlist
     return n;
 }
 
+/* The same with one string field given as raw bytes (invalid UTF-8 is
+ * possible here, not through JSON). */
+static int fx_match_field(fixture *fx, const char *name, const char *val, hitlist *h)
+{
+    kb_event ev;
+    hitlist ref = {.n = 0};
+    int n;
+    kb_arena_clear(fx->arena);
+    kb_event_init(&ev, fx->names, fx->arena);
+    assert_true(kb_event_add_named(&ev, name, strlen(name), KB_V_STR, val, strlen(val)) >= 0);
+    ev.ls.product = "windows";
+    ev.ls.category = "process_creation";
+    h->n = 0;
+    n = kb_engine_match(fx->e, fx->s, &ev, on_engine_hit, h);
+    kb_ruleset_match(fx->rs, &ev, 1, on_ref_hit, &ref);
+    assert_int_equal((size_t)n, h->n);
+    assert_int_equal(ref.n, h->n);
+    for (size_t i = 0; i < h->n; i++)
+        assert_ptr_equal(ref.r[i], h->r[i]);
+    return n;
+}
+
 static const char *title_of(const hitlist *h, size_t i)
 {
     return kb_rule_meta_of(h->r[i])->title;
@@ -266,6 +288,132 @@ static void unit_basics(void **state)
     /* arrays: any element */
     assert_int_equal(fx_match(&fx, "{\"CommandLine\":[\"a\",\"b mimikatz\"],\"Hashes\":\"a\"}",
                               "process_creation", &h), 1);
+    fx_free(&fx);
+}
+
+/* The fast paths behind the engine: regexes prefiltered by their literal
+ * runs or by Hyperscan (confirmed by PCRE2, also its match limit), short
+ * literals, windash variants, cased keys, caseless k/s in regexes, invalid
+ * UTF-8, and per-logsource pattern sets. Each case is checked against the
+ * reference by fx_match as well as against a fixed count. */
+static const char *RULES2 =
+    "title: q0 regex with a long literal\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    CommandLine|re: 'invoke-[a-z]+expression'\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: q1 regex without literal\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    CommandLine|re: '\\s-[FTd]\\s'\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: q2 regex runs in order\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    CommandLine|re: '\\+.*\\+.*\\+.*\\+'\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: q3 caseless regex with k\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    CommandLine|re|i: 'mask[0-9]'\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: q4 short literals\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    ParentCommandLine|contains:\n"
+    "      - ' /c'\n"
+    "      - 'zq'\n"
+    "      - '%'\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: q5 wildcard key confirm\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    CommandLine: '*/AppData/*/Temp/?.exe*'\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: q6 cased suffix\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    Image|endswith|cased: '\\Tool.EXE'\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: q7 other logsource\n"
+    "logsource: {product: windows, category: file_event}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    CommandLine|contains: 'mimikatz'\n"
+    "  condition: sel\n"
+    "---\n"
+    "title: q8 windash two dashes\n"
+    "logsource: {product: windows, category: process_creation}\n"
+    "detection:\n"
+    "  sel:\n"
+    "    CommandLine|windash|contains: ' -a -b '\n"
+    "  condition: sel\n";
+
+static void unit_fastpaths(void **state)
+{
+    fixture fx;
+    hitlist h;
+    const char *pc = "process_creation";
+    (void)state;
+    fx_rules(&fx, RULES2);
+    /* q0: literal key "expression" then PCRE2 */
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"Invoke-XExpression\"}", pc, &h), 0);
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"x invoke-abcexpression y\"}", pc,
+                              &h), 1);
+    assert_string_equal(title_of(&h, 0), "q0 regex with a long literal");
+    /* q1: Hyperscan prefilter (valid UTF-8) or every id hits (invalid) */
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"ls -T x\"}", pc, &h), 1);
+    assert_string_equal(title_of(&h, 0), "q1 regex without literal");
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"ls -t x\"}", pc, &h), 0);
+    assert_int_equal(fx_match_field(&fx, "CommandLine", "\xff ls -d x", &h), 1);
+    assert_int_equal(fx_match_field(&fx, "CommandLine", "\xff ls -x x", &h), 0);
+    assert_int_equal(fx_match_field(&fx, "CommandLine", "\xc3 ls -F\xa9", &h), 0);
+    /* q2: four '+' in order, fewer is refused before PCRE2 */
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"a+b+c+d+\"}", pc, &h), 1);
+    assert_string_equal(title_of(&h, 0), "q2 regex runs in order");
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"a+b+c\"}", pc, &h), 0);
+    /* q3: caseless k also matches KELVIN SIGN under PCRE2's UTF rules */
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"MASK7\"}", pc, &h), 1);
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"mas\xe2\x84\xaa" "7\"}", pc, &h),
+                     1);
+    assert_string_equal(title_of(&h, 0), "q3 caseless regex with k");
+    /* q4: short literals, case-insensitive, once per scan */
+    assert_int_equal(fx_match(&fx, "{\"ParentCommandLine\":\"cmd /C dir\"}", pc, &h), 1);
+    assert_int_equal(fx_match(&fx, "{\"ParentCommandLine\":\"ZQ\"}", pc, &h), 1);
+    assert_int_equal(fx_match(&fx, "{\"ParentCommandLine\":\"50%\"}", pc, &h), 1);
+    assert_int_equal(fx_match(&fx, "{\"ParentCommandLine\":\"/c z q\"}", pc, &h), 0);
+    /* q5: key literal then wildcard confirmation (? is one character) */
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"C:/Users/AppData/x/temp/\xc3\xa9.exe -q\"}",
+                              pc, &h), 1);
+    assert_string_equal(title_of(&h, 0), "q5 wildcard key confirm");
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"C:/Users/AppData/x/temp/ab.exe\"}",
+                              pc, &h), 0);
+    /* q6: cased suffix through a key and confirmation */
+    assert_int_equal(fx_match(&fx, "{\"Image\":\"C:\\\\x\\\\Tool.EXE\"}", pc, &h), 1);
+    assert_int_equal(fx_match(&fx, "{\"Image\":\"C:\\\\x\\\\tool.exe\"}", pc, &h), 0);
+    assert_int_equal(fx_match(&fx, "{\"Image\":\"C:\\\\x\\\\Tool.EXE.bak\"}", pc, &h), 0);
+    /* q7: its pattern set is scanned only for file_event */
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"mimikatz\"}", pc, &h), 0);
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"mimikatz\"}", "file_event", &h), 1);
+    assert_string_equal(title_of(&h, 0), "q7 other logsource");
+    /* q8: 25 dash variants */
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"x /a \xe2\x80\x94" "b y\"}", pc,
+                              &h), 1);
+    assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"x /a +b y\"}", pc, &h), 0);
     fx_free(&fx);
 }
 
@@ -496,6 +644,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(unit_basics),
         cmocka_unit_test(unit_eventid),
+        cmocka_unit_test(unit_fastpaths),
         cmocka_unit_test(unit_stop),
         cmocka_unit_test(differential),
     };
