@@ -15,7 +15,8 @@
 #include "base/yaml.h"
 #include "detect/correlate.h"
 
-#define RULES KOBAN_TEST_DATA "/../../rules"
+/* ctest runs unit tests from the source root (CMakeLists.txt). */
+#define RULES "rules"
 
 static kb_names *names;
 static kb_ruleset *rs;
