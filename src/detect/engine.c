@@ -736,77 +736,6 @@ static int eq_fold(const char *a, const char *b, size_t n, int fold)
     return 1;
 }
 
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-    size_t n = s[0] < 0x80                ? 1
-               : (s[0] >> 5) == 6         ? 2
-               : (s[0] >> 4) == 14        ? 3
-               : (s[0] >> 3) == 30        ? 4
-                                          : 1;
-    return n <= len ? n : 1;
-}
-
-static size_t match_one(uint16_t t, const unsigned char *s, size_t len, int fold)
-{
-    if (t < 256)
-        return (fold ? lower(s[0]) : s[0]) == t ? 1 : 0;
-    if (t == KB_SIGMA_TOK_QMARK)
-        return utf8_len(s, len);
-    if (t == KB_SIGMA_TOK_DASH) {
-        if (s[0] == '-' || s[0] == '/')
-            return 1;
-        if (len >= 3 && s[0] == 0xE2 && s[1] == 0x80 && s[2] >= 0x93 && s[2] <= 0x95)
-            return 3;
-    }
-    return 0;
-}
-
-/* Wildcard match of the whole subject: greedy with one backtrack point. */
-static int glob(const uint16_t *tok, size_t nt, const char *subj, size_t len, int fold)
-{
-    const unsigned char *s = (const unsigned char *)subj;
-    size_t p = 0, i = 0, sp = SIZE_MAX, si = 0;
-
-    for (;;) {
-        if (p < nt) {
-            uint16_t t = tok[p];
-            if (t == KB_SIGMA_TOK_STAR) {
-                sp = p++;
-                si = i;
-                continue;
-            }
-            if (i < len) {
-                size_t adv = match_one(t, s + i, len - i, fold);
-                if (adv) {
-                    p++;
-                    i += adv;
-                    continue;
-                }
-            }
-        } else if (i == len) {
-            return 1;
-        }
-        if (sp == SIZE_MAX || si >= len)
-            return 0;
-        i = ++si;
-        p = sp + 1;
-    }
-}
-
-/* A string value (not integer-compared) against one instance. */
-static int value_confirm(const kb_sigma_val *v, const char *s, size_t len, int fold)
-{
-    if (v->lit) {
-        switch (v->anchor) {
-        case 0: return len == v->litlen && eq_fold(s, v->lit, v->litlen, fold);
-        case 1: return len >= v->litlen && eq_fold(s, v->lit, v->litlen, fold);
-        case 2: return len >= v->litlen && eq_fold(s + len - v->litlen, v->lit, v->litlen, fold);
-        default: break;
-        }
-    }
-    return glob(v->tok, v->ntok, s, len, fold);
-}
-
 /* ---- compile ----------------------------------------------------------- */
 
 static int in_trie(const kb_sigma_pred *p, const kb_sigma_val *v);
@@ -2598,7 +2527,7 @@ static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
             continue; /* compared numerically instead */
         if (!bit_get(s->cand, e->preds[v->pred].rule))
             continue;
-        if ((ent & CONFIRM_BIT) && !value_confirm(v->v, s->inst, s->inst_len, v->fold))
+        if ((ent & CONFIRM_BIT) && !sigma_str_match(v->v, s->inst, s->inst_len, v->fold))
             continue;
         value_hit(e, s, ent & ~CONFIRM_BIT);
     }

@@ -60,6 +60,17 @@ int sigma_compile_keywords(kb_ruleset *rs, const struct kb_yaml_node *val, kb_si
  * length, or NULL. Linear in the number of regexes. */
 const char *sigma_re_source(const kb_ruleset *rs, const void *code, size_t *len);
 
+/* Wildcard match of the whole subject against pattern tokens (literal
+ * bytes, KB_SIGMA_TOK_STAR/QMARK/DASH); fold: ASCII case-insensitive, the
+ * tokens already lower-cased. Greedy with one backtrack point, O(n*m) at
+ * worst, no recursion. The one implementation the reference evaluator and
+ * the engine share, so both decide a pattern alike. */
+int sigma_glob(const uint16_t *tok, size_t nt, const char *subj, size_t len, int fold);
+
+/* A string value (KB_SP_STR, not compared as an integer) against one
+ * subject: literal fast paths by anchor, else sigma_glob. */
+int sigma_str_match(const kb_sigma_val *v, const char *s, size_t len, int fold);
+
 /* Parses a whole slice as a number (decimal, float, 0x hex); KB_OK or
  * KB_EPARSE. */
 int sigma_number(const char *s, size_t len, double *out);

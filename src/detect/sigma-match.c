@@ -94,9 +94,7 @@ static size_t match_one(uint16_t t, const unsigned char *s, size_t len, int fold
     return 0;
 }
 
-/* Wildcard match of the whole subject: greedy with one backtrack point,
- * O(n*m) at worst, no recursion. */
-static int glob(const uint16_t *tok, size_t nt, const char *subj, size_t len, int fold)
+int sigma_glob(const uint16_t *tok, size_t nt, const char *subj, size_t len, int fold)
 {
     const unsigned char *s = (const unsigned char *)subj;
     size_t p = 0, i = 0, sp = SIZE_MAX, si = 0;
@@ -127,6 +125,23 @@ static int glob(const uint16_t *tok, size_t nt, const char *subj, size_t len, in
     }
 }
 
+int sigma_str_match(const kb_sigma_val *v, const char *s, size_t len, int fold)
+{
+    if (v->lit) {
+        switch (v->anchor) {
+        case 0:
+            return len == v->litlen && eq_fold(s, v->lit, v->litlen, fold);
+        case 1:
+            return len >= v->litlen && eq_fold(s, v->lit, v->litlen, fold);
+        case 2:
+            return len >= v->litlen && eq_fold(s + len - v->litlen, v->lit, v->litlen, fold);
+        default:
+            return find_fold(s, len, v->lit, v->litlen, fold);
+        }
+    }
+    return sigma_glob(v->tok, v->ntok, s, len, fold);
+}
+
 static int str_value_match(const kb_sigma_val *v, const kb_field *f, int fold)
 {
     if (v->is_int && (f->type == KB_V_INT || f->type == KB_V_STR)) {
@@ -134,20 +149,7 @@ static int str_value_match(const kb_sigma_val *v, const kb_field *f, int fold)
         if (kb_parse_i64(f->val, f->len, &x) == KB_OK)
             return x == v->ival;
     }
-    if (v->lit) {
-        switch (v->anchor) {
-        case 0:
-            return f->len == v->litlen && eq_fold(f->val, v->lit, v->litlen, fold);
-        case 1:
-            return f->len >= v->litlen && eq_fold(f->val, v->lit, v->litlen, fold);
-        case 2:
-            return f->len >= v->litlen &&
-                   eq_fold(f->val + f->len - v->litlen, v->lit, v->litlen, fold);
-        default:
-            return find_fold(f->val, f->len, v->lit, v->litlen, fold);
-        }
-    }
-    return glob(v->tok, v->ntok, f->val, f->len, fold);
+    return sigma_str_match(v, f->val, f->len, fold);
 }
 
 static int re_match(const kb_sigma_val *v, const kb_field *f)
