@@ -5,10 +5,12 @@
  *   - routing: an event is offered only to rules whose logsource applies
  *     (product/category/service index) and whose exact-value conditions on
  *     EventID / Channel / Provider_Name can hold;
- *   - string predicates of all candidate rules on one field are merged into
- *     one Hyperscan database per field (literal and wildcard patterns,
- *     case-insensitive unless cased); what Hyperscan cannot express goes to
- *     PCRE2 JIT or the reference predicate evaluator;
+ *   - string predicates on one field are merged per field and logsource
+ *     route: literals shared across rules, short literals in a table of the
+ *     engine's own, longer literals and wildcard patterns in Hyperscan
+ *     (case-insensitive unless cased), regexes prefiltered there and
+ *     confirmed by PCRE2; what neither expresses goes to the reference
+ *     predicate evaluator;
  *   - a rule is decided by its condition program (kb_sigma_program_eval)
  *     from the predicate hits.
  *
@@ -30,7 +32,7 @@ typedef struct kb_engine_stats {
     size_t rules;         /* rules compiled */
     size_t preds;         /* predicates over all rules */
     size_t hs_patterns;   /* patterns in Hyperscan databases */
-    size_t hs_databases;  /* one per field (and keyword) */
+    size_t hs_databases;  /* per field and logsource route (and keywords) */
     size_t fallback;      /* predicates evaluated by the reference evaluator */
     double compile_secs;
 } kb_engine_stats;

@@ -30,8 +30,9 @@
  *    and observable (any kind) search the index alone;
  *  - any other name must be a raw field name seen while loading (the
  *    field_names table); it is read from the stored record with the SQL
- *    function kb_raw_field(raw, format, name), which decompresses the record
- *    and decodes it again. We chose the SQL function over filtering in C
+ *    functions kb_raw(raw, blk, boff, len), which takes the record out of
+ *    its compressed block, and kb_raw_field(text, format, name), which
+ *    decodes it again (see sqlite.c). We chose the SQL function over filtering in C
  *    because it keeps pipes (stats, sort, head) inside the database and
  *    every other predicate of the query still narrows the rows first. It
  *    exists in SQLite only: on PostgreSQL a raw field is an error for now.
