@@ -87,6 +87,79 @@ int kb_obs_kind_find(const char *s, size_t len)
     return -1;
 }
 
+/* ---- the canonical-field encoding of narrow rows (store-int.h) ------------ */
+
+static int put_varint(kb_buf *b, uint64_t v)
+{
+    char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return kb_buf_append(b, tmp, n);
+}
+
+static int get_varint(const uint8_t *p, size_t n, size_t *at, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        uint8_t c;
+        if (*at >= n)
+            return -1;
+        c = p[(*at)++];
+        x |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int kb_cenc_put_text(kb_buf *b, int i, const char *s, size_t len)
+{
+    if (kb_buf_putc(b, (char)i) || put_varint(b, len) || kb_buf_append(b, s, len))
+        return KB_ENOMEM;
+    return KB_OK;
+}
+
+int kb_cenc_put_int(kb_buf *b, int i, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    if (kb_buf_putc(b, (char)(KB_CANON_INT | i)) || put_varint(b, z))
+        return KB_ENOMEM;
+    return KB_OK;
+}
+
+int kb_cenc_find(const uint8_t *p, size_t n, int i, kb_sval *out)
+{
+    size_t at = 0;
+    while (at < n) {
+        uint8_t tag = p[at++];
+        uint64_t v;
+        if (tag == KB_CANON_END)
+            return 0;
+        if ((tag & 0x7f) >= KB_CANON_COUNT || get_varint(p, n, &at, &v))
+            return -1;
+        if (tag & KB_CANON_INT) {
+            if ((tag & 0x7f) == i) {
+                *out = KB_SV_INTV((int64_t)(v >> 1) ^ -(int64_t)(v & 1));
+                return 1;
+            }
+            continue;
+        }
+        if (v > n - at)
+            return -1;
+        if (tag == i) {
+            *out = KB_SV_STRV((const char *)p + at, (size_t)v);
+            return 1;
+        }
+        at += (size_t)v;
+    }
+    return -1; /* no end marker */
+}
+
 /* ---- errors, opening ---------------------------------------------------- */
 
 int kb_store_fail(kb_store *st, const char *fmt, ...)
@@ -264,8 +337,61 @@ static int ddl_v2(kb_store *st, kb_buf *b)
     return rc ? KB_ENOMEM : KB_OK;
 }
 
+/* Migration 3 (back ends with canon_blocks): narrow event rows. The wide
+ * events table (~50 mostly empty columns, ~160 bytes a row) becomes `ev`
+ * with the columns queries filter or index on; new records carry their
+ * other canonical fields inside their compressed block, migrated rows in
+ * ev.canon (kb_canon_pack). `events` becomes a view of the old shape.
+ * Other back ends keep the wide table (the version is recorded all the
+ * same). */
+static int ddl_v3(kb_store *st, kb_buf *b)
+{
+    int rc = 0, k = 0;
+    static const char canon_args[] = "canon, blk, boff, raw_len";
+
+    if (!st->be->canon_blocks)
+        return KB_OK;
+    rc |= kb_buf_puts(b, "CREATE TABLE ev (id INTEGER PRIMARY KEY, ts BIGINT, host_name TEXT,"
+                         " format TEXT, source_id BIGINT, rec_offset BIGINT, line BIGINT,"
+                         " raw_len BIGINT, blk BIGINT, boff BIGINT, raw BLOB, canon BLOB);\n"
+                         "INSERT INTO ev (id, ts, host_name, format, source_id, rec_offset, line,"
+                         " raw_len, blk, boff, raw, canon) SELECT id, ts, host_name, format,"
+                         " source_id, rec_offset, line, raw_len, blk, boff, raw, kb_canon_pack(");
+    for (const kb_store_column *c = kb_store_columns; c->column; c++, k++) {
+        if (c->canon == KB_F_TIMESTAMP || c->canon == KB_F_HOST_NAME)
+            continue;
+        rc |= kb_buf_printf(b, "%d, %s, ", k, c->column);
+    }
+    rc |= kb_buf_printf(b, "%d, ls_product, %d, ls_category, %d, ls_service) FROM events;\n",
+                        KB_CANON_LS, KB_CANON_LS + 1, KB_CANON_LS + 2);
+    rc |= kb_buf_puts(b, "DROP VIEW observables;\n"
+                         "DROP TABLE events;\n"
+                         "CREATE INDEX events_ts ON ev (ts);\n"
+                         "CREATE INDEX events_host_ts ON ev (host_name, ts)"
+                         " WHERE host_name IS NOT NULL;\n"
+                         "CREATE VIEW events AS SELECT id");
+    k = 0;
+    for (const kb_store_column *c = kb_store_columns; c->column; c++, k++) {
+        if (c->canon == KB_F_TIMESTAMP || c->canon == KB_F_HOST_NAME)
+            rc |= kb_buf_printf(b, ", %s", c->column);
+        else
+            rc |= kb_buf_printf(b, ", kb_canon(%s, %d) AS %s", canon_args, k, c->column);
+    }
+    rc |= kb_buf_printf(b,
+                        ", format, kb_canon(%s, %d) AS ls_product, kb_canon(%s, %d) AS"
+                        " ls_category, kb_canon(%s, %d) AS ls_service, source_id, rec_offset,"
+                        " line, raw_len, raw, blk, boff FROM ev;\n",
+                        canon_args, KB_CANON_LS, canon_args, KB_CANON_LS + 1, canon_args,
+                        KB_CANON_LS + 2);
+    rc |= kb_buf_puts(b, "CREATE VIEW observables AS SELECT v.kind AS kind, v.value AS value,"
+                         " e.ts AS ts, e.host_name AS host, o.event_id AS event_id"
+                         " FROM obs_events o JOIN obs_values v ON v.id = o.vid"
+                         " LEFT JOIN ev e ON e.id = o.event_id;\n");
+    return rc ? KB_ENOMEM : KB_OK;
+}
+
 typedef int (*migration_fn)(kb_store *st, kb_buf *b);
-static const migration_fn migrations[KB_STORE_SCHEMA_VERSION] = {ddl_v1, ddl_v2};
+static const migration_fn migrations[KB_STORE_SCHEMA_VERSION] = {ddl_v1, ddl_v2, ddl_v3};
 
 int kb_store_schema_version(kb_store *st)
 {
@@ -313,7 +439,7 @@ static int migrate(kb_store *st)
             break;
         if ((rc = kb_store_begin(st)))
             break;
-        if ((rc = exec_script(st, b.data)) ||
+        if ((b.data && (rc = exec_script(st, b.data))) ||
             (rc = st->be->exec(st, "INSERT INTO schema_version (version, applied) VALUES (?, ?)",
                                p, 2, NULL, NULL, 0)) ||
             (rc = kb_store_commit(st))) {
@@ -361,10 +487,40 @@ static char *event_sql(int with_id, int rows)
     return b.data;
 }
 
+/* Narrow rows (canon_blocks): the ev columns a loader sets, NV_ROWS rows
+ * per multi-row INSERT. */
+#define NV_PARAMS 10
+#define NV_ROWS 32
+
+static char *narrow_sql(int rows)
+{
+    kb_buf b;
+    int rc = 0;
+    kb_buf_init(&b, 0);
+    rc |= kb_buf_puts(&b, "INSERT INTO ev (id, ts, host_name, format, source_id, rec_offset,"
+                          " line, raw_len, blk, boff) VALUES ");
+    for (int r = 0; r < rows; r++)
+        rc |= kb_buf_puts(&b, r ? ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                : "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (rc) {
+        kb_buf_release(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
 static int build_sql(kb_store *st)
 {
     kb_buf b;
     int rc = 0;
+    st->evtab = st->be->canon_blocks ? "ev" : "events";
+    if (st->be->canon_blocks) {
+        st->sql_nv_one = narrow_sql(1);
+        st->sql_nv_multi = narrow_sql(NV_ROWS);
+        st->boffs = kb_malloc(KB_STORE_BLOCK_EVENTS * sizeof *st->boffs);
+        if (!st->sql_nv_one || !st->sql_nv_multi || !st->boffs)
+            return kb_store_fail(st, "out of memory");
+    }
     kb_buf_init(&b, 0);
     rc |= kb_buf_puts(&b, "INSERT INTO obs_events (vid, event_id) VALUES (?, ?)");
     for (int i = 1; i < OBS_ROWS; i++)
@@ -471,6 +627,9 @@ void kb_store_close(kb_store *st)
     kb_free(st->sql_ins_event_id);
     kb_free(st->sql_ins_events);
     kb_free(st->sql_obs_multi);
+    kb_free(st->sql_nv_one);
+    kb_free(st->sql_nv_multi);
+    kb_free(st->boffs);
     kb_free(st->obs_rows);
     kb_free(st->seen);
     kb_free(st);
@@ -715,6 +874,60 @@ static size_t event_params(const kb_store *st, const kb_event *ev, int64_t id,
     return k;
 }
 
+/* Appends the canonical fields of ev that are not ev columns, and its
+ * Sigma logsource, in the narrow-row encoding (store-int.h). */
+static int put_canon(kb_buf *b, const kb_event *ev)
+{
+    int k = 0, rc = 0;
+    const char *ls[3] = {ev->ls.product, ev->ls.category, ev->ls.service};
+    for (const kb_store_column *c = kb_store_columns; c->column; c++, k++) {
+        const kb_field *f;
+        int64_t v;
+        if (c->canon == KB_F_TIMESTAMP || c->canon == KB_F_HOST_NAME)
+            continue;
+        f = kb_event_canon(ev, c->canon);
+        if (!f || f->type == KB_V_NULL)
+            continue;
+        if (c->is_int)
+            rc |= kb_parse_i64(f->val, f->len, &v) == KB_OK ? kb_cenc_put_int(b, k, v) : 0;
+        else
+            rc |= kb_cenc_put_text(b, k, f->val, f->len);
+    }
+    for (int i = 0; i < 3; i++)
+        if (ls[i])
+            rc |= kb_cenc_put_text(b, KB_CANON_LS + i, ls[i], strlen(ls[i]));
+    rc |= kb_buf_putc(b, (char)KB_CANON_END);
+    return rc ? KB_ENOMEM : KB_OK;
+}
+
+/* The NV_PARAMS parameters of a narrow ev row into p. */
+static void narrow_params(const kb_event *ev, int64_t id, int64_t source_id, int64_t blk,
+                          int64_t boff, kb_sval *p)
+{
+    kb_sval null = {KB_SV_NULL, 0, 0, NULL, 0};
+    const kb_field *h = kb_event_canon(ev, KB_F_HOST_NAME);
+    p[0] = KB_SV_INTV(id);
+    p[1] = ev->ts == KB_TIME_NONE ? null : KB_SV_INTV(ev->ts);
+    p[2] = h && h->type != KB_V_NULL ? KB_SV_STRV(h->val, h->len) : null;
+    p[3] = str_or_null(ev->format);
+    p[4] = KB_SV_INTV(source_id);
+    p[5] = KB_SV_INTV((int64_t)ev->offset);
+    p[6] = KB_SV_INTV((int64_t)ev->line);
+    p[7] = KB_SV_INTV((int64_t)ev->raw_len);
+    p[8] = KB_SV_INTV(blk);
+    p[9] = KB_SV_INTV(boff);
+}
+
+static int flush_narrow(kb_store *st, const kb_sval *p, size_t n)
+{
+    int rc = KB_OK;
+    if (n == NV_ROWS)
+        return st->be->exec(st, st->sql_nv_multi, p, n * NV_PARAMS, NULL, NULL, 1);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = st->be->exec(st, st->sql_nv_one, p + i * NV_PARAMS, NV_PARAMS, NULL, NULL, 1);
+    return rc;
+}
+
 /* Inserts the events whose parameters are in p (n rows of EV_PARAMS, own_ids):
  * EV_ROWS in one statement, fewer one by one. */
 static int flush_events(kb_store *st, const kb_sval *p, size_t n)
@@ -803,7 +1016,9 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
     struct stat sb;
     int64_t inode = 0, size = 0, last = -1, line = 0, added = 0, next_id = 0, next_blk = 0;
     kb_sval evp[EV_ROWS * EV_PARAMS]; /* own_ids: events waiting for their INSERT */
-    size_t nev = 0;
+    kb_sval nvp[NV_ROWS * NV_PARAMS]; /* narrow rows waiting for theirs */
+    size_t nev = 0, nnv = 0;
+    const int narrow = st->be->canon_blocks;
     const char *path = batch->path ? batch->path : "-";
     const char *fmt = batch->decoder ? batch->decoder->name : NULL;
     int rc, tracked = strcmp(path, "-") != 0;
@@ -844,7 +1059,10 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
     last = src.checkpoint;
     if (st->be->own_ids) {
         /* The write transaction is exclusive: nobody else numbers rows. */
-        next_id = kb_store_scalar(st, "SELECT COALESCE(MAX(id), 0) FROM events", NULL, 0, -1) + 1;
+        next_id = kb_store_scalar(st, narrow ? "SELECT COALESCE(MAX(id), 0) FROM ev"
+                                             : "SELECT COALESCE(MAX(id), 0) FROM events",
+                                  NULL, 0, -1) +
+                  1;
         next_blk = kb_store_scalar(st, "SELECT COALESCE(MAX(id), 0) FROM blocks", NULL, 0, -1) + 1;
         if (next_id <= 0 || next_blk <= 0) {
             rc = kb_store_fail(st, "cannot read the last event id: %s", st->err);
@@ -854,7 +1072,7 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
     for (size_t i = 0; i < batch->n;) {
         /* The next block: up to KB_STORE_BLOCK_EVENTS records to store,
          * KB_STORE_BLOCK_BYTES (unless one record alone is longer). */
-        size_t end, nb = 0;
+        size_t end, nb = 0, j = 0;
         int64_t blk = 0, boff = 0, lo = 0, hi = 0;
         kb_buf_clear(&st->block);
         for (end = i; end < batch->n && nb < KB_STORE_BLOCK_EVENTS; end++) {
@@ -863,7 +1081,10 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
                 continue;
             if (nb && st->block.len + ev->raw_len > KB_STORE_BLOCK_BYTES)
                 break;
-            if (kb_buf_append(&st->block, ev->raw, ev->raw_len)) {
+            if (narrow)
+                st->boffs[nb] = (int64_t)st->block.len;
+            if (kb_buf_append(&st->block, ev->raw, ev->raw_len) ||
+                (narrow && put_canon(&st->block, ev))) {
                 rc = kb_store_fail(st, "out of memory");
                 goto fail;
             }
@@ -883,7 +1104,14 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
                     stats->skipped++;
                 continue;
             }
-            if (st->be->own_ids) {
+            if (narrow) {
+                narrow_params(ev, id, src.id, blk, st->boffs[j++], nvp + nnv * NV_PARAMS);
+                if (++nnv == NV_ROWS) {
+                    nnv = 0;
+                    if ((rc = flush_narrow(st, nvp, NV_ROWS)))
+                        goto fail;
+                }
+            } else if (st->be->own_ids) {
                 event_params(st, ev, id, src.id, blk, boff, evp + nev * EV_PARAMS);
                 if (++nev == EV_ROWS) {
                     nev = 0;
@@ -922,6 +1150,8 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
                 goto fail;
         }
     }
+    if (nnv && (rc = flush_narrow(st, nvp, nnv)))
+        goto fail;
     if (st->nobs_rows && (rc = flush_obs(st)))
         goto fail;
     if (st->seen && st->nseen) {
@@ -1074,32 +1304,45 @@ static int stats_format_cb(void *ud, size_t ncol, const kb_sval *c, const char *
 
 int kb_store_stats(kb_store *st, FILE *f)
 {
+    kb_buf q, q2, q3;
     int rc;
+    kb_buf_init(&q2, 0);
+    kb_buf_init(&q3, 0);
     fprintf(f, "store:        %s, schema version %d\n", st->be->name,
             kb_store_schema_version(st));
     fprintf(f, "size:         %lld bytes\n", (long long)st->be->size(st));
-    if ((rc = kb_store_exec(st, "SELECT COUNT(*), MIN(ts), MAX(ts), COALESCE(SUM(raw_len), 0),"
-                                " COALESCE(SUM(LENGTH(raw)), 0) + (SELECT"
-                                " COALESCE(SUM(LENGTH(data)), 0) FROM blocks) FROM events",
-                            NULL, 0, stats_total_cb, f)))
-        return rc;
+    kb_buf_init(&q, 0);
+    if (kb_buf_printf(&q, "SELECT COUNT(*), MIN(ts), MAX(ts), COALESCE(SUM(raw_len), 0),"
+                          " COALESCE(SUM(LENGTH(raw)), 0) + (SELECT COALESCE(SUM(LENGTH(data)),"
+                          " 0) FROM blocks) FROM %s",
+                      st->evtab) ||
+        kb_buf_printf(&q2, "SELECT s.path, s.format, x.n, x.lo, x.hi FROM sources s JOIN"
+                           " (SELECT source_id, COUNT(*) AS n, MIN(ts) AS lo, MAX(ts) AS hi"
+                           " FROM %s GROUP BY source_id) x ON x.source_id = s.id"
+                           " ORDER BY s.path",
+                      st->evtab) ||
+        kb_buf_printf(&q3, "SELECT format, COUNT(*) FROM %s GROUP BY format ORDER BY 2 DESC, 1",
+                      st->evtab)) {
+        rc = KB_ENOMEM;
+        goto out;
+    }
+    if ((rc = kb_store_exec(st, q.data, NULL, 0, stats_total_cb, f)))
+        goto out;
     fprintf(f, "observables:  %lld\n",
             (long long)kb_store_scalar(st, "SELECT COUNT(*) FROM observables", NULL, 0, 0));
     fprintf(f, "alerts:       %lld\n",
             (long long)kb_store_scalar(st, "SELECT COUNT(*) FROM alerts", NULL, 0, 0));
     fprintf(f, "per source:\n  %10s  %-10s %-24s%-24s%s\n", "EVENTS", "FORMAT", "OLDEST",
             "NEWEST", "PATH");
-    if ((rc = kb_store_exec(st,
-                            "SELECT s.path, s.format, x.n, x.lo, x.hi FROM sources s JOIN"
-                            " (SELECT source_id, COUNT(*) AS n, MIN(ts) AS lo, MAX(ts) AS hi"
-                            " FROM events GROUP BY source_id) x ON x.source_id = s.id"
-                            " ORDER BY s.path",
-                            NULL, 0, stats_source_cb, f)))
-        return rc;
+    if ((rc = kb_store_exec(st, q2.data, NULL, 0, stats_source_cb, f)))
+        goto out;
     fputs("per format:\n", f);
-    return kb_store_exec(st, "SELECT format, COUNT(*) FROM events GROUP BY format ORDER BY 2 DESC,"
-                             " 1",
-                         NULL, 0, stats_format_cb, f);
+    rc = kb_store_exec(st, q3.data, NULL, 0, stats_format_cb, f);
+out:
+    kb_buf_release(&q);
+    kb_buf_release(&q2);
+    kb_buf_release(&q3);
+    return rc;
 }
 
 /* ---- retention ---------------------------------------------------------- */
@@ -1144,26 +1387,30 @@ int kb_store_prune(kb_store *st, int64_t before, const char *source, uint64_t *d
     if ((rc = kb_store_begin(st)))
         goto out;
     rc = KB_ENOMEM;
-    if (kb_buf_printf(&sql, "SELECT COUNT(*) FROM events WHERE %s", cond.data))
+    if (kb_buf_printf(&sql, "SELECT COUNT(*) FROM %s WHERE %s", st->evtab, cond.data))
         goto fail;
     count = kb_store_scalar(st, sql.data, p, n, 0);
     kb_buf_clear(&sql);
     if (kb_buf_printf(&sql,
-                      "DELETE FROM obs_events WHERE event_id IN (SELECT id FROM events WHERE %s)",
-                      cond.data))
+                      "DELETE FROM obs_events WHERE event_id IN (SELECT id FROM %s WHERE %s)",
+                      st->evtab, cond.data))
         goto fail;
     if ((rc = kb_store_exec(st, sql.data, p, n, NULL, NULL)))
         goto fail;
     kb_buf_clear(&sql);
     rc = KB_ENOMEM;
-    if (kb_buf_printf(&sql, "DELETE FROM events WHERE %s", cond.data))
+    if (kb_buf_printf(&sql, "DELETE FROM %s WHERE %s", st->evtab, cond.data))
         goto fail;
     /* Blocks none of whose events is left; obs_values keeps its values (a
      * dictionary: small, and reused when the value shows up again). */
     if ((rc = kb_store_exec(st, sql.data, p, n, NULL, NULL)) ||
-        (rc = kb_store_exec(st, "DELETE FROM blocks WHERE NOT EXISTS (SELECT 1 FROM events e"
-                                " WHERE e.id BETWEEN blocks.lo AND blocks.hi AND"
-                                " e.blk = blocks.id)",
+        (rc = kb_store_exec(st, st->be->canon_blocks
+                                    ? "DELETE FROM blocks WHERE NOT EXISTS (SELECT 1 FROM ev e"
+                                      " WHERE e.id BETWEEN blocks.lo AND blocks.hi AND"
+                                      " e.blk = blocks.id)"
+                                    : "DELETE FROM blocks WHERE NOT EXISTS (SELECT 1 FROM"
+                                      " events e WHERE e.id BETWEEN blocks.lo AND blocks.hi"
+                                      " AND e.blk = blocks.id)",
                             NULL, 0, NULL, NULL)) ||
         (rc = kb_store_commit(st)))
         goto fail;
@@ -1239,8 +1486,10 @@ int kb_store_raw_get(kb_store *st, int64_t id, kb_buf *b)
     int rc;
 
     kb_buf_clear(b);
-    if ((rc = kb_store_exec(st, "SELECT raw, blk, boff, raw_len FROM events WHERE id = ?", &p, 1,
-                            raw_loc_cb, &r)))
+    if ((rc = kb_store_exec(st, st->be->canon_blocks
+                                    ? "SELECT raw, blk, boff, raw_len FROM ev WHERE id = ?"
+                                    : "SELECT raw, blk, boff, raw_len FROM events WHERE id = ?",
+                            &p, 1, raw_loc_cb, &r)))
         return rc;
     if (!r.found || r.rc != KB_OK || !r.blk)
         return r.found ? r.rc : KB_ENOENT;

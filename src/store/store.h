@@ -13,6 +13,17 @@
  *   schema_version  one row per applied migration
  *   sources         one row per loaded file: path, format, inode, size,
  *                   checkpoint (offset of the last committed record), events
+ *   ev              (schema 3, SQLite) the narrow event rows: id, ts,
+ *                   host_name, format, source_id, rec_offset, line, the
+ *                   record's place (blk, boff, raw_len), raw (version 1
+ *                   rows) and canon (rows migrated from version 2: their
+ *                   canonical fields, encoded as in a block, uncompressed).
+ *                   Each new record in a block is followed by its other
+ *                   canonical fields and Sigma logsource, encoded compactly
+ *                   (store-int.h), so they are compressed with the block.
+ *                   `events` is then a view of ev with every column below,
+ *                   decoded by the SQL function kb_canon() (sqlite.c):
+ *                   other SQLite clients (sqlite3, Python) read `ev`.
  *   events          canonical fields as columns (see kb_store_columns), the
  *                   decoder, the Sigma logsource, source id, offset and line,
  *                   and where the raw record is: blk (a blocks row), boff
@@ -55,7 +66,7 @@
 #include "event/event.h"
 #include "ingest/ingest.h"
 
-#define KB_STORE_SCHEMA_VERSION 2
+#define KB_STORE_SCHEMA_VERSION 3
 
 /* Raw records per compressed block, and the block's size cap (a longer
  * record gets a block of its own). */
@@ -101,6 +112,13 @@ typedef struct kb_store_backend {
     const char *t_clustered; /* table suffix for a table clustered on its
                                 primary key (" WITHOUT ROWID"), or NULL */
     const char *begin;    /* statement starting a write transaction */
+    int canon_blocks;     /* schema 3 narrow rows: the events table is `ev`
+                             (id, ts, host_name, format, source/offset/line,
+                             block position) and the other canonical fields
+                             are encoded after each raw record in its block
+                             (see store-int.h); `events` is a view decoding
+                             them with kb_canon(). 0: `events` is the wide
+                             table with every canonical column (PostgreSQL) */
     int own_ids;          /* one writer at a time (write transactions are
                              exclusive): the loader numbers events, blocks
                              and observable rows itself instead of asking

@@ -79,22 +79,22 @@ if [ -r "$src" ]; then
     while [ $j -lt 100 ]; do
         sleep 0.1
         c=$(python3 -c "import sqlite3,sys
-try: print(sqlite3.connect('file:$tmp/c/koban.db?mode=ro', uri=True).execute('select count(*) from events').fetchone()[0])
+try: print(sqlite3.connect('file:$tmp/c/koban.db?mode=ro', uri=True).execute('select count(*) from ev').fetchone()[0])
 except Exception: print(0)" 2>/dev/null)
         [ "${c:-0}" -gt 0 ] && break
         j=$((j + 1))
     done
     kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
-    before=$(python3 -c "import sqlite3; print(sqlite3.connect('$tmp/c/koban.db').execute('select count(*) from events').fetchone()[0])")
+    before=$(python3 -c "import sqlite3; print(sqlite3.connect('$tmp/c/koban.db').execute('select count(*) from ev').fetchone()[0])")
     [ "$before" -gt 0 ] && [ "$before" -lt "$want" ] || echo "note: killed at $before of $want events" >&2
     $koban --data "$tmp/c" load "$big" 2>"$tmp/resume.err" || fail "resume load: $(cat "$tmp/resume.err")"
     grep -q "($before already stored" "$tmp/resume.err" || fail "resume skipped: $(tail -1 "$tmp/resume.err"), expected $before"
     python3 - "$tmp/c/koban.db" "$want" <<'PY' || fail "after resume: wrong count, duplicates or corruption"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-n, d = db.execute("select count(*), count(distinct rec_offset) from events").fetchone()
+n, d = db.execute("select count(*), count(distinct rec_offset) from ev").fetchone()
 ok = db.execute("pragma integrity_check").fetchone()[0]
-o = db.execute("select count(*) from observables where event_id not in (select id from events)").fetchone()[0]
+o = db.execute("select count(*) from obs_events where event_id not in (select id from ev)").fetchone()[0]
 print("events", n, "distinct", d, "integrity", ok, "orphans", o)
 sys.exit(0 if n == int(sys.argv[2]) and d == n and ok == "ok" and o == 0 else 1)
 PY
