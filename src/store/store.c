@@ -74,6 +74,20 @@ static const char *const obs_kinds[] = {
 #undef KB_OBS_STR
 };
 
+/* Observables of one event: (kind, canonical field) pairs. */
+static const struct {
+    int kind, canon;
+} obs_map[] = {
+    {KB_OBS_IP, KB_F_SOURCE_IP},          {KB_OBS_IP, KB_F_DESTINATION_IP},
+    {KB_OBS_IP, KB_F_HOST_IP},            {KB_OBS_DOMAIN, KB_F_URL_DOMAIN},
+    {KB_OBS_DOMAIN, KB_F_DNS_QUESTION_NAME}, {KB_OBS_URL, KB_F_URL_FULL},
+    {KB_OBS_HASH, KB_F_FILE_HASH_MD5},    {KB_OBS_HASH, KB_F_FILE_HASH_SHA1},
+    {KB_OBS_HASH, KB_F_FILE_HASH_SHA256}, {KB_OBS_USER, KB_F_USER_NAME},
+    {KB_OBS_HOST, KB_F_HOST_NAME},        {KB_OBS_FILE, KB_F_FILE_NAME},
+    {KB_OBS_PROCESS, KB_F_PROCESS_EXECUTABLE}, {KB_OBS_PROCESS, KB_F_PROCESS_PARENT_EXECUTABLE},
+};
+#define NOBS (sizeof obs_map / sizeof obs_map[0])
+
 const char *kb_obs_kind_name(int kind)
 {
     return kind >= 0 && kind < KB_OBS_COUNT ? obs_kinds[kind] : "?";
@@ -349,8 +363,19 @@ static int ddl_v3(kb_store *st, kb_buf *b)
     int rc = 0, k = 0;
     static const char canon_args[] = "canon, blk, boff, raw_len";
 
+    /* Which canonical fields held each observable (bit i: obs_map[i]), so
+     * that a pivot on one field (source.ip:X) needs no look at the row. */
+    rc |= kb_buf_puts(b, "ALTER TABLE obs_events ADD COLUMN fm BIGINT NOT NULL DEFAULT 0;\n"
+                         "UPDATE obs_events SET fm = COALESCE((SELECT 0");
+    for (size_t i = 0; i < NOBS; i++)
+        rc |= kb_buf_printf(b, " + CASE WHEN v.kind = '%s' AND e.%s = v.value THEN %lld ELSE 0"
+                               " END",
+                            obs_kinds[obs_map[i].kind],
+                            kb_store_column_of(obs_map[i].canon)->column, (long long)1 << i);
+    rc |= kb_buf_puts(b, " FROM obs_values v, events e WHERE v.id = obs_events.vid AND"
+                         " e.id = obs_events.event_id), 0);\n");
     if (!st->be->canon_blocks)
-        return KB_OK;
+        return rc ? KB_ENOMEM : KB_OK;
     rc |= kb_buf_puts(b, "CREATE TABLE ev (id INTEGER PRIMARY KEY, ts BIGINT, host_name TEXT,"
                          " format TEXT, source_id BIGINT, rec_offset BIGINT, line BIGINT,"
                          " raw_len BIGINT, blk BIGINT, boff BIGINT, raw BLOB, canon BLOB);\n"
@@ -522,9 +547,9 @@ static int build_sql(kb_store *st)
             return kb_store_fail(st, "out of memory");
     }
     kb_buf_init(&b, 0);
-    rc |= kb_buf_puts(&b, "INSERT INTO obs_events (vid, event_id) VALUES (?, ?)");
+    rc |= kb_buf_puts(&b, "INSERT INTO obs_events (vid, event_id, fm) VALUES (?, ?, ?)");
     for (int i = 1; i < OBS_ROWS; i++)
-        rc |= kb_buf_puts(&b, ", (?, ?)");
+        rc |= kb_buf_puts(&b, ", (?, ?, ?)");
     st->sql_obs_multi = b.data;
     st->sql_ins_event = event_sql(0, 1);
     st->sql_ins_event_id = event_sql(1, 1);
@@ -681,24 +706,11 @@ static const char sql_src_ckpt[] =
 static const char sql_obs_get[] = "SELECT id FROM obs_values WHERE value = ? AND kind = ?";
 static const char sql_obs_new[] =
     "INSERT INTO obs_values (kind, value) VALUES (?, ?) RETURNING id";
-static const char sql_obs[] = "INSERT INTO obs_events (vid, event_id) VALUES (?, ?)";
+static const char sql_obs[] = "INSERT INTO obs_events (vid, event_id, fm) VALUES (?, ?, ?)";
 static const char sql_block_new[] = "INSERT INTO blocks (data) VALUES (?) RETURNING id";
 static const char sql_block_ids[] = "UPDATE blocks SET lo = ?, hi = ? WHERE id = ?";
 static const char sql_field[] = "INSERT INTO field_names (name) VALUES (?) ON CONFLICT DO NOTHING";
 
-/* Observables of one event: (kind, canonical field) pairs. */
-static const struct {
-    int kind, canon;
-} obs_map[] = {
-    {KB_OBS_IP, KB_F_SOURCE_IP},          {KB_OBS_IP, KB_F_DESTINATION_IP},
-    {KB_OBS_IP, KB_F_HOST_IP},            {KB_OBS_DOMAIN, KB_F_URL_DOMAIN},
-    {KB_OBS_DOMAIN, KB_F_DNS_QUESTION_NAME}, {KB_OBS_URL, KB_F_URL_FULL},
-    {KB_OBS_HASH, KB_F_FILE_HASH_MD5},    {KB_OBS_HASH, KB_F_FILE_HASH_SHA1},
-    {KB_OBS_HASH, KB_F_FILE_HASH_SHA256}, {KB_OBS_USER, KB_F_USER_NAME},
-    {KB_OBS_HOST, KB_F_HOST_NAME},        {KB_OBS_FILE, KB_F_FILE_NAME},
-    {KB_OBS_PROCESS, KB_F_PROCESS_EXECUTABLE}, {KB_OBS_PROCESS, KB_F_PROCESS_PARENT_EXECUTABLE},
-};
-#define NOBS (sizeof obs_map / sizeof obs_map[0])
 
 /* The value-id cache (see store-int.h): a power of two, at most half full. */
 #define OBS_CACHE_SLOTS ((size_t)1 << 20)
@@ -759,6 +771,15 @@ static int obs_vid(kb_store *st, int kind, const char *v, size_t len, int64_t *v
     return KB_OK;
 }
 
+/* The fm bit of canonical field canon (see store.h), 0 if it has none. */
+int64_t kb_obs_field_bit(int canon)
+{
+    for (size_t i = 0; i < NOBS; i++)
+        if (obs_map[i].canon == canon)
+            return (int64_t)1 << i;
+    return 0;
+}
+
 static int cmp_obs(const void *a, const void *b)
 {
     const int64_t *x = a, *y = b;
@@ -767,24 +788,24 @@ static int cmp_obs(const void *a, const void *b)
     return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
-/* Inserts the batch's obs_events rows in key order, OBS_ROWS per
- * statement, the rest one by one. */
+/* Inserts the batch's obs_events rows (vid, event id, fm) in key order,
+ * OBS_ROWS per statement, the rest one by one. */
 static int flush_obs(kb_store *st)
 {
-    kb_sval p[2 * OBS_ROWS];
+    kb_sval p[3 * OBS_ROWS];
     size_t n = st->nobs_rows, i = 0;
     int rc = KB_OK;
     st->nobs_rows = 0;
-    qsort(st->obs_rows, n, 2 * sizeof *st->obs_rows, cmp_obs);
+    qsort(st->obs_rows, n, 3 * sizeof *st->obs_rows, cmp_obs);
     for (; i + OBS_ROWS <= n && !rc; i += OBS_ROWS) {
-        for (size_t k = 0; k < 2 * OBS_ROWS; k++)
-            p[k] = KB_SV_INTV(st->obs_rows[2 * i + k]);
-        rc = st->be->exec(st, st->sql_obs_multi, p, 2 * OBS_ROWS, NULL, NULL, 1);
+        for (size_t k = 0; k < 3 * OBS_ROWS; k++)
+            p[k] = KB_SV_INTV(st->obs_rows[3 * i + k]);
+        rc = st->be->exec(st, st->sql_obs_multi, p, 3 * OBS_ROWS, NULL, NULL, 1);
     }
     for (; i < n && !rc; i++) {
-        p[0] = KB_SV_INTV(st->obs_rows[2 * i]);
-        p[1] = KB_SV_INTV(st->obs_rows[2 * i + 1]);
-        rc = st->be->exec(st, sql_obs, p, 2, NULL, NULL, 1);
+        for (size_t k = 0; k < 3; k++)
+            p[k] = KB_SV_INTV(st->obs_rows[3 * i + k]);
+        rc = st->be->exec(st, sql_obs, p, 3, NULL, NULL, 1);
     }
     return rc;
 }
@@ -794,6 +815,7 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
 {
     const kb_field *done[NOBS];
     int dkind[NOBS];
+    size_t drow[NOBS]; /* the obs_rows entry of done[k] */
     size_t nd = 0;
 
     for (size_t i = 0; i < NOBS; i++) {
@@ -802,25 +824,30 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
         int64_t vid;
         if (!f || f->len == 0 || f->type == KB_V_NULL || f->len > 4096)
             continue;
-        for (size_t k = 0; k < nd && !dup; k++)
+        for (size_t k = 0; k < nd && !dup; k++) {
             dup = dkind[k] == obs_map[i].kind && kb_str_eq(done[k]->val, done[k]->len, f->val,
                                                            f->len);
+            if (dup) /* one row per (kind, value), with every field it was in */
+                st->obs_rows[3 * drow[k] + 2] |= (int64_t)1 << i;
+        }
         if (dup)
             continue;
         done[nd] = f;
+        drow[nd] = st->nobs_rows;
         dkind[nd++] = obs_map[i].kind;
         if ((rc = obs_vid(st, obs_map[i].kind, f->val, f->len, &vid)))
             return rc;
         if (st->nobs_rows == st->aobs_rows) {
             size_t na = st->aobs_rows ? 2 * st->aobs_rows : 4096;
-            int64_t *nr = kb_realloc(st->obs_rows, na * 2 * sizeof *nr);
+            int64_t *nr = kb_realloc(st->obs_rows, na * 3 * sizeof *nr);
             if (!nr)
                 return kb_store_fail(st, "out of memory");
             st->obs_rows = nr;
             st->aobs_rows = na;
         }
-        st->obs_rows[2 * st->nobs_rows] = vid;
-        st->obs_rows[2 * st->nobs_rows + 1] = id;
+        st->obs_rows[3 * st->nobs_rows] = vid;
+        st->obs_rows[3 * st->nobs_rows + 1] = id;
+        st->obs_rows[3 * st->nobs_rows + 2] = (int64_t)1 << i;
         st->nobs_rows++;
         if (stats)
             stats->observables++;

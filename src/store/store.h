@@ -36,9 +36,13 @@
  *                   compress ~10x together, ~1.5x alone
  *   obs_values      each distinct (kind, value) once, indexed on value
  *                   (index observables_kv)
- *   obs_events      (vid, event_id), the primary key clustered on both: a
- *                   pivot on an indicator is one observables_kv lookup and
- *                   one range scan returning event ids in order
+ *   obs_events      (vid, event_id, fm), the primary key clustered on
+ *                   (vid, event_id): a pivot on an indicator is one
+ *                   observables_kv lookup and one range scan returning
+ *                   event ids in order; fm (schema 3) has bit i set when
+ *                   the value was in the i-th indexed field
+ *                   (kb_obs_field_bit), so a pivot on one field
+ *                   (source.ip:X) reads no event row
  *   observables     a view (kind, value, ts, host, event_id) joining the
  *                   two with events, for reading: every address, domain,
  *                   URL, hash, user, host, file name and process of each
@@ -223,6 +227,11 @@ enum {
 const char *kb_obs_kind_name(int kind);
 /* Kind for a name ("ip", ...), or -1. */
 int kb_obs_kind_find(const char *s, size_t len);
+
+/* The bit of canonical field canon in obs_events.fm (schema 3: the fields
+ * an observable was found in, one row per (kind, value) and event), or 0
+ * when the field is not indexed. */
+int64_t kb_obs_field_bit(int canon);
 
 /* ---- alerts -------------------------------------------------------------- */
 
