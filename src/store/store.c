@@ -1046,6 +1046,7 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
     kb_sval nvp[NV_ROWS * NV_PARAMS]; /* narrow rows waiting for theirs */
     size_t nev = 0, nnv = 0;
     const int narrow = st->be->canon_blocks;
+    const int nested = st->txdepth > 0; /* in a caller's group transaction */
     const char *path = batch->path ? batch->path : "-";
     const char *fmt = batch->decoder ? batch->decoder->name : NULL;
     int rc, tracked = strcmp(path, "-") != 0;
@@ -1212,8 +1213,9 @@ fail_committed:
     obs_cache_clear(st); /* value ids of the batch were rolled back */
     st->nobs_rows = 0;
     if (st->seen) {
+        /* A rollback of a caller's group also undid earlier batches' names. */
         memset(st->seen, 0, st->nseen);
-        if (seen_before)
+        if (seen_before && !nested)
             memcpy(st->seen, seen_before, nbefore < st->nseen ? nbefore : st->nseen);
     }
     kb_free(seen_before);

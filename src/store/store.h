@@ -210,7 +210,10 @@ typedef struct kb_store_load_stats {
  * source's checkpoint; records at or before the checkpoint are skipped.
  * ids (may be NULL) receives batch->n event ids, 0 for skipped records.
  * The source's identity (inode, size) is read from the file system by path.
- * Returns KB_OK or KB_EIO / KB_ENOMEM with nothing of the batch stored. */
+ * Returns KB_OK or KB_EIO / KB_ENOMEM with nothing of the batch stored.
+ * Inside a caller's transaction (kb_store_begin: koban load commits groups
+ * of batches) the batch joins it, and a failure rolls the whole
+ * transaction back. */
 int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
                        kb_store_load_stats *stats);
 
