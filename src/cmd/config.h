@@ -16,6 +16,14 @@ typedef struct kb_intel_config {
     int confidence;      /* intel.default_confidence for feeds without one; -1 unset */
 } kb_intel_config;
 
+/* store.retention: days to keep each source's events. source is a path,
+ * or a directory holding sources (the longest match wins), or NULL for
+ * `default` (every source no other entry names). days 0: keep forever. */
+typedef struct kb_retention {
+    char *source;
+    int64_t days;
+} kb_retention;
+
 typedef struct kb_config {
     char *path;               /* the file read, or NULL for defaults */
     kb_field_map json_map;    /* ingest.json.fields */
@@ -23,11 +31,17 @@ typedef struct kb_config {
     char *strings;            /* storage of the rows' names */
     kb_intel_config intel;    /* intel (allow owns its strings) */
     struct kb_suppress *suppress; /* `suppress:` entries (detect/suppress.h), or NULL */
+    kb_retention *retention;  /* store.retention (sources own their strings) */
+    size_t nretention;
 } kb_config;
 
 /* Loads the configuration the command line names. Returns KB_OK, or an
  * error after printing "path:line: reason" to stderr. */
 int kb_config_load(const kb_cli *cli, kb_config *cfg);
 void kb_config_release(kb_config *cfg);
+
+/* The store.retention entry for a source path (the longest matching path
+ * or directory, else `default`), or NULL when none applies. */
+const kb_retention *kb_config_retention(const kb_config *cfg, const char *path);
 
 #endif

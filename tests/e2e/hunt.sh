@@ -66,6 +66,22 @@ grep -q "column 20: expected a whole number for 'destination.port'" "$tmp/e3" ||
 $K store prune --source "$inc/linux" | grep -qx 'pruned 10 events' || fail "prune --source"
 $K hunt -o jsonl '| stats count()' | grep -qx '{"count":34}' || fail "count after prune"
 
+# --- retention from the configuration (store.retention) ----------------------------
+R="$koban --data $tmp/r"
+$R load -q "$inc" 2>/dev/null
+expect_status 2 $R store prune # no options and no store.retention
+printf 'store:\n  retention:\n    default: 0\n' >"$tmp/bad.yaml"
+$koban --config "$tmp/bad.yaml" --data "$tmp/r" store prune 2>"$tmp/bad.err"; [ $? -eq 2 ] || fail "bad retention exit"
+grep -q "bad.yaml:3: store.retention: a number of days" "$tmp/bad.err" || fail "bad retention message: $(cat "$tmp/bad.err")"
+# The incident is from 2026-11-20: a day's retention prunes it, except the
+# zeek directory (kept forever) and linux/auth.log (ten years).
+printf 'store:\n  retention:\n    default: 1\n    %s/zeek/: forever\n    %s/linux/auth.log: 3650\n' "$inc" "$inc" >"$tmp/r/koban.yaml"
+$R store prune >"$tmp/ret.out" || fail "prune by store.retention: exit $?"
+grep -q '^pruned 23 events (store.retention of ' "$tmp/ret.out" || fail "store.retention prune: $(cat "$tmp/ret.out")"
+grep -q '^  6 events older than 1 days from demo/incident/endpoint/sysmon.jsonl$' "$tmp/ret.out" || fail "per-source prune line: $(cat "$tmp/ret.out")"
+$R hunt -o csv '| stats count() by log.format' >"$tmp/ret.csv"
+printf 'log.format,count\nsyslog,10\nzeek,11\n' | cmp -s - "$tmp/ret.csv" || fail "left after retention: $(cat "$tmp/ret.csv")"
+
 # --- migration: a schema 2 store (dumped from koban before schema 3) -------------
 # tests/data/store-v2.sql is demo/incident loaded by the schema 2 loader (wide
 # events rows). Opening it migrates it to narrow rows; every event must read
