@@ -141,7 +141,9 @@ const kb_command kb_commands[] = {
      "\n"
      "stats   events, bytes, per source and per format, oldest and newest\n"
      "prune   delete events older than AGE (30d, 12h) and/or of the source PATH\n"
-     "        (a file, or every file under a directory), with their observables\n",
+     "        (a file, or every file under a directory), with their observables;\n"
+     "        without options, each source's store.retention (days) from the\n"
+     "        configuration (see config/koban.yaml)\n",
      kb_cmd_store, NULL},
     {"assets", "import, list and show the asset inventory",
      "usage: koban assets import [--store DSN] FILE...\n"
