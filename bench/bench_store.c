@@ -11,6 +11,9 @@
  * $TMPDIR/koban-bench-store.log, loaded into $TMPDIR/koban-bench.db in
  * transactions of KOBAN_BENCH_GROUP events (default 65,536, as koban load
  * does); both removed afterwards unless KOBAN_BENCH_KEEP is set.
+ * KOBAN_BENCH_HOST_COPIES=N adds N copies of the shared Windows events
+ * sample (15,527 events with host names, 12 years apart per copy) as a
+ * second source, for the host + time-window queries.
  * KOBAN_BENCH_LOAD_ONLY stops after the load (for callgrind).
  *
  * Every figure is given in CPU time (the machine may be shared) and in
@@ -109,15 +112,19 @@ struct tpos {
     time_t t;
 };
 
-/* Finds every "ts":"YYYY-MM-DDTHH:MM:SS and "_write_ts":"... of the sample
- * (n allocated entries at most). */
+/* The time fields moved in each copy: Zeek's, and the Windows events'. */
+static const char *const time_keys[] = {"\"ts\":\"", "\"_write_ts\":\"",
+                                        "\"TimeCreated\": \""};
+
+/* Finds every time field "YYYY-MM-DDTHH:MM:SS of the sample (n allocated
+ * entries at most). */
 static size_t find_times(const char *src, size_t len, struct tpos *tp, size_t n)
 {
-    static const char *const keys[] = {"\"ts\":\"", "\"_write_ts\":\""};
+    const char *const *keys = time_keys;
     size_t k = 0;
     for (const char *p = src, *e; p < src + len && k + 2 <= n; p = e + 1) {
         e = memchr(p, '\n', (size_t)(src + len - p));
-        for (size_t i = 0; i < 2; i++) {
+        for (size_t i = 0; i < 3 && k < n; i++) {
             const char *at = memmem(p, (size_t)(e - p), keys[i], strlen(keys[i]));
             struct tm tm = {0};
             if (!at || e - at < (long)strlen(keys[i]) + 19)
@@ -135,27 +142,27 @@ static size_t find_times(const char *src, size_t len, struct tpos *tp, size_t n)
     return k;
 }
 
-/* Writes copies of src (n lines) with times moved 100 s per copy until
- * `events` lines (or, when 0, `bytes` bytes) are written. Returns bytes
- * written, 0 on error. */
+/* Writes copies of src (n lines) with times moved `step` seconds per copy
+ * until `events` lines (or, when 0, `bytes` bytes) are written. Returns
+ * bytes written, 0 on error. */
 static size_t write_input(const char *path, const char *src, size_t len, size_t lines,
-                          uint64_t events, size_t bytes, uint64_t *written)
+                          long step, uint64_t events, size_t bytes, uint64_t *written)
 {
     FILE *f = fopen(path, "wb");
     char *copy = malloc(len), last[64] = "";
-    struct tpos *tp = malloc(2 * lines * sizeof *tp);
+    struct tpos *tp = malloc(3 * lines * sizeof *tp);
     size_t total = 0, nt;
     time_t last_t = -1;
     *written = 0;
     if (!f || !copy || !tp)
         return 0;
-    nt = find_times(src, len, tp, 2 * lines);
+    nt = find_times(src, len, tp, 3 * lines);
     memcpy(copy, src, len);
     for (long k = 0; events ? *written < events : total < bytes; k++) {
         size_t take = len;
         uint64_t nl = lines;
         for (size_t i = 0; i < nt; i++) {
-            time_t t = tp[i].t + k * 100;
+            time_t t = tp[i].t + k * step;
             if (t != last_t) {
                 struct tm tm;
                 gmtime_r(&t, &tm);
@@ -188,6 +195,9 @@ int main(void)
         D "logs/zeek-json/zed-wrccdc-dns.json.log", D "logs/zeek-json/zed-wrccdc-weird.json.log"};
     const char *tmpdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     const char *ev_env = getenv("KOBAN_BENCH_EVENTS"), *g_env = getenv("KOBAN_BENCH_GROUP");
+    const char *h_env = getenv("KOBAN_BENCH_HOST_COPIES");
+    uint64_t hcopies = h_env ? strtoull(h_env, NULL, 10) : 0;
+    char wpath[512] = "";
     uint64_t want = ev_env ? strtoull(ev_env, NULL, 10) : 0, lines = 0, written;
     char path[512], db[512], err[600];
     size_t len, blen;
@@ -208,7 +218,7 @@ int main(void)
     snprintf(db, sizeof db, "%s/koban-bench.db", tmpdir);
     unlink(db);
     t0 = bench_now();
-    if (!(blen = write_input(path, src, len, lines, want, bench_size(200), &written)))
+    if (!(blen = write_input(path, src, len, lines, 100, want, bench_size(200), &written)))
         return 1;
     printf("input: %llu events, %.1f MB (%.1f s to write)\n", (unsigned long long)written,
            blen / 1e6, bench_now() - t0);
@@ -225,6 +235,8 @@ int main(void)
         fprintf(stderr, "store: %s\n", kb_store_errmsg(c.st));
         return 1;
     }
+    c.open_tx = 0;
+    c.pending = 0;
     secs = bench_now() - t0;
     cpu = bench_cpu_now() - c0;
     bench_report("load (decode + store, SQLite, all indexes)", (double)blen, (double)c.s.events,
@@ -233,6 +245,39 @@ int main(void)
            " %.0f events/s per CPU second (%.2f s CPU)\n",
            (unsigned long long)c.s.events, (unsigned long long)c.s.observables,
            (unsigned long long)c.group, c.s.events / secs, c.s.events / cpu, cpu);
+    if (hcopies) {
+        /* The Windows sample (15,527 events of 2013-2024 with host names),
+         * copied hcopies times 12 years apart, as a second source. */
+        static const char *const wf[] = {D "windows-events/hayabusa_sample_evtx.jsonl"};
+        size_t wlen, wsize;
+        uint64_t wlines = 0, wn;
+        char *w = bench_read_files(wf, 1, &wlen);
+        kb_store_load_stats before = c.s;
+        if (!w)
+            return 1;
+        for (size_t i = 0; i < wlen; i++)
+            wlines += w[i] == '\n';
+        snprintf(wpath, sizeof wpath, "%s/koban-bench-winevt.jsonl", tmpdir);
+        if (!(wsize = write_input(wpath, w, wlen, wlines, 378691200L, wlines * hcopies, 0, &wn)))
+            return 1;
+        free(w);
+        t0 = bench_now();
+        c0 = bench_cpu_now();
+        kb_ingest_path(ing, wpath, on_batch, NULL, &c);
+        if (c.open_tx && kb_store_commit(c.st)) {
+            fprintf(stderr, "store: %s\n", kb_store_errmsg(c.st));
+            return 1;
+        }
+        c.open_tx = 0;
+        c.pending = 0;
+        secs = bench_now() - t0;
+        cpu = bench_cpu_now() - c0;
+        printf("load Windows events (%llu copies): %llu events, %.1f MB, %.0f events/s per CPU"
+               " second (%.2f s CPU, %.2f s wall)\n",
+               (unsigned long long)hcopies, (unsigned long long)(c.s.events - before.events),
+               wsize / 1e6, (c.s.events - before.events) / cpu, cpu, secs);
+        blen += wsize;
+    }
     if (getenv("KOBAN_BENCH_LOAD_ONLY")) {
         kb_ingest_free(ing);
         kb_names_free(names);
@@ -270,6 +315,20 @@ int main(void)
                 "source.ip:10.47.1.100 and @timestamp >= 2018-03-24T17:15:20Z and"
                 " @timestamp <= 2018-03-24T17:15:50Z",
                 5);
+    if (hcopies) {
+        report_hunt(c.st, "host + 30 s window: count",
+                    "host.name:DESKTOP-M5SN04R and @timestamp >= 2016-09-19T16:51:00Z and"
+                    " @timestamp <= 2016-09-19T16:51:30Z | stats count()",
+                    20);
+        report_hunt(c.st, "host + 30 s window: rows",
+                    "host.name:DESKTOP-M5SN04R and @timestamp >= 2016-09-19T16:51:00Z and"
+                    " @timestamp <= 2016-09-19T16:51:30Z",
+                    5);
+        report_hunt(c.st, "host + 30 s window: first 100 rows",
+                    "host.name:DESKTOP-M5SN04R and @timestamp >= 2016-09-19T16:51:00Z and"
+                    " @timestamp <= 2016-09-19T16:51:30Z | head 100",
+                    5);
+    }
     {
         double wall, scpu = time_hunt(c.st, "\"no-such-needle-xyz\" | stats count()", 1, &n, &wall);
         printf("raw substring scan: %.0f events/s per CPU second, %.0f events/s wall (%llu"
@@ -281,6 +340,8 @@ int main(void)
     kb_names_free(names);
     kb_store_close(c.st);
     unlink(path);
+    if (wpath[0])
+        unlink(wpath);
     if (!getenv("KOBAN_BENCH_KEEP")) /* keep the store to inspect it (sqlite3, dbstat) */
         unlink(db);
     return 0;
