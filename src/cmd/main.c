@@ -109,7 +109,8 @@ const kb_command kb_commands[] = {
      "Exit status: 0 ok, 1 some records were rejected, 2 usage, 3 store error.\n",
      kb_cmd_load, NULL},
     {"hunt", "search the stored events (hunt language or a named question)",
-     "usage: koban hunt [--since AGE] [-o table|jsonl|csv] [--explain] [--store DSN] QUERY\n"
+     "usage: koban hunt [--since AGE] [--limit N] [-o table|jsonl|csv] [--explain]\n"
+     "                  [--store DSN] QUERY\n"
      "       koban hunt --ask QUESTION ARGS...\n"
      "\n"
      "  host.name:pc-a and destination.ip:203.0.113.5\n"
@@ -131,6 +132,8 @@ const kb_command kb_commands[] = {
      "  process-tree HOST PID         a process and its children\n"
      "\n"
      "  --since AGE     only events newer than AGE (7d, 24h, 30m) or a date\n"
+     "  --limit N       list at most N events (default 1000, 0: all) unless the\n"
+     "                  query says | head N; stats are never capped\n"
      "  --explain       print the SQL, its parameters and the query plan\n"
      "\n"
      "Exit status: 0 ok, 2 usage or query error, 3 store error.\n",

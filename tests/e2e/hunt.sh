@@ -54,6 +54,16 @@ $K hunt --explain "user.name:\"x' OR 1=1 --\"" | grep -q "OR 1=1" && ! $K hunt -
 n=$($K hunt -o jsonl "user.name:\"x' OR 1=1 --\"" 2>/dev/null | wc -l)
 [ "$n" -eq 0 ] || fail "injection matched $n rows"
 
+# --- --limit: event listings are capped (default 1000), stats and head are not
+n=$($K hunt --limit 3 -o jsonl 'event.kind:event' 2>"$tmp/lim.err" | wc -l)
+[ "$n" -eq 3 ] || fail "--limit 3: $n rows"
+grep -q 'showed the first 3 events' "$tmp/lim.err" || fail "--limit note: $(cat "$tmp/lim.err")"
+n=$($K hunt --limit 3 -o jsonl 'event.kind:event | head 5' | wc -l)
+[ "$n" -eq 5 ] || fail "--limit with head 5: $n rows"
+n=$($K hunt --limit 3 -o jsonl '| stats count() by log.format' | wc -l)
+[ "$n" -eq 7 ] || fail "--limit capped stats: $n rows"
+expect_status 2 $K hunt --limit -1 'event.kind:event'
+
 # --- bad queries ---------------------------------------------------------------
 $K hunt 'hots.name:pc-a' 2>"$tmp/e1"; [ $? -eq 2 ] || fail "unknown field exit"
 grep -q "unknown field 'hots.name'; did you mean host.name" "$tmp/e1" || fail "suggestion: $(cat "$tmp/e1")"
