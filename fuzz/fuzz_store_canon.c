@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     {
         kb_sval p[2] = {{KB_SV_BLOB, 0, 0, (const char *)data, size},
                         KB_SV_INTV(size ? data[0] % KB_CANON_COUNT : 0)};
-        if (kb_store_exec(st, "SELECT kb_canon(?, NULL, 0, 0, ?)", p, 2, one_row, NULL) != KB_OK)
+        if (kb_store_exec(st, "SELECT kb_canon(?, NULL, NULL, ?)", p, 2, one_row, NULL) != KB_OK)
             abort();
     }
     return 0;

@@ -11,7 +11,11 @@
  *                                      record
  *   kb_ip4(text)                       an IPv4 address as an integer, NULL
  *                                      when it is none
- * The record functions keep the last decompressed block: a scan in rowid
+ *   kb_canon(canon, blk, coff, i)      canonical field i of a schema 3 row
+ *                                      (the events view, see store.h)
+ *   kb_canon_pack(i, v, ...)           encodes canonical fields (migration)
+ * The record functions keep the last decompressed block (kb_canon its
+ * canonical-field frame): a scan in rowid
  * order decompresses each block once. The cache is dropped at the start of
  * every statement (a block id may be reused after a rollback or a prune). */
 #include <sqlite3.h>
@@ -27,6 +31,9 @@ struct fnctx {
     sqlite3_stmt *get_block; /* prepared on first use: the table may be younger */
     int64_t blk;             /* block held in raw, -1 none */
     kb_buf raw;              /* the decompressed block */
+    sqlite3_stmt *get_cblock;
+    int64_t cblk;            /* block whose canonical fields are in craw, -1 none */
+    kb_buf craw;             /* its decompressed cdata */
     kb_buf rec;              /* a version 1 record */
     kb_buf pack;             /* kb_canon_pack's result */
     kb_raw_extractor *x;
@@ -144,8 +151,31 @@ static void fn_raw_has(sqlite3_context *c, int argc, sqlite3_value **argv)
                                      (size_t)sqlite3_value_bytes(argv[4])));
 }
 
-/* kb_canon(canon, blk, boff, raw_len, i): canonical field i of a narrow
- * row, from ev.canon (migrated rows) or after the record in its block. */
+/* Decompresses the canonical-field frame (cdata) of block blk into
+ * f->craw unless it is there already. */
+static int load_cblock(struct fnctx *f, int64_t blk)
+{
+    int rc;
+    if (blk == f->cblk)
+        return 0;
+    f->cblk = -1;
+    if (!f->get_cblock && sqlite3_prepare_v3(f->db, "SELECT cdata FROM blocks WHERE id = ?", -1,
+                                             SQLITE_PREPARE_PERSISTENT, &f->get_cblock,
+                                             NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(f->get_cblock, 1, blk);
+    rc = sqlite3_step(f->get_cblock);
+    if (rc == SQLITE_ROW && sqlite3_column_type(f->get_cblock, 0) == SQLITE_BLOB &&
+        kb_store_raw_decompress(sqlite3_column_blob(f->get_cblock, 0),
+                                (size_t)sqlite3_column_bytes(f->get_cblock, 0),
+                                &f->craw) == KB_OK)
+        f->cblk = blk;
+    sqlite3_reset(f->get_cblock);
+    return f->cblk == blk ? 0 : -1;
+}
+
+/* kb_canon(canon, blk, coff, i): canonical field i of a narrow row, from
+ * ev.canon (migrated rows) or at coff in its block's cdata frame. */
 static void fn_canon(sqlite3_context *c, int argc, sqlite3_value **argv)
 {
     struct fnctx *f = sqlite3_user_data(c);
@@ -157,21 +187,18 @@ static void fn_canon(sqlite3_context *c, int argc, sqlite3_value **argv)
         p = sqlite3_value_blob(argv[0]);
         n = (size_t)sqlite3_value_bytes(argv[0]);
     } else {
-        int64_t at;
+        int64_t at = sqlite3_value_int64(argv[2]);
         if (sqlite3_value_type(argv[1]) != SQLITE_INTEGER ||
-            load_block(f, sqlite3_value_int64(argv[1]))) {
+            sqlite3_value_type(argv[2]) != SQLITE_INTEGER ||
+            load_cblock(f, sqlite3_value_int64(argv[1])) || at < 0 ||
+            (uint64_t)at > f->craw.len) {
             sqlite3_result_null(c);
             return;
         }
-        at = sqlite3_value_int64(argv[2]) + sqlite3_value_int64(argv[3]);
-        if (at < 0 || (uint64_t)at > f->raw.len) {
-            sqlite3_result_null(c);
-            return;
-        }
-        p = (const uint8_t *)f->raw.data + at;
-        n = f->raw.len - (size_t)at;
+        p = (const uint8_t *)f->craw.data + at;
+        n = f->craw.len - (size_t)at;
     }
-    if (!p || kb_cenc_find(p, n, sqlite3_value_int(argv[4]), &v) != 1)
+    if (!p || kb_cenc_find(p, n, sqlite3_value_int(argv[3]), &v) != 1)
         sqlite3_result_null(c);
     else if (v.type == KB_SV_INT)
         sqlite3_result_int64(c, v.i);
@@ -264,6 +291,8 @@ static void fnctx_free(void *p)
         return;
     kb_buf_release(&f->raw);
     kb_buf_release(&f->rec);
+    kb_buf_release(&f->craw);
+    sqlite3_finalize(f->get_cblock);
     kb_buf_release(&f->pack);
     sqlite3_finalize(f->get_block);
     kb_raw_extractor_free(f->x);
@@ -307,16 +336,18 @@ static int sq_open(kb_store *st, const char *dsn)
     }
     kb_buf_init(&f->raw, 64u << 20);
     kb_buf_init(&f->rec, 64u << 20);
+    kb_buf_init(&f->craw, 64u << 20);
     kb_buf_init(&f->pack, 1u << 20);
     f->db = s->db;
     f->blk = -1;
+    f->cblk = -1;
     s->fn = f;
     /* One context shared by the record functions; the last one frees it. */
     if (sqlite3_create_function_v2(s->db, "kb_raw", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
                                    fn_raw, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_create_function_v2(s->db, "kb_raw_has", 5, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
                                    fn_raw_has, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_create_function_v2(s->db, "kb_canon", 5, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
+        sqlite3_create_function_v2(s->db, "kb_canon", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
                                    fn_canon, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_create_function_v2(s->db, "kb_canon_pack", -1, SQLITE_UTF8, f, fn_canon_pack,
                                    NULL, NULL, NULL) != SQLITE_OK ||
@@ -343,6 +374,8 @@ static void sq_close(kb_store *st)
     if (s->fn) {
         sqlite3_finalize(s->fn->get_block);
         s->fn->get_block = NULL;
+        sqlite3_finalize(s->fn->get_cblock);
+        s->fn->get_cblock = NULL;
     }
     if (s->db) {
         /* Fold the WAL back into the database on a clean close. */
@@ -419,7 +452,7 @@ static int sq_exec(kb_store *st, const char *sql, const kb_sval *params, size_t 
     int rc, ret = KB_OK;
 
     if (s->fn)
-        s->fn->blk = -1;
+        s->fn->blk = s->fn->cblk = -1;
     if ((rc = prepare(st, s, sql, cache, &stmt)))
         return rc;
     if (bind_all(stmt, params, n) != SQLITE_OK) {

@@ -9,7 +9,8 @@ struct kb_store {
     void *db;          /* the back end's handle */
     int txdepth;
     const char *evtab; /* "ev" (narrow rows, canon_blocks) or "events" */
-    int64_t *boffs;    /* per record of the block being built: its offset */
+    int64_t *boffs;    /* per record of the block being built: its offset in
+                          block and in cblock (pairs) */
     char err[512];
     /* Per-batch scratch, reused: compressed record, observables dedup. */
     void *zctx;        /* ZSTD_CCtx */
@@ -26,6 +27,7 @@ struct kb_store {
     int64_t *obs_rows;
     size_t nobs_rows, aobs_rows;
     kb_buf block;      /* the raw records of the block being built */
+    kb_buf cblock;     /* their canonical fields (narrow rows: blocks.cdata) */
     /* Observable value ids already in obs_values: open addressing over
      * (kind, value), strings in vpool. Capped (OBS_CACHE_SLOTS entries,
      * OBS_CACHE_POOL bytes): at the cap, or after a rollback (ids of the
@@ -45,8 +47,9 @@ struct kb_store {
     size_t nseen;
 };
 
-/* The canonical fields of a narrow row (schema 3), encoded after its raw
- * record in the block (or in ev.canon for migrated rows): entries of
+/* The canonical fields of a narrow row (schema 3), encoded in its block's
+ * second frame (blocks.cdata, at ev.coff) or in ev.canon for rows migrated
+ * from schema 2: entries of
  *   text:    one byte i (index), a varint length, the bytes
  *   integer: one byte 0x80|i, a zigzag varint
  * ended by KB_CANON_END. i is the index in kb_store_columns (never ts or

@@ -361,7 +361,7 @@ static int ddl_v2(kb_store *st, kb_buf *b)
 static int ddl_v3(kb_store *st, kb_buf *b)
 {
     int rc = 0, k = 0;
-    static const char canon_args[] = "canon, blk, boff, raw_len";
+    static const char canon_args[] = "canon, blk, coff";
 
     /* Which canonical fields held each observable (bit i: obs_map[i]), so
      * that a pivot on one field (source.ip:X) needs no look at the row. */
@@ -376,9 +376,11 @@ static int ddl_v3(kb_store *st, kb_buf *b)
                          " e.id = obs_events.event_id), 0);\n");
     if (!st->be->canon_blocks)
         return rc ? KB_ENOMEM : KB_OK;
-    rc |= kb_buf_puts(b, "CREATE TABLE ev (id INTEGER PRIMARY KEY, ts BIGINT, host_name TEXT,"
+    rc |= kb_buf_puts(b, "ALTER TABLE blocks ADD COLUMN cdata BLOB;\n"
+                         "CREATE TABLE ev (id INTEGER PRIMARY KEY, ts BIGINT, host_name TEXT,"
                          " format TEXT, source_id BIGINT, rec_offset BIGINT, line BIGINT,"
-                         " raw_len BIGINT, blk BIGINT, boff BIGINT, raw BLOB, canon BLOB);\n"
+                         " raw_len BIGINT, blk BIGINT, boff BIGINT, coff BIGINT, raw BLOB,"
+                         " canon BLOB);\n"
                          "INSERT INTO ev (id, ts, host_name, format, source_id, rec_offset, line,"
                          " raw_len, blk, boff, raw, canon) SELECT id, ts, host_name, format,"
                          " source_id, rec_offset, line, raw_len, blk, boff, raw, kb_canon_pack(");
@@ -514,7 +516,7 @@ static char *event_sql(int with_id, int rows)
 
 /* Narrow rows (canon_blocks): the ev columns a loader sets, NV_ROWS rows
  * per multi-row INSERT. */
-#define NV_PARAMS 10
+#define NV_PARAMS 11
 #define NV_ROWS 32
 
 static char *narrow_sql(int rows)
@@ -523,10 +525,10 @@ static char *narrow_sql(int rows)
     int rc = 0;
     kb_buf_init(&b, 0);
     rc |= kb_buf_puts(&b, "INSERT INTO ev (id, ts, host_name, format, source_id, rec_offset,"
-                          " line, raw_len, blk, boff) VALUES ");
+                          " line, raw_len, blk, boff, coff) VALUES ");
     for (int r = 0; r < rows; r++)
-        rc |= kb_buf_puts(&b, r ? ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                                : "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        rc |= kb_buf_puts(&b, r ? ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                : "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (rc) {
         kb_buf_release(&b);
         return NULL;
@@ -542,7 +544,7 @@ static int build_sql(kb_store *st)
     if (st->be->canon_blocks) {
         st->sql_nv_one = narrow_sql(1);
         st->sql_nv_multi = narrow_sql(NV_ROWS);
-        st->boffs = kb_malloc(KB_STORE_BLOCK_EVENTS * sizeof *st->boffs);
+        st->boffs = kb_malloc(2 * KB_STORE_BLOCK_EVENTS * sizeof *st->boffs);
         if (!st->sql_nv_one || !st->sql_nv_multi || !st->boffs)
             return kb_store_fail(st, "out of memory");
     }
@@ -582,6 +584,7 @@ kb_store *kb_store_open(const char *dsn, char *errbuf, size_t errsize)
     kb_buf_init(&st->z, 0);
     kb_buf_init(&st->scratch, 0);
     kb_buf_init(&st->block, 0);
+    kb_buf_init(&st->cblock, 0);
     kb_buf_init(&st->vpool, 0);
     if (!(st->zctx = ZSTD_createCCtx())) {
         kb_store_fail(st, "out of memory");
@@ -646,6 +649,7 @@ void kb_store_close(kb_store *st)
     kb_buf_release(&st->z);
     kb_buf_release(&st->scratch);
     kb_buf_release(&st->block);
+    kb_buf_release(&st->cblock);
     kb_buf_release(&st->vpool);
     kb_free(st->obs);
     kb_free(st->sql_ins_event);
@@ -929,7 +933,7 @@ static int put_canon(kb_buf *b, const kb_event *ev)
 
 /* The NV_PARAMS parameters of a narrow ev row into p. */
 static void narrow_params(const kb_event *ev, int64_t id, int64_t source_id, int64_t blk,
-                          int64_t boff, kb_sval *p)
+                          int64_t boff, int64_t coff, kb_sval *p)
 {
     kb_sval null = {KB_SV_NULL, 0, 0, NULL, 0};
     const kb_field *h = kb_event_canon(ev, KB_F_HOST_NAME);
@@ -943,6 +947,7 @@ static void narrow_params(const kb_event *ev, int64_t id, int64_t source_id, int
     p[7] = KB_SV_INTV((int64_t)ev->raw_len);
     p[8] = KB_SV_INTV(blk);
     p[9] = KB_SV_INTV(boff);
+    p[10] = KB_SV_INTV(coff);
 }
 
 static int flush_narrow(kb_store *st, const kb_sval *p, size_t n)
@@ -973,19 +978,32 @@ static int flush_events(kb_store *st, const kb_sval *p, size_t n)
 static int put_block(kb_store *st, int64_t lo, int64_t hi, int64_t *blk)
 {
     static const char sql_id[] = "INSERT INTO blocks (id, lo, hi, data) VALUES (?, ?, ?, ?)";
-    size_t bound = ZSTD_compressBound(st->block.len), zn;
-    kb_sval p[4];
-    if (st->z.alloc < bound + 1 && kb_buf_reserve(&st->z, bound + 1))
+    static const char sql_id2[] =
+        "INSERT INTO blocks (id, lo, hi, data, cdata) VALUES (?, ?, ?, ?, ?)";
+    size_t bound = ZSTD_compressBound(st->block.len), zn, cn = 0;
+    size_t cbound = st->cblock.len ? ZSTD_compressBound(st->cblock.len) : 0;
+    kb_sval p[5];
+    if (st->z.alloc < bound + cbound + 1 && kb_buf_reserve(&st->z, bound + cbound + 1))
         return kb_store_fail(st, "out of memory");
     zn = ZSTD_compressCCtx(st->zctx, st->z.data, bound, st->block.data, st->block.len,
                            KB_STORE_ZSTD_LEVEL);
     if (ZSTD_isError(zn))
         return kb_store_fail(st, "zstd: %s", ZSTD_getErrorName(zn));
+    if (st->cblock.len) { /* narrow rows: their canonical fields, a frame of their own */
+        cn = ZSTD_compressCCtx(st->zctx, st->z.data + zn, cbound, st->cblock.data,
+                               st->cblock.len, KB_STORE_ZSTD_LEVEL);
+        if (ZSTD_isError(cn))
+            return kb_store_fail(st, "zstd: %s", ZSTD_getErrorName(cn));
+    }
     if (st->be->own_ids) {
         p[0] = KB_SV_INTV(*blk);
         p[1] = KB_SV_INTV(lo);
         p[2] = KB_SV_INTV(hi);
         p[3] = (kb_sval){KB_SV_BLOB, 0, 0, st->z.data, zn};
+        if (st->cblock.len) {
+            p[4] = (kb_sval){KB_SV_BLOB, 0, 0, st->z.data + zn, cn};
+            return st->be->exec(st, sql_id2, p, 5, NULL, NULL, 1);
+        }
         return st->be->exec(st, sql_id, p, 4, NULL, NULL, 1);
     }
     p[0] = (kb_sval){KB_SV_BLOB, 0, 0, st->z.data, zn};
@@ -1103,16 +1121,19 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
         size_t end, nb = 0, j = 0;
         int64_t blk = 0, boff = 0, lo = 0, hi = 0;
         kb_buf_clear(&st->block);
+        kb_buf_clear(&st->cblock);
         for (end = i; end < batch->n && nb < KB_STORE_BLOCK_EVENTS; end++) {
             const kb_event *ev = &batch->events[end];
             if (tracked && (int64_t)ev->offset <= src.checkpoint)
                 continue;
             if (nb && st->block.len + ev->raw_len > KB_STORE_BLOCK_BYTES)
                 break;
-            if (narrow)
-                st->boffs[nb] = (int64_t)st->block.len;
+            if (narrow) {
+                st->boffs[2 * nb] = (int64_t)st->block.len;
+                st->boffs[2 * nb + 1] = (int64_t)st->cblock.len;
+            }
             if (kb_buf_append(&st->block, ev->raw, ev->raw_len) ||
-                (narrow && put_canon(&st->block, ev))) {
+                (narrow && put_canon(&st->cblock, ev))) {
                 rc = kb_store_fail(st, "out of memory");
                 goto fail;
             }
@@ -1133,7 +1154,9 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
                 continue;
             }
             if (narrow) {
-                narrow_params(ev, id, src.id, blk, st->boffs[j++], nvp + nnv * NV_PARAMS);
+                narrow_params(ev, id, src.id, blk, st->boffs[2 * j], st->boffs[2 * j + 1],
+                              nvp + nnv * NV_PARAMS);
+                j++;
                 if (++nnv == NV_ROWS) {
                     nnv = 0;
                     if ((rc = flush_narrow(st, nvp, NV_ROWS)))

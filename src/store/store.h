@@ -15,12 +15,14 @@
  *                   checkpoint (offset of the last committed record), events
  *   ev              (schema 3, SQLite) the narrow event rows: id, ts,
  *                   host_name, format, source_id, rec_offset, line, the
- *                   record's place (blk, boff, raw_len), raw (version 1
+ *                   record's place (blk, boff, raw_len, coff), raw (version 1
  *                   rows) and canon (rows migrated from version 2: their
  *                   canonical fields, encoded as in a block, uncompressed).
- *                   Each new record in a block is followed by its other
- *                   canonical fields and Sigma logsource, encoded compactly
- *                   (store-int.h), so they are compressed with the block.
+ *                   The other canonical fields and the Sigma logsource of
+ *                   a block's records are encoded compactly (store-int.h)
+ *                   in a second zstd frame of the block (blocks.cdata, at
+ *                   ev.coff), so they are compressed, and listing events
+ *                   decompresses only that small frame, not the records.
  *                   `events` is then a view of ev with every column below,
  *                   decoded by the SQL function kb_canon() (sqlite.c):
  *                   other SQLite clients (sqlite3, Python) read `ev`.
