@@ -55,7 +55,9 @@
  *                   is append-only by convention)
  *
  * Crash safety: each batch of events goes in one transaction together with
- * its source's checkpoint, so after a crash (SIGKILL, power loss) a re-run
+ * its source's checkpoint (koban load groups batches of ~65,536 events in
+ * one transaction, see kb_store_put_batch), so after a crash (SIGKILL,
+ * power loss) a re-run
  * of the same load skips every record at or before the checkpoint: every
  * committed batch is there once, nothing is duplicated. A source whose
  * inode changed or that shrank below its checkpoint is a new file (log
