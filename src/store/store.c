@@ -1366,7 +1366,8 @@ int kb_store_stats(kb_store *st, FILE *f)
     kb_buf_init(&q, 0);
     if (kb_buf_printf(&q, "SELECT COUNT(*), MIN(ts), MAX(ts), COALESCE(SUM(raw_len), 0),"
                           " COALESCE(SUM(LENGTH(raw)), 0) + (SELECT COALESCE(SUM(LENGTH(data)),"
-                          " 0) FROM blocks) FROM %s",
+                          " 0)%s FROM blocks) FROM %s",
+                      st->be->canon_blocks ? " + COALESCE(SUM(LENGTH(cdata)), 0)" : "",
                       st->evtab) ||
         kb_buf_printf(&q2, "SELECT s.path, s.format, x.n, x.lo, x.hi FROM sources s JOIN"
                            " (SELECT source_id, COUNT(*) AS n, MIN(ts) AS lo, MAX(ts) AS hi"
