@@ -29,13 +29,14 @@ kb_store *kb_cmd_open_store(const kb_cli *cli, const char *dsn)
  * index page to the WAL once per group instead of once per batch. A crash
  * loses at most the group being written; the re-run resumes after the
  * last committed one (the checkpoint commits with its events). */
-#define KB_LOAD_GROUP 65536
+#define KB_LOAD_GROUP 65536 /* KOBAN_LOAD_GROUP=N in the environment overrides */
 
 struct load_run {
     kb_store *st;
     kb_store_load_stats stats;
     kb_store_load_stats committed; /* stats as of the last commit */
     uint64_t pending;              /* events in the open transaction */
+    uint64_t group;                /* events per transaction */
     int open;                      /* a group transaction is open */
     int64_t *ids;
     size_t nids;
@@ -89,7 +90,7 @@ static int on_batch(const kb_batch *batch, void *ud)
         return rc;
     }
     r->pending += batch->n;
-    if (r->pending >= KB_LOAD_GROUP)
+    if (r->pending >= r->group)
         return group_commit(r, batch->path);
     return 0;
 }
@@ -141,6 +142,13 @@ int kb_cmd_load(const kb_cli *cli, int argc, char **argv)
     }
     if (i == argc)
         return kb_cmd_usage_error(cmd, "no input (name files, directories or '-')");
+    {
+        /* KOBAN_LOAD_GROUP: events per transaction (tests, tuning). */
+        const char *g = getenv("KOBAN_LOAD_GROUP");
+        int64_t v = 0;
+        run.group = g && kb_parse_i64(g, strlen(g), &v) == KB_OK && v > 0 ? (uint64_t)v
+                                                                            : KB_LOAD_GROUP;
+    }
     if (!(run.st = kb_cmd_open_store(cli, dsn)))
         return KB_EXIT_FAILURE;
     names = kb_names_new(0);

@@ -139,7 +139,8 @@ src=$data/logs/zeek-json/zed-wrccdc-dns.json.log
 if [ -r "$src" ]; then
     i=0; while [ $i -lt 30 ]; do cat "$src"; i=$((i + 1)); done >"$big"
     want=$(wc -l <"$big")
-    $koban --data "$tmp/c" load -q "$big" 2>/dev/null &
+    # Small groups: many commits, so the kill lands between two of them.
+    KOBAN_LOAD_GROUP=4096 $koban --data "$tmp/c" load -q "$big" 2>/dev/null &
     pid=$!
     # Wait until some batches are committed, then kill.
     j=0
