@@ -23,6 +23,8 @@ typedef struct kb_config {
     char *strings;            /* storage of the rows' names */
     kb_intel_config intel;    /* intel (allow owns its strings) */
     struct kb_suppress *suppress; /* `suppress:` entries (detect/suppress.h), or NULL */
+    char *fieldmap;           /* detect.fieldmap: the field-map file (a relative path is
+                                 taken from the configuration file's directory), or NULL */
 } kb_config;
 
 /* Loads the configuration the command line names. Returns KB_OK, or an

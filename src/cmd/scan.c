@@ -1126,12 +1126,15 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
     double t0, t1;
     uint64_t events = 0, rejected = 0, failed_sources = 0, unrecognised = 0;
     uint64_t levels[KB_LEVEL_COUNT] = {0};
-    int started = 0, store = 0, no_correlation = 0;
-    const char *store_dsn = NULL;
+    int started = 0, store = 0, no_correlation = 0, no_fieldmap = 0;
+    const char *store_dsn = NULL, *fieldmap_path = NULL;
+    kb_fieldmap_stats fms = {0};
+    kb_buf fieldmap_used;
 
     memset(&sc, 0, sizeof sc);
     pthread_mutex_init(&sc.store_mu, NULL);
     kb_buf_init(&line, 0);
+    kb_buf_init(&fieldmap_used, 0);
     sc.cli = cli;
     sc.min_level = KB_LEVEL_INFO;
     if (!(rule_paths = kb_calloc((size_t)argc, sizeof *rule_paths))) {
@@ -1152,6 +1155,10 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
             no_correlation = 1;
         } else if (strcmp(a, "--no-default-rules") == 0) {
             no_default = 1;
+        } else if (strcmp(a, "--fieldmap") == 0 && i + 1 < argc) {
+            fieldmap_path = argv[++i];
+        } else if (strcmp(a, "--no-fieldmap") == 0) {
+            no_fieldmap = 1;
         } else if (strcmp(a, "--min-level") == 0 && i + 1 < argc) {
             if ((sc.min_level = kb_level_parse(argv[++i])) < 0) {
                 status = kb_cmd_usage_error(cmd, "unknown level '%s'", argv[i]);
@@ -1235,6 +1242,19 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
     }
     for (size_t k = 0; k < nrule_paths; k++)
         kb_rules_load_path(sc.rs, rule_paths[k], &rep);
+    if (fieldmap_path && no_fieldmap) {
+        status = kb_cmd_usage_error(cmd, "--fieldmap and --no-fieldmap exclude each other");
+        goto out;
+    }
+    if (!no_fieldmap && kb_ruleset_count(sc.rs)) {
+        int frc = kb_cmd_fieldmap_apply(cli, fieldmap_path, sc.rs, &rep, &fms, &fieldmap_used);
+        if (frc != KB_OK) {
+            if (frc != KB_EPARSE)
+                fprintf(stderr, "koban scan: field map %s cannot be read\n", fieldmap_used.data);
+            status = KB_EXIT_USAGE;
+            goto out;
+        }
+    }
     if (kb_ruleset_count(sc.rs) == 0) {
         fprintf(stderr, "koban scan: no rules loaded\n");
         status = KB_EXIT_USAGE;
@@ -1450,7 +1470,11 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
                 sc.nfiles, sc.nfiles == 1 ? "" : "s", (unsigned long long)events,
                 (unsigned long long)rejected, secs, secs > 0 ? (double)events / secs : 0.0, sc.nw,
                 sc.nw == 1 ? "" : "s", sc.eng ? "fast" : "reference");
-        fprintf(stderr, "rules: %zu loaded, %u failed", kb_ruleset_count(sc.rs), rep.failed);
+        fprintf(stderr, "rules: %zu loaded, %u failed", kb_ruleset_count(sc.rs) - fms.variants,
+                rep.failed);
+        if (fieldmap_used.len)
+            fprintf(stderr, "; field map %s: %zu rules with mapped names, %zu variants",
+                    fieldmap_used.data, fms.aliased_rules, fms.variants);
         if (sc.eng) {
             kb_engine_stats es;
             kb_engine_stats_get(sc.eng, &es);
@@ -1512,6 +1536,7 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
         (bad_input || rep.failed || rejected || failed_sources))
         status = KB_EXIT_REJECTED;
 out:
+    kb_buf_release(&fieldmap_used);
     if (sc.w) {
         for (int k = 0; k < sc.nw; k++) {
             worker *w = &sc.w[k];
