@@ -16,8 +16,8 @@
  *     of metadata (meta.fieldmap names the section).
  *
  * A predicate over several names is true when any name satisfies it; for
- * the predicates that assert absence (`null`, `exists: false`, `neq`) all
- * names must (absent under every name). `fieldref` values and keywords are
+ * the predicates that assert absence (only `null` values, `exists: false`,
+ * `neq`) all names must (absent under every name). `fieldref` values and keywords are
  * not remapped. The file format is documented in config/fieldmap.yaml and
  * docs/rules.md. */
 #include <stdio.h>
@@ -225,6 +225,7 @@ static const char *read_section(kb_fieldmap *fm, const kb_yaml_node *m, fm_secti
                 return why;
     }
     if (!fields) {
+        *line = m->line;
         if (s->nserves == 0)
             return "a source needs fields: or serves:";
         return NULL;
@@ -335,9 +336,14 @@ static const fm_field *find_field(const fm_section *s, const char *name)
  * each. */
 static int pred_negative(const kb_sigma_pred *p)
 {
+    size_t nulls = 0;
     if (p->kind == KB_SP_NULL || p->neq)
         return 1;
-    return p->kind == KB_SP_EXISTS && p->nvals && p->vals[0].want == 0;
+    if (p->kind == KB_SP_EXISTS)
+        return p->nvals && p->vals[0].want == 0;
+    for (size_t i = 0; i < p->nvals; i++)
+        nulls += p->vals[i].isnull != 0;
+    return p->nvals && nulls == p->nvals; /* `field: null` */
 }
 
 static int rename_pred(kb_ruleset *rs, kb_sigma_pred *p, const char *name)
