@@ -64,6 +64,10 @@ int kb_rules_load_default(const kb_cli *cli, kb_ruleset *rs, kb_rule_report *rep
  * map file cannot be read. */
 int kb_cmd_fieldmap_apply(const kb_cli *cli, const char *given, kb_ruleset *rs,
                           kb_rule_report *rep, kb_fieldmap_stats *st, kb_buf *used);
+/* The same lookup, loading only: *out is the map (NULL when none is found;
+ * free with kb_fieldmap_free). */
+int kb_cmd_fieldmap_load(const kb_cli *cli, const char *given, kb_rule_report *rep,
+                         kb_fieldmap **out, kb_buf *used);
 
 /* ---- one alert --------------------------------------------------------- */
 

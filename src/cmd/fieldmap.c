@@ -46,14 +46,13 @@ static int shipped(kb_buf *out)
     return readable(out->data);
 }
 
-int kb_cmd_fieldmap_apply(const kb_cli *cli, const char *given, kb_ruleset *rs,
-                          kb_rule_report *rep, kb_fieldmap_stats *st, kb_buf *used)
+int kb_cmd_fieldmap_load(const kb_cli *cli, const char *given, kb_rule_report *rep,
+                         kb_fieldmap **out, kb_buf *used)
 {
     kb_config cfg;
-    kb_fieldmap *fm = NULL;
-    int rc = KB_OK, lr;
+    int lr;
 
-    memset(st, 0, sizeof *st);
+    *out = NULL;
     kb_buf_clear(used);
     if (given) {
         kb_buf_puts(used, given);
@@ -71,12 +70,25 @@ int kb_cmd_fieldmap_apply(const kb_cli *cli, const char *given, kb_ruleset *rs,
             }
         }
     }
-    if (!(fm = kb_fieldmap_new()))
+    if (!(*out = kb_fieldmap_new()))
         return KB_ENOMEM;
-    lr = kb_fieldmap_load_file(fm, used->data, kb_rule_report_fn, rep);
-    if (lr < 0)
-        rc = lr; /* the file named cannot be read */
-    else
+    lr = kb_fieldmap_load_file(*out, used->data, kb_rule_report_fn, rep);
+    if (lr < 0) { /* the file named cannot be read */
+        kb_fieldmap_free(*out);
+        *out = NULL;
+        return lr;
+    }
+    return KB_OK;
+}
+
+int kb_cmd_fieldmap_apply(const kb_cli *cli, const char *given, kb_ruleset *rs,
+                          kb_rule_report *rep, kb_fieldmap_stats *st, kb_buf *used)
+{
+    kb_fieldmap *fm = NULL;
+    int rc = kb_cmd_fieldmap_load(cli, given, rep, &fm, used);
+
+    memset(st, 0, sizeof *st);
+    if (rc == KB_OK && fm)
         kb_ruleset_apply_fieldmap(rs, fm, st, kb_rule_report_fn, rep);
     kb_fieldmap_free(fm);
     return rc;

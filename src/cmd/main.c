@@ -83,7 +83,7 @@ const kb_command kb_commands[] = {
     {"rules", "lint, list, test and install Sigma rules",
      "usage: koban rules lint PATH...\n"
      "       koban rules list [--rules PATH]... [--no-default-rules] [-o table|csv|jsonl]\n"
-     "       koban rules test PATH...\n"
+     "       koban rules test [--fieldmap FILE | --no-fieldmap] PATH...\n"
      "       koban rules install [--name NAME] [--force] DIR|ARCHIVE|URL\n"
      "\n"
      "  lint     load rule files or directories; report each failure as\n"
@@ -91,7 +91,8 @@ const kb_command kb_commands[] = {
      "  list     id, title, level, status, logsource and path of every rule\n"
      "           (koban's own and --rules PATH)\n"
      "  test     run the test cases rules carry (a `tests:` key with `match:`\n"
-     "           and `nomatch:` events; see docs/rules.md)\n"
+     "           and `nomatch:` events; see docs/rules.md); a log record case also\n"
+     "           meets the rule through the field map, as koban scan would\n"
      "  install  copy a rule set (a directory, a .tar.gz/.tgz/.zip archive, or an\n"
      "           http(s) URL of one) into DATA/rules/NAME after checking that its\n"
      "           rules load; replaces an installed set of that name atomically\n"

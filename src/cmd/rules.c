@@ -282,6 +282,7 @@ out:
 typedef struct tester {
     kb_names *names;
     kb_arena *arena;
+    const kb_fieldmap *fm; /* applied to each file's rules, or NULL */
     unsigned rules, tested, cases, failed, untested;
 } tester;
 
@@ -406,7 +407,7 @@ static const char *event_from_record(tester *t, const kb_yaml_node *rec, const c
 
 /* Runs one rule's test cases; prints the failures. Returns failures. */
 static unsigned run_cases(tester *t, const char *path, const kb_rule *r,
-                          const kb_yaml_node *tests)
+                          const kb_rule *const *vars, size_t nvars, const kb_yaml_node *tests)
 {
     const kb_rule_meta *m = kb_rule_meta_of(r);
     const kb_yaml_node *fmt = kb_yaml_get(tests, "format");
@@ -453,6 +454,9 @@ static unsigned run_cases(tester *t, const char *path, const kb_rule *r,
             hit = kb_rule_match(r, &ev);
             if (hit && c->kind == KB_YAML_SCALAR && !kb_rule_logsource_applies(r, &ev.ls))
                 hit = 0;
+            /* a decoded record also meets the rule's field-map variants */
+            for (size_t v = 0; !hit && c->kind == KB_YAML_SCALAR && v < nvars; v++)
+                hit = kb_rule_logsource_applies(vars[v], &ev.ls) && kb_rule_match(vars[v], &ev);
             if (hit != (k == 0)) {
                 printf("FAIL %s:%u: %s: %s[%zu] %s\n", path, c->line, m->title, kinds[k], i,
                        k == 0 ? "did not fire the rule" : "fired the rule");
@@ -482,6 +486,10 @@ static void test_file(tester *t, const char *path)
         return;
     }
     kb_ruleset_load_file(rs, path, kb_rule_report_fn, &rep);
+    if (t->fm) {
+        kb_fieldmap_stats st;
+        kb_ruleset_apply_fieldmap(rs, t->fm, &st, kb_rule_report_fn, &rep);
+    }
     t->failed += rep.failed;
     if (kb_yaml_parse_file(path, NULL, &y, &ye) != KB_OK)
         goto out; /* already reported by the loader */
@@ -490,16 +498,20 @@ static void test_file(tester *t, const char *path)
         const kb_yaml_node *title = kb_yaml_get(doc, "title");
         const kb_yaml_node *tests = kb_yaml_get(doc, "tests");
         const kb_rule *r = NULL;
+        const kb_rule *vars[64];
+        size_t nvars = 0;
 
         if (!doc || doc->kind != KB_YAML_MAP || !title || !kb_yaml_get(doc, "detection"))
             continue; /* not a rule (a filter, an empty document) */
         t->rules++;
         for (size_t i = 0; i < kb_ruleset_count(rs); i++) {
             const kb_rule *cand = kb_ruleset_rule(rs, i);
-            if (kb_rule_meta_of(cand)->line == title->line) {
+            if (kb_rule_meta_of(cand)->line != title->line)
+                continue;
+            if (!kb_rule_meta_of(cand)->fieldmap)
                 r = cand;
-                break;
-            }
+            else if (nvars < sizeof vars / sizeof *vars)
+                vars[nvars++] = cand; /* its field-map variants */
         }
         if (!tests) {
             t->untested++;
@@ -512,20 +524,48 @@ static void test_file(tester *t, const char *path)
             continue;
         }
         t->tested++;
-        t->failed += run_cases(t, path, r, tests);
+        t->failed += run_cases(t, path, r, vars, nvars, tests);
     }
 out:
     kb_yaml_free(y);
     kb_ruleset_free(rs);
 }
 
-static int rules_test(int argc, char **argv)
+static int rules_test(const kb_cli *cli, int argc, char **argv)
 {
     tester t = {0};
-    int status = KB_EXIT_OK;
+    int status = KB_EXIT_OK, no_fieldmap = 0;
+    const char *given = NULL;
+    kb_fieldmap *fm = NULL;
+    kb_rule_report rep = {stdout, 0};
+    kb_buf used;
 
+    while (argc > 0 && argv[0][0] == '-') {
+        if (strcmp(argv[0], "--no-fieldmap") == 0) {
+            no_fieldmap = 1;
+            argc--, argv++;
+        } else if (strcmp(argv[0], "--fieldmap") == 0 && argc > 1) {
+            given = argv[1];
+            argc -= 2, argv += 2;
+        } else {
+            return kb_cmd_usage_error(kb_cmd_find("rules"), "test: unknown option '%s'", argv[0]);
+        }
+    }
     if (argc < 1)
         return kb_cmd_usage_error(kb_cmd_find("rules"), "test needs a file or directory");
+    kb_buf_init(&used, 0);
+    if (!no_fieldmap) {
+        int rc = kb_cmd_fieldmap_load(cli, given, &rep, &fm, &used);
+        if (rc != KB_OK) {
+            if (rc != KB_EPARSE)
+                printf("FAIL %s: the field map cannot be read\n", used.data);
+            kb_buf_release(&used);
+            return KB_EXIT_USAGE;
+        }
+    }
+    kb_buf_release(&used);
+    t.fm = fm;
+    t.failed += rep.failed;
     t.names = kb_names_new(0);
     t.arena = kb_arena_new(1 << 16, 64 << 20);
     if (!t.names || !t.arena) {
@@ -548,6 +588,7 @@ static int rules_test(int argc, char **argv)
     if (t.failed)
         status = KB_EXIT_REJECTED;
 out:
+    kb_fieldmap_free(fm);
     kb_arena_free(t.arena);
     kb_names_free(t.names);
     return status;
@@ -950,7 +991,7 @@ int kb_cmd_rules(const kb_cli *cli, int argc, char **argv)
     if (strcmp(sub, "list") == 0)
         return rules_list(cli, argc - 2, argv + 2);
     if (strcmp(sub, "test") == 0)
-        return rules_test(argc - 2, argv + 2);
+        return rules_test(cli, argc - 2, argv + 2);
     if (strcmp(sub, "install") == 0)
         return rules_install(cli, argc - 2, argv + 2);
     return kb_cmd_usage_error(cmd, "no sub-command '%s'", sub);

@@ -127,6 +127,14 @@ grep -q "bad.yaml:11: an event field name must be a non-empty string" "$tmp/bad.
     fail "bad map: the good source applies: $(summary "$tmp/bad.jsonl")"
 expect_status 2 scan --fieldmap "$tmp/no-such.yaml"
 
+# --- koban rules test: a decoded record meets the rule's variants ------------
+"$koban" rules test "$d/fm-tested.yml" >"$tmp/rt.out" 2>&1 || fail "rules test with the map: $(cat "$tmp/rt.out")"
+grep -q '3 cases, 0 failed' "$tmp/rt.out" || fail "rules test counts: $(cat "$tmp/rt.out")"
+"$koban" rules test --no-fieldmap "$d/fm-tested.yml" >"$tmp/rt-off.out" 2>&1
+[ $? -eq 1 ] || fail "rules test --no-fieldmap should fail the Zeek case"
+grep -q 'fm-tested.yml:15: .*match\[0\] did not fire the rule' "$tmp/rt-off.out" ||
+    fail "rules test --no-fieldmap message: $(cat "$tmp/rt-off.out")"
+
 # --- a SigmaHQ rule over a Zeek dns.log ---------------------------------------
 tg=../shared/data/sigma/rules/network/dns/net_dns_susp_telegram_api.yml
 if [ -f "$tg" ]; then
