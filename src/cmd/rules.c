@@ -31,6 +31,7 @@
 #include "base/yaml.h"
 #include "cmd/alerts.h"
 #include "cmd/output.h"
+#include "detect/correlate.h"
 #include "event/json.h"
 #include "ingest/ingest.h"
 
@@ -143,26 +144,54 @@ static int walk(const char *root, int all, int rel, strvec *out)
     return rc;
 }
 
-/* ---- lint -------------------------------------------------------------- */
+/* ---- lint ------------------------------------------------------------ */
 
-static int rules_lint(int argc, char **argv)
+/* Loads the default rules into rs without reporting, and resolves their
+ * correlation rules: the context a correlation rule under lint or test
+ * may reference. Returns how many rules it added. */
+static size_t load_context(const kb_cli *cli, kb_ruleset *rs)
+{
+    kb_rule_report quiet = {NULL, 0};
+    kb_rules_load_default(cli, rs, &quiet);
+    kb_correl_resolve(rs, NULL, NULL);
+    return kb_ruleset_count(rs);
+}
+
+static int rules_lint(const kb_cli *cli, int argc, char **argv)
 {
     kb_names *names = kb_names_new(0);
     kb_ruleset *rs = names ? kb_ruleset_new(names) : NULL;
     kb_rule_report rep = {stdout, 0};
-    int status = KB_EXIT_OK;
+    int status = KB_EXIT_OK, no_default = 0, npaths = 0;
+    size_t n0 = 0, c0 = 0, nc = 0;
 
     if (!rs) {
         status = KB_EXIT_FAILURE;
         goto out;
     }
-    if (argc < 1) {
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--no-default-rules") == 0)
+            no_default = 1;
+        else
+            npaths++;
+    }
+    if (npaths < 1) {
         status = kb_cmd_usage_error(kb_cmd_find("rules"), "lint needs a file or directory");
         goto out;
     }
+    if (!no_default) {
+        n0 = load_context(cli, rs);
+        c0 = kb_ruleset_correl_count(rs);
+    }
     for (int i = 0; i < argc; i++)
-        kb_rules_load_path(rs, argv[i], &rep);
-    fprintf(stderr, "%zu rules load, %u failed\n", kb_ruleset_count(rs), rep.failed);
+        if (strcmp(argv[i], "--no-default-rules") != 0)
+            kb_rules_load_path(rs, argv[i], &rep);
+    /* references are checked once every file is loaded */
+    kb_correl_resolve(rs, kb_rule_report_fn, &rep);
+    for (size_t i = c0; i < kb_ruleset_correl_count(rs); i++)
+        nc += kb_correl_rule_ok(kb_ruleset_correl(rs, i));
+    fprintf(stderr, "%zu rules and %zu correlation rules load, %u failed\n",
+            kb_ruleset_count(rs) - n0, nc, rep.failed);
     if (rep.failed)
         status = KB_EXIT_REJECTED;
 out:
@@ -194,6 +223,18 @@ static void put_opt(kb_buf *b, const char *key, const char *v, int comma)
         kb_buf_puts(b, "null");
 }
 
+/* A JSON array of n names. */
+static void put_names(kb_buf *b, const char *const *v, size_t n)
+{
+    kb_buf_putc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            kb_buf_putc(b, ',');
+        kb_json_put_str(b, v[i], strlen(v[i]));
+    }
+    kb_buf_putc(b, ']');
+}
+
 static int rules_list(const kb_cli *cli, int argc, char **argv)
 {
     const kb_command *cmd = kb_cmd_find("rules");
@@ -201,6 +242,7 @@ static int rules_list(const kb_cli *cli, int argc, char **argv)
     kb_ruleset *rs = names ? kb_ruleset_new(names) : NULL;
     kb_rule_report rep = {stderr, 0};
     int fmt = -1, no_default = 0, status = KB_EXIT_OK;
+    size_t ncorr = 0;
     kb_buf b, ls;
     kb_out o;
 
@@ -229,6 +271,7 @@ static int rules_list(const kb_cli *cli, int argc, char **argv)
             goto out;
         }
     }
+    kb_correl_resolve(rs, kb_rule_report_fn, &rep); /* once every file is loaded */
     kb_out_init(&o, stdout, fmt < 0 ? kb_out_default(stdout) : (kb_out_format)fmt, list_cols,
                 (int)(sizeof list_cols / sizeof *list_cols));
     for (size_t i = 0; i < kb_ruleset_count(rs); i++) {
@@ -241,6 +284,7 @@ static int rules_list(const kb_cli *cli, int argc, char **argv)
             put_opt(&b, "level", m->level, 1);
             put_opt(&b, "status", m->status, 1);
             put_opt(&b, "author", m->author, 1);
+            put_opt(&b, "type", "rule", 1);
             kb_buf_puts(&b, ",\"logsource\":{");
             put_opt(&b, "product", m->ls.product, 0);
             put_opt(&b, "category", m->ls.category, 1);
@@ -265,8 +309,58 @@ static int rules_list(const kb_cli *cli, int argc, char **argv)
             kb_out_row(&o, row);
         }
     }
+    for (size_t i = 0; i < kb_ruleset_correl_count(rs); i++) {
+        const kb_correl_rule *cr = kb_ruleset_correl(rs, i);
+        const kb_rule_meta *m = kb_correl_meta(cr);
+        const char *type = kb_correl_type_name(kb_correl_rule_type(cr));
+        if (!kb_correl_rule_ok(cr))
+            continue; /* refused: reported above */
+        ncorr++;
+        if (o.fmt == KB_OUT_JSONL) {
+            const char *const *v;
+            size_t n;
+            kb_buf_clear(&b);
+            kb_buf_putc(&b, '{');
+            put_opt(&b, "id", m->id, 0);
+            put_opt(&b, "title", m->title, 1);
+            put_opt(&b, "name", kb_correl_rule_name(cr), 1);
+            put_opt(&b, "level", m->level, 1);
+            put_opt(&b, "status", m->status, 1);
+            put_opt(&b, "author", m->author, 1);
+            put_opt(&b, "type", "correlation", 1);
+            kb_buf_puts(&b, ",\"correlation\":{");
+            put_opt(&b, "type", type, 0);
+            kb_buf_puts(&b, ",\"rules\":");
+            v = kb_correl_rule_refs(cr, &n);
+            put_names(&b, v, n);
+            kb_buf_puts(&b, ",\"group-by\":");
+            v = kb_correl_rule_group_by(cr, &n);
+            put_names(&b, v, n);
+            kb_buf_printf(&b, ",\"timespan_s\":%lld",
+                          (long long)(kb_correl_rule_timespan(cr) / KB_NS_PER_SEC));
+            put_opt(&b, "field", kb_correl_rule_field(cr), 1);
+            kb_buf_printf(&b, ",\"generate\":%s},\"tags\":",
+                          kb_correl_rule_generate(cr) ? "true" : "false");
+            kb_alert_put_list(&b, m->tags);
+            put_opt(&b, "path", m->path, 1);
+            kb_buf_printf(&b, ",\"line\":%u}", m->line);
+            kb_out_json(&o, b.data, b.len);
+        } else {
+            kb_str row[6];
+            kb_buf_clear(&ls);
+            kb_buf_printf(&ls, "correlation/%s", type);
+            row[0] = zs(m->id);
+            row[1] = zs(m->title);
+            row[2] = zs(m->level);
+            row[3] = zs(m->status);
+            row[4] = (kb_str){ls.data, ls.len};
+            row[5] = zs(m->path);
+            kb_out_row(&o, row);
+        }
+    }
     kb_out_release(&o);
-    fprintf(stderr, "%zu rules, %u failed to load\n", kb_ruleset_count(rs), rep.failed);
+    fprintf(stderr, "%zu rules, %zu correlation rules, %u failed to load\n",
+            kb_ruleset_count(rs), ncorr, rep.failed);
     if (rep.failed)
         status = KB_EXIT_REJECTED;
 out:
@@ -946,7 +1040,7 @@ int kb_cmd_rules(const kb_cli *cli, int argc, char **argv)
     if (!sub)
         return kb_cmd_usage_error(cmd, "which one: lint, list, test or install?");
     if (strcmp(sub, "lint") == 0)
-        return rules_lint(argc - 2, argv + 2);
+        return rules_lint(cli, argc - 2, argv + 2);
     if (strcmp(sub, "list") == 0)
         return rules_list(cli, argc - 2, argv + 2);
     if (strcmp(sub, "test") == 0)

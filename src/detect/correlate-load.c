@@ -84,6 +84,28 @@ int64_t kb_correl_rule_timespan(const kb_correl_rule *cr)
     return cr->span;
 }
 
+const char *const *kb_correl_rule_refs(const kb_correl_rule *cr, size_t *n)
+{
+    *n = cr->nrefs;
+    return cr->refs;
+}
+
+const char *const *kb_correl_rule_group_by(const kb_correl_rule *cr, size_t *n)
+{
+    *n = cr->ngroup;
+    return cr->group;
+}
+
+const char *kb_correl_rule_field(const kb_correl_rule *cr)
+{
+    return cr->field;
+}
+
+int kb_correl_rule_generate(const kb_correl_rule *cr)
+{
+    return cr->generate;
+}
+
 int kb_correl_rule_ok(const kb_correl_rule *cr)
 {
     return cr->state == CR_OK;

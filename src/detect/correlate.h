@@ -92,6 +92,13 @@ const kb_rule_meta *kb_correl_meta(const kb_correl_rule *cr);
 const char *kb_correl_rule_name(const kb_correl_rule *cr); /* `name:` or NULL */
 int kb_correl_rule_type(const kb_correl_rule *cr);
 int64_t kb_correl_rule_timespan(const kb_correl_rule *cr); /* ns */
+/* The rules it references as written (*n of them), its group-by fields as
+ * written (aliases by name), its condition's field (value_* types, else
+ * NULL) and whether it says `generate: true`. */
+const char *const *kb_correl_rule_refs(const kb_correl_rule *cr, size_t *n);
+const char *const *kb_correl_rule_group_by(const kb_correl_rule *cr, size_t *n);
+const char *kb_correl_rule_field(const kb_correl_rule *cr);
+int kb_correl_rule_generate(const kb_correl_rule *cr);
 /* 1 once resolved and valid, 0 when refused or not yet resolved. */
 int kb_correl_rule_ok(const kb_correl_rule *cr);
 /* Frees the correlation rules of a ruleset (kb_ruleset_free calls it). */
