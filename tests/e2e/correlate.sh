@@ -23,7 +23,7 @@ want = {
     "SSH Password Spraying": ("2026-11-20T08:55:16.000000000Z", "medium", "source.ip=198.51.100.23", 4),
     "SSH Brute Force Followed by a Successful Login": ("2026-11-20T08:55:19.000000000Z", "high",
         "source.ip=198.51.100.23 host.name=bastion-1", 2),
-    "IDS Alert Confirmed by the Endpoint": ("2026-11-20T09:08:11.600031000Z", "high", "host_ip=10.1.20.42", 2),
+    "IDS Alert Confirmed by the Endpoint": ("2026-11-20T09:08:11.600031000Z", "high", "source.ip=10.1.20.42", 2),
     "Possible C2 Beaconing": ("2026-11-20T09:28:00.031108000Z", "medium",
         "source.ip=10.1.20.42 destination.ip=203.0.113.66 destination.port=443", 6),
     "Lateral Movement over SMB, RDP or WinRM": ("2026-11-20T09:41:20.002000000Z", "high", "source.ip=10.1.20.42", 3),
