@@ -881,6 +881,7 @@ static void on_correl(void *ud, const kb_correl_alert *ca)
     a->line = sc->corr_cur->line;
     a->file = sc->corr_cur->file;
     a->rule = (uint32_t)(nr + ci);
+    a->event_id = sc->corr_cur->event_id; /* --store: the event that completed it */
     a->host = ca->host ? ca->host : "";
     a->hide = (uint8_t)(ca->hidden || sc->rule_level[nr + ci] < sc->min_level);
     kb_time_format(ca->first_ts, first, sizeof first);

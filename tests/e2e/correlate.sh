@@ -118,7 +118,11 @@ rows = db.execute("SELECT a.title, t.verdict, t.exception_id, t.reason FROM tune
                   " JOIN alerts a ON a.id = t.alert_id").fetchall()
 assert len(rows) == 3 and all(r == ("Connection Blocked by the Host Firewall", "suppressed", 1,
                                     "pentest of www") for r in rows), rows
-assert db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 21
+# 18 single-event alerts shown, 3 suppressed (stored, flagged), 6 correlation alerts
+assert db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 27
+corr = db.execute("SELECT a.title, a.level, e.source_ip FROM alerts a JOIN events e ON e.id = a.event_id"
+                  " WHERE a.rule_id = '1c7e5a3b-9f2d-4d68-b0e4-6a8c2f1d5b37'").fetchall()
+assert corr == [("Targeted Attack Chain - Infection, C2, Lateral Movement", "critical", "10.1.20.42")], corr
 assert db.execute("SELECT COUNT(*) FROM audit WHERE action = 'tune.except.add'").fetchone()[0] == 1
 PY
 "$koban" tune except rm 1 --reason "pentest over" >/dev/null || fail "except rm"
@@ -127,6 +131,17 @@ expect_status 1 "$koban" tune except rm 1
 "$koban" tune except list --all -o csv | grep -q '^1,.*,removed,' || fail "removed exception kept in history"
 
 "$koban" triage -q >/dev/null 2>&1 || fail "triage"
+# triage over the stored alerts sees the correlation alerts, on their host
+python3 - "$KOBAN_DATA/koban.db" <<'PY' || fail "stored correlation alerts in triage"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+hits = [json.loads(d) for (d,) in db.execute("SELECT detail FROM incidents WHERE detail LIKE '%Targeted Attack Chain%'")]
+assert len(hits) == 1, hits
+# no inventory here: the host is its address; the chain joined the host's incident
+assert hits[0]["entity"] == "host:10.1.20.42" and hits[0]["type"] == "targeted-attack", hits[0]
+names = [r["name"] for r in hits[0]["rules"]]
+assert "PowerShell Connects to a Public Address" in names and "Possible C2 Beaconing" in names, names
+PY
 expect_status 2 "$koban" verdict 1 maybe
 expect_status 1 "$koban" verdict 999 tp
 for i in $(sqlite3 "$KOBAN_DATA/koban.db" "SELECT id FROM incidents WHERE detail LIKE '%43a6db12%'"); do
