@@ -100,6 +100,24 @@ grep -q 'SSH Password Spraying' "$tmp/sup.csv" || fail "suppression blinded corr
 printf 'suppress:\n  - {rule: x, by: nobody}\n' >"$tmp/badcfg.yaml"
 expect_status 2 "$koban" --config "$tmp/badcfg.yaml" scan -q "$inc"
 
+# --- correlation caps from the configuration, and what they cost, counted ----
+printf 'correlation:\n  max_groups: 1\n  overflow: drop-new\n  lateness: 30s\n' >"$tmp/cap1.yaml"
+"$koban" --config "$tmp/cap1.yaml" scan -o jsonl "$inc" >/dev/null 2>"$tmp/cap1.err" || fail "scan with correlation caps"
+grep -q '^correlation: past the cap on groups: 0 groups evicted, 1 alerts of new groups refused (peak 7 groups)$' "$tmp/cap1.err" ||
+    fail "drop-new counted: $(grep '^correlation' "$tmp/cap1.err")"
+printf 'correlation:\n  max_groups: 1\n  overflow: evict-oldest\n' >"$tmp/cap2.yaml"
+"$koban" --config "$tmp/cap2.yaml" scan -o jsonl "$inc" >/dev/null 2>"$tmp/cap2.err" || fail "scan with evict-oldest"
+grep -q '^correlation: past the cap on groups: 1 groups evicted, 0 alerts of new groups refused (peak 7 groups)$' "$tmp/cap2.err" ||
+    fail "evict-oldest counted: $(grep '^correlation' "$tmp/cap2.err")"
+# the defaults are far from the cap: nothing to report
+grep -q 'past the cap' "$tmp/inc.err" && fail "caps reported without a cap reached"
+printf 'correlation:\n  max_groups: 10\n  overflow: lru\n' >"$tmp/cap3.yaml"
+"$koban" --config "$tmp/cap3.yaml" scan -q "$inc" >/dev/null 2>"$tmp/cap3.err"
+[ $? -eq 2 ] || fail "a bad correlation section must exit 2"
+grep -q "cap3.yaml:3: correlation.overflow must be evict-oldest or drop-new" "$tmp/cap3.err" || fail "cap3 reason: $(cat "$tmp/cap3.err")"
+printf 'correlation:\n  max_groups: 10\n  lateness: 5 minutes\n' >"$tmp/cap4.yaml"
+expect_status 2 "$koban" --config "$tmp/cap4.yaml" scan -q "$inc"
+
 # --- analyst exceptions, stored alerts flagged, verdicts, tuning -------------
 expect_status 2 "$koban" tune except add --rule x --by source --value 1.2.3.4
 expect_status 2 "$koban" tune except add --rule x --type limit --reason r
