@@ -161,7 +161,7 @@ static int rules_lint(const kb_cli *cli, int argc, char **argv)
 {
     kb_names *names = kb_names_new(0);
     kb_ruleset *rs = names ? kb_ruleset_new(names) : NULL;
-    kb_rule_report rep = {stdout, 0};
+    kb_rule_report rep = {stdout, 0}, warn = {stdout, 0};
     int status = KB_EXIT_OK, no_default = 0, npaths = 0;
     size_t n0 = 0, c0 = 0, nc = 0;
 
@@ -188,10 +188,15 @@ static int rules_lint(const kb_cli *cli, int argc, char **argv)
             kb_rules_load_path(rs, argv[i], &rep);
     /* references are checked once every file is loaded */
     kb_correl_resolve(rs, kb_rule_report_fn, &rep);
+    warn.failed = 0;
+    kb_correl_check_fields(rs, c0, kb_rule_report_fn, &warn); /* warnings: exit 0 */
     for (size_t i = c0; i < kb_ruleset_correl_count(rs); i++)
         nc += kb_correl_rule_ok(kb_ruleset_correl(rs, i));
-    fprintf(stderr, "%zu rules and %zu correlation rules load, %u failed\n",
-            kb_ruleset_count(rs) - n0, nc, rep.failed);
+    fprintf(stderr, "%zu rules and %zu correlation rules load, %u failed", kb_ruleset_count(rs) - n0,
+            nc, rep.failed);
+    if (warn.failed)
+        fprintf(stderr, ", %u warnings", warn.failed);
+    fputc('\n', stderr);
     if (rep.failed)
         status = KB_EXIT_REJECTED;
 out:

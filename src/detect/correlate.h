@@ -78,6 +78,14 @@ int kb_correl_load_doc(kb_ruleset *rs, const struct kb_yaml_node *doc, const cha
  * line: reason"). Returns how many were refused by this call. */
 int kb_correl_resolve(kb_ruleset *rs, kb_rule_error_fn fn, void *ud);
 
+/* Lint: for each valid correlation rule from index `from` on, each field
+ * it reads from a single-event rule's alerts (group-by after aliases, the
+ * condition's field) that is neither a canonical field (event/event.h) nor
+ * named by that rule's detection: such a field may be absent from every
+ * alert (all of them then group as null). Reported through fn ("path:
+ * line: warning: ..."); the rule stays valid. Returns how many. */
+int kb_correl_check_fields(const kb_ruleset *rs, size_t from, kb_rule_error_fn fn, void *ud);
+
 /* Correlation rules of rs in load order (refused ones included: see
  * kb_correl_rule_ok). */
 size_t kb_ruleset_correl_count(const kb_ruleset *rs);

@@ -166,6 +166,13 @@ grep -q "^$tmp/corr/mine.yml:25: unknown rule 'no_such_rule' in rules" "$tmp/cli
 grep -q "^$tmp/corr/mine.yml:.*: unknown field 'source.ip' for correlation 'ssh_failures_per_user'" "$tmp/clint3.out" ||
     fail "lint unknown field: $(cat "$tmp/clint3.out")"
 grep -q '^0 rules and 2 correlation rules load, 2 failed$' "$tmp/clint3.out" || fail "lint count: $(cat "$tmp/clint3.out")"
+# A field the input rule's alerts may not carry: a warning, not a failure.
+mkdir -p "$tmp/corrw"
+printf 'title: Failures per Account\nauthor: test\ncorrelation:\n    type: event_count\n    rules: [91149f46-c329-45be-9df6-9bfe2e5e0ef8]\n    group-by: [TargetUserName]\n    timespan: 10m\n    condition: {gte: 3}\n' >"$tmp/corrw/w.yml"
+"$koban" rules lint "$tmp/corrw" >"$tmp/clintw.out" 2>&1 || fail "lint warnings must not fail"
+grep -q "^$tmp/corrw/w.yml:6: warning: group-by field 'TargetUserName' is neither a canonical field nor one rule '91149f46-c329-45be-9df6-9bfe2e5e0ef8' matches on" "$tmp/clintw.out" ||
+    fail "lint field warning: $(cat "$tmp/clintw.out")"
+grep -q '^0 rules and 1 correlation rules load, 0 failed, 1 warnings$' "$tmp/clintw.out" || fail "lint warning count: $(cat "$tmp/clintw.out")"
 "$koban" rules test "$tmp/corr" >"$tmp/ctest2.out"
 [ $? -eq 1 ] || fail "rules test with failing correlation cases must exit 1"
 grep -q "^FAIL $tmp/corr/mine.yml:.*: Many Failed SSH Logins for One Account: nomatch\[1\] fired the correlation (1 alerts)$" "$tmp/ctest2.out" ||
