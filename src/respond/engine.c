@@ -125,25 +125,30 @@ static int64_t jtime(json_t *o, const char *k)
     return KB_TIME_NONE;
 }
 
+/* The first of the keys that holds a string (or a list whose first item is
+ * one). */
+static char *jdup2(json_t *o, const char *k1, const char *k2)
+{
+    char *s = jdup(o, k1);
+    return s ? s : k2 ? jdup(o, k2) : NULL;
+}
+
 static void incident_from(kb_resp_incident *in, json_t *o)
 {
     json_t *id = json_object_get(o, "id");
     in->id = json_is_integer(id) ? json_integer_value(id) : 0;
     in->type = jdup(o, "type");
     in->severity = jdup(o, "severity");
-    in->host = jdup(o, "host");
-    if (!in->host)
-        in->host = jdup(o, "hosts");
-    in->user = jdup(o, "user");
-    if (!in->user)
-        in->user = jdup(o, "users");
-    in->src_ip = jdup(o, "source_ip");
-    in->dst_ip = jdup(o, "destination_ip");
+    in->host = jdup2(o, "host", "hosts");
+    in->user = jdup2(o, "user", "users");
+    /* triage's incidents carry the observables of their alerts as lists */
+    in->src_ip = jdup2(o, "source_ip", "source_ips");
+    in->dst_ip = jdup2(o, "destination_ip", "destination_ips");
     if (!in->dst_ip)
         in->dst_ip = jdup(o, "external");
-    in->url = jdup(o, "url");
-    in->file_name = jdup(o, "file_name");
-    in->file_hash = jdup(o, "file_hash");
+    in->url = jdup2(o, "url", "urls");
+    in->file_name = jdup2(o, "file_name", "file_names");
+    in->file_hash = jdup2(o, "file_hash", "file_hashes");
     in->title = jdup(o, "title");
     in->first = jtime(o, "first");
     in->last = jtime(o, "last");
@@ -205,12 +210,13 @@ int kb_resp_incident_load(kb_resp_incident *in, struct kb_store *st, int64_t id)
     in->id = id;
     kb_free(in->type), in->type = kb_strdup(f[0] ? f[0] : "unknown");
     kb_free(in->severity), in->severity = kb_strdup(f[1] ? f[1] : "medium");
-    if (f[2] && strncmp(f[2], "host:", 5) == 0 && !in->host)
-        in->host = kb_strdup(f[2] + 5);
-    if (f[2] && strncmp(f[2], "user:", 5) == 0 && !in->user)
-        in->user = kb_strdup(f[2] + 5);
-    if (f[2] && strncmp(f[2], "source:", 7) == 0 && !in->src_ip)
-        in->src_ip = kb_strdup(f[2] + 7);
+    /* the entity the incident is grouped by is the affected one */
+    if (f[2] && strncmp(f[2], "host:", 5) == 0 && f[2][5])
+        kb_free(in->host), in->host = kb_strdup(f[2] + 5);
+    if (f[2] && strncmp(f[2], "user:", 5) == 0 && f[2][5])
+        kb_free(in->user), in->user = kb_strdup(f[2] + 5);
+    if (f[2] && strncmp(f[2], "source:", 7) == 0 && f[2][7])
+        kb_free(in->src_ip), in->src_ip = kb_strdup(f[2] + 7);
     if (!in->title && f[3])
         in->title = kb_strdup(f[3]);
     if (f[4])
