@@ -1077,6 +1077,13 @@ static void sla_for(const kb_playbook *pb, json_t *cfg, const char *sev, int64_t
 int kb_resp_run_start(struct kb_store *st, const kb_playbook *pb, const kb_resp_incident *in,
                       const kb_resp_opts *o, int64_t *run_id, char *err, size_t errsize)
 {
+    return kb_resp_run_start_why(st, pb, in, o, NULL, run_id, err, errsize);
+}
+
+int kb_resp_run_start_why(struct kb_store *st, const kb_playbook *pb, const kb_resp_incident *in,
+                          const kb_resp_opts *o, const char *why, int64_t *run_id, char *err,
+                          size_t errsize)
+{
     json_t *vars, *cfg = NULL;
     char *vj, *cj = NULL;
     int64_t now = kb_time_now(), base;
@@ -1119,9 +1126,9 @@ int kb_resp_run_start(struct kb_store *st, const kb_playbook *pb, const kb_resp_
         snprintf(err, errsize, "store: %s", kb_store_errmsg(st));
         return KB_EIO;
     }
-    char d[512];
-    snprintf(d, sizeof d, "playbook %s started for incident %lld (%s, %s)", pb->name,
-             (long long)in->id, in->type ? in->type : "?", sev);
+    char d[1024];
+    snprintf(d, sizeof d, "playbook %s started for incident %lld (%s, %s)%s%s", pb->name,
+             (long long)in->id, in->type ? in->type : "?", sev, why ? ": " : "", why ? why : "");
     kb_resp_timeline_add(st, *run_id, in->id, "start", NULL, o && o->actor ? o->actor : "koban",
                          d);
     return drive(st, pb, *run_id, o, err, errsize);
@@ -1296,8 +1303,12 @@ int kb_resp_timeline(struct kb_store *st, int64_t run_id, int64_t incident_id, i
         return kb_store_exec(st, "SELECT ts, run_id AS run, kind, step, actor, detail FROM"
                                  " resp_timeline WHERE run_id = ? ORDER BY id",
                              &p[0], 1, print_row, &pr);
+    /* the incident's runs, and what was recorded of the incident outside a
+     * run (a bound playbook that could not start) */
+    kb_sval q[2] = {p[1], p[1]};
     return kb_store_exec(st, "SELECT ts, run_id AS run, kind, step, actor, detail FROM"
                              " resp_timeline WHERE run_id IN (SELECT id FROM resp_runs"
-                             " WHERE incident_id = ?) ORDER BY id",
-                         &p[1], 1, print_row, &pr);
+                             " WHERE incident_id = ?) OR (run_id = 0 AND incident_id = ?)"
+                             " ORDER BY id",
+                         q, 2, print_row, &pr);
 }
