@@ -25,6 +25,17 @@ static int scalar(const kb_yaml_node *n)
     return n && n->kind == KB_YAML_SCALAR && n->len && !kb_yaml_is_null(n);
 }
 
+/* A name: no control bytes (NUL included), at most 200 bytes. */
+static int name_ok(const kb_yaml_node *n)
+{
+    if (n->len > 200)
+        return 0;
+    for (size_t i = 0; i < n->len; i++)
+        if ((unsigned char)n->str[i] < 0x20 || n->str[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 void kb_resp_bindings_release(kb_resp_bindings *b)
 {
     for (size_t i = 0; i < b->n; i++) {
@@ -62,6 +73,12 @@ static int parse_binding(kb_resp_bindings *b, const char *path, const kb_yaml_no
                      "a binding needs the incident type (type: NAME, or \"*\" for any)");
     if (!scalar(pb))
         return bfail(err, errsize, path, n->line, "a binding needs the playbook (playbook: NAME)");
+    if (!name_ok(type))
+        return bfail(err, errsize, path, type->line,
+                     "type: an incident type's name (no control characters, at most 200 bytes)");
+    if (!name_ok(pb))
+        return bfail(err, errsize, path, pb->line,
+                     "playbook: a playbook's name (no control characters, at most 200 bytes)");
     if (memchr(pb->str, '/', pb->len) || pb->str[0] == '.')
         return bfail(err, errsize, path, pb->line,
                      "playbook: a playbook's name, not a path (set respond.playbooks for the"

@@ -123,6 +123,10 @@ static void test_errors(void **state)
          "koban.yaml:3: playbook: a playbook's name, not a path"},
         {"respond:\n  bindings:\n    - {type: a, playbook: b}\n    - {type: a, playbook: b}\n",
          "koban.yaml:4: this type is already bound to this playbook"},
+        {"respond:\n  bindings:\n    - {type: \"a\\0b\", playbook: b}\n",
+         "koban.yaml:3: type: an incident type's name (no control characters"},
+        {"respond:\n  bindings:\n    - {type: a, playbook: \"b\\nc\"}\n",
+         "koban.yaml:3: playbook: a playbook's name (no control characters"},
         {"respond:\n  auto_start: maybe\n", "koban.yaml:2: respond.auto_start must be true or false"},
         {"respond:\n  playbooks: [a, b]\n", "koban.yaml:2: respond.playbooks must be a directory"},
     };
