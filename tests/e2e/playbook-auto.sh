@@ -192,4 +192,9 @@ printf 'respond:\n  bindings:\n    - {type: scan}\n' >"$tmp/bad2.yaml"
 C=bad2.yaml
 k triage --alerts "$tmp/alerts.jsonl" 2>&1 | grep -q "bad2.yaml:3: a binding needs the playbook" || fail "binding without a playbook"
 
+# the shipped configuration documents the section and loads; an empty
+# alerts file is no alerts
+"$koban" --data "$tmp/d4" --config "$root/config/koban.yaml" triage --alerts /dev/null >/dev/null 2>"$tmp/e.err" ||
+    fail "shipped config / empty alerts: $(cat "$tmp/e.err")"
+
 finish
