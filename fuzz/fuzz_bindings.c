@@ -22,13 +22,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (kb_yaml_parse((const char *)data, size, &lim, &y, &ye) != KB_OK)
         return 0;
     const kb_yaml_node *root = kb_yaml_ndocs(y) ? kb_yaml_doc(y, 0) : NULL;
-    const kb_yaml_node *r = root && root->kind == KB_YAML_MAP ? kb_yaml_get(root, "respond")
-                                                              : root;
+    const kb_yaml_node *r = root && root->kind == KB_YAML_MAP ? kb_yaml_get(root, "respond") : root;
     if (kb_resp_bindings_parse(&b, "fuzz.yaml", r, err, sizeof err) == KB_OK) {
         for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
             for (size_t s = 0; s < sizeof sevs / sizeof sevs[0]; s++) {
-                size_t n = kb_resp_bindings_select(&b, types[t], sevs[s], idx,
-                                                   KB_RESP_MAX_BINDINGS);
+                size_t n =
+                    kb_resp_bindings_select(&b, types[t], sevs[s], idx, KB_RESP_MAX_BINDINGS);
                 for (size_t i = 0; i < n; i++)
                     if (idx[i] >= b.n || !b.v[idx[i]].playbook)
                         __builtin_trap();

@@ -49,8 +49,8 @@ void kb_resp_bindings_release(kb_resp_bindings *b)
     memset(b, 0, sizeof *b);
 }
 
-static int parse_binding(kb_resp_bindings *b, const char *path, const kb_yaml_node *n,
-                         char *err, size_t errsize)
+static int parse_binding(kb_resp_bindings *b, const char *path, const kb_yaml_node *n, char *err,
+                         size_t errsize)
 {
     const kb_yaml_node *type, *pb, *sev;
     kb_resp_binding *x;
@@ -59,9 +59,8 @@ static int parse_binding(kb_resp_bindings *b, const char *path, const kb_yaml_no
                      "a binding is a mapping {type: TYPE, playbook: NAME, min_severity: LEVEL}");
     for (size_t i = 0; i < n->n; i++) {
         const kb_yaml_node *k = n->items[2 * i];
-        if (k->kind != KB_YAML_SCALAR ||
-            (strcmp(k->str, "type") && strcmp(k->str, "playbook") &&
-             strcmp(k->str, "min_severity")))
+        if (k->kind != KB_YAML_SCALAR || (strcmp(k->str, "type") && strcmp(k->str, "playbook") &&
+                                          strcmp(k->str, "min_severity")))
             return bfail(err, errsize, path, k->line,
                          "unknown binding key (type, playbook, min_severity)");
     }
@@ -107,17 +106,18 @@ static int parse_binding(kb_resp_bindings *b, const char *path, const kb_yaml_no
     return KB_OK;
 }
 
-static int parse_section(kb_resp_bindings *b, const char *path, const kb_yaml_node *r,
-                         char *err, size_t errsize)
+static int parse_section(kb_resp_bindings *b, const char *path, const kb_yaml_node *r, char *err,
+                         size_t errsize)
 {
-    static const char *const keys[] = {"auto_start", "playbooks", "config", "dry_run",
-                                       "bindings", NULL};
+    static const char *const keys[] = {"auto_start", "playbooks", "config",
+                                       "dry_run",    "bindings",  NULL};
     const kb_yaml_node *n;
     int v, rc;
 
     if (r->kind != KB_YAML_MAP)
-        return bfail(err, errsize, path, r->line,
-                     "respond must be a mapping (auto_start, playbooks, config, dry_run, bindings)");
+        return bfail(
+            err, errsize, path, r->line,
+            "respond must be a mapping (auto_start, playbooks, config, dry_run, bindings)");
     for (size_t i = 0; i < r->n; i++) {
         const kb_yaml_node *k = r->items[2 * i];
         int ok = 0;
@@ -188,8 +188,8 @@ int kb_resp_bindings_parse(kb_resp_bindings *b, const char *path,
     return rc;
 }
 
-size_t kb_resp_bindings_select(const kb_resp_bindings *b, const char *type,
-                               const char *severity, size_t *idx, size_t max)
+size_t kb_resp_bindings_select(const kb_resp_bindings *b, const char *type, const char *severity,
+                               size_t *idx, size_t max)
 {
     int sev = severity ? kb_sev_find(severity, strlen(severity)) : -1;
     size_t n = 0;
@@ -260,8 +260,9 @@ int kb_resp_bindings_start(struct kb_store *st, const kb_resp_bindings *b, const
         kb_buf_printf(&why, " (%s:%u)", b->source ? b->source : "respond", x->line);
         /* once per incident: any run of this playbook for it, by a binding
          * or by hand, counts */
-        int64_t have = kb_store_scalar(st, "SELECT COUNT(*) FROM resp_runs WHERE incident_id = ?"
-                                           " AND playbook = ?",
+        int64_t have = kb_store_scalar(st,
+                                       "SELECT COUNT(*) FROM resp_runs WHERE incident_id = ?"
+                                       " AND playbook = ?",
                                        p, 2, -1);
         if (have < 0) {
             rc = KB_EIO;
@@ -327,8 +328,8 @@ int kb_resp_bindings_start(struct kb_store *st, const kb_resp_bindings *b, const
             kb_notify_msg m;
             kb_buf_init(&text, 1 << 16);
             kb_buf_printf(&text, "New %s incident %lld: %s. Playbooks started: %s.",
-                          in.type ? in.type : "?", (long long)incident_id,
-                          in.title ? in.title : "", started.data);
+                          in.type ? in.type : "?", (long long)incident_id, in.title ? in.title : "",
+                          started.data);
             memset(&m, 0, sizeof m);
             m.incident_id = incident_id;
             m.title = in.title ? in.title : "";

@@ -899,12 +899,11 @@ static void merge(run *r, group *into, group *g)
             into->rules[into->nrules - 1] = g->rules[i];
         }
     }
-    pset *from[11] = {&g->hosts,   &g->assets, &g->users, &g->sources, &g->ext,
-                      &g->unmanaged, &g->srcs, &g->dsts,  &g->urls,    &g->fnames,
-                      &g->fhashes};
-    pset *to[11] = {&into->hosts,     &into->assets, &into->users, &into->sources,
-                    &into->ext,       &into->unmanaged, &into->srcs, &into->dsts,
-                    &into->urls,      &into->fnames, &into->fhashes};
+    pset *from[11] = {&g->hosts, &g->assets, &g->users, &g->sources, &g->ext,    &g->unmanaged,
+                      &g->srcs,  &g->dsts,   &g->urls,  &g->fnames,  &g->fhashes};
+    pset *to[11] = {&into->hosts, &into->assets,    &into->users,  &into->sources,
+                    &into->ext,   &into->unmanaged, &into->srcs,   &into->dsts,
+                    &into->urls,  &into->fnames,    &into->fhashes};
     for (int k = 0; k < 11; k++)
         for (uint32_t i = 0; i < from[k]->n; i++)
             pset_add(r->ar, to[k], from[k]->v[i], k < 2 ? SET_CAP : SMALL_CAP);

@@ -46,17 +46,18 @@ static void test_select(void **state)
     kb_resp_bindings b;
     char err[512], s[256];
     (void)state;
-    assert_int_equal(parse("ingest: {}\n"
-                           "respond:\n"
-                           "  playbooks: /srv/pb\n"
-                           "  bindings:\n"
-                           "    - {type: targeted-attack, playbook: targeted-attack}\n"
-                           "    - {type: ransomware, playbook: ransomware, min_severity: high}\n"
-                           "    - {type: '*', playbook: notify-csirt, min_severity: critical}\n"
-                           "    - {type: ransomware, playbook: notify-csirt}\n"
-                           "    - {type: brute-force, playbook: brute-force, min_severity: Medium}\n",
-                           &b, err, sizeof err),
-                     KB_OK);
+    assert_int_equal(
+        parse("ingest: {}\n"
+              "respond:\n"
+              "  playbooks: /srv/pb\n"
+              "  bindings:\n"
+              "    - {type: targeted-attack, playbook: targeted-attack}\n"
+              "    - {type: ransomware, playbook: ransomware, min_severity: high}\n"
+              "    - {type: '*', playbook: notify-csirt, min_severity: critical}\n"
+              "    - {type: ransomware, playbook: notify-csirt}\n"
+              "    - {type: brute-force, playbook: brute-force, min_severity: Medium}\n",
+              &b, err, sizeof err),
+        KB_OK);
     assert_int_equal(b.n, 5);
     assert_true(b.enabled);
     assert_false(b.dry_run);
@@ -127,7 +128,8 @@ static void test_errors(void **state)
          "koban.yaml:3: type: an incident type's name (no control characters"},
         {"respond:\n  bindings:\n    - {type: a, playbook: \"b\\nc\"}\n",
          "koban.yaml:3: playbook: a playbook's name (no control characters"},
-        {"respond:\n  auto_start: maybe\n", "koban.yaml:2: respond.auto_start must be true or false"},
+        {"respond:\n  auto_start: maybe\n",
+         "koban.yaml:2: respond.auto_start must be true or false"},
         {"respond:\n  playbooks: [a, b]\n", "koban.yaml:2: respond.playbooks must be a directory"},
     };
     (void)state;
@@ -172,14 +174,15 @@ static void test_start_once(void **state)
     kb_store *st = kb_store_open_dir(dir, e, sizeof e);
     assert_non_null(st);
     assert_int_equal(kb_triage_schema(st), KB_OK);
-    assert_int_equal(kb_store_exec(st,
-                                   "INSERT INTO incidents (created, updated, type, severity, status,"
-                                   " entity, title, detail) VALUES (1, 2, 'ransomware', 'high',"
-                                   " 'new', 'host:pc-7', 'Ransomware', '{\"users\":[\"bob\"]}'),"
-                                   " (1, 2, 'scan', 'critical', 'new', 'source:192.0.2.1', 'Scan',"
-                                   " '{}')",
-                                   NULL, 0, NULL, NULL),
-                     KB_OK);
+    assert_int_equal(
+        kb_store_exec(st,
+                      "INSERT INTO incidents (created, updated, type, severity, status,"
+                      " entity, title, detail) VALUES (1, 2, 'ransomware', 'high',"
+                      " 'new', 'host:pc-7', 'Ransomware', '{\"users\":[\"bob\"]}'),"
+                      " (1, 2, 'scan', 'critical', 'new', 'source:192.0.2.1', 'Scan',"
+                      " '{}')",
+                      NULL, 0, NULL, NULL),
+        KB_OK);
     assert_int_equal(parse("respond:\n  bindings:\n"
                            "    - {type: ransomware, playbook: ask-host}\n"
                            "    - {type: ransomware, playbook: missing}\n"
