@@ -6,6 +6,7 @@
 
 #include "cmd/cmd.h"
 #include "ingest/ingest.h"
+#include "respond/respond.h"
 
 /* intel: threat-intelligence settings, handed to the intel module. */
 typedef struct kb_intel_config {
@@ -23,6 +24,7 @@ typedef struct kb_config {
     char *strings;            /* storage of the rows' names */
     kb_intel_config intel;    /* intel (allow owns its strings) */
     struct kb_suppress *suppress; /* `suppress:` entries (detect/suppress.h), or NULL */
+    kb_resp_bindings respond; /* `respond:`: playbooks started by themselves (n 0: none) */
 } kb_config;
 
 /* Loads the configuration the command line names. Returns KB_OK, or an
