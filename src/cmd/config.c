@@ -235,8 +235,8 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
     }
     for (size_t i = 0; i < root->n; i++) {
         const kb_yaml_node *key = root->items[2 * i];
-        static const char *const known[] = {"ingest", "intel", "suppress", "correlation",
-                                            NULL};
+        static const char *const known[] = {"ingest", "intel", "suppress", "respond",
+                                            "correlation", NULL};
         int ok = 0;
         for (const char *const *k = known; *k; k++)
             ok |= key->kind == KB_YAML_SCALAR && strcmp(key->str, *k) == 0;
@@ -264,6 +264,12 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
                                        sizeof why, &line))
             rc = fail(cfg->path, line, why);
     }
+    if (rc == KB_OK && kb_yaml_get(root, "respond")) { /* bindings (respond/respond.h) */
+        char why[1024];
+        if ((rc = kb_resp_bindings_parse(&cfg->respond, cfg->path, kb_yaml_get(root, "respond"),
+                                         why, sizeof why)))
+            fprintf(stderr, "koban: %s\n", why);
+    }
 out:
     kb_yaml_free(y);
     if (rc != KB_OK)
@@ -277,6 +283,7 @@ void kb_config_release(kb_config *cfg)
     kb_free(cfg->rows);
     kb_free(cfg->strings);
     kb_suppress_free(cfg->suppress);
+    kb_resp_bindings_release(&cfg->respond);
     for (size_t i = 0; i < cfg->intel.nallow; i++)
         kb_free(cfg->intel.allow[i]);
     kb_free(cfg->intel.allow);

@@ -7,6 +7,7 @@
 #include "cmd/cmd.h"
 #include "detect/correlate.h"
 #include "ingest/ingest.h"
+#include "respond/respond.h"
 
 /* intel: threat-intelligence settings, handed to the intel module. */
 typedef struct kb_intel_config {
@@ -25,6 +26,7 @@ typedef struct kb_config {
     kb_intel_config intel;    /* intel (allow owns its strings) */
     struct kb_suppress *suppress; /* `suppress:` entries (detect/suppress.h), or NULL */
     kb_correl_opts correl;    /* correlation: caps (the defaults when absent) */
+    kb_resp_bindings respond; /* `respond:`: playbooks started by themselves (n 0: none) */
 } kb_config;
 
 /* Loads the configuration the command line names. Returns KB_OK, or an

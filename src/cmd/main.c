@@ -171,7 +171,7 @@ const kb_command kb_commands[] = {
      kb_cmd_vulns, NULL},
     {"triage", "turn alerts into incidents with a severity; explain one",
      "usage: koban triage [--since AGE] [--alerts FILE.jsonl] [--criteria FILE]\n"
-     "                    [--store DSN] [--no-save] [-q]\n"
+     "                    [--store DSN] [--no-save] [--no-playbooks] [-q]\n"
      "       koban triage explain ID\n"
      "       koban triage policy check|install FILE\n"
      "\n"
@@ -181,6 +181,8 @@ const kb_command kb_commands[] = {
      "severity and required actions per the criteria file (--criteria, else\n"
      "$KOBAN_CRITERIA, DATA/criteria.yaml, the shipped config/criteria.yaml).\n"
      "Incidents at or above the policy's notify level are marked for the CSIRT.\n"
+     "A new incident of a type bound in the configuration (respond.bindings)\n"
+     "starts its playbooks, once per incident (--no-playbooks: none).\n"
      "\n"
      "explain  every input and every policy line that produced the level\n"
      "policy   check a criteria file, or install it as DATA/criteria.yaml (a file\n"
