@@ -5,6 +5,7 @@
 #define KB_CMD_CONFIG_H
 
 #include "cmd/cmd.h"
+#include "detect/correlate.h"
 #include "ingest/ingest.h"
 #include "respond/respond.h"
 
@@ -24,6 +25,7 @@ typedef struct kb_config {
     char *strings;            /* storage of the rows' names */
     kb_intel_config intel;    /* intel (allow owns its strings) */
     struct kb_suppress *suppress; /* `suppress:` entries (detect/suppress.h), or NULL */
+    kb_correl_opts correl;    /* correlation: caps (the defaults when absent) */
     kb_resp_bindings respond; /* `respond:`: playbooks started by themselves (n 0: none) */
 } kb_config;
 

@@ -167,6 +167,27 @@ static const char *fstr(const kb_event *ev, const char *name, kb_buf *tmp)
     return tmp->data;
 }
 
+/* A correlation alert (koban scan: matched.correlation.group, "source.ip=
+ * 10.1.20.42 host.name=pc-1") names its entity by its group-by values, not
+ * by an event: the value of key there, up to the next space, or NULL (absent,
+ * or "(none)"). */
+static const char *group_value(const char *group, const char *key, kb_buf *tmp)
+{
+    size_t kl = strlen(key);
+    for (const char *p = group; p && *p;) {
+        const char *end = strchr(p, ' ');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n > kl + 1 && memcmp(p, key, kl) == 0 && p[kl] == '=' &&
+            !(n - kl - 1 == 6 && memcmp(p + kl + 1, "(none)", 6) == 0)) {
+            kb_buf_clear(tmp);
+            kb_buf_append(tmp, p + kl + 1, n - kl - 1);
+            return tmp->data;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
 int kb_triage_alerts_read_jsonl(kb_triage_alerts *al, const char *name, const char *p,
                                 size_t len, kb_import_report *rep)
 {
@@ -242,6 +263,20 @@ int kb_triage_alerts_read_jsonl(kb_triage_alerts *al, const char *name, const ch
             a.src_ip = fstr(&ev, "source.ip", &t[6]);
         if (!(a.dst_ip = fstr(&ev, "event.destination.ip", &t[7])))
             a.dst_ip = fstr(&ev, "destination.ip", &t[7]);
+        kb_buf grp;
+        kb_buf_init(&grp, 256);
+        if ((v = fstr(&ev, "matched.correlation.group", &grp))) {
+            /* a correlation alert: its group names the entity */
+            if (!a.host)
+                a.host = group_value(v, "host.name", &t[4]);
+            if (!a.user)
+                a.user = group_value(v, "user.name", &t[5]);
+            if (!a.src_ip)
+                a.src_ip = group_value(v, "source.ip", &t[6]);
+            if (!a.dst_ip)
+                a.dst_ip = group_value(v, "destination.ip", &t[7]);
+        }
+        kb_buf_release(&grp);
         if (!(a.source = fstr(&ev, "event.observer.product", &t[8])) &&
             !(a.source = fstr(&ev, "event.log.format", &t[8])))
             a.source = fstr(&ev, "observer.product", &t[8]);
