@@ -961,6 +961,7 @@ static void on_correl(void *ud, const kb_correl_alert *ca)
     a->line = sc->corr_cur->line;
     a->file = sc->corr_cur->file;
     a->rule = (uint32_t)(nr + ci);
+    a->event_id = sc->corr_cur->event_id; /* --store: the event that completed it */
     a->host = ca->host ? ca->host : "";
     a->hide = (uint8_t)(ca->hidden || sc->rule_level[nr + ci] < sc->min_level);
     kb_time_format(ca->first_ts, first, sizeof first);
@@ -1356,9 +1357,16 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
         goto out;
     sc.corr_off = no_correlation;
     if (kb_ruleset_correl_count(sc.rs)) {
-        /* correlation: alerts are sorted before they are pushed, so no lateness */
+        /* correlation: the caps of the configuration (checked above by
+         * suppression_setup); alerts are sorted before they are pushed, so
+         * no lateness */
+        kb_config ccfg;
         kb_correl_opts co;
         kb_correl_opts_default(&co);
+        if (kb_config_load(cli, &ccfg) == KB_OK) {
+            co = ccfg.correl;
+            kb_config_release(&ccfg);
+        }
         co.lateness = 0;
         if (!(sc.corr = kb_correl_new(sc.rs, &co, on_correl, &sc, kb_rule_report_fn, &rep))) {
             status = KB_EXIT_FAILURE;
@@ -1592,6 +1600,15 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
                     (unsigned long long)sc.corr_levels[KB_LEVEL_LOW],
                     (unsigned long long)sc.corr_levels[KB_LEVEL_INFO],
                     (unsigned long long)sc.corr_inputs);
+        if (sc.corr && !sc.corr_off) { /* the caps of correlation: what they cost, counted */
+            kb_correl_stats cst;
+            kb_correl_stats_get(sc.corr, &cst);
+            if (cst.evicted || cst.refused)
+                fprintf(stderr, "correlation: past the cap on groups: %llu groups evicted, %llu "
+                                "alerts of new groups refused (peak %llu groups)\n",
+                        (unsigned long long)cst.evicted, (unsigned long long)cst.refused,
+                        (unsigned long long)cst.groups_peak);
+        }
         if (sc.sup)
             fprintf(stderr, "suppression: %llu suppressed, %llu rate-limited, %llu re-levelled "
                             "(%zu entries; suppressed alerts are stored flagged with --store)\n",
