@@ -139,6 +139,36 @@ static int load_intel(const char *path, const kb_yaml_node *intel, kb_config *cf
     return rc;
 }
 
+/* detect: { fieldmap: FILE } */
+static int load_detect(const char *path, const kb_yaml_node *det, kb_config *cfg)
+{
+    const kb_yaml_node *fm;
+    kb_buf b;
+
+    if (kb_yaml_is_null(det))
+        return KB_OK;
+    if (det->kind != KB_YAML_MAP)
+        return fail(path, det->line, "detect must be a mapping");
+    for (size_t i = 0; i < det->n; i++) {
+        const kb_yaml_node *key = det->items[2 * i];
+        if (key->kind != KB_YAML_SCALAR || strcmp(key->str, "fieldmap") != 0)
+            return fail(path, key->line, "unknown key in detect (see config/koban.yaml)");
+    }
+    fm = kb_yaml_get(det, "fieldmap");
+    if (!fm || kb_yaml_is_null(fm))
+        return KB_OK;
+    if (fm->kind != KB_YAML_SCALAR || fm->len == 0)
+        return fail(path, fm->line, "detect.fieldmap must be a file name");
+    kb_buf_init(&b, 0);
+    if (fm->str[0] != '/' && strrchr(path, '/'))
+        kb_buf_append(&b, path, (size_t)(strrchr(path, '/') - path) + 1);
+    kb_buf_append(&b, fm->str, fm->len);
+    if (!b.data)
+        return KB_ENOMEM;
+    cfg->fieldmap = b.data; /* the buffer's memory is handed over */
+    return KB_OK;
+}
+
 /* correlation: { max_groups, max_window, lateness, overflow } */
 static int load_correl(const char *path, const kb_yaml_node *corr, kb_correl_opts *o)
 {
@@ -236,7 +266,7 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
     for (size_t i = 0; i < root->n; i++) {
         const kb_yaml_node *key = root->items[2 * i];
         static const char *const known[] = {"ingest", "intel", "suppress", "respond",
-                                            "correlation", NULL};
+                                            "correlation", "detect", NULL};
         int ok = 0;
         for (const char *const *k = known; *k; k++)
             ok |= key->kind == KB_YAML_SCALAR && strcmp(key->str, *k) == 0;
@@ -264,6 +294,8 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
                                        sizeof why, &line))
             rc = fail(cfg->path, line, why);
     }
+    if (rc == KB_OK && kb_yaml_get(root, "detect"))
+        rc = load_detect(cfg->path, kb_yaml_get(root, "detect"), cfg);
     if (rc == KB_OK && kb_yaml_get(root, "respond")) { /* bindings (respond/respond.h) */
         char why[1024];
         if ((rc = kb_resp_bindings_parse(&cfg->respond, cfg->path, kb_yaml_get(root, "respond"),
@@ -282,6 +314,7 @@ void kb_config_release(kb_config *cfg)
     kb_free(cfg->path);
     kb_free(cfg->rows);
     kb_free(cfg->strings);
+    kb_free(cfg->fieldmap);
     kb_suppress_free(cfg->suppress);
     kb_resp_bindings_release(&cfg->respond);
     for (size_t i = 0; i < cfg->intel.nallow; i++)

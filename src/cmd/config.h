@@ -25,6 +25,8 @@ typedef struct kb_config {
     char *strings;            /* storage of the rows' names */
     kb_intel_config intel;    /* intel (allow owns its strings) */
     struct kb_suppress *suppress; /* `suppress:` entries (detect/suppress.h), or NULL */
+    char *fieldmap;           /* detect.fieldmap: the field-map file (a relative path is
+                                 taken from the configuration file's directory), or NULL */
     kb_correl_opts correl;    /* correlation: caps (the defaults when absent) */
     kb_resp_bindings respond; /* `respond:`: playbooks started by themselves (n 0: none) */
 } kb_config;

@@ -381,6 +381,7 @@ out:
 typedef struct tester {
     kb_names *names;
     kb_arena *arena;
+    const kb_fieldmap *fm; /* applied to each file's rules, or NULL */
     kb_ruleset *ctx; /* default rules and every file under test: what
                         correlation rules reference */
     unsigned rules, tested, cases, failed, untested;
@@ -507,7 +508,7 @@ static const char *event_from_record(tester *t, const kb_yaml_node *rec, const c
 
 /* Runs one rule's test cases; prints the failures. Returns failures. */
 static unsigned run_cases(tester *t, const char *path, const kb_rule *r,
-                          const kb_yaml_node *tests)
+                          const kb_rule *const *vars, size_t nvars, const kb_yaml_node *tests)
 {
     const kb_rule_meta *m = kb_rule_meta_of(r);
     const kb_yaml_node *fmt = kb_yaml_get(tests, "format");
@@ -554,6 +555,9 @@ static unsigned run_cases(tester *t, const char *path, const kb_rule *r,
             hit = kb_rule_match(r, &ev);
             if (hit && c->kind == KB_YAML_SCALAR && !kb_rule_logsource_applies(r, &ev.ls))
                 hit = 0;
+            /* a decoded record also meets the rule's field-map variants */
+            for (size_t v = 0; !hit && c->kind == KB_YAML_SCALAR && v < nvars; v++)
+                hit = kb_rule_logsource_applies(vars[v], &ev.ls) && kb_rule_match(vars[v], &ev);
             if (hit != (k == 0)) {
                 printf("FAIL %s:%u: %s: %s[%zu] %s\n", path, c->line, m->title, kinds[k], i,
                        k == 0 ? "did not fire the rule" : "fired the rule");
@@ -795,6 +799,10 @@ static void test_file(tester *t, const char *path)
         return;
     }
     kb_ruleset_load_file(rs, path, kb_rule_report_fn, &rep);
+    if (t->fm) {
+        kb_fieldmap_stats st;
+        kb_ruleset_apply_fieldmap(rs, t->fm, &st, kb_rule_report_fn, &rep);
+    }
     t->failed += rep.failed;
     if (kb_yaml_parse_file(path, NULL, &y, &ye) != KB_OK)
         goto out; /* already reported by the loader */
@@ -803,6 +811,8 @@ static void test_file(tester *t, const char *path)
         const kb_yaml_node *title = kb_yaml_get(doc, "title");
         const kb_yaml_node *tests = kb_yaml_get(doc, "tests");
         const kb_rule *r = NULL;
+        const kb_rule *vars[64];
+        size_t nvars = 0;
 
         if (doc && doc->kind == KB_YAML_MAP && title && kb_yaml_get(doc, "correlation")) {
             test_correl_doc(t, path, title, tests);
@@ -813,10 +823,12 @@ static void test_file(tester *t, const char *path)
         t->rules++;
         for (size_t i = 0; i < kb_ruleset_count(rs); i++) {
             const kb_rule *cand = kb_ruleset_rule(rs, i);
-            if (kb_rule_meta_of(cand)->line == title->line) {
+            if (kb_rule_meta_of(cand)->line != title->line)
+                continue;
+            if (!kb_rule_meta_of(cand)->fieldmap)
                 r = cand;
-                break;
-            }
+            else if (nvars < sizeof vars / sizeof *vars)
+                vars[nvars++] = cand; /* its field-map variants */
         }
         if (!tests) {
             t->untested++;
@@ -829,7 +841,7 @@ static void test_file(tester *t, const char *path)
             continue;
         }
         t->tested++;
-        t->failed += run_cases(t, path, r, tests);
+        t->failed += run_cases(t, path, r, vars, nvars, tests);
     }
 out:
     kb_yaml_free(y);
@@ -851,16 +863,41 @@ static int rules_test(const kb_cli *cli, int argc, char **argv)
 {
     tester t = {0};
     strvec files = {0};
-    int status = KB_EXIT_OK, no_default = 0, npaths = 0;
+    int status = KB_EXIT_OK, no_default = 0, npaths = 0, no_fieldmap = 0;
+    const char *given = NULL;
+    kb_fieldmap *fm = NULL;
+    kb_rule_report rep = {stdout, 0};
+    kb_buf used;
 
+    /* options anywhere among the paths; the paths are kept in argv[0..npaths) */
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--no-default-rules") == 0)
             no_default = 1;
+        else if (strcmp(argv[i], "--no-fieldmap") == 0)
+            no_fieldmap = 1;
+        else if (strcmp(argv[i], "--fieldmap") == 0 && i + 1 < argc)
+            given = argv[++i];
+        else if (strcmp(argv[i], "--fieldmap") == 0)
+            return kb_cmd_usage_error(kb_cmd_find("rules"), "test: --fieldmap wants a file");
         else
-            npaths++;
+            argv[npaths++] = argv[i];
     }
+    argc = npaths;
     if (npaths < 1)
         return kb_cmd_usage_error(kb_cmd_find("rules"), "test needs a file or directory");
+    kb_buf_init(&used, 0);
+    if (!no_fieldmap) {
+        int rc = kb_cmd_fieldmap_load(cli, given, &rep, &fm, &used);
+        if (rc != KB_OK) {
+            if (rc != KB_EPARSE)
+                printf("FAIL %s: the field map cannot be read\n", used.data);
+            kb_buf_release(&used);
+            return KB_EXIT_USAGE;
+        }
+    }
+    kb_buf_release(&used);
+    t.fm = fm;
+    t.failed += rep.failed;
     t.names = kb_names_new(0);
     t.arena = kb_arena_new(1 << 16, 64 << 20);
     t.ctx = t.names ? kb_ruleset_new(t.names) : NULL;
@@ -871,10 +908,7 @@ static int rules_test(const kb_cli *cli, int argc, char **argv)
     if (!no_default)
         load_context(cli, t.ctx);
     for (int i = 0; i < argc; i++) {
-        int rc;
-        if (strcmp(argv[i], "--no-default-rules") == 0)
-            continue;
-        rc = walk(argv[i], 0, 0, &files);
+        int rc = walk(argv[i], 0, 0, &files);
         if (rc == KB_ENOENT) {
             printf("FAIL %s: %s\n", argv[i], strerror(ENOENT));
             t.failed++;
@@ -892,6 +926,7 @@ static int rules_test(const kb_cli *cli, int argc, char **argv)
     if (t.failed)
         status = KB_EXIT_REJECTED;
 out:
+    kb_fieldmap_free(fm);
     sv_free(&files);
     kb_ruleset_free(t.ctx);
     kb_arena_free(t.arena);
