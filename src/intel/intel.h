@@ -250,6 +250,38 @@ int kb_intel_lookup_ip(const kb_intel_matcher *m, const uint8_t *addr, int is_v6
 int kb_intel_lookup_hash(const kb_intel_matcher *m, const char *hex, size_t len,
                          kb_intel_hit_fn fn, void *ud);
 
+/* ---- batches ------------------------------------------------------------------
+ *
+ * The same answers as the single lookups, for many keys at once: the cache
+ * misses of a batch's keys are issued together (software prefetch of filter
+ * words, slots, records and values) and overlap, which is several times
+ * faster than one key after another when the tables do not fit in the
+ * cache. Use them where keys come in groups (a block of decoded events, a
+ * re-hunt over stored history). Same thread-safety as kb_intel_match.
+ *
+ * at: the time the keys were seen (ns; an event's @timestamp): indicators
+ * whose valid_until is before it do not count. KB_TIME_NONE: no check
+ * (what the single lookups do; the matcher's `now` applies to both).
+ * out[i] receives what the single lookup returns for key i: the number of
+ * indicators, 0, or -1 when the allowlist suppressed a hit. Return KB_OK,
+ * or KB_EINVAL before seal. */
+
+/* n IPv4 addresses, 4 bytes each in network order, back to back. */
+int kb_intel_lookup_ip4_batch(const kb_intel_matcher *m, const uint8_t *addrs, size_t n,
+                              int64_t at, int *out);
+/* n addresses of 16 bytes each (IPv6, or IPv4-mapped ::ffff:a.b.c.d). */
+int kb_intel_lookup_ip_batch(const kb_intel_matcher *m, const uint8_t *addrs, size_t n,
+                             int64_t at, int *out);
+/* n hex digests (MD5, SHA-1, SHA-256 by length; either case). */
+int kb_intel_lookup_hash_batch(const kb_intel_matcher *m, const char *const *hex,
+                               const size_t *lens, size_t n, int64_t at, int *out);
+/* kb_intel_match over n events (each at its own @timestamp): fn receives
+ * the event's index in evs with each hit, in event order. Returns KB_OK,
+ * fn's non-zero return (which stops the batch), or KB_EINVAL. */
+typedef int (*kb_intel_batch_hit_fn)(void *ud, size_t idx, const kb_intel_hit *hit);
+int kb_intel_match_batch(const kb_intel_matcher *m, const kb_event *const *evs, size_t n,
+                         kb_intel_batch_hit_fn fn, void *ud, kb_intel_match_counts *counts);
+
 /* ---- exports ----------------------------------------------------------------- */
 
 /* Export formats: "stix", "misp", "csv", "nft", "iplist", "domainlist",
