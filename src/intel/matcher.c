@@ -89,6 +89,7 @@ struct kb_intel_matcher {
     uint64_t *v4_24;      /* /24 blocks that an IPv4 range covers (2 MB) */
     int v4_ranges;
     hslot *dig, *str;
+    uint8_t (*dtail)[24]; /* per digest slot: the digest's bytes 8-31 */
     size_t dig_mask, str_mask;
     uint8_t plens[130]; /* prefix lengths present, longest first */
     int nplens;
@@ -152,6 +153,7 @@ void kb_intel_matcher_free(kb_intel_matcher *m)
     kb_free(m->filt);
     kb_free(m->v4_24);
     kb_free(m->dig);
+    kb_free(m->dtail);
     kb_free(m->str);
     kb_free(m);
 }
@@ -333,6 +335,22 @@ static int hex64(const char *s, size_t len, uint64_t *out)
     return bad ? -1 : 0;
 }
 
+/* Bytes 8-31 of a hex digest (zero past its end); -1 when not hex or
+ * longer than 64 digits. */
+static int hex_tail(const char *s, size_t len, uint8_t t[24])
+{
+    unsigned bad = 0;
+    memset(t, 0, 24);
+    if (len < 16 || len > 64 || (len & 1))
+        return -1;
+    for (size_t i = 16; i < len; i += 2) {
+        unsigned hi = hex1[(unsigned char)s[i]], lo = hex1[(unsigned char)s[i + 1]];
+        bad |= (hi == 0) | (lo == 0);
+        t[(i - 16) / 2] = (uint8_t)(((hi - 1) & 15) << 4 | ((lo - 1) & 15));
+    }
+    return bad ? -1 : 0;
+}
+
 static uint64_t dig_key(int kind, uint64_t first64)
 {
     return first64 ^ ((uint64_t)kind * UINT64_C(0x9E3779B97F4A7C15));
@@ -466,10 +484,11 @@ int kb_intel_matcher_seal(kb_intel_matcher *m)
     m->v4 = kb_malloc((m->v4_mask + 1) * sizeof *m->v4);
     m->filt = kb_calloc(m->filt_mask + 1, sizeof *m->filt);
     m->dig = kb_malloc((m->dig_mask + 1) * sizeof *m->dig);
+    m->dtail = kb_calloc(m->dig_mask + 1, sizeof *m->dtail);
     m->str = kb_malloc((m->str_mask + 1) * sizeof *m->str);
     if (nr4)
         m->v4_24 = kb_calloc((size_t)1 << 18, sizeof *m->v4_24);
-    if (!m->ip || !m->v4 || !m->filt || !m->dig || !m->str || (nr4 && !m->v4_24))
+    if (!m->ip || !m->v4 || !m->filt || !m->dig || !m->dtail || !m->str || (nr4 && !m->v4_24))
         return KB_ENOMEM;
     for (size_t i = 0; i <= m->v4_mask; i++)
         m->v4[i].head = NIL;
@@ -564,8 +583,12 @@ int kb_intel_matcher_seal(kb_intel_matcher *m)
         if (m->ip[j].used)
             m->ip[j].info = chain_info(m, m->ip[j].head);
     for (size_t j = 0; j <= m->dig_mask; j++)
-        if (m->dig[j].head != NIL)
-            m->dig[j].info = chain_info(m, m->dig[j].head);
+        if (m->dig[j].head != NIL) {
+            const rec *r = &m->recs[m->dig[j].head];
+            const char *v = m->pool + r->value;
+            m->dig[j].info = chain_info(m, m->dig[j].head) | (uint32_t)(r->kind & ~ALLOW) << 24;
+            hex_tail(v, strlen(v), m->dtail[j]);
+        }
     for (size_t j = 0; j <= m->str_mask; j++)
         if (m->str[j].head != NIL)
             m->str[j].info = chain_info(m, m->str[j].head);
@@ -592,7 +615,7 @@ void kb_intel_matcher_stats_get(const kb_intel_matcher *m, kb_intel_matcher_stat
                (m->v4 ? (m->v4_mask + 1) * sizeof(v4slot) : 0) +
                (m->filt ? (m->filt_mask + 1) * sizeof(uint64_t) : 0) +
                (m->v4_24 ? ((size_t)1 << 18) * sizeof(uint64_t) : 0) +
-               (m->dig ? (m->dig_mask + 1) * sizeof(hslot) : 0) +
+               (m->dig ? (m->dig_mask + 1) * (sizeof(hslot) + sizeof *m->dtail) : 0) +
                (m->str ? (m->str_mask + 1) * sizeof(hslot) : 0);
 }
 
@@ -761,12 +784,35 @@ static int dig_hash(int kind, const char *v, size_t len, uint64_t *h)
     return 0;
 }
 
+/* Probes the digest table from key h: the slot holds the first 64 bits
+ * (in h), the kind (info bits 24-29), and dtail the rest, so a lookup never
+ * reads the records. The digest lengths are fixed per kind. */
+static uint32_t probe_dig(const kb_intel_matcher *m, int kind, const char *v, size_t len,
+                          uint64_t h, uint32_t *info)
+{
+    uint8_t t[24];
+    int parsed = 0;
+    for (size_t j = h & m->dig_mask; m->dig[j].head != NIL; j = (j + 1) & m->dig_mask) {
+        if (m->dig[j].h != h || (m->dig[j].info >> 24 & 63) != (uint32_t)kind)
+            continue;
+        if (!parsed++ && hex_tail(v, len, t))
+            return NIL;
+        if (memcmp(m->dtail[j], t, 24) == 0) {
+            *info = m->dig[j].info & ~(UINT32_C(63) << 24);
+            return m->dig[j].head;
+        }
+    }
+    return NIL;
+}
+
 /* Probes a digest or string table from key h. */
 static uint32_t probe_str(const kb_intel_matcher *m, int kind, const char *v, size_t len,
                           uint64_t h, uint32_t *info)
 {
-    const hslot *tab = is_digest(kind) ? m->dig : m->str;
-    size_t mask = is_digest(kind) ? m->dig_mask : m->str_mask;
+    const hslot *tab = m->str;
+    size_t mask = m->str_mask;
+    if (is_digest(kind))
+        return probe_dig(m, kind, v, len, h, info);
     for (size_t j = h & mask; tab[j].head != NIL; j = (j + 1) & mask) {
         if (tab[j].h != h)
             continue;
@@ -774,16 +820,7 @@ static uint32_t probe_str(const kb_intel_matcher *m, int kind, const char *v, si
         const char *rv = m->pool + r->value;
         if ((r->kind & ~ALLOW) != kind)
             continue;
-        if (is_digest(kind)) {
-            size_t i = 0;
-            while (i < len && rv[i] && (rv[i] == v[i] || (rv[i] == (v[i] | 0x20) &&
-                                                           v[i] >= 'A' && v[i] <= 'F')))
-                i++;
-            if (i == len && !rv[len]) {
-                *info = tab[j].info;
-                return tab[j].head;
-            }
-        } else if (strlen(rv) == len && memcmp(rv, v, len) == 0) {
+        if (strlen(rv) == len && memcmp(rv, v, len) == 0) {
             *info = tab[j].info;
             return tab[j].head;
         }
@@ -986,13 +1023,16 @@ int kb_intel_lookup_ip_batch(const kb_intel_matcher *m, const uint8_t *addrs, si
 int kb_intel_lookup_hash_batch(const kb_intel_matcher *m, const char *const *hex,
                                const size_t *lens, size_t n, int64_t at, int *out)
 {
-    uint64_t h[BATCH];
-    int8_t kind[BATCH];
-    uint32_t cand[BATCH];
+    enum { HB = 2 * BATCH }; /* few keys reach the later stages: more per batch */
+    uint64_t h[HB];
+    int8_t kind[HB];
     if (!m->sealed)
         return KB_EINVAL;
-    for (size_t base = 0; base < n; base += BATCH) {
-        size_t k = n - base < BATCH ? n - base : BATCH;
+    for (size_t base = 0; base < n; base += HB) {
+        size_t k = n - base < HB ? n - base : HB;
+        /* 0: the next batch's text */
+        for (size_t i = base + HB; i < base + 2 * HB && i < n; i++)
+            PREFETCH(hex[i]);
         /* 1: parse, prefetch the filter word */
         for (size_t i = 0; i < k; i++) {
             int kd = digest_kind(lens[base + i]);
@@ -1011,25 +1051,21 @@ int kb_intel_lookup_hash_batch(const kb_intel_matcher *m, const char *const *hex
             else
                 PREFETCH(&m->dig[h[i] & m->dig_mask]);
         }
-        /* 3: the slot with this key, then its record */
+        /* 3: the slot with this key, then its tail */
         for (size_t i = 0; i < k; i++) {
-            cand[i] = NIL;
+            int found = 0;
             if (kind[i] < 0)
                 continue;
             for (size_t j = h[i] & m->dig_mask; m->dig[j].head != NIL; j = (j + 1) & m->dig_mask)
                 if (m->dig[j].h == h[i]) {
-                    cand[i] = m->dig[j].head;
-                    PREFETCH(&m->recs[cand[i]]);
+                    PREFETCH(m->dtail[j]);
+                    found = 1;
                     break;
                 }
-            if (cand[i] == NIL)
+            if (!found)
                 kind[i] = -1;
         }
-        /* 4: the record's value */
-        for (size_t i = 0; i < k; i++)
-            if (cand[i] != NIL)
-                PREFETCH(m->pool + m->recs[cand[i]].value);
-        /* 5: resolve */
+        /* 4: resolve */
         for (size_t i = 0; i < k; i++) {
             reporter rp = REPORTER(NULL, NULL, "hash", hex[base + i], lens[base + i], at);
             uint32_t info = 0, c;
