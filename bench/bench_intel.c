@@ -231,8 +231,11 @@ int main(void)
             size_t h4 = 0, hd = 0;
             for (size_t i = 0; i < QA; i++) {
                 if ((int)(next() % 100) < rate && nh4 && nhd) {
+                    /* in the query buffer like the misses: an event's value
+                     * is in its (cached) record, not where the indicator was */
                     addrs[i] = iv4[h4++ % nh4];
-                    digs[i] = idg[hd++ % nhd];
+                    snprintf(missbuf + 65 * i, 65, "%s", idg[hd++ % nhd]);
+                    digs[i] = missbuf + 65 * i;
                 } else {
                     addrs[i] = (uint32_t)next() | 0x80u;
                     hex(missbuf + 65 * i, (next() & 1) ? 64 : 32);

@@ -168,16 +168,21 @@ int kb_intel_state_get(struct kb_store *st, const char *key, kb_buf *out);
 
 /* ---- the matcher ------------------------------------------------------------ */
 
-/* Compact read-only tables: open addressing keyed by kind+value (hashes
- * and addresses binary, other kinds by string), per-prefix-length tables
- * for CIDR ranges (longest prefix first), wildcard domains under their
- * suffix. One key holds every feed's indicator. Built once, then shared by
- * any number of threads without locks. */
+/* Compact read-only tables: open addressing keyed by kind+value (exact
+ * IPv4 addresses in 16-byte slots, digests by their first 64 bits with the
+ * rest in a side array, other kinds by a string hash), a Bloom filter in
+ * front of the address and digest tables, per-prefix-length tables for
+ * CIDR ranges (longest prefix first) gated by /16 and /24 block bitmaps,
+ * wildcard domains under their suffix. Each slot summarises its chain
+ * (count, allowlisted, needs an expiry check) so that most lookups never
+ * read an indicator record. One key holds every feed's indicator. Built
+ * once, then shared by any number of threads without locks. */
 typedef struct kb_intel_matcher kb_intel_matcher;
 
 /* Empty matcher; add indicators, then kb_intel_matcher_seal. Indicators
- * whose valid_until is before `now` are skipped (and counted). Strings are
- * copied. */
+ * whose valid_until is before `now` are skipped (and counted); with
+ * KB_TIME_NONE none is, and the time of each event decides (see
+ * kb_intel_match). Strings are copied. */
 kb_intel_matcher *kb_intel_matcher_new(int64_t now);
 void kb_intel_matcher_free(kb_intel_matcher *m);
 /* ind->value must be normalised (kb_intel_normalize). KB_OK, KB_EINVAL for a
@@ -230,7 +235,9 @@ typedef struct kb_intel_match_counts {
  * it is an e-mail address, and when the matcher holds such kinds the raw
  * fields tls.sni / ssl server_name, tls.ja3(s).hash / ja3 / ja4. Calls fn
  * per hit (a value found in two fields hits once; fn's non-zero return
- * stops). Never allocates; safe from many threads on one sealed matcher.
+ * stops). An indicator whose valid_until is before the event's @timestamp
+ * (ev->ts, when set) does not match: a longer-lived shorter prefix or
+ * wildcard may then. Never allocates; safe from many threads on one sealed matcher.
  * Returns KB_OK, fn's non-zero return, or KB_EINVAL before seal; counts
  * (may be NULL) are incremented. */
 int kb_intel_match(const kb_intel_matcher *m, const kb_event *ev, kb_intel_hit_fn fn, void *ud,

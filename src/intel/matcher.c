@@ -67,6 +67,17 @@ typedef struct hslot {
     uint32_t info;
 } hslot;
 
+/* A digest's slot: its first 64 bits (with the kind mixed in) and its
+ * bytes 8-23 inline, so that MD5, SHA-1 and JA3 are verified from the slot
+ * alone; a SHA-256's bytes 24-31 are in a side array. 32 bytes: two slots
+ * per cache line, none straddles one. */
+typedef struct dslot {
+    uint64_t h;
+    uint8_t t[16];
+    uint32_t head; /* NIL when empty */
+    uint32_t info; /* I_* and the kind in bits 24-29 */
+} dslot;
+
 typedef struct strtab { /* interning of metadata strings while building */
     uint32_t *slot;
     size_t cap, n;
@@ -88,8 +99,9 @@ struct kb_intel_matcher {
     uint64_t v4_16[1024]; /* /16 blocks that an IPv4 range covers */
     uint64_t *v4_24;      /* /24 blocks that an IPv4 range covers (2 MB) */
     int v4_ranges;
-    hslot *dig, *str;
-    uint8_t (*dtail)[24]; /* per digest slot: the digest's bytes 8-31 */
+    dslot *dig;
+    hslot *str;
+    uint64_t *dtail; /* per digest slot: a SHA-256's bytes 24-31 */
     size_t dig_mask, str_mask;
     uint8_t plens[130]; /* prefix lengths present, longest first */
     int nplens;
@@ -550,18 +562,34 @@ int kb_intel_matcher_seal(kb_intel_matcher *m)
         uint64_t h;
         if (is_digest(k)) {
             uint64_t f = 0;
+            uint8_t t[24];
+            size_t j;
             hex64(v, strlen(v), &f);
+            hex_tail(v, strlen(v), t);
             h = dig_key(k, f);
             filt_set(m, mix(h));
-            tab = m->dig;
-            mask = m->dig_mask;
-        } else {
-            h = str_key(k, v, strlen(v));
-            tab = m->str;
-            mask = m->str_mask;
-            if (k == KB_IOC_DOMAIN && v[0] == '*')
-                m->has_wild = 1;
+            for (j = h & m->dig_mask; m->dig[j].head != NIL; j = (j + 1) & m->dig_mask) {
+                const dslot *d = &m->dig[j];
+                if (d->h == h && (d->info >> 24 & 63) == (uint32_t)k &&
+                    !memcmp(d->t, t, 16) && !memcmp(&m->dtail[j], t + 16, 8))
+                    break;
+            }
+            if (m->dig[j].head == NIL) {
+                m->dig[j].h = h;
+                memcpy(m->dig[j].t, t, 16);
+                memcpy(&m->dtail[j], t + 16, 8);
+                m->dig[j].info = (uint32_t)k << 24;
+                m->keys++;
+            }
+            r->next = m->dig[j].head;
+            m->dig[j].head = (uint32_t)ri;
+            continue;
         }
+        h = str_key(k, v, strlen(v));
+        tab = m->str;
+        mask = m->str_mask;
+        if (k == KB_IOC_DOMAIN && v[0] == '*')
+            m->has_wild = 1;
         size_t j = h & mask;
         while (tab[j].head != NIL) {
             const rec *o = &m->recs[tab[j].head];
@@ -583,12 +611,8 @@ int kb_intel_matcher_seal(kb_intel_matcher *m)
         if (m->ip[j].used)
             m->ip[j].info = chain_info(m, m->ip[j].head);
     for (size_t j = 0; j <= m->dig_mask; j++)
-        if (m->dig[j].head != NIL) {
-            const rec *r = &m->recs[m->dig[j].head];
-            const char *v = m->pool + r->value;
-            m->dig[j].info = chain_info(m, m->dig[j].head) | (uint32_t)(r->kind & ~ALLOW) << 24;
-            hex_tail(v, strlen(v), m->dtail[j]);
-        }
+        if (m->dig[j].head != NIL)
+            m->dig[j].info |= chain_info(m, m->dig[j].head);
     for (size_t j = 0; j <= m->str_mask; j++)
         if (m->str[j].head != NIL)
             m->str[j].info = chain_info(m, m->str[j].head);
@@ -615,7 +639,7 @@ void kb_intel_matcher_stats_get(const kb_intel_matcher *m, kb_intel_matcher_stat
                (m->v4 ? (m->v4_mask + 1) * sizeof(v4slot) : 0) +
                (m->filt ? (m->filt_mask + 1) * sizeof(uint64_t) : 0) +
                (m->v4_24 ? ((size_t)1 << 18) * sizeof(uint64_t) : 0) +
-               (m->dig ? (m->dig_mask + 1) * (sizeof(hslot) + sizeof *m->dtail) : 0) +
+               (m->dig ? (m->dig_mask + 1) * (sizeof(dslot) + sizeof *m->dtail) : 0) +
                (m->str ? (m->str_mask + 1) * sizeof(hslot) : 0);
 }
 
@@ -785,8 +809,9 @@ static int dig_hash(int kind, const char *v, size_t len, uint64_t *h)
 }
 
 /* Probes the digest table from key h: the slot holds the first 64 bits
- * (in h), the kind (info bits 24-29), and dtail the rest, so a lookup never
- * reads the records. The digest lengths are fixed per kind. */
+ * (in h), the kind (info bits 24-29) and bytes 8-23, dtail the rest of a
+ * SHA-256, so a lookup never reads the records. The digest lengths are
+ * fixed per kind (shorter ones are zero past their end). */
 static uint32_t probe_dig(const kb_intel_matcher *m, int kind, const char *v, size_t len,
                           uint64_t h, uint32_t *info)
 {
@@ -797,7 +822,8 @@ static uint32_t probe_dig(const kb_intel_matcher *m, int kind, const char *v, si
             continue;
         if (!parsed++ && hex_tail(v, len, t))
             return NIL;
-        if (memcmp(m->dtail[j], t, 24) == 0) {
+        if (memcmp(m->dig[j].t, t, 16) == 0 &&
+            (kind != KB_IOC_SHA256 || memcmp(&m->dtail[j], t + 16, 8) == 0)) {
             *info = m->dig[j].info & ~(UINT32_C(63) << 24);
             return m->dig[j].head;
         }
@@ -1058,7 +1084,8 @@ int kb_intel_lookup_hash_batch(const kb_intel_matcher *m, const char *const *hex
                 continue;
             for (size_t j = h[i] & m->dig_mask; m->dig[j].head != NIL; j = (j + 1) & m->dig_mask)
                 if (m->dig[j].h == h[i]) {
-                    PREFETCH(m->dtail[j]);
+                    if (kind[i] == KB_IOC_SHA256)
+                        PREFETCH(&m->dtail[j]);
                     found = 1;
                     break;
                 }
