@@ -963,7 +963,7 @@ int kb_intel_lookup_hash(const kb_intel_matcher *m, const char *hex, size_t len,
  * single lookups by construction. */
 
 #define BATCH 32
-#define PREFETCH(p) __builtin_prefetch((p), 0, 1)
+#define PREFETCH(p) __builtin_prefetch((p), 0, 3)
 
 static void pf_filt(const kb_intel_matcher *m, uint64_t h)
 {
