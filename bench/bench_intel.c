@@ -198,6 +198,7 @@ int main(void)
         int *out = malloc(QA * sizeof *out);
         uint64_t hits = 0;
         double t, c;
+        int ev_only = getenv("KOBAN_BENCH_EVENTS_ONLY") != NULL; /* for profiling */
         for (size_t i = 0; i < n; i++) {
             if (r[i].kind == -1 && !strchr(r[i].v, '/') && !strchr(r[i].v, ':')) {
                 unsigned p[4];
@@ -244,7 +245,7 @@ int main(void)
                 dl[i] = strlen(digs[i]);
             }
             /* addresses: single, then batches of 1024 */
-            for (int mode = 0; mode < 2; mode++) {
+            for (int mode = ev_only ? 2 : 0; mode < 2; mode++) {
                 hits = 0;
                 t = bench_now();
                 c = cpu_now();
@@ -269,7 +270,7 @@ int main(void)
                        mode ? "batch of 1024" : "single", rate, nq, t, (double)nq / t / 1e6,
                        (double)nq / c / 1e6, (unsigned long long)hits);
             }
-            for (int mode = 0; mode < 2; mode++) {
+            for (int mode = ev_only ? 2 : 0; mode < 2; mode++) {
                 hits = 0;
                 t = bench_now();
                 c = cpu_now();
@@ -316,7 +317,7 @@ int main(void)
                     kb_event_init(&evs[i], names, ar);
                     evp[i] = &evs[i];
                 }
-                for (int mode = 0; mode < 2; mode++) {
+                for (int mode = getenv("KOBAN_BENCH_EVENTS_BATCH") ? 1 : 0; mode < 2; mode++) {
                     kb_intel_match_counts mc = {0};
                     t = bench_now();
                     c = cpu_now();
