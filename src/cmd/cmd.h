@@ -64,7 +64,8 @@ int kb_cmd_incidents(const kb_cli *cli, int argc, char **argv);
 /* Triage of alerts collected elsewhere (`koban scan --triage`): see
  * src/cmd/triage.c. al is a kb_triage_alerts (triage/triage.h). */
 struct kb_triage_alerts;
-enum { KB_TRIAGE_NO_SAVE = 1, KB_TRIAGE_QUIET = 2 };
+/* NO_PLAYBOOKS: start no bound playbook (respond.bindings) */
+enum { KB_TRIAGE_NO_SAVE = 1, KB_TRIAGE_QUIET = 2, KB_TRIAGE_NO_PLAYBOOKS = 4 };
 int kb_cmd_triage_alerts(const kb_cli *cli, struct kb_triage_alerts *al, const char *dsn,
                          const char *criteria, int flags);
 int kb_cmd_tune(const kb_cli *cli, int argc, char **argv);
