@@ -139,6 +139,50 @@ static int load_intel(const char *path, const kb_yaml_node *intel, kb_config *cf
     return rc;
 }
 
+/* store: { retention: { default: DAYS, PATH: DAYS, ... } } where DAYS is a
+ * whole number of days, or `forever`. */
+static int load_store(const char *path, const kb_yaml_node *store, kb_config *cfg)
+{
+    const kb_yaml_node *ret;
+    if (store->kind != KB_YAML_MAP)
+        return fail(path, store->line, "store must be a mapping (retention)");
+    for (size_t i = 0; i < store->n; i++) {
+        const kb_yaml_node *key = store->items[2 * i];
+        if (key->kind != KB_YAML_SCALAR || strcmp(key->str, "retention") != 0)
+            return fail(path, key->line, "unknown store key (retention)");
+    }
+    ret = kb_yaml_get(store, "retention");
+    if (!ret || kb_yaml_is_null(ret))
+        return KB_OK;
+    if (ret->kind != KB_YAML_MAP)
+        return fail(path, ret->line, "store.retention must be a mapping of source (a path or a"
+                                     " directory, or 'default') to days");
+    if (!(cfg->retention = kb_calloc(ret->n ? ret->n : 1, sizeof *cfg->retention)))
+        return KB_ENOMEM;
+    for (size_t i = 0; i < ret->n; i++) {
+        const kb_yaml_node *key = ret->items[2 * i], *val = ret->items[2 * i + 1];
+        kb_retention *r = &cfg->retention[cfg->nretention];
+        int64_t days = 0;
+        if (key->kind != KB_YAML_SCALAR || key->len == 0 || memchr(key->str, 0, key->len))
+            return fail(path, key->line, "store.retention: a source path, a directory or"
+                                         " 'default' expected");
+        if (val->kind != KB_YAML_SCALAR ||
+            !(strcmp(val->str, "forever") == 0 || (kb_yaml_int(val, &days) && days > 0 &&
+                                                   days <= 100000)))
+            return fail(path, val->line, "store.retention: a number of days (1-100000) or"
+                                         " 'forever' expected");
+        for (size_t k = 0; k < cfg->nretention; k++)
+            if ((cfg->retention[k].source ? strcmp(cfg->retention[k].source, key->str) == 0
+                                          : strcmp(key->str, "default") == 0))
+                return fail(path, key->line, "store.retention: source named twice");
+        if (strcmp(key->str, "default") != 0 && !(r->source = kb_strdup(key->str)))
+            return KB_ENOMEM;
+        r->days = days;
+        cfg->nretention++;
+    }
+    return KB_OK;
+}
+
 /* detect: { fieldmap: FILE } */
 static int load_detect(const char *path, const kb_yaml_node *det, kb_config *cfg)
 {
@@ -225,6 +269,31 @@ static int load_correl(const char *path, const kb_yaml_node *corr, kb_correl_opt
     return KB_OK;
 }
 
+const kb_retention *kb_config_retention(const kb_config *cfg, const char *path)
+{
+    const kb_retention *best = NULL, *dflt = NULL;
+    size_t best_len = 0, pl = strlen(path);
+    for (size_t i = 0; i < cfg->nretention; i++) {
+        const kb_retention *r = &cfg->retention[i];
+        size_t n;
+        if (!r->source) {
+            dflt = r;
+            continue;
+        }
+        n = strlen(r->source);
+        while (n > 1 && r->source[n - 1] == '/')
+            n--;
+        if (n > pl || memcmp(path, r->source, n) != 0 ||
+            (n < pl && path[n] != '/' && r->source[n - 1] != '/'))
+            continue;
+        if (!best || n > best_len) {
+            best = r;
+            best_len = n;
+        }
+    }
+    return best ? best : dflt;
+}
+
 int kb_config_load(const kb_cli *cli, kb_config *cfg)
 {
     kb_yaml *y = NULL;
@@ -265,8 +334,8 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
     }
     for (size_t i = 0; i < root->n; i++) {
         const kb_yaml_node *key = root->items[2 * i];
-        static const char *const known[] = {"ingest", "intel", "suppress", "respond",
-                                            "correlation", "detect", NULL};
+        static const char *const known[] = {"ingest",      "intel",  "suppress", "respond",
+                                            "correlation", "detect", "store",    NULL};
         int ok = 0;
         for (const char *const *k = known; *k; k++)
             ok |= key->kind == KB_YAML_SCALAR && strcmp(key->str, *k) == 0;
@@ -282,6 +351,8 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
         rc = load_json_fields(cfg->path, fields, cfg);
     if (rc == KB_OK && kb_yaml_get(root, "intel") && !kb_yaml_is_null(kb_yaml_get(root, "intel")))
         rc = load_intel(cfg->path, kb_yaml_get(root, "intel"), cfg);
+    if (rc == KB_OK && kb_yaml_get(root, "store") && !kb_yaml_is_null(kb_yaml_get(root, "store")))
+        rc = load_store(cfg->path, kb_yaml_get(root, "store"), cfg);
     if (rc == KB_OK && kb_yaml_get(root, "correlation") &&
         !kb_yaml_is_null(kb_yaml_get(root, "correlation")))
         rc = load_correl(cfg->path, kb_yaml_get(root, "correlation"), &cfg->correl);
@@ -316,6 +387,9 @@ void kb_config_release(kb_config *cfg)
     kb_free(cfg->strings);
     kb_free(cfg->fieldmap);
     kb_suppress_free(cfg->suppress);
+    for (size_t i = 0; i < cfg->nretention; i++)
+        kb_free(cfg->retention[i].source);
+    kb_free(cfg->retention);
     kb_resp_bindings_release(&cfg->respond);
     for (size_t i = 0; i < cfg->intel.nallow; i++)
         kb_free(cfg->intel.allow[i]);

@@ -18,6 +18,14 @@ typedef struct kb_intel_config {
     int confidence;      /* intel.default_confidence for feeds without one; -1 unset */
 } kb_intel_config;
 
+/* store.retention: days to keep each source's events. source is a path,
+ * or a directory holding sources (the longest match wins), or NULL for
+ * `default` (every source no other entry names). days 0: keep forever. */
+typedef struct kb_retention {
+    char *source;
+    int64_t days;
+} kb_retention;
+
 typedef struct kb_config {
     char *path;               /* the file read, or NULL for defaults */
     kb_field_map json_map;    /* ingest.json.fields */
@@ -25,6 +33,8 @@ typedef struct kb_config {
     char *strings;            /* storage of the rows' names */
     kb_intel_config intel;    /* intel (allow owns its strings) */
     struct kb_suppress *suppress; /* `suppress:` entries (detect/suppress.h), or NULL */
+    kb_retention *retention;  /* store.retention (sources own their strings) */
+    size_t nretention;
     char *fieldmap;           /* detect.fieldmap: the field-map file (a relative path is
                                  taken from the configuration file's directory), or NULL */
     kb_correl_opts correl;    /* correlation: caps (the defaults when absent) */
@@ -35,5 +45,9 @@ typedef struct kb_config {
  * error after printing "path:line: reason" to stderr. */
 int kb_config_load(const kb_cli *cli, kb_config *cfg);
 void kb_config_release(kb_config *cfg);
+
+/* The store.retention entry for a source path (the longest matching path
+ * or directory, else `default`), or NULL when none applies. */
+const kb_retention *kb_config_retention(const kb_config *cfg, const char *path);
 
 #endif

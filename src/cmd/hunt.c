@@ -261,7 +261,8 @@ int kb_cmd_hunt(const kb_cli *cli, int argc, char **argv)
     kb_hunt_sql q = {0};
     kb_hunt_error err;
     struct hunt_run run = {0};
-    int q_ready = 0;
+    int q_ready = 0, limited = 0;
+    int64_t limit = 1000;
 
     kb_buf_init(&query, KB_HUNT_MAX_LEN + 1);
     for (i = 1; i < argc; i++) {
@@ -284,6 +285,12 @@ int kb_cmd_hunt(const kb_cli *cli, int argc, char **argv)
         } else if (strcmp(a, "-o") == 0 && i + 1 < argc) {
             if ((fmt = kb_out_parse(argv[++i])) < 0)
                 return kb_cmd_usage_error(cmd, "unknown output format '%s'", argv[i]);
+        } else if (strcmp(a, "--limit") == 0 && i + 1 < argc) {
+            const char *v = argv[++i];
+            if (kb_parse_i64(v, strlen(v), &limit) != KB_OK || limit < 0)
+                return kb_cmd_usage_error(cmd, "--limit: expected a row count (0: no limit),"
+                                               " got '%s'",
+                                          v);
         } else if (strcmp(a, "--explain") == 0) {
             explain = 1;
         } else if (strcmp(a, "--store") == 0 && i + 1 < argc) {
@@ -328,6 +335,7 @@ int kb_cmd_hunt(const kb_cli *cli, int argc, char **argv)
         goto out;
     }
     q_ready = 1;
+    limited = kb_hunt_limit_default(h, limit);
     if (kb_hunt_compile(h, st, since, &q, &err) != KB_OK) {
         show_error(query.data, &err);
         status = KB_EXIT_USAGE;
@@ -369,6 +377,10 @@ int kb_cmd_hunt(const kb_cli *cli, int argc, char **argv)
         status = KB_EXIT_FAILURE;
     } else if (run.out.rows == 0) {
         fprintf(stderr, "koban hunt: nothing matched\n");
+    } else if (limited && (int64_t)run.out.rows >= limit) {
+        fprintf(stderr, "koban hunt: showed the first %lld events; there may be more (--limit N,"
+                        " --limit 0 for all, or | head N)\n",
+                (long long)limit);
     }
 out:
     if (q_ready)

@@ -119,7 +119,8 @@ const kb_command kb_commands[] = {
      "Exit status: 0 ok, 1 some records were rejected, 2 usage, 3 store error.\n",
      kb_cmd_load, NULL},
     {"hunt", "search the stored events (hunt language or a named question)",
-     "usage: koban hunt [--since AGE] [-o table|jsonl|csv] [--explain] [--store DSN] QUERY\n"
+     "usage: koban hunt [--since AGE] [--limit N] [-o table|jsonl|csv] [--explain]\n"
+     "                  [--store DSN] QUERY\n"
      "       koban hunt --ask QUESTION ARGS...\n"
      "\n"
      "  host.name:pc-a and destination.ip:203.0.113.5\n"
@@ -141,6 +142,8 @@ const kb_command kb_commands[] = {
      "  process-tree HOST PID         a process and its children\n"
      "\n"
      "  --since AGE     only events newer than AGE (7d, 24h, 30m) or a date\n"
+     "  --limit N       list at most N events (default 1000, 0: all) unless the\n"
+     "                  query says | head N; stats are never capped\n"
      "  --explain       print the SQL, its parameters and the query plan\n"
      "\n"
      "Exit status: 0 ok, 2 usage or query error, 3 store error.\n",
@@ -151,7 +154,9 @@ const kb_command kb_commands[] = {
      "\n"
      "stats   events, bytes, per source and per format, oldest and newest\n"
      "prune   delete events older than AGE (30d, 12h) and/or of the source PATH\n"
-     "        (a file, or every file under a directory), with their observables\n",
+     "        (a file, or every file under a directory), with their observables;\n"
+     "        without options, each source's store.retention (days) from the\n"
+     "        configuration (see config/koban.yaml)\n",
      kb_cmd_store, NULL},
     {"assets", "import, list and show the asset inventory",
      "usage: koban assets import [--store DSN] FILE...\n"

@@ -605,3 +605,11 @@ int kb_hunt_distance(const char *a, size_t alen, const char *b, size_t blen, int
     }
     return row[blen] > max ? max + 1 : row[blen];
 }
+
+int kb_hunt_limit_default(kb_hunt *h, int64_t n)
+{
+    if (!h || h->has_stats || h->head >= 0 || n <= 0)
+        return 0;
+    h->head = n;
+    return 1;
+}

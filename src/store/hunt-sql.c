@@ -17,6 +17,7 @@ typedef struct fref {
     char expr[64];   /* SQL expression for FR_COL */
     int is_int, is_time, is_ip;
     int obs;         /* observables kind for exact pivots, -1 none; for FR_OBS -2: any */
+    int64_t fbit;    /* the field's bit in obs_events.fm, 0 none */
     kb_str raw;
 } fref;
 
@@ -192,6 +193,7 @@ static int resolve(cstate *cs, kb_str f, size_t pos, fref *r)
             r->is_time = c == KB_F_TIMESTAMP;
             r->is_ip = c == KB_F_SOURCE_IP || c == KB_F_DESTINATION_IP || c == KB_F_HOST_IP;
             r->obs = obs_of(c);
+            r->fbit = r->obs >= 0 ? kb_obs_field_bit(c) : 0;
             return 0;
         }
     }
@@ -425,6 +427,17 @@ static int compile_term(cstate *cs, const hnode *n)
             return fail(cs, n->vpos, "expected an IPv4 address or CIDR (10.0.0.0/8) for '%.*s'"
                                      " (IPv6 ranges are not supported yet)",
                         (int)n->field.len, n->field.p);
+    }
+    if (r.obs >= 0 && r.fbit) {
+        /* The index says which field held the value: no row to check. */
+        const char *kn = kb_obs_kind_name(r.obs);
+        if (put(cs, "e.id IN (SELECT event_id FROM obs_events WHERE vid IN (SELECT id FROM"
+                    " obs_values WHERE kind = ") ||
+            param(cs, KB_SV_STRV(kn, strlen(kn))) || put(cs, " AND value = ") ||
+            param(cs, KB_SV_STRV(n->value.p, n->value.len)) || put(cs, ") AND (fm & ") ||
+            param(cs, KB_SV_INTV(r.fbit)) || put(cs, ") <> 0)"))
+            return -1;
+        return 0;
     }
     if (r.obs >= 0) {
         const char *kn = kb_obs_kind_name(r.obs);

@@ -69,6 +69,9 @@ typedef struct kb_hunt_error {
  * cap is exceeded. */
 kb_hunt *kb_hunt_parse(const char *q, size_t len, int64_t now, kb_hunt_error *err);
 void kb_hunt_free(kb_hunt *h);
+/* Caps a query that lists events (no stats) and names no head at n rows,
+ * as if it ended in `| head n`. Returns 1 when it applied the cap. */
+int kb_hunt_limit_default(kb_hunt *h, int64_t n);
 
 /* A compiled query: SQL text with `?` placeholders and the values. */
 typedef struct kb_hunt_sql {

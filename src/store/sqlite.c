@@ -11,7 +11,11 @@
  *                                      record
  *   kb_ip4(text)                       an IPv4 address as an integer, NULL
  *                                      when it is none
- * The record functions keep the last decompressed block: a scan in rowid
+ *   kb_canon(canon, blk, coff, i)      canonical field i of a schema 3 row
+ *                                      (the events view, see store.h)
+ *   kb_canon_pack(i, v, ...)           encodes canonical fields (migration)
+ * The record functions keep the last decompressed block (kb_canon its
+ * canonical-field frame): a scan in rowid
  * order decompresses each block once. The cache is dropped at the start of
  * every statement (a block id may be reused after a rollback or a prune). */
 #include <sqlite3.h>
@@ -27,7 +31,11 @@ struct fnctx {
     sqlite3_stmt *get_block; /* prepared on first use: the table may be younger */
     int64_t blk;             /* block held in raw, -1 none */
     kb_buf raw;              /* the decompressed block */
+    sqlite3_stmt *get_cblock;
+    int64_t cblk;            /* block whose canonical fields are in craw, -1 none */
+    kb_buf craw;             /* its decompressed cdata */
     kb_buf rec;              /* a version 1 record */
+    kb_buf pack;             /* kb_canon_pack's result */
     kb_raw_extractor *x;
 };
 
@@ -42,23 +50,9 @@ struct sq {
     struct fnctx *fn;
 };
 
-/* The record of the row whose (raw, blk, boff, len) are argv[0..3]. */
-static int record(struct fnctx *f, sqlite3_value **argv, const char **p, size_t *n)
+/* Decompresses block blk into f->raw unless it is there already. */
+static int load_block(struct fnctx *f, int64_t blk)
 {
-    int64_t blk, boff, len;
-    if (sqlite3_value_type(argv[0]) == SQLITE_BLOB) {
-        const void *z = sqlite3_value_blob(argv[0]);
-        if (!z || kb_store_raw_decompress(z, (size_t)sqlite3_value_bytes(argv[0]), &f->rec))
-            return -1;
-        *p = f->rec.data;
-        *n = f->rec.len;
-        return 0;
-    }
-    if (sqlite3_value_type(argv[1]) != SQLITE_INTEGER)
-        return -1;
-    blk = sqlite3_value_int64(argv[1]);
-    boff = sqlite3_value_int64(argv[2]);
-    len = sqlite3_value_int64(argv[3]);
     if (blk != f->blk) {
         int rc;
         f->blk = -1;
@@ -77,6 +71,28 @@ static int record(struct fnctx *f, sqlite3_value **argv, const char **p, size_t 
         if (f->blk != blk)
             return -1;
     }
+    return 0;
+}
+
+/* The record of the row whose (raw, blk, boff, len) are argv[0..3]. */
+static int record(struct fnctx *f, sqlite3_value **argv, const char **p, size_t *n)
+{
+    int64_t blk, boff, len;
+    if (sqlite3_value_type(argv[0]) == SQLITE_BLOB) {
+        const void *z = sqlite3_value_blob(argv[0]);
+        if (!z || kb_store_raw_decompress(z, (size_t)sqlite3_value_bytes(argv[0]), &f->rec))
+            return -1;
+        *p = f->rec.data;
+        *n = f->rec.len;
+        return 0;
+    }
+    if (sqlite3_value_type(argv[1]) != SQLITE_INTEGER)
+        return -1;
+    blk = sqlite3_value_int64(argv[1]);
+    boff = sqlite3_value_int64(argv[2]);
+    len = sqlite3_value_int64(argv[3]);
+    if (load_block(f, blk))
+        return -1;
     if (boff < 0 || len < 0 || (uint64_t)boff + (uint64_t)len > f->raw.len)
         return -1;
     *p = f->raw.data + boff;
@@ -135,6 +151,90 @@ static void fn_raw_has(sqlite3_context *c, int argc, sqlite3_value **argv)
                                      (size_t)sqlite3_value_bytes(argv[4])));
 }
 
+/* Decompresses the canonical-field frame (cdata) of block blk into
+ * f->craw unless it is there already. */
+static int load_cblock(struct fnctx *f, int64_t blk)
+{
+    int rc;
+    if (blk == f->cblk)
+        return 0;
+    f->cblk = -1;
+    if (!f->get_cblock && sqlite3_prepare_v3(f->db, "SELECT cdata FROM blocks WHERE id = ?", -1,
+                                             SQLITE_PREPARE_PERSISTENT, &f->get_cblock,
+                                             NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(f->get_cblock, 1, blk);
+    rc = sqlite3_step(f->get_cblock);
+    if (rc == SQLITE_ROW && sqlite3_column_type(f->get_cblock, 0) == SQLITE_BLOB &&
+        kb_store_raw_decompress(sqlite3_column_blob(f->get_cblock, 0),
+                                (size_t)sqlite3_column_bytes(f->get_cblock, 0),
+                                &f->craw) == KB_OK)
+        f->cblk = blk;
+    sqlite3_reset(f->get_cblock);
+    return f->cblk == blk ? 0 : -1;
+}
+
+/* kb_canon(canon, blk, coff, i): canonical field i of a narrow row, from
+ * ev.canon (migrated rows) or at coff in its block's cdata frame. */
+static void fn_canon(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+    struct fnctx *f = sqlite3_user_data(c);
+    const uint8_t *p;
+    size_t n;
+    kb_sval v;
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_BLOB) {
+        p = sqlite3_value_blob(argv[0]);
+        n = (size_t)sqlite3_value_bytes(argv[0]);
+    } else {
+        int64_t at = sqlite3_value_int64(argv[2]);
+        if (sqlite3_value_type(argv[1]) != SQLITE_INTEGER ||
+            sqlite3_value_type(argv[2]) != SQLITE_INTEGER ||
+            load_cblock(f, sqlite3_value_int64(argv[1])) || at < 0 ||
+            (uint64_t)at > f->craw.len) {
+            sqlite3_result_null(c);
+            return;
+        }
+        p = (const uint8_t *)f->craw.data + at;
+        n = f->craw.len - (size_t)at;
+    }
+    if (!p || kb_cenc_find(p, n, sqlite3_value_int(argv[3]), &v) != 1)
+        sqlite3_result_null(c);
+    else if (v.type == KB_SV_INT)
+        sqlite3_result_int64(c, v.i);
+    else
+        sqlite3_result_text(c, v.p, (int)v.len, SQLITE_TRANSIENT);
+}
+
+/* kb_canon_pack(i1, v1, i2, v2, ...): the encoding of the non-NULL values
+ * (the migration from wide rows). */
+static void fn_canon_pack(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+    struct fnctx *f = sqlite3_user_data(c);
+    int rc = 0;
+    kb_buf_clear(&f->pack);
+    for (int a = 0; a + 1 < argc; a += 2) {
+        int i = sqlite3_value_int(argv[a]);
+        switch (sqlite3_value_type(argv[a + 1])) {
+        case SQLITE_NULL:
+            break;
+        case SQLITE_INTEGER:
+            rc |= kb_cenc_put_int(&f->pack, i, sqlite3_value_int64(argv[a + 1]));
+            break;
+        default: {
+            const char *t = (const char *)sqlite3_value_text(argv[a + 1]);
+            rc |= kb_cenc_put_text(&f->pack, i, t ? t : "",
+                                    (size_t)sqlite3_value_bytes(argv[a + 1]));
+        }
+        }
+    }
+    rc |= kb_buf_putc(&f->pack, (char)KB_CANON_END);
+    if (rc)
+        sqlite3_result_error_nomem(c);
+    else
+        sqlite3_result_blob(c, f->pack.data, (int)f->pack.len, SQLITE_TRANSIENT);
+}
+
 static void fn_raw_field(sqlite3_context *c, int argc, sqlite3_value **argv)
 {
     struct fnctx *f = sqlite3_user_data(c);
@@ -191,6 +291,9 @@ static void fnctx_free(void *p)
         return;
     kb_buf_release(&f->raw);
     kb_buf_release(&f->rec);
+    kb_buf_release(&f->craw);
+    sqlite3_finalize(f->get_cblock);
+    kb_buf_release(&f->pack);
     sqlite3_finalize(f->get_block);
     kb_raw_extractor_free(f->x);
     kb_free(f);
@@ -233,14 +336,21 @@ static int sq_open(kb_store *st, const char *dsn)
     }
     kb_buf_init(&f->raw, 64u << 20);
     kb_buf_init(&f->rec, 64u << 20);
+    kb_buf_init(&f->craw, 64u << 20);
+    kb_buf_init(&f->pack, 1u << 20);
     f->db = s->db;
     f->blk = -1;
+    f->cblk = -1;
     s->fn = f;
     /* One context shared by the record functions; the last one frees it. */
     if (sqlite3_create_function_v2(s->db, "kb_raw", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
                                    fn_raw, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_create_function_v2(s->db, "kb_raw_has", 5, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
                                    fn_raw_has, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function_v2(s->db, "kb_canon", 4, SQLITE_UTF8 | SQLITE_DETERMINISTIC, f,
+                                   fn_canon, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_create_function_v2(s->db, "kb_canon_pack", -1, SQLITE_UTF8, f, fn_canon_pack,
+                                   NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_create_function_v2(s->db, "kb_ip4", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                                    fn_ip4, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_create_function_v2(s->db, "kb_raw_field", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
@@ -264,6 +374,8 @@ static void sq_close(kb_store *st)
     if (s->fn) {
         sqlite3_finalize(s->fn->get_block);
         s->fn->get_block = NULL;
+        sqlite3_finalize(s->fn->get_cblock);
+        s->fn->get_cblock = NULL;
     }
     if (s->db) {
         /* Fold the WAL back into the database on a clean close. */
@@ -340,7 +452,7 @@ static int sq_exec(kb_store *st, const char *sql, const kb_sval *params, size_t 
     int rc, ret = KB_OK;
 
     if (s->fn)
-        s->fn->blk = -1;
+        s->fn->blk = s->fn->cblk = -1;
     if ((rc = prepare(st, s, sql, cache, &stmt)))
         return rc;
     if (bind_all(stmt, params, n) != SQLITE_OK) {
@@ -445,6 +557,7 @@ const kb_store_backend kb_store_sqlite = {
     .raw_fields = 1,
     .t_clustered = " WITHOUT ROWID",
     .begin = "BEGIN IMMEDIATE",
+    .canon_blocks = 1,
     .own_ids = 1,
     .open = sq_open,
     .close = sq_close,

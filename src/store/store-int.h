@@ -8,6 +8,9 @@ struct kb_store {
     const kb_store_backend *be;
     void *db;          /* the back end's handle */
     int txdepth;
+    const char *evtab; /* "ev" (narrow rows, canon_blocks) or "events" */
+    int64_t *boffs;    /* per record of the block being built: its offset in
+                          block and in cblock (pairs) */
     char err[512];
     /* Per-batch scratch, reused: compressed record, observables dedup. */
     void *zctx;        /* ZSTD_CCtx */
@@ -16,13 +19,15 @@ struct kb_store {
     char *sql_ins_event; /* built once from kb_store_columns: RETURNING id */
     char *sql_ins_event_id; /* the same with the id given (own_ids) */
     char *sql_ins_events; /* EV_ROWS rows of that in one statement */
-    char *sql_obs_multi; /* OBS_ROWS rows of obs_events per statement */
+    char *sql_obs_multi;
+    char *sql_nv_one, *sql_nv_multi; /* narrow ev rows: one, NV_ROWS */ /* OBS_ROWS rows of obs_events per statement */
     /* obs_events rows of the batch (vid, event id pairs), inserted sorted
      * at its end: neighbouring keys share b-tree pages. Grows to the
      * largest batch's observables (at most 14 per event). */
     int64_t *obs_rows;
     size_t nobs_rows, aobs_rows;
     kb_buf block;      /* the raw records of the block being built */
+    kb_buf cblock;     /* their canonical fields (narrow rows: blocks.cdata) */
     /* Observable value ids already in obs_values: open addressing over
      * (kind, value), strings in vpool. Capped (OBS_CACHE_SLOTS entries,
      * OBS_CACHE_POOL bytes): at the cap, or after a rollback (ids of the
@@ -41,6 +46,24 @@ struct kb_store {
     uint8_t *seen;
     size_t nseen;
 };
+
+/* The canonical fields of a narrow row (schema 3), encoded in its block's
+ * second frame (blocks.cdata, at ev.coff) or in ev.canon for rows migrated
+ * from schema 2: entries of
+ *   text:    one byte i (index), a varint length, the bytes
+ *   integer: one byte 0x80|i, a zigzag varint
+ * ended by KB_CANON_END. i is the index in kb_store_columns (never ts or
+ * host_name, which are ev columns) or KB_CANON_LS + 0..2 for the Sigma
+ * logsource's product, category and service. */
+#define KB_CANON_END 0xff
+#define KB_CANON_INT 0x80
+#define KB_CANON_LS 40
+#define KB_CANON_COUNT (KB_CANON_LS + 3)
+int kb_cenc_put_text(kb_buf *b, int i, const char *s, size_t len);
+int kb_cenc_put_int(kb_buf *b, int i, int64_t v);
+/* Finds entry i in the encoding at p (at most n bytes). Returns 1 with
+ * *out set (text borrowed from p), 0 when absent, -1 when malformed. */
+int kb_cenc_find(const uint8_t *p, size_t n, int i, kb_sval *out);
 
 /* Sets st->err (printf-style) and returns KB_EIO. */
 int kb_store_fail(kb_store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

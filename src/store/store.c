@@ -74,6 +74,20 @@ static const char *const obs_kinds[] = {
 #undef KB_OBS_STR
 };
 
+/* Observables of one event: (kind, canonical field) pairs. */
+static const struct {
+    int kind, canon;
+} obs_map[] = {
+    {KB_OBS_IP, KB_F_SOURCE_IP},          {KB_OBS_IP, KB_F_DESTINATION_IP},
+    {KB_OBS_IP, KB_F_HOST_IP},            {KB_OBS_DOMAIN, KB_F_URL_DOMAIN},
+    {KB_OBS_DOMAIN, KB_F_DNS_QUESTION_NAME}, {KB_OBS_URL, KB_F_URL_FULL},
+    {KB_OBS_HASH, KB_F_FILE_HASH_MD5},    {KB_OBS_HASH, KB_F_FILE_HASH_SHA1},
+    {KB_OBS_HASH, KB_F_FILE_HASH_SHA256}, {KB_OBS_USER, KB_F_USER_NAME},
+    {KB_OBS_HOST, KB_F_HOST_NAME},        {KB_OBS_FILE, KB_F_FILE_NAME},
+    {KB_OBS_PROCESS, KB_F_PROCESS_EXECUTABLE}, {KB_OBS_PROCESS, KB_F_PROCESS_PARENT_EXECUTABLE},
+};
+#define NOBS (sizeof obs_map / sizeof obs_map[0])
+
 const char *kb_obs_kind_name(int kind)
 {
     return kind >= 0 && kind < KB_OBS_COUNT ? obs_kinds[kind] : "?";
@@ -85,6 +99,79 @@ int kb_obs_kind_find(const char *s, size_t len)
         if (kb_str_eqz(s, len, obs_kinds[k]))
             return k;
     return -1;
+}
+
+/* ---- the canonical-field encoding of narrow rows (store-int.h) ------------ */
+
+static int put_varint(kb_buf *b, uint64_t v)
+{
+    char tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return kb_buf_append(b, tmp, n);
+}
+
+static int get_varint(const uint8_t *p, size_t n, size_t *at, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        uint8_t c;
+        if (*at >= n)
+            return -1;
+        c = p[(*at)++];
+        x |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int kb_cenc_put_text(kb_buf *b, int i, const char *s, size_t len)
+{
+    if (kb_buf_putc(b, (char)i) || put_varint(b, len) || kb_buf_append(b, s, len))
+        return KB_ENOMEM;
+    return KB_OK;
+}
+
+int kb_cenc_put_int(kb_buf *b, int i, int64_t v)
+{
+    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    if (kb_buf_putc(b, (char)(KB_CANON_INT | i)) || put_varint(b, z))
+        return KB_ENOMEM;
+    return KB_OK;
+}
+
+int kb_cenc_find(const uint8_t *p, size_t n, int i, kb_sval *out)
+{
+    size_t at = 0;
+    while (at < n) {
+        uint8_t tag = p[at++];
+        uint64_t v;
+        if (tag == KB_CANON_END)
+            return 0;
+        if ((tag & 0x7f) >= KB_CANON_COUNT || get_varint(p, n, &at, &v))
+            return -1;
+        if (tag & KB_CANON_INT) {
+            if ((tag & 0x7f) == i) {
+                *out = KB_SV_INTV((int64_t)(v >> 1) ^ -(int64_t)(v & 1));
+                return 1;
+            }
+            continue;
+        }
+        if (v > n - at)
+            return -1;
+        if (tag == i) {
+            *out = KB_SV_STRV((const char *)p + at, (size_t)v);
+            return 1;
+        }
+        at += (size_t)v;
+    }
+    return -1; /* no end marker */
 }
 
 /* ---- errors, opening ---------------------------------------------------- */
@@ -264,8 +351,74 @@ static int ddl_v2(kb_store *st, kb_buf *b)
     return rc ? KB_ENOMEM : KB_OK;
 }
 
+/* Migration 3 (back ends with canon_blocks): narrow event rows. The wide
+ * events table (~50 mostly empty columns, ~160 bytes a row) becomes `ev`
+ * with the columns queries filter or index on; new records carry their
+ * other canonical fields inside their compressed block, migrated rows in
+ * ev.canon (kb_canon_pack). `events` becomes a view of the old shape.
+ * Other back ends keep the wide table (the version is recorded all the
+ * same). */
+static int ddl_v3(kb_store *st, kb_buf *b)
+{
+    int rc = 0, k = 0;
+    static const char canon_args[] = "canon, blk, coff";
+
+    /* Which canonical fields held each observable (bit i: obs_map[i]), so
+     * that a pivot on one field (source.ip:X) needs no look at the row. */
+    rc |= kb_buf_puts(b, "ALTER TABLE obs_events ADD COLUMN fm BIGINT NOT NULL DEFAULT 0;\n"
+                         "UPDATE obs_events SET fm = COALESCE((SELECT 0");
+    for (size_t i = 0; i < NOBS; i++)
+        rc |= kb_buf_printf(b, " + CASE WHEN v.kind = '%s' AND e.%s = v.value THEN %lld ELSE 0"
+                               " END",
+                            obs_kinds[obs_map[i].kind],
+                            kb_store_column_of(obs_map[i].canon)->column, (long long)1 << i);
+    rc |= kb_buf_puts(b, " FROM obs_values v, events e WHERE v.id = obs_events.vid AND"
+                         " e.id = obs_events.event_id), 0);\n");
+    if (!st->be->canon_blocks)
+        return rc ? KB_ENOMEM : KB_OK;
+    rc |= kb_buf_puts(b, "ALTER TABLE blocks ADD COLUMN cdata BLOB;\n"
+                         "CREATE TABLE ev (id INTEGER PRIMARY KEY, ts BIGINT, host_name TEXT,"
+                         " format TEXT, source_id BIGINT, rec_offset BIGINT, line BIGINT,"
+                         " raw_len BIGINT, blk BIGINT, boff BIGINT, coff BIGINT, raw BLOB,"
+                         " canon BLOB);\n"
+                         "INSERT INTO ev (id, ts, host_name, format, source_id, rec_offset, line,"
+                         " raw_len, blk, boff, raw, canon) SELECT id, ts, host_name, format,"
+                         " source_id, rec_offset, line, raw_len, blk, boff, raw, kb_canon_pack(");
+    for (const kb_store_column *c = kb_store_columns; c->column; c++, k++) {
+        if (c->canon == KB_F_TIMESTAMP || c->canon == KB_F_HOST_NAME)
+            continue;
+        rc |= kb_buf_printf(b, "%d, %s, ", k, c->column);
+    }
+    rc |= kb_buf_printf(b, "%d, ls_product, %d, ls_category, %d, ls_service) FROM events;\n",
+                        KB_CANON_LS, KB_CANON_LS + 1, KB_CANON_LS + 2);
+    rc |= kb_buf_puts(b, "DROP VIEW observables;\n"
+                         "DROP TABLE events;\n"
+                         "CREATE INDEX events_ts ON ev (ts);\n"
+                         "CREATE INDEX events_host_ts ON ev (host_name, ts)"
+                         " WHERE host_name IS NOT NULL;\n"
+                         "CREATE VIEW events AS SELECT id");
+    k = 0;
+    for (const kb_store_column *c = kb_store_columns; c->column; c++, k++) {
+        if (c->canon == KB_F_TIMESTAMP || c->canon == KB_F_HOST_NAME)
+            rc |= kb_buf_printf(b, ", %s", c->column);
+        else
+            rc |= kb_buf_printf(b, ", kb_canon(%s, %d) AS %s", canon_args, k, c->column);
+    }
+    rc |= kb_buf_printf(b,
+                        ", format, kb_canon(%s, %d) AS ls_product, kb_canon(%s, %d) AS"
+                        " ls_category, kb_canon(%s, %d) AS ls_service, source_id, rec_offset,"
+                        " line, raw_len, raw, blk, boff FROM ev;\n",
+                        canon_args, KB_CANON_LS, canon_args, KB_CANON_LS + 1, canon_args,
+                        KB_CANON_LS + 2);
+    rc |= kb_buf_puts(b, "CREATE VIEW observables AS SELECT v.kind AS kind, v.value AS value,"
+                         " e.ts AS ts, e.host_name AS host, o.event_id AS event_id"
+                         " FROM obs_events o JOIN obs_values v ON v.id = o.vid"
+                         " LEFT JOIN ev e ON e.id = o.event_id;\n");
+    return rc ? KB_ENOMEM : KB_OK;
+}
+
 typedef int (*migration_fn)(kb_store *st, kb_buf *b);
-static const migration_fn migrations[KB_STORE_SCHEMA_VERSION] = {ddl_v1, ddl_v2};
+static const migration_fn migrations[KB_STORE_SCHEMA_VERSION] = {ddl_v1, ddl_v2, ddl_v3};
 
 int kb_store_schema_version(kb_store *st)
 {
@@ -313,7 +466,7 @@ static int migrate(kb_store *st)
             break;
         if ((rc = kb_store_begin(st)))
             break;
-        if ((rc = exec_script(st, b.data)) ||
+        if ((b.data && (rc = exec_script(st, b.data))) ||
             (rc = st->be->exec(st, "INSERT INTO schema_version (version, applied) VALUES (?, ?)",
                                p, 2, NULL, NULL, 0)) ||
             (rc = kb_store_commit(st))) {
@@ -361,14 +514,44 @@ static char *event_sql(int with_id, int rows)
     return b.data;
 }
 
-static int build_sql(kb_store *st)
+/* Narrow rows (canon_blocks): the ev columns a loader sets, NV_ROWS rows
+ * per multi-row INSERT. */
+#define NV_PARAMS 11
+#define NV_ROWS 32
+
+static char *narrow_sql(int rows)
 {
     kb_buf b;
     int rc = 0;
     kb_buf_init(&b, 0);
-    rc |= kb_buf_puts(&b, "INSERT INTO obs_events (vid, event_id) VALUES (?, ?)");
+    rc |= kb_buf_puts(&b, "INSERT INTO ev (id, ts, host_name, format, source_id, rec_offset,"
+                          " line, raw_len, blk, boff, coff) VALUES ");
+    for (int r = 0; r < rows; r++)
+        rc |= kb_buf_puts(&b, r ? ", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                                : "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (rc) {
+        kb_buf_release(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+static int build_sql(kb_store *st)
+{
+    kb_buf b;
+    int rc = 0;
+    st->evtab = st->be->canon_blocks ? "ev" : "events";
+    if (st->be->canon_blocks) {
+        st->sql_nv_one = narrow_sql(1);
+        st->sql_nv_multi = narrow_sql(NV_ROWS);
+        st->boffs = kb_malloc(2 * KB_STORE_BLOCK_EVENTS * sizeof *st->boffs);
+        if (!st->sql_nv_one || !st->sql_nv_multi || !st->boffs)
+            return kb_store_fail(st, "out of memory");
+    }
+    kb_buf_init(&b, 0);
+    rc |= kb_buf_puts(&b, "INSERT INTO obs_events (vid, event_id, fm) VALUES (?, ?, ?)");
     for (int i = 1; i < OBS_ROWS; i++)
-        rc |= kb_buf_puts(&b, ", (?, ?)");
+        rc |= kb_buf_puts(&b, ", (?, ?, ?)");
     st->sql_obs_multi = b.data;
     st->sql_ins_event = event_sql(0, 1);
     st->sql_ins_event_id = event_sql(1, 1);
@@ -401,6 +584,7 @@ kb_store *kb_store_open(const char *dsn, char *errbuf, size_t errsize)
     kb_buf_init(&st->z, 0);
     kb_buf_init(&st->scratch, 0);
     kb_buf_init(&st->block, 0);
+    kb_buf_init(&st->cblock, 0);
     kb_buf_init(&st->vpool, 0);
     if (!(st->zctx = ZSTD_createCCtx())) {
         kb_store_fail(st, "out of memory");
@@ -465,12 +649,16 @@ void kb_store_close(kb_store *st)
     kb_buf_release(&st->z);
     kb_buf_release(&st->scratch);
     kb_buf_release(&st->block);
+    kb_buf_release(&st->cblock);
     kb_buf_release(&st->vpool);
     kb_free(st->obs);
     kb_free(st->sql_ins_event);
     kb_free(st->sql_ins_event_id);
     kb_free(st->sql_ins_events);
     kb_free(st->sql_obs_multi);
+    kb_free(st->sql_nv_one);
+    kb_free(st->sql_nv_multi);
+    kb_free(st->boffs);
     kb_free(st->obs_rows);
     kb_free(st->seen);
     kb_free(st);
@@ -522,24 +710,11 @@ static const char sql_src_ckpt[] =
 static const char sql_obs_get[] = "SELECT id FROM obs_values WHERE value = ? AND kind = ?";
 static const char sql_obs_new[] =
     "INSERT INTO obs_values (kind, value) VALUES (?, ?) RETURNING id";
-static const char sql_obs[] = "INSERT INTO obs_events (vid, event_id) VALUES (?, ?)";
+static const char sql_obs[] = "INSERT INTO obs_events (vid, event_id, fm) VALUES (?, ?, ?)";
 static const char sql_block_new[] = "INSERT INTO blocks (data) VALUES (?) RETURNING id";
 static const char sql_block_ids[] = "UPDATE blocks SET lo = ?, hi = ? WHERE id = ?";
 static const char sql_field[] = "INSERT INTO field_names (name) VALUES (?) ON CONFLICT DO NOTHING";
 
-/* Observables of one event: (kind, canonical field) pairs. */
-static const struct {
-    int kind, canon;
-} obs_map[] = {
-    {KB_OBS_IP, KB_F_SOURCE_IP},          {KB_OBS_IP, KB_F_DESTINATION_IP},
-    {KB_OBS_IP, KB_F_HOST_IP},            {KB_OBS_DOMAIN, KB_F_URL_DOMAIN},
-    {KB_OBS_DOMAIN, KB_F_DNS_QUESTION_NAME}, {KB_OBS_URL, KB_F_URL_FULL},
-    {KB_OBS_HASH, KB_F_FILE_HASH_MD5},    {KB_OBS_HASH, KB_F_FILE_HASH_SHA1},
-    {KB_OBS_HASH, KB_F_FILE_HASH_SHA256}, {KB_OBS_USER, KB_F_USER_NAME},
-    {KB_OBS_HOST, KB_F_HOST_NAME},        {KB_OBS_FILE, KB_F_FILE_NAME},
-    {KB_OBS_PROCESS, KB_F_PROCESS_EXECUTABLE}, {KB_OBS_PROCESS, KB_F_PROCESS_PARENT_EXECUTABLE},
-};
-#define NOBS (sizeof obs_map / sizeof obs_map[0])
 
 /* The value-id cache (see store-int.h): a power of two, at most half full. */
 #define OBS_CACHE_SLOTS ((size_t)1 << 20)
@@ -600,6 +775,15 @@ static int obs_vid(kb_store *st, int kind, const char *v, size_t len, int64_t *v
     return KB_OK;
 }
 
+/* The fm bit of canonical field canon (see store.h), 0 if it has none. */
+int64_t kb_obs_field_bit(int canon)
+{
+    for (size_t i = 0; i < NOBS; i++)
+        if (obs_map[i].canon == canon)
+            return (int64_t)1 << i;
+    return 0;
+}
+
 static int cmp_obs(const void *a, const void *b)
 {
     const int64_t *x = a, *y = b;
@@ -608,24 +792,24 @@ static int cmp_obs(const void *a, const void *b)
     return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
-/* Inserts the batch's obs_events rows in key order, OBS_ROWS per
- * statement, the rest one by one. */
+/* Inserts the batch's obs_events rows (vid, event id, fm) in key order,
+ * OBS_ROWS per statement, the rest one by one. */
 static int flush_obs(kb_store *st)
 {
-    kb_sval p[2 * OBS_ROWS];
+    kb_sval p[3 * OBS_ROWS];
     size_t n = st->nobs_rows, i = 0;
     int rc = KB_OK;
     st->nobs_rows = 0;
-    qsort(st->obs_rows, n, 2 * sizeof *st->obs_rows, cmp_obs);
+    qsort(st->obs_rows, n, 3 * sizeof *st->obs_rows, cmp_obs);
     for (; i + OBS_ROWS <= n && !rc; i += OBS_ROWS) {
-        for (size_t k = 0; k < 2 * OBS_ROWS; k++)
-            p[k] = KB_SV_INTV(st->obs_rows[2 * i + k]);
-        rc = st->be->exec(st, st->sql_obs_multi, p, 2 * OBS_ROWS, NULL, NULL, 1);
+        for (size_t k = 0; k < 3 * OBS_ROWS; k++)
+            p[k] = KB_SV_INTV(st->obs_rows[3 * i + k]);
+        rc = st->be->exec(st, st->sql_obs_multi, p, 3 * OBS_ROWS, NULL, NULL, 1);
     }
     for (; i < n && !rc; i++) {
-        p[0] = KB_SV_INTV(st->obs_rows[2 * i]);
-        p[1] = KB_SV_INTV(st->obs_rows[2 * i + 1]);
-        rc = st->be->exec(st, sql_obs, p, 2, NULL, NULL, 1);
+        for (size_t k = 0; k < 3; k++)
+            p[k] = KB_SV_INTV(st->obs_rows[3 * i + k]);
+        rc = st->be->exec(st, sql_obs, p, 3, NULL, NULL, 1);
     }
     return rc;
 }
@@ -635,6 +819,7 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
 {
     const kb_field *done[NOBS];
     int dkind[NOBS];
+    size_t drow[NOBS]; /* the obs_rows entry of done[k] */
     size_t nd = 0;
 
     for (size_t i = 0; i < NOBS; i++) {
@@ -643,25 +828,30 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
         int64_t vid;
         if (!f || f->len == 0 || f->type == KB_V_NULL || f->len > 4096)
             continue;
-        for (size_t k = 0; k < nd && !dup; k++)
+        for (size_t k = 0; k < nd && !dup; k++) {
             dup = dkind[k] == obs_map[i].kind && kb_str_eq(done[k]->val, done[k]->len, f->val,
                                                            f->len);
+            if (dup) /* one row per (kind, value), with every field it was in */
+                st->obs_rows[3 * drow[k] + 2] |= (int64_t)1 << i;
+        }
         if (dup)
             continue;
         done[nd] = f;
+        drow[nd] = st->nobs_rows;
         dkind[nd++] = obs_map[i].kind;
         if ((rc = obs_vid(st, obs_map[i].kind, f->val, f->len, &vid)))
             return rc;
         if (st->nobs_rows == st->aobs_rows) {
             size_t na = st->aobs_rows ? 2 * st->aobs_rows : 4096;
-            int64_t *nr = kb_realloc(st->obs_rows, na * 2 * sizeof *nr);
+            int64_t *nr = kb_realloc(st->obs_rows, na * 3 * sizeof *nr);
             if (!nr)
                 return kb_store_fail(st, "out of memory");
             st->obs_rows = nr;
             st->aobs_rows = na;
         }
-        st->obs_rows[2 * st->nobs_rows] = vid;
-        st->obs_rows[2 * st->nobs_rows + 1] = id;
+        st->obs_rows[3 * st->nobs_rows] = vid;
+        st->obs_rows[3 * st->nobs_rows + 1] = id;
+        st->obs_rows[3 * st->nobs_rows + 2] = (int64_t)1 << i;
         st->nobs_rows++;
         if (stats)
             stats->observables++;
@@ -715,6 +905,61 @@ static size_t event_params(const kb_store *st, const kb_event *ev, int64_t id,
     return k;
 }
 
+/* Appends the canonical fields of ev that are not ev columns, and its
+ * Sigma logsource, in the narrow-row encoding (store-int.h). */
+static int put_canon(kb_buf *b, const kb_event *ev)
+{
+    int k = 0, rc = 0;
+    const char *ls[3] = {ev->ls.product, ev->ls.category, ev->ls.service};
+    for (const kb_store_column *c = kb_store_columns; c->column; c++, k++) {
+        const kb_field *f;
+        int64_t v;
+        if (c->canon == KB_F_TIMESTAMP || c->canon == KB_F_HOST_NAME)
+            continue;
+        f = kb_event_canon(ev, c->canon);
+        if (!f || f->type == KB_V_NULL)
+            continue;
+        if (c->is_int)
+            rc |= kb_parse_i64(f->val, f->len, &v) == KB_OK ? kb_cenc_put_int(b, k, v) : 0;
+        else
+            rc |= kb_cenc_put_text(b, k, f->val, f->len);
+    }
+    for (int i = 0; i < 3; i++)
+        if (ls[i])
+            rc |= kb_cenc_put_text(b, KB_CANON_LS + i, ls[i], strlen(ls[i]));
+    rc |= kb_buf_putc(b, (char)KB_CANON_END);
+    return rc ? KB_ENOMEM : KB_OK;
+}
+
+/* The NV_PARAMS parameters of a narrow ev row into p. */
+static void narrow_params(const kb_event *ev, int64_t id, int64_t source_id, int64_t blk,
+                          int64_t boff, int64_t coff, kb_sval *p)
+{
+    kb_sval null = {KB_SV_NULL, 0, 0, NULL, 0};
+    const kb_field *h = kb_event_canon(ev, KB_F_HOST_NAME);
+    p[0] = KB_SV_INTV(id);
+    p[1] = ev->ts == KB_TIME_NONE ? null : KB_SV_INTV(ev->ts);
+    p[2] = h && h->type != KB_V_NULL ? KB_SV_STRV(h->val, h->len) : null;
+    p[3] = str_or_null(ev->format);
+    p[4] = KB_SV_INTV(source_id);
+    p[5] = KB_SV_INTV((int64_t)ev->offset);
+    p[6] = KB_SV_INTV((int64_t)ev->line);
+    p[7] = KB_SV_INTV((int64_t)ev->raw_len);
+    p[8] = KB_SV_INTV(blk);
+    p[9] = KB_SV_INTV(boff);
+    p[10] = KB_SV_INTV(coff);
+}
+
+static int flush_narrow(kb_store *st, const kb_sval *p, size_t n)
+{
+    int rc = KB_OK;
+    if (n == NV_ROWS)
+        return st->be->exec(st, st->sql_nv_multi, p, n * NV_PARAMS, NULL, NULL, 1);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = st->be->exec(st, st->sql_nv_one, p + i * NV_PARAMS, NV_PARAMS, NULL, NULL, 1);
+    return rc;
+}
+
 /* Inserts the events whose parameters are in p (n rows of EV_PARAMS, own_ids):
  * EV_ROWS in one statement, fewer one by one. */
 static int flush_events(kb_store *st, const kb_sval *p, size_t n)
@@ -733,19 +978,32 @@ static int flush_events(kb_store *st, const kb_sval *p, size_t n)
 static int put_block(kb_store *st, int64_t lo, int64_t hi, int64_t *blk)
 {
     static const char sql_id[] = "INSERT INTO blocks (id, lo, hi, data) VALUES (?, ?, ?, ?)";
-    size_t bound = ZSTD_compressBound(st->block.len), zn;
-    kb_sval p[4];
-    if (st->z.alloc < bound + 1 && kb_buf_reserve(&st->z, bound + 1))
+    static const char sql_id2[] =
+        "INSERT INTO blocks (id, lo, hi, data, cdata) VALUES (?, ?, ?, ?, ?)";
+    size_t bound = ZSTD_compressBound(st->block.len), zn, cn = 0;
+    size_t cbound = st->cblock.len ? ZSTD_compressBound(st->cblock.len) : 0;
+    kb_sval p[5];
+    if (st->z.alloc < bound + cbound + 1 && kb_buf_reserve(&st->z, bound + cbound + 1))
         return kb_store_fail(st, "out of memory");
     zn = ZSTD_compressCCtx(st->zctx, st->z.data, bound, st->block.data, st->block.len,
                            KB_STORE_ZSTD_LEVEL);
     if (ZSTD_isError(zn))
         return kb_store_fail(st, "zstd: %s", ZSTD_getErrorName(zn));
+    if (st->cblock.len) { /* narrow rows: their canonical fields, a frame of their own */
+        cn = ZSTD_compressCCtx(st->zctx, st->z.data + zn, cbound, st->cblock.data,
+                               st->cblock.len, KB_STORE_ZSTD_LEVEL);
+        if (ZSTD_isError(cn))
+            return kb_store_fail(st, "zstd: %s", ZSTD_getErrorName(cn));
+    }
     if (st->be->own_ids) {
         p[0] = KB_SV_INTV(*blk);
         p[1] = KB_SV_INTV(lo);
         p[2] = KB_SV_INTV(hi);
         p[3] = (kb_sval){KB_SV_BLOB, 0, 0, st->z.data, zn};
+        if (st->cblock.len) {
+            p[4] = (kb_sval){KB_SV_BLOB, 0, 0, st->z.data + zn, cn};
+            return st->be->exec(st, sql_id2, p, 5, NULL, NULL, 1);
+        }
         return st->be->exec(st, sql_id, p, 4, NULL, NULL, 1);
     }
     p[0] = (kb_sval){KB_SV_BLOB, 0, 0, st->z.data, zn};
@@ -803,7 +1061,10 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
     struct stat sb;
     int64_t inode = 0, size = 0, last = -1, line = 0, added = 0, next_id = 0, next_blk = 0;
     kb_sval evp[EV_ROWS * EV_PARAMS]; /* own_ids: events waiting for their INSERT */
-    size_t nev = 0;
+    kb_sval nvp[NV_ROWS * NV_PARAMS]; /* narrow rows waiting for theirs */
+    size_t nev = 0, nnv = 0;
+    const int narrow = st->be->canon_blocks;
+    const int nested = st->txdepth > 0; /* in a caller's group transaction */
     const char *path = batch->path ? batch->path : "-";
     const char *fmt = batch->decoder ? batch->decoder->name : NULL;
     int rc, tracked = strcmp(path, "-") != 0;
@@ -844,7 +1105,10 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
     last = src.checkpoint;
     if (st->be->own_ids) {
         /* The write transaction is exclusive: nobody else numbers rows. */
-        next_id = kb_store_scalar(st, "SELECT COALESCE(MAX(id), 0) FROM events", NULL, 0, -1) + 1;
+        next_id = kb_store_scalar(st, narrow ? "SELECT COALESCE(MAX(id), 0) FROM ev"
+                                             : "SELECT COALESCE(MAX(id), 0) FROM events",
+                                  NULL, 0, -1) +
+                  1;
         next_blk = kb_store_scalar(st, "SELECT COALESCE(MAX(id), 0) FROM blocks", NULL, 0, -1) + 1;
         if (next_id <= 0 || next_blk <= 0) {
             rc = kb_store_fail(st, "cannot read the last event id: %s", st->err);
@@ -854,16 +1118,22 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
     for (size_t i = 0; i < batch->n;) {
         /* The next block: up to KB_STORE_BLOCK_EVENTS records to store,
          * KB_STORE_BLOCK_BYTES (unless one record alone is longer). */
-        size_t end, nb = 0;
+        size_t end, nb = 0, j = 0;
         int64_t blk = 0, boff = 0, lo = 0, hi = 0;
         kb_buf_clear(&st->block);
+        kb_buf_clear(&st->cblock);
         for (end = i; end < batch->n && nb < KB_STORE_BLOCK_EVENTS; end++) {
             const kb_event *ev = &batch->events[end];
             if (tracked && (int64_t)ev->offset <= src.checkpoint)
                 continue;
             if (nb && st->block.len + ev->raw_len > KB_STORE_BLOCK_BYTES)
                 break;
-            if (kb_buf_append(&st->block, ev->raw, ev->raw_len)) {
+            if (narrow) {
+                st->boffs[2 * nb] = (int64_t)st->block.len;
+                st->boffs[2 * nb + 1] = (int64_t)st->cblock.len;
+            }
+            if (kb_buf_append(&st->block, ev->raw, ev->raw_len) ||
+                (narrow && put_canon(&st->cblock, ev))) {
                 rc = kb_store_fail(st, "out of memory");
                 goto fail;
             }
@@ -883,7 +1153,16 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
                     stats->skipped++;
                 continue;
             }
-            if (st->be->own_ids) {
+            if (narrow) {
+                narrow_params(ev, id, src.id, blk, st->boffs[2 * j], st->boffs[2 * j + 1],
+                              nvp + nnv * NV_PARAMS);
+                j++;
+                if (++nnv == NV_ROWS) {
+                    nnv = 0;
+                    if ((rc = flush_narrow(st, nvp, NV_ROWS)))
+                        goto fail;
+                }
+            } else if (st->be->own_ids) {
                 event_params(st, ev, id, src.id, blk, boff, evp + nev * EV_PARAMS);
                 if (++nev == EV_ROWS) {
                     nev = 0;
@@ -922,6 +1201,8 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
                 goto fail;
         }
     }
+    if (nnv && (rc = flush_narrow(st, nvp, nnv)))
+        goto fail;
     if (st->nobs_rows && (rc = flush_obs(st)))
         goto fail;
     if (st->seen && st->nseen) {
@@ -955,8 +1236,9 @@ fail_committed:
     obs_cache_clear(st); /* value ids of the batch were rolled back */
     st->nobs_rows = 0;
     if (st->seen) {
+        /* A rollback of a caller's group also undid earlier batches' names. */
         memset(st->seen, 0, st->nseen);
-        if (seen_before)
+        if (seen_before && !nested)
             memcpy(st->seen, seen_before, nbefore < st->nseen ? nbefore : st->nseen);
     }
     kb_free(seen_before);
@@ -1074,32 +1356,46 @@ static int stats_format_cb(void *ud, size_t ncol, const kb_sval *c, const char *
 
 int kb_store_stats(kb_store *st, FILE *f)
 {
+    kb_buf q, q2, q3;
     int rc;
+    kb_buf_init(&q2, 0);
+    kb_buf_init(&q3, 0);
     fprintf(f, "store:        %s, schema version %d\n", st->be->name,
             kb_store_schema_version(st));
     fprintf(f, "size:         %lld bytes\n", (long long)st->be->size(st));
-    if ((rc = kb_store_exec(st, "SELECT COUNT(*), MIN(ts), MAX(ts), COALESCE(SUM(raw_len), 0),"
-                                " COALESCE(SUM(LENGTH(raw)), 0) + (SELECT"
-                                " COALESCE(SUM(LENGTH(data)), 0) FROM blocks) FROM events",
-                            NULL, 0, stats_total_cb, f)))
-        return rc;
+    kb_buf_init(&q, 0);
+    if (kb_buf_printf(&q, "SELECT COUNT(*), MIN(ts), MAX(ts), COALESCE(SUM(raw_len), 0),"
+                          " COALESCE(SUM(LENGTH(raw)), 0) + (SELECT COALESCE(SUM(LENGTH(data)),"
+                          " 0)%s FROM blocks) FROM %s",
+                      st->be->canon_blocks ? " + COALESCE(SUM(LENGTH(cdata)), 0)" : "",
+                      st->evtab) ||
+        kb_buf_printf(&q2, "SELECT s.path, s.format, x.n, x.lo, x.hi FROM sources s JOIN"
+                           " (SELECT source_id, COUNT(*) AS n, MIN(ts) AS lo, MAX(ts) AS hi"
+                           " FROM %s GROUP BY source_id) x ON x.source_id = s.id"
+                           " ORDER BY s.path",
+                      st->evtab) ||
+        kb_buf_printf(&q3, "SELECT format, COUNT(*) FROM %s GROUP BY format ORDER BY 2 DESC, 1",
+                      st->evtab)) {
+        rc = KB_ENOMEM;
+        goto out;
+    }
+    if ((rc = kb_store_exec(st, q.data, NULL, 0, stats_total_cb, f)))
+        goto out;
     fprintf(f, "observables:  %lld\n",
             (long long)kb_store_scalar(st, "SELECT COUNT(*) FROM observables", NULL, 0, 0));
     fprintf(f, "alerts:       %lld\n",
             (long long)kb_store_scalar(st, "SELECT COUNT(*) FROM alerts", NULL, 0, 0));
     fprintf(f, "per source:\n  %10s  %-10s %-24s%-24s%s\n", "EVENTS", "FORMAT", "OLDEST",
             "NEWEST", "PATH");
-    if ((rc = kb_store_exec(st,
-                            "SELECT s.path, s.format, x.n, x.lo, x.hi FROM sources s JOIN"
-                            " (SELECT source_id, COUNT(*) AS n, MIN(ts) AS lo, MAX(ts) AS hi"
-                            " FROM events GROUP BY source_id) x ON x.source_id = s.id"
-                            " ORDER BY s.path",
-                            NULL, 0, stats_source_cb, f)))
-        return rc;
+    if ((rc = kb_store_exec(st, q2.data, NULL, 0, stats_source_cb, f)))
+        goto out;
     fputs("per format:\n", f);
-    return kb_store_exec(st, "SELECT format, COUNT(*) FROM events GROUP BY format ORDER BY 2 DESC,"
-                             " 1",
-                         NULL, 0, stats_format_cb, f);
+    rc = kb_store_exec(st, q3.data, NULL, 0, stats_format_cb, f);
+out:
+    kb_buf_release(&q);
+    kb_buf_release(&q2);
+    kb_buf_release(&q3);
+    return rc;
 }
 
 /* ---- retention ---------------------------------------------------------- */
@@ -1144,26 +1440,30 @@ int kb_store_prune(kb_store *st, int64_t before, const char *source, uint64_t *d
     if ((rc = kb_store_begin(st)))
         goto out;
     rc = KB_ENOMEM;
-    if (kb_buf_printf(&sql, "SELECT COUNT(*) FROM events WHERE %s", cond.data))
+    if (kb_buf_printf(&sql, "SELECT COUNT(*) FROM %s WHERE %s", st->evtab, cond.data))
         goto fail;
     count = kb_store_scalar(st, sql.data, p, n, 0);
     kb_buf_clear(&sql);
     if (kb_buf_printf(&sql,
-                      "DELETE FROM obs_events WHERE event_id IN (SELECT id FROM events WHERE %s)",
-                      cond.data))
+                      "DELETE FROM obs_events WHERE event_id IN (SELECT id FROM %s WHERE %s)",
+                      st->evtab, cond.data))
         goto fail;
     if ((rc = kb_store_exec(st, sql.data, p, n, NULL, NULL)))
         goto fail;
     kb_buf_clear(&sql);
     rc = KB_ENOMEM;
-    if (kb_buf_printf(&sql, "DELETE FROM events WHERE %s", cond.data))
+    if (kb_buf_printf(&sql, "DELETE FROM %s WHERE %s", st->evtab, cond.data))
         goto fail;
     /* Blocks none of whose events is left; obs_values keeps its values (a
      * dictionary: small, and reused when the value shows up again). */
     if ((rc = kb_store_exec(st, sql.data, p, n, NULL, NULL)) ||
-        (rc = kb_store_exec(st, "DELETE FROM blocks WHERE NOT EXISTS (SELECT 1 FROM events e"
-                                " WHERE e.id BETWEEN blocks.lo AND blocks.hi AND"
-                                " e.blk = blocks.id)",
+        (rc = kb_store_exec(st, st->be->canon_blocks
+                                    ? "DELETE FROM blocks WHERE NOT EXISTS (SELECT 1 FROM ev e"
+                                      " WHERE e.id BETWEEN blocks.lo AND blocks.hi AND"
+                                      " e.blk = blocks.id)"
+                                    : "DELETE FROM blocks WHERE NOT EXISTS (SELECT 1 FROM"
+                                      " events e WHERE e.id BETWEEN blocks.lo AND blocks.hi"
+                                      " AND e.blk = blocks.id)",
                             NULL, 0, NULL, NULL)) ||
         (rc = kb_store_commit(st)))
         goto fail;
@@ -1239,8 +1539,10 @@ int kb_store_raw_get(kb_store *st, int64_t id, kb_buf *b)
     int rc;
 
     kb_buf_clear(b);
-    if ((rc = kb_store_exec(st, "SELECT raw, blk, boff, raw_len FROM events WHERE id = ?", &p, 1,
-                            raw_loc_cb, &r)))
+    if ((rc = kb_store_exec(st, st->be->canon_blocks
+                                    ? "SELECT raw, blk, boff, raw_len FROM ev WHERE id = ?"
+                                    : "SELECT raw, blk, boff, raw_len FROM events WHERE id = ?",
+                            &p, 1, raw_loc_cb, &r)))
         return rc;
     if (!r.found || r.rc != KB_OK || !r.blk)
         return r.found ? r.rc : KB_ENOENT;

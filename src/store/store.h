@@ -13,6 +13,19 @@
  *   schema_version  one row per applied migration
  *   sources         one row per loaded file: path, format, inode, size,
  *                   checkpoint (offset of the last committed record), events
+ *   ev              (schema 3, SQLite) the narrow event rows: id, ts,
+ *                   host_name, format, source_id, rec_offset, line, the
+ *                   record's place (blk, boff, raw_len, coff), raw (version 1
+ *                   rows) and canon (rows migrated from version 2: their
+ *                   canonical fields, encoded as in a block, uncompressed).
+ *                   The other canonical fields and the Sigma logsource of
+ *                   a block's records are encoded compactly (store-int.h)
+ *                   in a second zstd frame of the block (blocks.cdata, at
+ *                   ev.coff), so they are compressed, and listing events
+ *                   decompresses only that small frame, not the records.
+ *                   `events` is then a view of ev with every column below,
+ *                   decoded by the SQL function kb_canon() (sqlite.c):
+ *                   other SQLite clients (sqlite3, Python) read `ev`.
  *   events          canonical fields as columns (see kb_store_columns), the
  *                   decoder, the Sigma logsource, source id, offset and line,
  *                   and where the raw record is: blk (a blocks row), boff
@@ -25,9 +38,13 @@
  *                   compress ~10x together, ~1.5x alone
  *   obs_values      each distinct (kind, value) once, indexed on value
  *                   (index observables_kv)
- *   obs_events      (vid, event_id), the primary key clustered on both: a
- *                   pivot on an indicator is one observables_kv lookup and
- *                   one range scan returning event ids in order
+ *   obs_events      (vid, event_id, fm), the primary key clustered on
+ *                   (vid, event_id): a pivot on an indicator is one
+ *                   observables_kv lookup and one range scan returning
+ *                   event ids in order; fm (schema 3) has bit i set when
+ *                   the value was in the i-th indexed field
+ *                   (kb_obs_field_bit), so a pivot on one field
+ *                   (source.ip:X) reads no event row
  *   observables     a view (kind, value, ts, host, event_id) joining the
  *                   two with events, for reading: every address, domain,
  *                   URL, hash, user, host, file name and process of each
@@ -38,7 +55,9 @@
  *                   is append-only by convention)
  *
  * Crash safety: each batch of events goes in one transaction together with
- * its source's checkpoint, so after a crash (SIGKILL, power loss) a re-run
+ * its source's checkpoint (koban load groups batches of ~65,536 events in
+ * one transaction, see kb_store_put_batch), so after a crash (SIGKILL,
+ * power loss) a re-run
  * of the same load skips every record at or before the checkpoint: every
  * committed batch is there once, nothing is duplicated. A source whose
  * inode changed or that shrank below its checkpoint is a new file (log
@@ -55,7 +74,7 @@
 #include "event/event.h"
 #include "ingest/ingest.h"
 
-#define KB_STORE_SCHEMA_VERSION 2
+#define KB_STORE_SCHEMA_VERSION 3
 
 /* Raw records per compressed block, and the block's size cap (a longer
  * record gets a block of its own). */
@@ -101,6 +120,13 @@ typedef struct kb_store_backend {
     const char *t_clustered; /* table suffix for a table clustered on its
                                 primary key (" WITHOUT ROWID"), or NULL */
     const char *begin;    /* statement starting a write transaction */
+    int canon_blocks;     /* schema 3 narrow rows: the events table is `ev`
+                             (id, ts, host_name, format, source/offset/line,
+                             block position) and the other canonical fields
+                             are encoded after each raw record in its block
+                             (see store-int.h); `events` is a view decoding
+                             them with kb_canon(). 0: `events` is the wide
+                             table with every canonical column (PostgreSQL) */
     int own_ids;          /* one writer at a time (write transactions are
                              exclusive): the loader numbers events, blocks
                              and observable rows itself instead of asking
@@ -188,7 +214,10 @@ typedef struct kb_store_load_stats {
  * source's checkpoint; records at or before the checkpoint are skipped.
  * ids (may be NULL) receives batch->n event ids, 0 for skipped records.
  * The source's identity (inode, size) is read from the file system by path.
- * Returns KB_OK or KB_EIO / KB_ENOMEM with nothing of the batch stored. */
+ * Returns KB_OK or KB_EIO / KB_ENOMEM with nothing of the batch stored.
+ * Inside a caller's transaction (kb_store_begin: koban load commits groups
+ * of batches) the batch joins it, and a failure rolls the whole
+ * transaction back. */
 int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
                        kb_store_load_stats *stats);
 
@@ -205,6 +234,11 @@ enum {
 const char *kb_obs_kind_name(int kind);
 /* Kind for a name ("ip", ...), or -1. */
 int kb_obs_kind_find(const char *s, size_t len);
+
+/* The bit of canonical field canon in obs_events.fm (schema 3: the fields
+ * an observable was found in, one row per (kind, value) and event), or 0
+ * when the field is not indexed. */
+int64_t kb_obs_field_bit(int canon);
 
 /* ---- alerts -------------------------------------------------------------- */
 

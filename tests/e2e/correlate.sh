@@ -138,7 +138,11 @@ assert len(rows) == 3 and all(r == ("Connection Blocked by the Host Firewall", "
                                     "pentest of www") for r in rows), rows
 # 18 single-event alerts shown, 3 suppressed (stored, flagged), 6 correlation alerts
 assert db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0] == 27
-corr = db.execute("SELECT a.title, a.level, e.source_ip FROM alerts a JOIN events e ON e.id = a.event_id"
+# events is a view needing koban's SQL functions: the event's source.ip from
+# the observables index instead (fm bit 1: the value was the source.ip)
+corr = db.execute("SELECT a.title, a.level, (SELECT v.value FROM obs_events o JOIN obs_values v"
+                  " ON v.id = o.vid WHERE o.event_id = e.id AND (o.fm & 1) <> 0)"
+                  " FROM alerts a JOIN ev e ON e.id = a.event_id"
                   " WHERE a.rule_id = '1c7e5a3b-9f2d-4d68-b0e4-6a8c2f1d5b37'").fetchall()
 assert corr == [("Targeted Attack Chain - Infection, C2, Lateral Movement", "critical", "10.1.20.42")], corr
 assert db.execute("SELECT COUNT(*) FROM audit WHERE action = 'tune.except.add'").fetchone()[0] == 1

@@ -371,7 +371,7 @@ python3 - "$tmp/hunt/koban.db" <<'PY' || fail "hunt: the alerts in the store"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 rows = db.execute("SELECT a.rule_id, a.level, a.title, a.tags, e.id FROM alerts a"
-                  " JOIN events e ON e.id = a.event_id").fetchall()
+                  " JOIN ev e ON e.id = a.event_id").fetchall()
 assert len(rows) == 16, len(rows)
 assert all(r[0] == "intel:internal" and r[1] == "critical" and "incident:7" in r[2] for r in rows)
 ip = [r for r in rows if "203.0.113.66" in r[2]]

@@ -16,5 +16,14 @@ exec sh scripts/pg-test.sh sh -c '
     n=$($K hunt -o jsonl "host.name:bastion-1 and source.ip:198.51.100.23" | wc -l)
     [ "$n" -eq 8 ] || { echo "FAIL: pg hunt: $n rows, expected 8" >&2; exit 1; }
     $K hunt -o jsonl "| stats count()" | grep -qx "{\"count\":26}" || { echo "FAIL: pg count" >&2; exit 1; }
+    # Migration 3 on PostgreSQL adds obs_events.fm and fills it from the
+    # events: make the store a schema 2 one again and reopen it.
+    a=$($K hunt -o jsonl "source.ip:198.51.100.23 | stats count()")
+    b=$($K hunt -o jsonl "destination.ip:10.1.0.80 | stats count()")
+    psql -q "$KOBAN_PG_DSN" -c "ALTER TABLE obs_events DROP COLUMN fm; DELETE FROM schema_version WHERE version = 3"
+    $K store stats | grep -q "schema version 3" || { echo "FAIL: pg migration 3" >&2; exit 1; }
+    [ "$a" = "$($K hunt -o jsonl "source.ip:198.51.100.23 | stats count()")" ] && [ "$a" != "{\"count\":0}" ] &&
+        [ "$b" = "$($K hunt -o jsonl "destination.ip:10.1.0.80 | stats count()")" ] && [ "$b" != "{\"count\":0}" ] ||
+        { echo "FAIL: pg pivots after migration 3 ($a, $b)" >&2; exit 1; }
     echo "postgresql: all checks passed"
 ' sh "$dir" "$koban"
