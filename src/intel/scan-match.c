@@ -35,8 +35,34 @@ static const raw_field raw_fields[] = {
 };
 #define NRAW (sizeof raw_fields / sizeof raw_fields[0])
 
+/* A canonical field to look at and its class. */
+typedef struct canon_field {
+    int cls, canon;
+    const char *name;
+} canon_field;
+
+static const canon_field canon_fields[] = {
+    {KB_IOC_IP, KB_F_SOURCE_IP, "source.ip"},
+    {KB_IOC_IP, KB_F_DESTINATION_IP, "destination.ip"},
+    {KB_IOC_IP, KB_F_HOST_IP, "host.ip"},
+    {KB_IOC_URL, KB_F_URL_FULL, "url.full"},
+    {KB_IOC_DOMAIN, KB_F_URL_DOMAIN, "url.domain"},
+    {KB_IOC_DOMAIN, KB_F_DNS_QUESTION_NAME, "dns.question.name"},
+    {KB_IOC_MD5, KB_F_FILE_HASH_MD5, "file.hash.md5"},
+    {KB_IOC_MD5, KB_F_FILE_HASH_SHA1, "file.hash.sha1"},
+    {KB_IOC_MD5, KB_F_FILE_HASH_SHA256, "file.hash.sha256"},
+    {KB_IOC_FILENAME, KB_F_FILE_NAME, "file.name"},
+    {KB_IOC_FILENAME, KB_F_FILE_PATH, "file.path"},
+    {KB_IOC_UA, KB_F_USER_AGENT_ORIGINAL, "user_agent.original"},
+    {KB_IOC_EMAIL, KB_F_USER_NAME, "user.name"},
+};
+#define NCANON (sizeof canon_fields / sizeof canon_fields[0])
+
 struct kb_intel_scan {
     kb_intel_matcher *m;
+    /* the canonical fields whose kinds have indicators, decided at seal */
+    const canon_field *canon[NCANON];
+    int ncanon;
     unsigned kinds; /* KIND(k) for every kind with an indicator */
     int has_wild;
     uint64_t indicators;
@@ -45,9 +71,10 @@ struct kb_intel_scan {
     size_t set_mask;
     uint64_t *pend; /* hashes collected before seal */
     size_t npend, cpend;
-    /* raw field id -> index in raw_fields + 1 (0: not read) */
+    /* raw field id - want_lo -> index in raw_fields + 1 (0: not read) */
     uint8_t *want;
-    size_t nwant;
+    kb_fid want_lo;
+    uint32_t want_span; /* ids want_lo .. want_lo + want_span - 1 */
     int sealed;
 };
 
@@ -209,7 +236,7 @@ int kb_intel_scan_seal(kb_intel_scan *s, kb_names *names)
 {
     size_t slots = 16;
     kb_fid ids[NRAW];
-    kb_fid maxid = 0;
+    kb_fid maxid = 0, minid = KB_FID_NONE;
     int rc;
     if (s->sealed)
         return KB_OK;
@@ -239,15 +266,27 @@ int kb_intel_scan_seal(kb_intel_scan *s, kb_names *names)
             ids[i] = kb_names_intern(names, raw_fields[i].name, strlen(raw_fields[i].name));
             if (ids[i] != KB_FID_NONE && ids[i] + 1 > maxid)
                 maxid = ids[i] + 1;
+            if (ids[i] != KB_FID_NONE && ids[i] < minid)
+                minid = ids[i];
         }
     }
     if (maxid) {
-        if (!(s->want = kb_calloc(maxid, 1)))
+        if (!(s->want = kb_calloc(maxid - minid, 1)))
             return KB_ENOMEM;
-        s->nwant = maxid;
+        s->want_lo = minid;
+        s->want_span = maxid - minid;
         for (size_t i = 0; i < NRAW; i++)
             if (ids[i] != KB_FID_NONE)
-                s->want[ids[i]] = (uint8_t)(i + 1);
+                s->want[ids[i] - minid] = (uint8_t)(i + 1);
+    }
+    for (size_t i = 0; i < NCANON; i++) {
+        int cls = canon_fields[i].cls;
+        unsigned need = cls == KB_IOC_IP    ? KIND(KB_IOC_IP) | KIND(KB_IOC_CIDR)
+                        : cls == KB_IOC_MD5 ? KIND(KB_IOC_MD5) | KIND(KB_IOC_SHA1) |
+                                                  KIND(KB_IOC_SHA256)
+                                            : KIND(cls);
+        if (s->kinds & need)
+            s->canon[s->ncanon++] = &canon_fields[i];
     }
     s->sealed = 1;
     return KB_OK;
@@ -361,22 +400,33 @@ static int once(mctx *x, int cls, const char *v, size_t len)
  * octet <= 255). Returns 1 and a[0..4) on success. */
 static int parse_v4(const char *p, size_t n, uint8_t a[4])
 {
-    size_t i = 0;
+    const char *e = p + n;
+    if (n < 7 || n > 15)
+        return 0;
     for (int o = 0; o < 4; o++) {
-        unsigned v = 0;
-        size_t start = i;
-        while (i < n && p[i] >= '0' && p[i] <= '9' && i - start < 3)
-            v = v * 10 + (unsigned)(p[i++] - '0');
-        if (i == start || v > 255 || (i - start > 1 && p[start] == '0'))
+        unsigned d0, v;
+        if (p >= e || (d0 = (unsigned)(unsigned char)*p - '0') > 9)
             return 0;
+        v = d0;
+        p++;
+        if (p < e && (unsigned)(unsigned char)*p - '0' <= 9) {
+            if (d0 == 0)
+                return 0;
+            v = v * 10 + (unsigned)(unsigned char)*p++ - '0';
+            if (p < e && (unsigned)(unsigned char)*p - '0' <= 9) {
+                v = v * 10 + (unsigned)(unsigned char)*p++ - '0';
+                if (v > 255)
+                    return 0;
+            }
+        }
         a[o] = (uint8_t)v;
         if (o < 3) {
-            if (i >= n || p[i] != '.')
+            if (p >= e || *p != '.')
                 return 0;
-            i++;
+            p++;
         }
     }
-    return i == n;
+    return p == e;
 }
 
 static void look_domain(mctx *x, const char *v, size_t len)
@@ -484,24 +534,12 @@ static void look(mctx *x, int cls, int field, const char *fname, const kb_field 
 int kb_intel_scan_match(const kb_intel_scan *s, const kb_event *ev, kb_intel_hit_fn fn, void *ud,
                         kb_intel_match_counts *counts)
 {
-    static const struct {
-        int cls, canon;
-    } canon[] = {
-        {KB_IOC_IP, KB_F_SOURCE_IP},         {KB_IOC_IP, KB_F_DESTINATION_IP},
-        {KB_IOC_IP, KB_F_HOST_IP},           {KB_IOC_URL, KB_F_URL_FULL},
-        {KB_IOC_DOMAIN, KB_F_URL_DOMAIN},    {KB_IOC_DOMAIN, KB_F_DNS_QUESTION_NAME},
-        {KB_IOC_MD5, KB_F_FILE_HASH_MD5},    {KB_IOC_MD5, KB_F_FILE_HASH_SHA1},
-        {KB_IOC_MD5, KB_F_FILE_HASH_SHA256}, {KB_IOC_FILENAME, KB_F_FILE_NAME},
-        {KB_IOC_FILENAME, KB_F_FILE_PATH},   {KB_IOC_UA, KB_F_USER_AGENT_ORIGINAL},
-        {KB_IOC_EMAIL, KB_F_USER_NAME},
-    };
     kb_intel_match_counts dummy = {0};
-    unsigned kinds = s->kinds;
     mctx x;
 
     if (!s->sealed)
         return KB_EINVAL;
-    if (!kinds)
+    if (!s->kinds)
         return KB_OK;
     x.s = s;
     x.fn = fn;
@@ -509,24 +547,25 @@ int kb_intel_scan_match(const kb_intel_scan *s, const kb_event *ev, kb_intel_hit
     x.c = counts ? counts : &dummy;
     x.stop = 0;
     x.ndone = 0;
-    for (size_t i = 0; i < sizeof canon / sizeof canon[0] && !x.stop; i++) {
-        int cls = canon[i].cls;
-        unsigned need = cls == KB_IOC_IP  ? KIND(KB_IOC_IP) | KIND(KB_IOC_CIDR)
-                        : cls == KB_IOC_MD5 ? KIND(KB_IOC_MD5) | KIND(KB_IOC_SHA1) |
-                                                  KIND(KB_IOC_SHA256)
-                                            : KIND(cls);
+    for (int i = 0; i < s->ncanon && !x.stop; i++) {
+        const canon_field *c = s->canon[i];
+        uint16_t idx = ev->canon[c->canon];
         const kb_field *f;
-        if (!(kinds & need) || !(f = kb_event_canon(ev, canon[i].canon)))
+        if (idx == KB_CANON_NONE)
             continue;
-        if (cls == KB_IOC_EMAIL && !memchr(f->val, '@', f->len))
+        f = &ev->fields[idx];
+        if (c->cls == KB_IOC_EMAIL && !memchr(f->val, '@', f->len))
             continue;
-        look(&x, cls, canon[i].canon, kb_canon_name(canon[i].canon), f);
+        look(&x, c->cls, c->canon, c->name, f);
     }
-    if (s->nwant && !x.stop) {
-        for (uint32_t k = 0; k < ev->nfields && !x.stop; k++) {
-            const kb_field *f = &ev->fields[k];
+    if (s->want_span) {
+        const kb_field *f = ev->fields, *end = ev->fields + ev->nfields;
+        kb_fid lo = s->want_lo;
+        uint32_t span = s->want_span;
+        for (; f < end && !x.stop; f++) {
+            uint32_t d = f->name - lo;
             uint8_t r;
-            if (f->name >= s->nwant || !(r = s->want[f->name]))
+            if (d >= span || !(r = s->want[d]))
                 continue;
             look(&x, raw_fields[r - 1].cls, -1, raw_fields[r - 1].name, f);
         }
