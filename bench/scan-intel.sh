@@ -90,22 +90,33 @@ PY
 fi
 mkdir -p "$work/empty"
 
-echo "corpus: $(cat "$work"/corpus/* | wc -l) events, $(du -sh "$work/corpus" | cut -f1)"
-run() { # name data-dir [options]
-    name=$1 data=$2
-    shift 2
+# the mixed corpus: the same plus the Windows events of ../shared/data
+# (Sysmon and Security events: fewer addresses, more rule work)
+mkdir -p "$work/mixed"
+for f in "$work"/corpus/*; do ln -sf "$f" "$work/mixed/"; done
+[ -e "$work/mixed/hayabusa_sample_evtx.jsonl" ] ||
+    cp ../shared/data/windows-events/hayabusa_sample_evtx.jsonl "$work/mixed/"
+
+run() { # name corpus data-dir [options]
+    name=$1 corpus=$2 data=$3
+    shift 3
     valgrind --tool=callgrind --toggle-collect=worker_main --callgrind-out-file="$work/cg.$name" \
-        "$koban" --data "$data" scan -j 1 -q -o jsonl "$@" "$work/corpus" >"$work/out.$name" 2>"$work/err.$name" || true
+        "$koban" --data "$data" scan -j 1 -q -o jsonl "$@" "$corpus" >"$work/out.$name" 2>"$work/err.$name" || true
     ir=$(grep -m1 '^summary:' "$work/cg.$name" | awk '{print $2}')
     echo "$name: $ir instructions in the scanning thread, $(wc -l <"$work/out.$name") alerts"
     eval "ir_$name=$ir"
 }
-run nointel "$work/iocs" --no-intel
-run empty "$work/empty"
-run iocs "$work/iocs"
-python3 -c "
-a, b, c = $ir_nointel, $ir_empty, $ir_iocs
-print('no indicators vs --no-intel: %+.2f%%' % (100.0 * (b - a) / a))
-print('1M indicators vs --no-intel: %+.2f%% instructions (throughput loss %.2f%%)' % (100.0 * (c - a) / a, 100.0 * (1 - a / c)))
-"
+loss() { python3 -c "
+a, c = $1, $2
+print('%s: 1M indicators vs --no-intel: %+.2f%% instructions (throughput loss %.2f%%)' % ('$3', 100.0 * (c - a) / a, 100.0 * (1 - a / c)))"; }
+echo "network corpus: $(cat "$work"/corpus/* | wc -l) lines, $(du -shL "$work/corpus" | cut -f1)"
+run nointel "$work/corpus" "$work/iocs" --no-intel
+run empty "$work/corpus" "$work/empty"
+run iocs "$work/corpus" "$work/iocs"
+python3 -c "print('no indicators vs --no-intel: %+.2f%%' % (100.0 * ($ir_empty - $ir_nointel) / $ir_nointel))"
+loss "$ir_nointel" "$ir_iocs" network
+echo "mixed corpus: $(cat "$work"/mixed/* | wc -l) lines, $(du -shL "$work/mixed" | cut -f1)"
+run mixed_nointel "$work/mixed" "$work/iocs" --no-intel
+run mixed_iocs "$work/mixed" "$work/iocs"
+loss "$ir_mixed_nointel" "$ir_mixed_iocs" mixed
 echo "(files in $work; callgrind_annotate $work/cg.iocs for the profile)"

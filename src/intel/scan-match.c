@@ -562,12 +562,14 @@ int kb_intel_scan_match(const kb_intel_scan *s, const kb_event *ev, kb_intel_hit
         const kb_field *f = ev->fields, *end = ev->fields + ev->nfields;
         kb_fid lo = s->want_lo;
         uint32_t span = s->want_span;
-        for (; f < end && !x.stop; f++) {
+        for (; f < end; f++) {
             uint32_t d = f->name - lo;
             uint8_t r;
             if (d >= span || !(r = s->want[d]))
                 continue;
             look(&x, raw_fields[r - 1].cls, -1, raw_fields[r - 1].name, f);
+            if (x.stop)
+                break;
         }
     }
     return x.stop;
