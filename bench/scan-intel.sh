@@ -93,7 +93,7 @@ mkdir -p "$work/empty"
 # the mixed corpus: the same plus the Windows events of ../shared/data
 # (Sysmon and Security events: fewer addresses, more rule work)
 mkdir -p "$work/mixed"
-for f in "$work"/corpus/*; do ln -sf "$f" "$work/mixed/"; done
+for f in "$work"/corpus/*; do [ -e "$work/mixed/${f##*/}" ] || cp "$f" "$work/mixed/"; done
 [ -e "$work/mixed/hayabusa_sample_evtx.jsonl" ] ||
     cp ../shared/data/windows-events/hayabusa_sample_evtx.jsonl "$work/mixed/"
 

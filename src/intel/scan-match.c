@@ -83,9 +83,8 @@ static uint64_t lhash(int cls, const char *p, size_t n)
 {
     uint64_t h = 1469598103934665603ull ^ ((uint64_t)cls * 0x9e3779b97f4a7c15ull);
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c + 32);
+        unsigned c = (unsigned char)p[i];
+        c |= 0x20u & (0u - (c - 'A' < 26u)); /* ASCII lower case, no branch */
         h = (h ^ c) * 1099511628211ull;
     }
     h ^= h >> 29;
@@ -122,32 +121,36 @@ static int pend_add(kb_intel_scan *s, uint64_t h)
  * none. */
 static int url_host(const char *v, size_t len, const char **host, size_t *hlen)
 {
-    const char *p = v, *end = v + len, *sep;
-    const char *colon = memchr(v, ':', len);
-    size_t n;
-    if (!colon || (size_t)(end - colon) < 3 || colon[1] != '/' || colon[2] != '/')
+    const char *end = v + len, *p, *q, *colon = NULL;
+    const char *sep = memchr(v, ':', len);
+    if (!sep || (size_t)(end - sep) < 3 || sep[1] != '/' || sep[2] != '/')
         return 0;
-    p = colon + 3;
-    n = 0;
-    while (p + n < end && p[n] != '/' && p[n] != '?' && p[n] != '#')
-        n++;
-    if ((sep = memchr(p, '@', n))) { /* userinfo */
-        n -= (size_t)(sep + 1 - p);
-        p = sep + 1;
+    p = sep + 3;
+    for (q = p; q < end; q++) { /* one pass: userinfo, port, end of the authority */
+        char c = *q;
+        if (c == '/' || c == '?' || c == '#')
+            break;
+        if (c == '@') {
+            p = q + 1;
+            colon = NULL;
+        } else if (c == ':' && !colon) {
+            colon = q;
+        } else if (c == ']') {
+            colon = NULL; /* [v6]: the colons inside are not a port */
+        }
     }
-    if (n && p[0] == '[') { /* [v6]:port */
-        const char *rb = memchr(p, ']', n);
-        if (rb)
-            n = (size_t)(rb - p) + 1;
-    } else if ((sep = memchr(p, ':', n))) {
-        n = (size_t)(sep - p);
+    if (p < q && *p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(q - p));
+        q = rb ? rb + 1 : q;
+    } else if (colon) {
+        q = colon;
     }
-    while (n && p[n - 1] == '.')
-        n--;
-    if (!n)
+    while (q > p && q[-1] == '.')
+        q--;
+    if (q == p)
         return 0;
     *host = p;
-    *hlen = n;
+    *hlen = (size_t)(q - p);
     return 1;
 }
 
@@ -563,9 +566,14 @@ int kb_intel_scan_match(const kb_intel_scan *s, const kb_event *ev, kb_intel_hit
         kb_fid lo = s->want_lo;
         uint32_t span = s->want_span;
         for (; f < end; f++) {
-            uint32_t d = f->name - lo;
             uint8_t r;
-            if (d >= span || !(r = s->want[d]))
+            /* four names at a time: most events have none of these */
+            while (end - f >= 4 && f[0].name - lo >= span && f[1].name - lo >= span &&
+                   f[2].name - lo >= span && f[3].name - lo >= span)
+                f += 4;
+            if (f == end)
+                break;
+            if (f->name - lo >= span || !(r = s->want[f->name - lo]))
                 continue;
             look(&x, raw_fields[r - 1].cls, -1, raw_fields[r - 1].name, f);
             if (x.stop)

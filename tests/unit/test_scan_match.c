@@ -154,6 +154,8 @@ static void t_same_as_reference(void **state)
     SAME(0, {KB_F_URL_FULL, NULL, "http://%66iles.example.org/shared/x.docm"}); /* as the reference */
     SAME(0, {KB_F_URL_FULL, NULL, "http://files.example.org/shared/y.docm"});
     SAME(0, {KB_F_URL_FULL, NULL, "/shared/x.docm"}, {KB_F_URL_FULL, NULL, "http://"});
+    SAME(0, {KB_F_URL_FULL, NULL, "http://user:pw@files.example.org/p?q=A"});
+    SAME(0, {KB_F_URL_FULL, NULL, "http://[2001:db8::66]:8080/"}, {KB_F_URL_FULL, NULL, "ftp://@:/"});
     /* hashes of each length, either case */
     SAME(1, {KB_F_FILE_HASH_MD5, NULL, "D41D8CD98F00B204E9800998ECF8427E"});
     SAME(2, {KB_F_FILE_HASH_SHA1, NULL, "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
