@@ -447,15 +447,41 @@ static int parse_v4(const char *p, size_t n, uint8_t a[4])
     return p == e;
 }
 
+/* The exact answer for a candidate the prefilter let through: the
+ * reference kb_intel_match over an event of this one value in canonical
+ * slot c, so that a hit here is exactly a hit there (its lower-casing,
+ * normalisation and leniency included). Candidates are rare; this is not
+ * the hot path. */
+static void exact(mctx *x, int c, const char *v, size_t len)
+{
+    kb_event ev;
+    kb_field f;
+    kb_intel_match_counts n = {0, 0, 0};
+    memset(&ev, 0, sizeof ev);
+    memset(ev.canon, 0xff, sizeof ev.canon);
+    f.name = (kb_fid)c;
+    f.type = KB_V_STR;
+    f.flags = 0;
+    f.elem = 0;
+    f.len = (uint32_t)len;
+    f.val = v;
+    ev.fields = &f;
+    ev.nfields = ev.cap = 1;
+    ev.canon[c] = 0;
+    kb_intel_match(x->s->m, &ev, relay, x, &n);
+    x->c->lookups++;
+    x->c->hits += n.hits;
+    x->c->suppressed += n.suppressed;
+}
+
 static void look_domain(mctx *x, const char *v, size_t len)
 {
     const kb_intel_scan *s = x->s;
-    char mem[256];
     size_t n = len;
     int cand;
     if (n && v[n - 1] == '.')
         n--;
-    if (n == 0 || n >= sizeof mem)
+    if (n == 0 || n >= 256)
         return;
     cand = set_has(s, lhash(C_DOMAIN, v, n));
     if (!cand && s->has_wild) {
@@ -471,9 +497,7 @@ static void look_domain(mctx *x, const char *v, size_t len)
         x->c->lookups++; /* answered by the prefilter */
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        mem[i] = v[i] >= 'A' && v[i] <= 'Z' ? (char)(v[i] + 32) : v[i];
-    account(x, kb_intel_lookup(s->m, KB_IOC_DOMAIN, mem, n, relay, x));
+    exact(x, KB_F_DNS_QUESTION_NAME, v, len);
 }
 
 /* One value of class cls (KB_IOC_IP, _DOMAIN, _URL, _MD5 for any digest,
@@ -523,7 +547,7 @@ static void look(mctx *x, int cls, int field, const char *fname, const kb_field 
             x->c->lookups++; /* answered by the prefilter */
             break;
         }
-        account(x, kb_intel_lookup(s->m, KB_IOC_URL, v, len, relay, x));
+        exact(x, KB_F_URL_FULL, v, len);
         break;
     }
     case KB_IOC_MD5: { /* any digest, by its length */
@@ -543,7 +567,13 @@ static void look(mctx *x, int cls, int field, const char *fname, const kb_field 
             x->c->lookups++; /* answered by the prefilter */
             break;
         }
-        account(x, kb_intel_lookup(s->m, cls, v, len, relay, x));
+        if (cls == KB_IOC_JA3 || cls == KB_IOC_JA4) /* raw fields only: no canonical slot */
+            account(x, kb_intel_lookup(s->m, cls, v, len, relay, x));
+        else
+            exact(x, cls == KB_IOC_FILENAME ? KB_F_FILE_NAME
+                     : cls == KB_IOC_EMAIL  ? KB_F_USER_NAME
+                                            : KB_F_USER_AGENT_ORIGINAL,
+                  cls == KB_IOC_FILENAME ? x->val : v, cls == KB_IOC_FILENAME ? x->len : len);
         break;
     }
     }
