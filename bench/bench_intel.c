@@ -9,8 +9,10 @@
  *   store    (KOBAN_BENCH_STORE=1) the same indicators written to an SQLite
  *            store and loaded back with kb_intel_matcher_from_store;
  *   lookups  on one core, addresses (kb_intel_lookup_ip, 4-byte IPv4) and
- *            digests (kb_intel_lookup_hash, hex text) from query sets of 1 Mi
- *            and 256 Ki values, one in ten an indicator, and domains through
+ *            digests (kb_intel_lookup_hash, hex text), one at a time and in
+ *            batches of 1024 (kb_intel_lookup_ip4_batch / _hash_batch), from
+ *            query sets of 1 Mi distinct values of which 10% (then 1%) are
+ *            indicators drawn from all of them; domains through
  *            kb_intel_lookup: lookups per second of wall and of CPU time.
  * Targets (issue 5): load < 2 s into < 200 MB; >= 20 M lookups/s per core
  * for hashes and addresses. */
@@ -24,10 +26,10 @@
 #include "intel/intel.h"
 #include "store/store.h"
 
-/* Query sets: 1 Mi addresses and 256 Ki digests (16 MB each), one in ten
- * an indicator, so that lookups are not served from a few cached lines. */
+/* Query sets: 1 Mi distinct addresses and 1 Mi digests, one in ten (then
+ * one in a hundred) an indicator drawn from all of them, so that lookups
+ * are not served from a few cached lines. */
 #define QA ((size_t)1 << 20)
-#define QD ((size_t)1 << 18)
 
 static uint64_t rng = 0x9E3779B97F4A7C15u;
 
@@ -182,78 +184,190 @@ int main(void)
            (unsigned long long)ms.keys, t_load, c_load, (double)ms.bytes / 1048576.0,
            rss_mb() - rss0, bench_peak_rss_mb());
 
-    /* ---- lookups: addresses ---- */
+    /* ---- lookups: addresses and digests, single and batch ---- */
     {
+        /* the indicators' IPv4 addresses and digests, shuffled: hits are
+         * drawn from all of them, not from a few cached lines */
+        uint32_t *iv4 = malloc(n * sizeof *iv4);
+        const char **idg = malloc(n * sizeof *idg);
+        size_t n4 = 0, ndg = 0;
         uint32_t *addrs = malloc(QA * sizeof *addrs);
-        char (*digs)[65] = malloc(QD * sizeof *digs);
-        size_t na = 0, nd = 0;
+        const char **digs = malloc(QA * sizeof *digs);
+        size_t *dl = malloc(QA * sizeof *dl);
+        char *missbuf = malloc(QA * 65);
+        int *out = malloc(QA * sizeof *out);
         uint64_t hits = 0;
         double t, c;
-        for (size_t i = 0; i < n && (na < QA / 10 || nd < QD / 10); i++) {
-            uint8_t a[16];
-            if (r[i].kind == -1 && !strchr(r[i].v, '/') && !strchr(r[i].v, ':') && na < QA / 10) {
+        int ev_only = getenv("KOBAN_BENCH_EVENTS_ONLY") != NULL; /* for profiling */
+        for (size_t i = 0; i < n; i++) {
+            if (r[i].kind == -1 && !strchr(r[i].v, '/') && !strchr(r[i].v, ':')) {
                 unsigned p[4];
                 const char *s = r[i].v;
+                uint8_t a[4];
                 for (int k = 0; k < 4; k++) {
                     p[k] = (unsigned)strtoul(s, (char **)&s, 10);
                     s++;
                 }
                 a[0] = (uint8_t)p[0], a[1] = (uint8_t)p[1], a[2] = (uint8_t)p[2],
                 a[3] = (uint8_t)p[3];
-                memcpy(&addrs[na++], a, 4);
-            } else if (r[i].kind >= KB_IOC_MD5 && r[i].kind <= KB_IOC_SHA256 && nd < QD / 10) {
-                snprintf(digs[nd++], 65, "%s", r[i].v);
+                memcpy(&iv4[n4++], a, 4);
+            } else if (r[i].kind >= KB_IOC_MD5 && r[i].kind <= KB_IOC_SHA256) {
+                idg[ndg++] = r[i].v;
             }
         }
-        while (na < QA) { /* misses: random addresses */
-            uint32_t v = (uint32_t)next() | 0x80u;
-            addrs[na++] = v;
-        }
-        while (nd < QD)
-            hex(digs[nd++], (next() & 1) ? 64 : 32);
-        for (size_t i = QA - 1; i > 0; i--) { /* shuffle hits among misses */
+        for (size_t i = n4; i-- > 1;) {
             size_t j = next() % (i + 1);
-            uint32_t ta = addrs[i];
-            addrs[i] = addrs[j], addrs[j] = ta;
+            uint32_t ta = iv4[i];
+            iv4[i] = iv4[j], iv4[j] = ta;
         }
-        for (size_t i = QD - 1; i > 0; i--) {
+        for (size_t i = ndg; i-- > 1;) {
             size_t j = next() % (i + 1);
-            char td[65];
-            memcpy(td, digs[i], 65), memcpy(digs[i], digs[j], 65), memcpy(digs[j], td, 65);
+            const char *td = idg[i];
+            idg[i] = idg[j], idg[j] = td;
         }
-        for (int pass = 0; pass < 2; pass++) {
-            size_t mask = pass ? 4095 : QA - 1;
-            hits = 0;
-            t = bench_now();
-            c = cpu_now();
-            for (size_t i = 0; i < nq; i++)
-                hits += (uint64_t)kb_intel_lookup_ip(m, (const uint8_t *)&addrs[i & mask], 0,
-                                                     NULL, NULL);
-            t = bench_now() - t;
-            c = cpu_now() - c;
-            printf("intel lookups, IPv4 addresses, %s: %zu in %.3f s = %.1f M/s wall, %.1f M/s"
-                   " CPU (%llu hits)\n",
-                   pass ? "4096 distinct (cache-warm)" : "1 Mi distinct", nq, t,
-                   (double)nq / t / 1e6, (double)nq / c / 1e6, (unsigned long long)hits);
+        for (int rate = 10; rate >= 1; rate /= 10) {
+            /* QA queries, one in 100/rate an indicator (distinct while the
+             * indicators last), misses random; each set used in order */
+            size_t nh4 = n4, nhd = ndg;
+            size_t h4 = 0, hd = 0;
+            for (size_t i = 0; i < QA; i++) {
+                if ((int)(next() % 100) < rate && nh4 && nhd) {
+                    /* in the query buffer like the misses: an event's value
+                     * is in its (cached) record, not where the indicator was */
+                    addrs[i] = iv4[h4++ % nh4];
+                    snprintf(missbuf + 65 * i, 65, "%s", idg[hd++ % nhd]);
+                    digs[i] = missbuf + 65 * i;
+                } else {
+                    addrs[i] = (uint32_t)next() | 0x80u;
+                    hex(missbuf + 65 * i, (next() & 1) ? 64 : 32);
+                    digs[i] = missbuf + 65 * i;
+                }
+                dl[i] = strlen(digs[i]);
+            }
+            /* addresses: single, then batches of 1024 */
+            for (int mode = ev_only ? 2 : 0; mode < 2; mode++) {
+                hits = 0;
+                t = bench_now();
+                c = cpu_now();
+                if (!mode) {
+                    for (size_t i = 0; i < nq; i++)
+                        hits += (uint64_t)kb_intel_lookup_ip(
+                            m, (const uint8_t *)&addrs[i & (QA - 1)], 0, NULL, NULL);
+                } else {
+                    for (size_t i = 0; i < nq; i += 1024) {
+                        size_t o = i & (QA - 1);
+                        size_t nb = nq - i < 1024 ? nq - i : 1024;
+                        kb_intel_lookup_ip4_batch(m, (const uint8_t *)&addrs[o], nb,
+                                                  KB_TIME_NONE, out + o);
+                        for (size_t j = 0; j < nb; j++)
+                            hits += (uint64_t)out[o + j];
+                    }
+                }
+                t = bench_now() - t;
+                c = cpu_now() - c;
+                printf("intel lookups, IPv4, %s, 1 Mi distinct, %d%% hits: %zu in %.3f s = %.1f"
+                       " M/s wall, %.1f M/s CPU (%llu hits)\n",
+                       mode ? "batch of 1024" : "single", rate, nq, t, (double)nq / t / 1e6,
+                       (double)nq / c / 1e6, (unsigned long long)hits);
+            }
+            for (int mode = ev_only ? 2 : 0; mode < 2; mode++) {
+                hits = 0;
+                t = bench_now();
+                c = cpu_now();
+                if (!mode) {
+                    for (size_t i = 0; i < nq; i++)
+                        hits += (uint64_t)kb_intel_lookup_hash(m, digs[i & (QA - 1)],
+                                                               dl[i & (QA - 1)], NULL, NULL);
+                } else {
+                    for (size_t i = 0; i < nq; i += 1024) {
+                        size_t o = i & (QA - 1);
+                        size_t nb = nq - i < 1024 ? nq - i : 1024;
+                        kb_intel_lookup_hash_batch(m, digs + o, dl + o, nb, KB_TIME_NONE,
+                                                   out + o);
+                        for (size_t j = 0; j < nb; j++)
+                            hits += (uint64_t)out[o + j];
+                    }
+                }
+                t = bench_now() - t;
+                c = cpu_now() - c;
+                printf("intel lookups, hex digests, %s, 1 Mi distinct, %d%% hits: %zu in %.3f s"
+                       " = %.1f M/s wall, %.1f M/s CPU (%llu hits)\n",
+                       mode ? "batch of 1024" : "single", rate, nq, t, (double)nq / t / 1e6,
+                       (double)nq / c / 1e6, (unsigned long long)hits);
+            }
+            /* events: source and destination addresses and a file digest
+             * each (the values above, as text), kb_intel_match one by one
+             * and kb_intel_match_batch per block of 256 events. A block's
+             * events are refilled with the next values each time (a
+             * decoder's events are in cache, their values are not);
+             * the refill is timed in both modes. */
+            {
+                enum { EB = 256 };
+                kb_names *names = kb_names_new(0);
+                kb_arena *ar = kb_arena_new(1 << 20, (size_t)1 << 26);
+                kb_event *evs = calloc(EB, sizeof *evs);
+                const kb_event **evp = malloc(EB * sizeof *evp);
+                char (*txt)[16] = malloc(QA * sizeof *txt);
+                size_t nev_q = nq / 10;
+                for (size_t i = 0; i < QA; i++) {
+                    const uint8_t *a = (const uint8_t *)&addrs[i];
+                    snprintf(txt[i], 16, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+                }
+                for (size_t i = 0; i < EB; i++) {
+                    kb_event_init(&evs[i], names, ar);
+                    evp[i] = &evs[i];
+                }
+                for (int mode = getenv("KOBAN_BENCH_EVENTS_BATCH") ? 1 : 0; mode < 2; mode++) {
+                    kb_intel_match_counts mc = {0};
+                    t = bench_now();
+                    c = cpu_now();
+                    for (size_t i = 0; i < nev_q; i += EB) {
+                        size_t nb = nev_q - i < EB ? nev_q - i : EB;
+                        for (size_t j = 0; j < nb; j++) {
+                            size_t q = (i + j) & (QA - 1), q2 = (q + QA / 2) & (QA - 1);
+                            kb_event_clear(&evs[j]);
+                            kb_event_set(&evs[j], KB_F_SOURCE_IP, KB_V_STR, txt[q],
+                                         strlen(txt[q]));
+                            kb_event_set(&evs[j], KB_F_DESTINATION_IP, KB_V_STR, txt[q2],
+                                         strlen(txt[q2]));
+                            kb_event_set(&evs[j],
+                                         dl[q] == 32 ? KB_F_FILE_HASH_MD5 : KB_F_FILE_HASH_SHA256,
+                                         KB_V_STR, digs[q], dl[q]);
+                        }
+                        if (!mode)
+                            for (size_t j = 0; j < nb; j++)
+                                kb_intel_match(m, evp[j], NULL, NULL, &mc);
+                        else
+                            kb_intel_match_batch(m, evp, nb, NULL, NULL, &mc);
+                    }
+                    t = bench_now() - t;
+                    c = cpu_now() - c;
+                    printf("intel events (2 addresses + 1 digest), %s, %d%% hits: %zu events in"
+                           " %.3f s = %.2f M events/s wall, %.2f M/s CPU = %.1f M lookups/s CPU"
+                           " (%llu hits)\n",
+                           mode ? "kb_intel_match_batch of 256" : "kb_intel_match", rate, nev_q,
+                           t, (double)nev_q / t / 1e6, (double)nev_q / c / 1e6,
+                           (double)mc.lookups / c / 1e6, (unsigned long long)mc.hits);
+                }
+                free(evs);
+                free(evp);
+                free(txt);
+                kb_arena_free(ar);
+                kb_names_free(names);
+            }
         }
-        uint8_t *dl = malloc(QD);
-        for (size_t i = 0; i < QD; i++)
-            dl[i] = (uint8_t)strlen(digs[i]);
-        for (int pass = 0; pass < 2; pass++) {
-            size_t mask = pass ? 4095 : QD - 1;
-            hits = 0;
-            t = bench_now();
-            c = cpu_now();
-            for (size_t i = 0; i < nq; i++)
-                hits += (uint64_t)kb_intel_lookup_hash(m, digs[i & mask], dl[i & mask], NULL,
-                                                       NULL);
-            t = bench_now() - t;
-            c = cpu_now() - c;
-            printf("intel lookups, hex digests, %s: %zu in %.3f s = %.1f M/s wall, %.1f M/s"
-                   " CPU (%llu hits)\n",
-                   pass ? "4096 distinct (cache-warm)" : "256 Ki distinct", nq, t,
-                   (double)nq / t / 1e6, (double)nq / c / 1e6, (unsigned long long)hits);
-        }
+        /* cache-warm reference: 4096 distinct addresses */
+        hits = 0;
+        t = bench_now();
+        c = cpu_now();
+        for (size_t i = 0; i < nq; i++)
+            hits += (uint64_t)kb_intel_lookup_ip(m, (const uint8_t *)&addrs[i & 4095], 0, NULL,
+                                                 NULL);
+        t = bench_now() - t;
+        c = cpu_now() - c;
+        printf("intel lookups, IPv4, single, 4096 distinct (cache-warm): %zu in %.3f s = %.1f M/s"
+               " wall, %.1f M/s CPU (%llu hits)\n",
+               nq, t, (double)nq / t / 1e6, (double)nq / c / 1e6, (unsigned long long)hits);
         /* domains: normalisation, parents and wildcards included */
         size_t nd2 = 0, nql = nq / 10;
         const char **doms = malloc(4096 * sizeof *doms);
@@ -276,6 +390,10 @@ int main(void)
         free(digs);
         free(dl);
         free(doms);
+        free(iv4);
+        free(idg);
+        free(missbuf);
+        free(out);
     }
     kb_intel_matcher_free(m);
 

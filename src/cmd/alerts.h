@@ -55,6 +55,20 @@ int kb_rules_load_path(kb_ruleset *rs, const char *path, kb_rule_report *rep);
  * none found). */
 int kb_rules_load_default(const kb_cli *cli, kb_ruleset *rs, kb_rule_report *rep);
 
+/* The field map (detect.h) for scan and `rules test`: `given` (--fieldmap),
+ * else `detect: fieldmap:` of the configuration, else <data dir>/fieldmap.yaml,
+ * else the shipped config/fieldmap.yaml; applied to rs (loaded rules). The
+ * file used is written to `used` (empty: none found, rules stay as
+ * written). Bad entries are reported through rep and skipped. Returns KB_OK,
+ * KB_EPARSE for a bad configuration file, or a negative KB_E* code when the
+ * map file cannot be read. */
+int kb_cmd_fieldmap_apply(const kb_cli *cli, const char *given, kb_ruleset *rs,
+                          kb_rule_report *rep, kb_fieldmap_stats *st, kb_buf *used);
+/* The same lookup, loading only: *out is the map (NULL when none is found;
+ * free with kb_fieldmap_free). */
+int kb_cmd_fieldmap_load(const kb_cli *cli, const char *given, kb_rule_report *rep,
+                         kb_fieldmap **out, kb_buf *used);
+
 /* ---- one alert --------------------------------------------------------- */
 
 /* Appends "Field: value | Field: value" for the fields rule r names that ev

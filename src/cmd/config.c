@@ -139,6 +139,92 @@ static int load_intel(const char *path, const kb_yaml_node *intel, kb_config *cf
     return rc;
 }
 
+/* detect: { fieldmap: FILE } */
+static int load_detect(const char *path, const kb_yaml_node *det, kb_config *cfg)
+{
+    const kb_yaml_node *fm;
+    kb_buf b;
+
+    if (kb_yaml_is_null(det))
+        return KB_OK;
+    if (det->kind != KB_YAML_MAP)
+        return fail(path, det->line, "detect must be a mapping");
+    for (size_t i = 0; i < det->n; i++) {
+        const kb_yaml_node *key = det->items[2 * i];
+        if (key->kind != KB_YAML_SCALAR || strcmp(key->str, "fieldmap") != 0)
+            return fail(path, key->line, "unknown key in detect (see config/koban.yaml)");
+    }
+    fm = kb_yaml_get(det, "fieldmap");
+    if (!fm || kb_yaml_is_null(fm))
+        return KB_OK;
+    if (fm->kind != KB_YAML_SCALAR || fm->len == 0)
+        return fail(path, fm->line, "detect.fieldmap must be a file name");
+    kb_buf_init(&b, 0);
+    if (fm->str[0] != '/' && strrchr(path, '/'))
+        kb_buf_append(&b, path, (size_t)(strrchr(path, '/') - path) + 1);
+    kb_buf_append(&b, fm->str, fm->len);
+    if (!b.data)
+        return KB_ENOMEM;
+    cfg->fieldmap = b.data; /* the buffer's memory is handed over */
+    return KB_OK;
+}
+
+/* correlation: { max_groups, max_window, lateness, overflow } */
+static int load_correl(const char *path, const kb_yaml_node *corr, kb_correl_opts *o)
+{
+    static const char *const keys[] = {"max_groups", "max_window", "lateness", "overflow",
+                                       NULL};
+    const kb_yaml_node *n;
+    int64_t v;
+
+    if (corr->kind != KB_YAML_MAP)
+        return fail(path, corr->line, "correlation must be a mapping (max_groups, max_window, "
+                                      "lateness, overflow)");
+    for (size_t i = 0; i < corr->n; i++) {
+        const kb_yaml_node *key = corr->items[2 * i];
+        int ok = 0;
+        for (const char *const *k = keys; *k; k++)
+            ok |= key->kind == KB_YAML_SCALAR && strcmp(key->str, *k) == 0;
+        if (!ok)
+            return fail(path, key->line, "unknown correlation key (max_groups, max_window, "
+                                         "lateness, overflow)");
+    }
+    if ((n = kb_yaml_get(corr, "max_groups")) && !kb_yaml_is_null(n)) {
+        if (!kb_yaml_int(n, &v) || v < 1 || v > 100000000)
+            return fail(path, n->line, "correlation.max_groups must be 1-100000000");
+        o->max_groups = (size_t)v;
+    }
+    if ((n = kb_yaml_get(corr, "max_window")) && !kb_yaml_is_null(n)) {
+        if (!kb_yaml_int(n, &v) || v < 1 || v > 1000000)
+            return fail(path, n->line, "correlation.max_window must be 1-1000000");
+        o->max_window = (size_t)v;
+    }
+    if ((n = kb_yaml_get(corr, "lateness")) && !kb_yaml_is_null(n)) {
+        int64_t unit = 0;
+        if (n->kind == KB_YAML_SCALAR && n->len >= 2) {
+            switch (n->str[n->len - 1]) {
+            case 's': unit = 1; break;
+            case 'm': unit = 60; break;
+            case 'h': unit = 3600; break;
+            default: break;
+            }
+        }
+        if (n->kind == KB_YAML_SCALAR && n->len == 1 && n->str[0] == '0')
+            v = 0, unit = 1;
+        else if (!unit || kb_parse_i64(n->str, n->len - 1, &v) || v < 0 || v > 86400 / unit)
+            return fail(path, n->line, "correlation.lateness must be a duration up to a day "
+                                       "(0, 30s, 5m, 1h)");
+        o->lateness = v * unit * KB_NS_PER_SEC;
+    }
+    if ((n = kb_yaml_get(corr, "overflow")) && !kb_yaml_is_null(n)) {
+        int pol = n->kind == KB_YAML_SCALAR ? kb_correl_overflow_parse(n->str) : -1;
+        if (pol < 0)
+            return fail(path, n->line, "correlation.overflow must be evict-oldest or drop-new");
+        o->overflow = pol;
+    }
+    return KB_OK;
+}
+
 int kb_config_load(const kb_cli *cli, kb_config *cfg)
 {
     kb_yaml *y = NULL;
@@ -149,6 +235,7 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
 
     memset(cfg, 0, sizeof *cfg);
     cfg->intel.confidence = -1;
+    kb_correl_opts_default(&cfg->correl);
     kb_buf_init(&path, 4096);
     if (cli->config_path) {
         kb_buf_puts(&path, cli->config_path);
@@ -178,7 +265,8 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
     }
     for (size_t i = 0; i < root->n; i++) {
         const kb_yaml_node *key = root->items[2 * i];
-        static const char *const known[] = {"ingest", "intel", "suppress", NULL};
+        static const char *const known[] = {"ingest", "intel", "suppress", "respond",
+                                            "correlation", "detect", NULL};
         int ok = 0;
         for (const char *const *k = known; *k; k++)
             ok |= key->kind == KB_YAML_SCALAR && strcmp(key->str, *k) == 0;
@@ -194,6 +282,9 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
         rc = load_json_fields(cfg->path, fields, cfg);
     if (rc == KB_OK && kb_yaml_get(root, "intel") && !kb_yaml_is_null(kb_yaml_get(root, "intel")))
         rc = load_intel(cfg->path, kb_yaml_get(root, "intel"), cfg);
+    if (rc == KB_OK && kb_yaml_get(root, "correlation") &&
+        !kb_yaml_is_null(kb_yaml_get(root, "correlation")))
+        rc = load_correl(cfg->path, kb_yaml_get(root, "correlation"), &cfg->correl);
     if (rc == KB_OK && kb_yaml_get(root, "suppress")) { /* suppression (detect/suppress.h) */
         char why[200];
         uint32_t line = 0;
@@ -202,6 +293,14 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
         else if (kb_suppress_load_yaml(cfg->suppress, kb_yaml_get(root, "suppress"), why,
                                        sizeof why, &line))
             rc = fail(cfg->path, line, why);
+    }
+    if (rc == KB_OK && kb_yaml_get(root, "detect"))
+        rc = load_detect(cfg->path, kb_yaml_get(root, "detect"), cfg);
+    if (rc == KB_OK && kb_yaml_get(root, "respond")) { /* bindings (respond/respond.h) */
+        char why[1024];
+        if ((rc = kb_resp_bindings_parse(&cfg->respond, cfg->path, kb_yaml_get(root, "respond"),
+                                         why, sizeof why)))
+            fprintf(stderr, "koban: %s\n", why);
     }
 out:
     kb_yaml_free(y);
@@ -215,10 +314,13 @@ void kb_config_release(kb_config *cfg)
     kb_free(cfg->path);
     kb_free(cfg->rows);
     kb_free(cfg->strings);
+    kb_free(cfg->fieldmap);
     kb_suppress_free(cfg->suppress);
+    kb_resp_bindings_release(&cfg->respond);
     for (size_t i = 0; i < cfg->intel.nallow; i++)
         kb_free(cfg->intel.allow[i]);
     kb_free(cfg->intel.allow);
     memset(cfg, 0, sizeof *cfg);
     cfg->intel.confidence = -1;
+    kb_correl_opts_default(&cfg->correl);
 }

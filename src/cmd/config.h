@@ -5,7 +5,9 @@
 #define KB_CMD_CONFIG_H
 
 #include "cmd/cmd.h"
+#include "detect/correlate.h"
 #include "ingest/ingest.h"
+#include "respond/respond.h"
 
 /* intel: threat-intelligence settings, handed to the intel module. */
 typedef struct kb_intel_config {
@@ -23,6 +25,10 @@ typedef struct kb_config {
     char *strings;            /* storage of the rows' names */
     kb_intel_config intel;    /* intel (allow owns its strings) */
     struct kb_suppress *suppress; /* `suppress:` entries (detect/suppress.h), or NULL */
+    char *fieldmap;           /* detect.fieldmap: the field-map file (a relative path is
+                                 taken from the configuration file's directory), or NULL */
+    kb_correl_opts correl;    /* correlation: caps (the defaults when absent) */
+    kb_resp_bindings respond; /* `respond:`: playbooks started by themselves (n 0: none) */
 } kb_config;
 
 /* Loads the configuration the command line names. Returns KB_OK, or an

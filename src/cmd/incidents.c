@@ -1,11 +1,13 @@
 /* koban incidents: list the incidents triage opened, show one. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
 #include "cmd/output.h"
 #include "event/event.h"
 #include "event/json.h"
+#include "respond/respond.h"
 #include "store/store.h"
 #include "triage/triage.h"
 
@@ -16,6 +18,7 @@ typedef struct lst {
     kb_out *o;
     int64_t n;
     int explain_only;
+    kb_buf *line; /* show -o jsonl: the record, completed after the query */
 } lst;
 
 static kb_str sv(const kb_sval *c, char *buf, size_t size)
@@ -78,8 +81,12 @@ static int show_row(void *ud, size_t ncol, const kb_sval *c, const char *const *
         kb_buf_init(&b, 0);
         kb_buf_printf(&b, "{\"id\":%lld,\"incident\":", (long long)c[0].i);
         kb_buf_append(&b, c[6].p, c[6].len);
-        kb_buf_putc(&b, '}');
-        puts(b.data);
+        if (l->line) {
+            kb_buf_append(l->line, b.data, b.len);
+        } else {
+            kb_buf_putc(&b, '}');
+            puts(b.data);
+        }
         kb_buf_release(&b);
         goto out;
     }
@@ -110,25 +117,75 @@ out:
     return 0;
 }
 
+/* The incident's timeline (its playbook runs: starts, steps, answers,
+ * actions, outcomes): after the fields in a table, as "timeline":[...] in
+ * the JSON record (line holds the record without its closing brace). */
+static int show_timeline(kb_store *st, int64_t id, int fmt, kb_buf *line)
+{
+    char *mem = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&mem, &len);
+    int rc = f ? kb_resp_timeline(st, 0, id, fmt == KB_OUT_JSONL, f) : KB_ENOMEM;
+    if (f)
+        fclose(f);
+    if (rc) {
+        fprintf(stderr, "koban incidents: timeline: %s\n", kb_store_errmsg(st));
+        free(mem);
+        return KB_EXIT_FAILURE;
+    }
+    if (line) {
+        kb_buf_puts(line, ",\"timeline\":[");
+        for (size_t i = 0, k = 0; mem && i < len; k++) {
+            const char *nl = memchr(mem + i, '\n', len - i);
+            size_t e = nl ? (size_t)(nl - mem) : len;
+            if (k)
+                kb_buf_putc(line, ',');
+            kb_buf_append(line, mem + i, e - i);
+            i = e + 1;
+        }
+        kb_buf_puts(line, "]}");
+        puts(line->data);
+    } else if (len) {
+        printf("  timeline\n");
+        for (size_t i = 0; i < len;) {
+            const char *nl = memchr(mem + i, '\n', len - i);
+            size_t e = nl ? (size_t)(nl - mem) : len;
+            printf("    %.*s\n", (int)(e - i), mem + i);
+            i = e + 1;
+        }
+    }
+    free(mem);
+    return KB_EXIT_OK;
+}
+
 int kb_cmd_incidents_show_one(kb_store *st, int64_t id, int fmt, int explain_only);
 int kb_cmd_incidents_show_one(kb_store *st, int64_t id, int fmt, int explain_only)
 {
     kb_out o;
-    lst l = {&o, 0, explain_only};
+    lst l = {&o, 0, explain_only, NULL};
     kb_sval p[1] = {KB_SV_INTV(id)};
     o.fmt = (kb_out_format)fmt;
+    kb_buf line;
+    kb_buf_init(&line, 0);
+    if (fmt == KB_OUT_JSONL && !explain_only)
+        l.line = &line;
     int rc = kb_store_exec(st, "SELECT id, severity, status, created, type, title, detail"
                                " FROM incidents WHERE id = ?",
                            p, 1, show_row, &l);
     if (rc) {
         fprintf(stderr, "koban incidents: %s\n", kb_store_errmsg(st));
+        kb_buf_release(&line);
         return KB_EXIT_FAILURE;
     }
     if (!l.n) {
         fprintf(stderr, "koban incidents: no incident %lld\n", (long long)id);
+        kb_buf_release(&line);
         return KB_EXIT_REJECTED;
     }
-    return KB_EXIT_OK;
+    if (!explain_only)
+        rc = show_timeline(st, id, fmt, l.line);
+    kb_buf_release(&line);
+    return rc;
 }
 
 int kb_cmd_incidents(const kb_cli *cli, int argc, char **argv)
@@ -171,7 +228,7 @@ int kb_cmd_incidents(const kb_cli *cli, int argc, char **argv)
         status = kb_cmd_incidents_show_one(st, id, fmt >= 0 ? fmt : KB_OUT_TABLE, 0);
     } else {
         kb_out o;
-        lst l = {&o, 0, 0};
+        lst l = {&o, 0, 0, NULL};
         kb_sval p[1] = {KB_SV_STRV(sev ? sev : "", sev ? strlen(sev) : 0)};
         kb_out_init(&o, stdout, fmt >= 0 ? (kb_out_format)fmt : kb_out_default(stdout), cols, 6);
         if (kb_store_exec(st, sev ? "SELECT id, severity, status, created, type, title, detail"

@@ -15,8 +15,8 @@
 typedef struct opts {
     const char *dsn, *format, *feed, *columns, *threat, *kind, *ref, *name, *output, *user,
         *password, *desc;
-    int confidence, all, include_expired, out_fmt;
-    int64_t since, valid_for, now;
+    int confidence, all, include_expired, out_fmt, purge;
+    int64_t since, valid_for, now, older;
     uint32_t sid_base, sid_max;
     const char *const *allow; /* intel.allowlist of the configuration */
     size_t nallow;
@@ -562,6 +562,113 @@ out:
     return status;
 }
 
+/* ---- expire --older / --purge ------------------------------------------------------ */
+
+static int count_row(void *ud, size_t n, const kb_sval *c, const char *const *names)
+{
+    (void)names;
+    if (n && c[0].type == KB_SV_INT)
+        *(int64_t *)ud = c[0].i;
+    return 0;
+}
+
+/* Marks the indicators not seen for --older (the newer of their last_seen
+ * and the last import that carried them) as expired now, or with --purge
+ * deletes those and the ones already expired; --feed and --kind restrict.
+ * Both are recorded in the store's audit log. */
+static int run_expire(kb_store *st, const opts *o)
+{
+    /* "?" 1: the --older cut-off, 2: now (already expired), then feed, kind */
+    static const char age[] = "(CASE WHEN last_seen IS NOT NULL AND last_seen > updated"
+                              " THEN last_seen ELSE updated END) < ?";
+    static const char expired[] = "(valid_until IS NOT NULL AND valid_until < ?)";
+    kb_buf where, q, det;
+    kb_sval p[6];
+    size_t np = 0;
+    int64_t n = 0, mark_until = o->now - 1;
+    int rc = KB_OK;
+    const char *kind = o->kind ? kb_intel_kind_name(kb_intel_kind_find(o->kind, strlen(o->kind)))
+                               : NULL;
+    kb_buf_init(&where, 1 << 16);
+    kb_buf_init(&q, 1 << 16);
+    kb_buf_init(&det, 1 << 16);
+    if (o->purge) {
+        kb_buf_printf(&where, "(%s", expired);
+        p[np++] = KB_SV_INTV(o->now);
+        if (o->older >= 0) {
+            kb_buf_printf(&where, " OR %s", age);
+            p[np++] = KB_SV_INTV(o->now - o->older);
+        }
+        kb_buf_putc(&where, ')');
+    } else {
+        kb_buf_printf(&where, "%s AND NOT %s", age, expired);
+        p[np++] = KB_SV_INTV(o->now - o->older);
+        p[np++] = KB_SV_INTV(o->now);
+    }
+    if (o->feed) {
+        kb_buf_puts(&where, " AND feed = ?");
+        p[np++] = KB_SV_STRV(o->feed, strlen(o->feed));
+    }
+    if (kind) {
+        kb_buf_puts(&where, " AND kind = ?");
+        p[np++] = KB_SV_STRV(kind, strlen(kind));
+    }
+    if ((rc = kb_store_begin(st)))
+        goto out;
+    kb_buf_printf(&q, "SELECT COUNT(*) FROM intel_indicators WHERE %s", where.data);
+    rc = kb_store_exec(st, q.data, p, np, count_row, &n);
+    kb_buf_clear(&q);
+    if (rc == KB_OK && n > 0) {
+        if (o->purge) {
+            kb_buf_printf(&q, "DELETE FROM intel_indicators WHERE %s", where.data);
+            rc = kb_store_exec(st, q.data, p, np, NULL, NULL);
+        } else {
+            kb_sval p2[7];
+            p2[0] = KB_SV_INTV(mark_until);
+            memcpy(p2 + 1, p, np * sizeof *p);
+            kb_buf_printf(&q, "UPDATE intel_indicators SET valid_until = ? WHERE %s", where.data);
+            rc = kb_store_exec(st, q.data, p2, np + 1, NULL, NULL);
+        }
+    }
+    if (rc == KB_OK) {
+        char nowbuf[40];
+        kb_time_format(o->now, nowbuf, sizeof nowbuf);
+        kb_buf_printf(&det, "{\"count\":%lld,\"now\":\"%s\"", (long long)n, nowbuf);
+        if (o->older >= 0)
+            kb_buf_printf(&det, ",\"older_s\":%lld", (long long)(o->older / KB_NS_PER_SEC));
+        if (o->feed)
+            kb_buf_printf(&det, ",\"feed\":\"%s\"", o->feed);
+        if (kind)
+            kb_buf_printf(&det, ",\"kind\":\"%s\"", kind);
+        kb_buf_putc(&det, '}');
+        kb_sval a[4] = {KB_SV_INTV(kb_time_now()), KB_SV_STRV("koban intel", 11),
+                        KB_SV_STRV(o->purge ? "intel.purge" : "intel.expire",
+                                   o->purge ? 11 : 12),
+                        KB_SV_STRV(det.data, det.len)};
+        rc = kb_store_exec(st,
+                           "INSERT INTO audit (ts, actor, action, detail) VALUES (?, ?, ?, ?)",
+                           a, 4, NULL, NULL);
+    }
+    if (rc == KB_OK)
+        rc = kb_store_commit(st);
+    else
+        kb_store_rollback(st);
+out:
+    if (rc) {
+        fprintf(stderr, "koban intel expire: %s\n", kb_store_errmsg(st));
+    } else if (o->purge) {
+        fprintf(stderr, "%lld indicators purged (expired%s%s)\n", (long long)n,
+                o->older >= 0 ? " or not seen for the given age" : "", "");
+    } else {
+        fprintf(stderr, "%lld indicators marked expired (kept, queryable, no longer matched)\n",
+                (long long)n);
+    }
+    kb_buf_release(&where);
+    kb_buf_release(&q);
+    kb_buf_release(&det);
+    return rc ? KB_EXIT_FAILURE : KB_EXIT_OK;
+}
+
 /* ---- the command ------------------------------------------------------------------ */
 
 static int parse_age(const char *v, int64_t *out)
@@ -584,6 +691,7 @@ int kb_cmd_intel(const kb_cli *cli, int argc, char **argv)
     o.confidence = -1;
     o.since = KB_TIME_NONE;
     o.valid_for = -1;
+    o.older = -1;
     o.now = kb_time_now();
     o.out_fmt = -1;
     if (argc < 2)
@@ -612,6 +720,13 @@ int kb_cmd_intel(const kb_cli *cli, int argc, char **argv)
                 return kb_cmd_usage_error(cmd, "--confidence: expected 0-100, got '%s'", v);
             o.confidence = (int)c;
             i++;
+        } else if (strcmp(a, "--older") == 0 && v) {
+            if (parse_age(v, &o.older))
+                return kb_cmd_usage_error(cmd, "--older: expected a duration like 90d, got '%s'",
+                                          v);
+            i++;
+        } else if (strcmp(a, "--purge") == 0) {
+            o.purge = 1;
         } else if ((strcmp(a, "--since") == 0 || strcmp(a, "--valid-for") == 0) && v) {
             int64_t d;
             if (parse_age(v, &d))
@@ -653,6 +768,10 @@ int kb_cmd_intel(const kb_cli *cli, int argc, char **argv)
         return kb_cmd_usage_error(cmd, "export needs --format");
     if (!strcmp(verb, "add") && !o.feed)
         o.feed = "internal";
+    if ((o.older >= 0 || o.purge) && strcmp(verb, "expire") != 0)
+        return kb_cmd_usage_error(cmd, "--older and --purge are options of expire");
+    if (o.kind && kb_intel_kind_find(o.kind, strlen(o.kind)) < 0)
+        return kb_cmd_usage_error(cmd, "--kind: unknown kind '%s'", o.kind);
     if (kb_config_load(cli, &cfg) != KB_OK)
         return KB_EXIT_USAGE;
     o.allow = (const char *const *)cfg.intel.allow;
@@ -715,6 +834,8 @@ int kb_cmd_intel(const kb_cli *cli, int argc, char **argv)
                 status = KB_EXIT_REJECTED;
         }
         kb_intel_sink_release(&s);
+    } else if (!strcmp(verb, "expire") && (o.older >= 0 || o.purge)) {
+        status = run_expire(st, &o);
     } else if (!strcmp(verb, "list") || !strcmp(verb, "expire") || !strcmp(verb, "show")) {
         list_ctx x;
         FILE *f = stdout;

@@ -59,7 +59,7 @@ static char *read_file(const char *path, size_t *len)
             break;
     fclose(f);
     *len = b.len;
-    return b.data ? b.data : kb_strdup("");
+    return b.alloc ? b.data : kb_strdup(""); /* empty: not the shared empty buffer */
 }
 
 int kb_cmd_playbook(const kb_cli *cli, int argc, char **argv)

@@ -31,6 +31,7 @@
 #include "base/yaml.h"
 #include "cmd/alerts.h"
 #include "cmd/output.h"
+#include "detect/correlate.h"
 #include "event/json.h"
 #include "ingest/ingest.h"
 
@@ -143,26 +144,59 @@ static int walk(const char *root, int all, int rel, strvec *out)
     return rc;
 }
 
-/* ---- lint -------------------------------------------------------------- */
+/* ---- lint ------------------------------------------------------------ */
 
-static int rules_lint(int argc, char **argv)
+/* Loads the default rules into rs without reporting, and resolves their
+ * correlation rules: the context a correlation rule under lint or test
+ * may reference. Returns how many rules it added. */
+static size_t load_context(const kb_cli *cli, kb_ruleset *rs)
+{
+    kb_rule_report quiet = {NULL, 0};
+    kb_rules_load_default(cli, rs, &quiet);
+    kb_correl_resolve(rs, NULL, NULL);
+    return kb_ruleset_count(rs);
+}
+
+static int rules_lint(const kb_cli *cli, int argc, char **argv)
 {
     kb_names *names = kb_names_new(0);
     kb_ruleset *rs = names ? kb_ruleset_new(names) : NULL;
-    kb_rule_report rep = {stdout, 0};
-    int status = KB_EXIT_OK;
+    kb_rule_report rep = {stdout, 0}, warn = {stdout, 0};
+    int status = KB_EXIT_OK, no_default = 0, npaths = 0;
+    size_t n0 = 0, c0 = 0, nc = 0;
 
     if (!rs) {
         status = KB_EXIT_FAILURE;
         goto out;
     }
-    if (argc < 1) {
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--no-default-rules") == 0)
+            no_default = 1;
+        else
+            npaths++;
+    }
+    if (npaths < 1) {
         status = kb_cmd_usage_error(kb_cmd_find("rules"), "lint needs a file or directory");
         goto out;
     }
+    if (!no_default) {
+        n0 = load_context(cli, rs);
+        c0 = kb_ruleset_correl_count(rs);
+    }
     for (int i = 0; i < argc; i++)
-        kb_rules_load_path(rs, argv[i], &rep);
-    fprintf(stderr, "%zu rules load, %u failed\n", kb_ruleset_count(rs), rep.failed);
+        if (strcmp(argv[i], "--no-default-rules") != 0)
+            kb_rules_load_path(rs, argv[i], &rep);
+    /* references are checked once every file is loaded */
+    kb_correl_resolve(rs, kb_rule_report_fn, &rep);
+    warn.failed = 0;
+    kb_correl_check_fields(rs, c0, kb_rule_report_fn, &warn); /* warnings: exit 0 */
+    for (size_t i = c0; i < kb_ruleset_correl_count(rs); i++)
+        nc += kb_correl_rule_ok(kb_ruleset_correl(rs, i));
+    fprintf(stderr, "%zu rules and %zu correlation rules load, %u failed", kb_ruleset_count(rs) - n0,
+            nc, rep.failed);
+    if (warn.failed)
+        fprintf(stderr, ", %u warnings", warn.failed);
+    fputc('\n', stderr);
     if (rep.failed)
         status = KB_EXIT_REJECTED;
 out:
@@ -194,6 +228,18 @@ static void put_opt(kb_buf *b, const char *key, const char *v, int comma)
         kb_buf_puts(b, "null");
 }
 
+/* A JSON array of n names. */
+static void put_names(kb_buf *b, const char *const *v, size_t n)
+{
+    kb_buf_putc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            kb_buf_putc(b, ',');
+        kb_json_put_str(b, v[i], strlen(v[i]));
+    }
+    kb_buf_putc(b, ']');
+}
+
 static int rules_list(const kb_cli *cli, int argc, char **argv)
 {
     const kb_command *cmd = kb_cmd_find("rules");
@@ -201,6 +247,7 @@ static int rules_list(const kb_cli *cli, int argc, char **argv)
     kb_ruleset *rs = names ? kb_ruleset_new(names) : NULL;
     kb_rule_report rep = {stderr, 0};
     int fmt = -1, no_default = 0, status = KB_EXIT_OK;
+    size_t ncorr = 0;
     kb_buf b, ls;
     kb_out o;
 
@@ -229,6 +276,7 @@ static int rules_list(const kb_cli *cli, int argc, char **argv)
             goto out;
         }
     }
+    kb_correl_resolve(rs, kb_rule_report_fn, &rep); /* once every file is loaded */
     kb_out_init(&o, stdout, fmt < 0 ? kb_out_default(stdout) : (kb_out_format)fmt, list_cols,
                 (int)(sizeof list_cols / sizeof *list_cols));
     for (size_t i = 0; i < kb_ruleset_count(rs); i++) {
@@ -241,6 +289,7 @@ static int rules_list(const kb_cli *cli, int argc, char **argv)
             put_opt(&b, "level", m->level, 1);
             put_opt(&b, "status", m->status, 1);
             put_opt(&b, "author", m->author, 1);
+            put_opt(&b, "type", "rule", 1);
             kb_buf_puts(&b, ",\"logsource\":{");
             put_opt(&b, "product", m->ls.product, 0);
             put_opt(&b, "category", m->ls.category, 1);
@@ -265,8 +314,58 @@ static int rules_list(const kb_cli *cli, int argc, char **argv)
             kb_out_row(&o, row);
         }
     }
+    for (size_t i = 0; i < kb_ruleset_correl_count(rs); i++) {
+        const kb_correl_rule *cr = kb_ruleset_correl(rs, i);
+        const kb_rule_meta *m = kb_correl_meta(cr);
+        const char *type = kb_correl_type_name(kb_correl_rule_type(cr));
+        if (!kb_correl_rule_ok(cr))
+            continue; /* refused: reported above */
+        ncorr++;
+        if (o.fmt == KB_OUT_JSONL) {
+            const char *const *v;
+            size_t n;
+            kb_buf_clear(&b);
+            kb_buf_putc(&b, '{');
+            put_opt(&b, "id", m->id, 0);
+            put_opt(&b, "title", m->title, 1);
+            put_opt(&b, "name", kb_correl_rule_name(cr), 1);
+            put_opt(&b, "level", m->level, 1);
+            put_opt(&b, "status", m->status, 1);
+            put_opt(&b, "author", m->author, 1);
+            put_opt(&b, "type", "correlation", 1);
+            kb_buf_puts(&b, ",\"correlation\":{");
+            put_opt(&b, "type", type, 0);
+            kb_buf_puts(&b, ",\"rules\":");
+            v = kb_correl_rule_refs(cr, &n);
+            put_names(&b, v, n);
+            kb_buf_puts(&b, ",\"group-by\":");
+            v = kb_correl_rule_group_by(cr, &n);
+            put_names(&b, v, n);
+            kb_buf_printf(&b, ",\"timespan_s\":%lld",
+                          (long long)(kb_correl_rule_timespan(cr) / KB_NS_PER_SEC));
+            put_opt(&b, "field", kb_correl_rule_field(cr), 1);
+            kb_buf_printf(&b, ",\"generate\":%s},\"tags\":",
+                          kb_correl_rule_generate(cr) ? "true" : "false");
+            kb_alert_put_list(&b, m->tags);
+            put_opt(&b, "path", m->path, 1);
+            kb_buf_printf(&b, ",\"line\":%u}", m->line);
+            kb_out_json(&o, b.data, b.len);
+        } else {
+            kb_str row[6];
+            kb_buf_clear(&ls);
+            kb_buf_printf(&ls, "correlation/%s", type);
+            row[0] = zs(m->id);
+            row[1] = zs(m->title);
+            row[2] = zs(m->level);
+            row[3] = zs(m->status);
+            row[4] = (kb_str){ls.data, ls.len};
+            row[5] = zs(m->path);
+            kb_out_row(&o, row);
+        }
+    }
     kb_out_release(&o);
-    fprintf(stderr, "%zu rules, %u failed to load\n", kb_ruleset_count(rs), rep.failed);
+    fprintf(stderr, "%zu rules, %zu correlation rules, %u failed to load\n",
+            kb_ruleset_count(rs), ncorr, rep.failed);
     if (rep.failed)
         status = KB_EXIT_REJECTED;
 out:
@@ -282,6 +381,9 @@ out:
 typedef struct tester {
     kb_names *names;
     kb_arena *arena;
+    const kb_fieldmap *fm; /* applied to each file's rules, or NULL */
+    kb_ruleset *ctx; /* default rules and every file under test: what
+                        correlation rules reference */
     unsigned rules, tested, cases, failed, untested;
 } tester;
 
@@ -406,7 +508,7 @@ static const char *event_from_record(tester *t, const kb_yaml_node *rec, const c
 
 /* Runs one rule's test cases; prints the failures. Returns failures. */
 static unsigned run_cases(tester *t, const char *path, const kb_rule *r,
-                          const kb_yaml_node *tests)
+                          const kb_rule *const *vars, size_t nvars, const kb_yaml_node *tests)
 {
     const kb_rule_meta *m = kb_rule_meta_of(r);
     const kb_yaml_node *fmt = kb_yaml_get(tests, "format");
@@ -453,6 +555,9 @@ static unsigned run_cases(tester *t, const char *path, const kb_rule *r,
             hit = kb_rule_match(r, &ev);
             if (hit && c->kind == KB_YAML_SCALAR && !kb_rule_logsource_applies(r, &ev.ls))
                 hit = 0;
+            /* a decoded record also meets the rule's field-map variants */
+            for (size_t v = 0; !hit && c->kind == KB_YAML_SCALAR && v < nvars; v++)
+                hit = kb_rule_logsource_applies(vars[v], &ev.ls) && kb_rule_match(vars[v], &ev);
             if (hit != (k == 0)) {
                 printf("FAIL %s:%u: %s: %s[%zu] %s\n", path, c->line, m->title, kinds[k], i,
                        k == 0 ? "did not fire the rule" : "fired the rule");
@@ -470,6 +575,218 @@ static unsigned run_cases(tester *t, const char *path, const kb_rule *r,
     return fails;
 }
 
+/* ---- correlation rule tests -------------------------------------------- */
+
+#define CORREL_TEST_MAX_ALERTS 100000u
+
+typedef struct ctest_push {
+    const kb_rule *rule;
+    int64_t ts;
+    size_t seq;
+    const kb_yaml_node *item;
+} ctest_push;
+
+static int ctest_cmp(const void *pa, const void *pb)
+{
+    const ctest_push *a = pa, *b = pb;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+typedef struct ctest_fired {
+    const kb_correl_rule *cr;
+    unsigned n;
+} ctest_fired;
+
+static void ctest_on_alert(void *ud, const kb_correl_alert *a)
+{
+    ctest_fired *f = ud;
+    if (a->rule == f->cr)
+        f->n++;
+}
+
+/* An integer key of a test alert (dflt when absent); -1 when not an
+ * integer in [0, max]. */
+static int64_t ctest_int(const kb_yaml_node *item, const char *key, int64_t dflt, int64_t max)
+{
+    const kb_yaml_node *n = kb_yaml_get(item, key);
+    int64_t v;
+    if (!n)
+        return dflt;
+    if (n->kind != KB_YAML_SCALAR || !kb_yaml_int(n, &v) || v < 0 || v > max)
+        return -1;
+    return v;
+}
+
+/* Runs one case (a list of alerts) through a fresh engine over t->ctx;
+ * *fired gets how often cr fired. Returns NULL or the reason the case is
+ * malformed. */
+static const char *ctest_run(tester *t, const kb_correl_rule *cr, const kb_yaml_node *cs,
+                             unsigned *fired, char *why, size_t wsize)
+{
+    ctest_fired f = {cr, 0};
+    kb_correl_opts o;
+    kb_correl *c = NULL;
+    ctest_push *p = NULL;
+    size_t np = 0;
+    const char *err = NULL;
+
+    if (cs->kind != KB_YAML_SEQ || cs->n == 0)
+        return "a correlation test case is a list of alerts {rule: ID or name, at: seconds, "
+               "repeat: N, every: seconds, field: value...}";
+    for (size_t i = 0; i < cs->n && !err; i++) {
+        const kb_yaml_node *it = cs->items[i], *rn = kb_yaml_get(it, "rule");
+        const kb_rule *r;
+        int64_t at = ctest_int(it, "at", 0, 366 * 86400);
+        int64_t rep = ctest_int(it, "repeat", 1, CORREL_TEST_MAX_ALERTS);
+        int64_t every = ctest_int(it, "every", 1, 366 * 86400);
+        ctest_push *np2;
+
+        if (it->kind != KB_YAML_MAP || !rn || rn->kind != KB_YAML_SCALAR) {
+            err = "each alert of a case is a map with rule: ID or name";
+            break;
+        }
+        if (!(r = kb_correl_find_rule(t->ctx, rn->str))) {
+            snprintf(why, wsize, "alert %zu names rule '%s', which is not loaded", i, rn->str);
+            err = why;
+            break;
+        }
+        if (at < 0 || rep < 1 || every < 0) {
+            err = "at and every must be whole seconds (up to a year), repeat 1 or more";
+            break;
+        }
+        if (np + (size_t)rep > CORREL_TEST_MAX_ALERTS) {
+            err = "a case holds at most 100000 alerts";
+            break;
+        }
+        if (!(np2 = kb_realloc(p, (np + (size_t)rep) * sizeof *p))) {
+            err = "out of memory";
+            break;
+        }
+        p = np2;
+        for (int64_t k = 0; k < rep; k++, np++)
+            p[np] = (ctest_push){r, (at + k * every) * KB_NS_PER_SEC, np, it};
+    }
+    if (!err) {
+        kb_correl_opts_default(&o);
+        o.max_groups = 4096;
+        if (!(c = kb_correl_new(t->ctx, &o, ctest_on_alert, &f, NULL, NULL)))
+            err = "out of memory";
+    }
+    if (!err) {
+        qsort(p, np, sizeof *p, ctest_cmp);
+        for (size_t i = 0; i < np && !err; i++) {
+            const char *const *fields;
+            size_t nf = kb_correl_fields(c, p[i].rule, &fields);
+            kb_str vals[64];
+            if (nf > 64) {
+                err = "the correlation reads more than 64 fields";
+                break;
+            }
+            for (size_t k = 0; k < nf; k++) {
+                const kb_yaml_node *v = kb_yaml_get(p[i].item, fields[k]);
+                vals[k] = v && v->kind == KB_YAML_SCALAR && !kb_yaml_is_null(v)
+                              ? (kb_str){v->str, v->len}
+                              : (kb_str){NULL, 0};
+            }
+            if (kb_correl_push_values(c, p[i].rule, p[i].ts, "test", vals, nf) < 0)
+                err = "the correlation engine refused an alert";
+        }
+        kb_correl_flush(c);
+    }
+    kb_correl_free(c);
+    kb_free(p);
+    *fired = f.n;
+    return err;
+}
+
+/* Runs one correlation rule's cases; prints the failures. Returns failures. */
+static unsigned run_correl_cases(tester *t, const char *path, const kb_correl_rule *cr,
+                                 const kb_yaml_node *tests)
+{
+    const kb_rule_meta *m = kb_correl_meta(cr);
+    static const char *const kinds[] = {"match", "nomatch"};
+    unsigned fails = 0, n[2] = {0, 0};
+    char why[600];
+
+    if (tests->kind != KB_YAML_MAP) {
+        printf("FAIL %s:%u: %s: tests must be a map with match: and nomatch: lists\n", path,
+               tests->line, m->title);
+        return 1;
+    }
+    for (int k = 0; k < 2; k++) {
+        const kb_yaml_node *list = kb_yaml_get(tests, kinds[k]);
+        if (!list)
+            continue;
+        if (list->kind != KB_YAML_SEQ) {
+            printf("FAIL %s:%u: %s: tests.%s must be a list\n", path, list->line, m->title,
+                   kinds[k]);
+            fails++;
+            continue;
+        }
+        for (size_t i = 0; i < list->n; i++) {
+            const kb_yaml_node *c = list->items[i];
+            unsigned fired = 0;
+            const char *err = ctest_run(t, cr, c, &fired, why, sizeof why);
+            n[k]++;
+            t->cases++;
+            if (err) {
+                printf("FAIL %s:%u: %s: %s[%zu]: %s\n", path, c->line, m->title, kinds[k], i,
+                       err);
+                fails++;
+            } else if (k == 0 && fired == 0) {
+                printf("FAIL %s:%u: %s: %s[%zu] did not fire the correlation\n", path, c->line,
+                       m->title, kinds[k], i);
+                fails++;
+            } else if (k == 1 && fired) {
+                printf("FAIL %s:%u: %s: %s[%zu] fired the correlation (%u alerts)\n", path,
+                       c->line, m->title, kinds[k], i, fired);
+                fails++;
+            }
+        }
+    }
+    if (n[0] + n[1] == 0) {
+        printf("FAIL %s:%u: %s: tests has no match: or nomatch: cases\n", path, tests->line,
+               m->title);
+        fails++;
+    } else if (!fails) {
+        printf("ok   %s: %s (correlation, %u match, %u nomatch)\n", path, m->title, n[0], n[1]);
+    }
+    return fails;
+}
+
+/* The correlation rule of t->ctx loaded from this path and title line. */
+static const kb_correl_rule *ctx_correl(const tester *t, const char *path, uint32_t line)
+{
+    for (size_t i = 0; i < kb_ruleset_correl_count(t->ctx); i++) {
+        const kb_correl_rule *cr = kb_ruleset_correl(t->ctx, i);
+        const kb_rule_meta *m = kb_correl_meta(cr);
+        if (m->line == line && strcmp(m->path, path) == 0)
+            return cr;
+    }
+    return NULL;
+}
+
+static void test_correl_doc(tester *t, const char *path, const kb_yaml_node *title,
+                            const kb_yaml_node *tests)
+{
+    const kb_correl_rule *cr = ctx_correl(t, path, title->line);
+    t->rules++;
+    if (!tests) {
+        t->untested++;
+        return;
+    }
+    if (!cr || !kb_correl_rule_ok(cr)) {
+        printf("FAIL %s:%u: the correlation rule did not load, its tests did not run\n", path,
+               title->line);
+        t->failed++;
+        return;
+    }
+    t->tested++;
+    t->failed += run_correl_cases(t, path, cr, tests);
+}
+
 static void test_file(tester *t, const char *path)
 {
     kb_ruleset *rs = kb_ruleset_new(t->names);
@@ -482,6 +799,10 @@ static void test_file(tester *t, const char *path)
         return;
     }
     kb_ruleset_load_file(rs, path, kb_rule_report_fn, &rep);
+    if (t->fm) {
+        kb_fieldmap_stats st;
+        kb_ruleset_apply_fieldmap(rs, t->fm, &st, kb_rule_report_fn, &rep);
+    }
     t->failed += rep.failed;
     if (kb_yaml_parse_file(path, NULL, &y, &ye) != KB_OK)
         goto out; /* already reported by the loader */
@@ -490,16 +811,24 @@ static void test_file(tester *t, const char *path)
         const kb_yaml_node *title = kb_yaml_get(doc, "title");
         const kb_yaml_node *tests = kb_yaml_get(doc, "tests");
         const kb_rule *r = NULL;
+        const kb_rule *vars[64];
+        size_t nvars = 0;
 
+        if (doc && doc->kind == KB_YAML_MAP && title && kb_yaml_get(doc, "correlation")) {
+            test_correl_doc(t, path, title, tests);
+            continue;
+        }
         if (!doc || doc->kind != KB_YAML_MAP || !title || !kb_yaml_get(doc, "detection"))
             continue; /* not a rule (a filter, an empty document) */
         t->rules++;
         for (size_t i = 0; i < kb_ruleset_count(rs); i++) {
             const kb_rule *cand = kb_ruleset_rule(rs, i);
-            if (kb_rule_meta_of(cand)->line == title->line) {
+            if (kb_rule_meta_of(cand)->line != title->line)
+                continue;
+            if (!kb_rule_meta_of(cand)->fieldmap)
                 r = cand;
-                break;
-            }
+            else if (nvars < sizeof vars / sizeof *vars)
+                vars[nvars++] = cand; /* its field-map variants */
         }
         if (!tests) {
             t->untested++;
@@ -512,42 +841,94 @@ static void test_file(tester *t, const char *path)
             continue;
         }
         t->tested++;
-        t->failed += run_cases(t, path, r, tests);
+        t->failed += run_cases(t, path, r, vars, nvars, tests);
     }
 out:
     kb_yaml_free(y);
     kb_ruleset_free(rs);
 }
 
-static int rules_test(int argc, char **argv)
+/* Reports a correlation rule under test refused when references are
+ * checked. */
+static void on_refused(void *ud, const char *path, uint32_t line, const char *reason,
+                       const char *msg)
+{
+    tester *t = ud;
+    (void)path, (void)line, (void)reason;
+    printf("FAIL %s\n", msg);
+    t->failed++;
+}
+
+static int rules_test(const kb_cli *cli, int argc, char **argv)
 {
     tester t = {0};
-    int status = KB_EXIT_OK;
+    strvec files = {0};
+    int status = KB_EXIT_OK, no_default = 0, npaths = 0, no_fieldmap = 0;
+    const char *given = NULL;
+    kb_fieldmap *fm = NULL;
+    kb_rule_report rep = {stdout, 0};
+    kb_buf used;
 
-    if (argc < 1)
+    /* options anywhere among the paths; the paths are kept in argv[0..npaths) */
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--no-default-rules") == 0)
+            no_default = 1;
+        else if (strcmp(argv[i], "--no-fieldmap") == 0)
+            no_fieldmap = 1;
+        else if (strcmp(argv[i], "--fieldmap") == 0 && i + 1 < argc)
+            given = argv[++i];
+        else if (strcmp(argv[i], "--fieldmap") == 0)
+            return kb_cmd_usage_error(kb_cmd_find("rules"), "test: --fieldmap wants a file");
+        else
+            argv[npaths++] = argv[i];
+    }
+    argc = npaths;
+    if (npaths < 1)
         return kb_cmd_usage_error(kb_cmd_find("rules"), "test needs a file or directory");
+    kb_buf_init(&used, 0);
+    if (!no_fieldmap) {
+        int rc = kb_cmd_fieldmap_load(cli, given, &rep, &fm, &used);
+        if (rc != KB_OK) {
+            if (rc != KB_EPARSE)
+                printf("FAIL %s: the field map cannot be read\n", used.data);
+            kb_buf_release(&used);
+            return KB_EXIT_USAGE;
+        }
+    }
+    kb_buf_release(&used);
+    t.fm = fm;
+    t.failed += rep.failed;
     t.names = kb_names_new(0);
     t.arena = kb_arena_new(1 << 16, 64 << 20);
-    if (!t.names || !t.arena) {
+    t.ctx = t.names ? kb_ruleset_new(t.names) : NULL;
+    if (!t.names || !t.arena || !t.ctx) {
         status = KB_EXIT_FAILURE;
         goto out;
     }
+    if (!no_default)
+        load_context(cli, t.ctx);
     for (int i = 0; i < argc; i++) {
-        strvec files = {0};
         int rc = walk(argv[i], 0, 0, &files);
         if (rc == KB_ENOENT) {
             printf("FAIL %s: %s\n", argv[i], strerror(ENOENT));
             t.failed++;
         }
-        for (size_t k = 0; k < files.n; k++)
-            test_file(&t, files.s[k]);
-        sv_free(&files);
     }
+    /* every file first (quietly: test_file reports load errors), so that
+     * correlation rules find the rules they reference in other files */
+    for (size_t k = 0; k < files.n; k++)
+        kb_ruleset_load_file(t.ctx, files.s[k], NULL, NULL);
+    kb_correl_resolve(t.ctx, on_refused, &t);
+    for (size_t k = 0; k < files.n; k++)
+        test_file(&t, files.s[k]);
     printf("%u rules, %u with tests, %u cases, %u failed, %u without tests\n", t.rules, t.tested,
            t.cases, t.failed, t.untested);
     if (t.failed)
         status = KB_EXIT_REJECTED;
 out:
+    kb_fieldmap_free(fm);
+    sv_free(&files);
+    kb_ruleset_free(t.ctx);
     kb_arena_free(t.arena);
     kb_names_free(t.names);
     return status;
@@ -946,11 +1327,11 @@ int kb_cmd_rules(const kb_cli *cli, int argc, char **argv)
     if (!sub)
         return kb_cmd_usage_error(cmd, "which one: lint, list, test or install?");
     if (strcmp(sub, "lint") == 0)
-        return rules_lint(argc - 2, argv + 2);
+        return rules_lint(cli, argc - 2, argv + 2);
     if (strcmp(sub, "list") == 0)
         return rules_list(cli, argc - 2, argv + 2);
     if (strcmp(sub, "test") == 0)
-        return rules_test(argc - 2, argv + 2);
+        return rules_test(cli, argc - 2, argv + 2);
     if (strcmp(sub, "install") == 0)
         return rules_install(cli, argc - 2, argv + 2);
     return kb_cmd_usage_error(cmd, "no sub-command '%s'", sub);

@@ -3,10 +3,10 @@
  *
  * Files are scanned in parallel by a pool of workers (-j), each with its
  * own reader and matcher scratch; the ruleset (and the engine compiled from
- * it) is shared read-only. With fewer files than threads (one big file),
- * the spare threads help the readers: each batch is cut into slices matched
- * at once (decoding stays one thread per file; ingest has no byte ranges to
- * split a file on). Alerts are copied out of the batch (its memory is
+ * it) is shared read-only. Large plain files are split at line boundaries
+ * into parts that several threads decode (plan_jobs); with still fewer jobs
+ * than threads, the spare threads help the readers: each batch is cut into
+ * slices matched at once. Alerts are copied out of the batch (its memory is
  * reused) and sorted at the end by event time, then file, line and rule, so
  * the output is the same whatever the number of threads. */
 #include <dirent.h>
@@ -83,6 +83,15 @@ typedef struct scan_file {
     int from_dir; /* found by walking a directory (not named by the user) */
 } scan_file;
 
+/* One unit of reading: a whole file, or a part of a large plain file
+ * (split at line boundaries so that several threads decode it). */
+typedef struct scan_job {
+    uint32_t file;
+    int split;               /* part and dec are set */
+    kb_ingest_part part;
+    const kb_decoder *dec;   /* chosen once for the whole file */
+} scan_job;
+
 struct scan;
 struct team;
 
@@ -97,7 +106,8 @@ typedef struct worker {
     size_t n, cap;
     kb_buf text, json, ev;
     uint32_t cur;      /* file being read */
-    uint64_t cur_done; /* bytes of it read so far */
+    uint64_t cur_done; /* offset in it reached so far (progress) */
+    uint64_t cur_end;  /* where this job's bytes end */
     uint64_t failed_sources, unrecognised;
     uint64_t level_count[KB_LEVEL_COUNT];
     int oom;
@@ -155,9 +165,11 @@ typedef struct scan {
     kb_ingest_opts iopts;
     scan_file *files;
     size_t nfiles;
+    scan_job *jobs; /* what the readers take, in order */
+    size_t njobs;
     uint64_t total_bytes;
-    atomic_size_t next;      /* next file to hand out */
-    atomic_size_t finished;  /* files done */
+    atomic_size_t next;      /* next job to hand out */
+    atomic_size_t finished;  /* jobs done */
     atomic_uint_fast64_t bytes_done;
     atomic_uint_fast64_t kept;    /* alerts kept */
     atomic_uint_fast64_t dropped; /* alerts past a cap */
@@ -613,8 +625,8 @@ static int on_batch(const kb_batch *batch, void *ud)
         /* progress: the offset reached in this file (decompressed for .gz,
          * so bounded by the file's size) */
         done = batch->events[batch->n - 1].offset + batch->events[batch->n - 1].raw_len;
-        if (done > sc->files[w->cur].size)
-            done = sc->files[w->cur].size;
+        if (done > w->cur_end)
+            done = w->cur_end;
         if (done > w->cur_done) {
             atomic_fetch_add(&sc->bytes_done, done - w->cur_done);
             w->cur_done = done;
@@ -642,12 +654,18 @@ static void *worker_main(void *ud)
     scan *sc = w->sc;
     size_t i;
 
-    while ((i = atomic_fetch_add(&sc->next, 1)) < sc->nfiles) {
-        w->cur = (uint32_t)i;
-        w->cur_done = 0;
-        kb_ingest_path(w->ing, sc->files[i].path, on_batch, on_source, w);
-        if (sc->files[i].size > w->cur_done)
-            atomic_fetch_add(&sc->bytes_done, sc->files[i].size - w->cur_done);
+    while ((i = atomic_fetch_add(&sc->next, 1)) < sc->njobs) {
+        const scan_job *j = &sc->jobs[i];
+        w->cur = j->file;
+        w->cur_done = j->split ? j->part.start : 0;
+        w->cur_end = j->split ? j->part.end : sc->files[j->file].size;
+        if (j->split)
+            kb_ingest_part_read(w->ing, sc->files[j->file].path, &j->part, j->dec, on_batch,
+                                on_source, w);
+        else
+            kb_ingest_path(w->ing, sc->files[j->file].path, on_batch, on_source, w);
+        if (w->cur_end > w->cur_done)
+            atomic_fetch_add(&sc->bytes_done, w->cur_end - w->cur_done);
         atomic_fetch_add(&sc->finished, 1);
     }
     if (w->team) {
@@ -660,6 +678,68 @@ static void *worker_main(void *ud)
 }
 
 /* ---- inputs ------------------------------------------------------------ */
+
+/* Jobs: with more than one thread, a large plain file is split at line
+ * boundaries into parts of SCAN_PART_BYTES (KOBAN_SCAN_PART_BYTES
+ * overrides it, for tests), smaller ones (down to SCAN_PART_MIN) when there
+ * are fewer files than threads. Alerts carry the file's own line numbers
+ * and are sorted at the end, so the output does not depend on the split. */
+#define SCAN_PART_BYTES ((uint64_t)64 << 20)
+#define SCAN_PART_MIN ((uint64_t)4 << 20)
+#define SCAN_MAX_PARTS 4096
+
+static int plan_jobs(scan *sc)
+{
+    const char *env = getenv("KOBAN_SCAN_PART_BYTES");
+    uint64_t part = SCAN_PART_BYTES, min = SCAN_PART_MIN;
+    kb_ingest *ing = NULL;
+    size_t cap = sc->nfiles ? sc->nfiles : 1;
+    int64_t v;
+
+    if (env && *env && kb_parse_i64(env, strlen(env), &v) == KB_OK && v > 0)
+        part = min = (uint64_t)v;
+    if (!(sc->jobs = kb_calloc(cap, sizeof *sc->jobs)))
+        return KB_ENOMEM;
+    if (sc->nw > 1 && !(ing = kb_ingest_new(sc->names, &sc->iopts)))
+        return KB_ENOMEM;
+    for (size_t f = 0; f < sc->nfiles; f++) {
+        kb_ingest_part *parts = NULL;
+        const kb_decoder *dec = NULL;
+        uint64_t size = sc->files[f].size, p = part;
+        int n = 1;
+
+        if (sc->nfiles < (size_t)sc->nw && size / (uint64_t)sc->nw + 1 < p)
+            p = size / (uint64_t)sc->nw + 1 > min ? size / (uint64_t)sc->nw + 1 : min;
+        if (ing && size >= 2 * p)
+            n = kb_ingest_split(ing, sc->files[f].path, p, SCAN_MAX_PARTS, &parts, &dec);
+        if (n < 1)
+            n = 1; /* cannot plan: read it whole */
+        if (sc->njobs + (size_t)n > cap) {
+            size_t nc = cap * 2 > sc->njobs + (size_t)n ? cap * 2 : sc->njobs + (size_t)n;
+            scan_job *nj = kb_realloc(sc->jobs, nc * sizeof *nj);
+            if (!nj) {
+                kb_free(parts);
+                kb_ingest_free(ing);
+                return KB_ENOMEM;
+            }
+            sc->jobs = nj;
+            cap = nc;
+        }
+        for (int k = 0; k < n; k++) {
+            scan_job *j = &sc->jobs[sc->njobs++];
+            memset(j, 0, sizeof *j);
+            j->file = (uint32_t)f;
+            if (parts) {
+                j->split = 1;
+                j->part = parts[k];
+                j->dec = dec;
+            }
+        }
+        kb_free(parts);
+    }
+    kb_ingest_free(ing);
+    return KB_OK;
+}
 
 static int add_file(scan *sc, size_t *cap, const char *path, uint64_t size, int from_dir)
 {
@@ -1079,6 +1159,7 @@ static void on_correl(void *ud, const kb_correl_alert *ca)
     a->line = sc->corr_cur->line;
     a->file = sc->corr_cur->file;
     a->rule = (uint32_t)(nr + ci);
+    a->event_id = sc->corr_cur->event_id; /* --store: the event that completed it */
     a->host = ca->host ? ca->host : "";
     a->hide = (uint8_t)(ca->hidden || sc->rule_level[nr + ci] < sc->min_level);
     kb_time_format(ca->first_ts, first, sizeof first);
@@ -1419,12 +1500,15 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
     double t0, t1;
     uint64_t events = 0, rejected = 0, failed_sources = 0, unrecognised = 0;
     uint64_t levels[KB_LEVEL_COUNT] = {0};
-    int started = 0, store = 0, no_correlation = 0, no_intel = 0;
-    const char *store_dsn = NULL, *criteria = NULL;
+    int started = 0, store = 0, no_correlation = 0, no_fieldmap = 0, no_intel = 0;
+    const char *store_dsn = NULL, *fieldmap_path = NULL, *criteria = NULL;
+    kb_fieldmap_stats fms = {0};
+    kb_buf fieldmap_used;
 
     memset(&sc, 0, sizeof sc);
     pthread_mutex_init(&sc.store_mu, NULL);
     kb_buf_init(&line, 0);
+    kb_buf_init(&fieldmap_used, 0);
     sc.cli = cli;
     sc.min_level = KB_LEVEL_INFO;
     if (!(rule_paths = kb_calloc((size_t)argc, sizeof *rule_paths))) {
@@ -1451,6 +1535,10 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
             criteria = argv[++i];
         } else if (strcmp(a, "--no-default-rules") == 0) {
             no_default = 1;
+        } else if (strcmp(a, "--fieldmap") == 0 && i + 1 < argc) {
+            fieldmap_path = argv[++i];
+        } else if (strcmp(a, "--no-fieldmap") == 0) {
+            no_fieldmap = 1;
         } else if (strcmp(a, "--min-level") == 0 && i + 1 < argc) {
             if ((sc.min_level = kb_level_parse(argv[++i])) < 0) {
                 status = kb_cmd_usage_error(cmd, "unknown level '%s'", argv[i]);
@@ -1542,6 +1630,19 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
     }
     for (size_t k = 0; k < nrule_paths; k++)
         kb_rules_load_path(sc.rs, rule_paths[k], &rep);
+    if (fieldmap_path && no_fieldmap) {
+        status = kb_cmd_usage_error(cmd, "--fieldmap and --no-fieldmap exclude each other");
+        goto out;
+    }
+    if (!no_fieldmap && kb_ruleset_count(sc.rs)) {
+        int frc = kb_cmd_fieldmap_apply(cli, fieldmap_path, sc.rs, &rep, &fms, &fieldmap_used);
+        if (frc != KB_OK) {
+            if (frc != KB_EPARSE)
+                fprintf(stderr, "koban scan: field map %s cannot be read\n", fieldmap_used.data);
+            status = KB_EXIT_USAGE;
+            goto out;
+        }
+    }
     if (kb_ruleset_count(sc.rs) == 0) {
         fprintf(stderr, "koban scan: no rules loaded\n");
         status = KB_EXIT_USAGE;
@@ -1565,9 +1666,16 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
         goto out;
     sc.corr_off = no_correlation;
     if (kb_ruleset_correl_count(sc.rs)) {
-        /* correlation: alerts are sorted before they are pushed, so no lateness */
+        /* correlation: the caps of the configuration (checked above by
+         * suppression_setup); alerts are sorted before they are pushed, so
+         * no lateness */
+        kb_config ccfg;
         kb_correl_opts co;
         kb_correl_opts_default(&co);
+        if (kb_config_load(cli, &ccfg) == KB_OK) {
+            co = ccfg.correl;
+            kb_config_release(&ccfg);
+        }
         co.lateness = 0;
         if (!(sc.corr = kb_correl_new(sc.rs, &co, on_correl, &sc, kb_rule_report_fn, &rep))) {
             status = KB_EXIT_FAILURE;
@@ -1595,7 +1703,11 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
      * fewer files than threads, the other threads help the readers match
      * their batches. */
     sc.nw = jobs ? jobs : default_jobs();
-    sc.nfw = sc.nfiles < (size_t)sc.nw ? (sc.nfiles ? (int)sc.nfiles : 1) : sc.nw;
+    if (plan_jobs(&sc) != KB_OK) {
+        status = KB_EXIT_FAILURE;
+        goto out;
+    }
+    sc.nfw = sc.njobs < (size_t)sc.nw ? (sc.njobs ? (int)sc.njobs : 1) : sc.nw;
     if (!(sc.w = kb_calloc((size_t)sc.nw, sizeof *sc.w))) {
         status = KB_EXIT_FAILURE;
         goto out;
@@ -1678,10 +1790,10 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
         sc.w[k].running = 1;
         started++;
     }
-    while (started && want_progress && atomic_load(&sc.finished) < sc.nfiles) {
+    while (started && want_progress && atomic_load(&sc.finished) < sc.njobs) {
         struct timespec ts = {0, 250 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        if (atomic_load(&sc.finished) < sc.nfiles)
+        if (atomic_load(&sc.finished) < sc.njobs)
             progress(&sc, t0, 0);
     }
     for (int k = 0; k < sc.nw; k++)
@@ -1793,7 +1905,14 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
                 sc.nfiles, sc.nfiles == 1 ? "" : "s", (unsigned long long)events,
                 (unsigned long long)rejected, secs, secs > 0 ? (double)events / secs : 0.0, sc.nw,
                 sc.nw == 1 ? "" : "s", sc.eng ? "fast" : "reference");
-        fprintf(stderr, "rules: %zu loaded, %u failed", kb_ruleset_count(sc.rs), rep.failed);
+        if (sc.njobs > sc.nfiles)
+            fprintf(stderr, "large files read in parts: %zu parts over %zu file%s\n", sc.njobs,
+                    sc.nfiles, sc.nfiles == 1 ? "" : "s");
+        fprintf(stderr, "rules: %zu loaded, %u failed", kb_ruleset_count(sc.rs) - fms.variants,
+                rep.failed);
+        if (fieldmap_used.len)
+            fprintf(stderr, "; field map %s: %zu rules with mapped names, %zu variants",
+                    fieldmap_used.data, fms.aliased_rules, fms.variants);
         if (sc.eng) {
             kb_engine_stats es;
             kb_engine_stats_get(sc.eng, &es);
@@ -1824,6 +1943,15 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
                     (unsigned long long)sc.corr_levels[KB_LEVEL_LOW],
                     (unsigned long long)sc.corr_levels[KB_LEVEL_INFO],
                     (unsigned long long)sc.corr_inputs);
+        if (sc.corr && !sc.corr_off) { /* the caps of correlation: what they cost, counted */
+            kb_correl_stats cst;
+            kb_correl_stats_get(sc.corr, &cst);
+            if (cst.evicted || cst.refused)
+                fprintf(stderr, "correlation: past the cap on groups: %llu groups evicted, %llu "
+                                "alerts of new groups refused (peak %llu groups)\n",
+                        (unsigned long long)cst.evicted, (unsigned long long)cst.refused,
+                        (unsigned long long)cst.groups_peak);
+        }
         if (sc.sup)
             fprintf(stderr, "suppression: %llu suppressed, %llu rate-limited, %llu re-levelled "
                             "(%zu entries; suppressed alerts are stored flagged with --store)\n",
@@ -1870,6 +1998,7 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
         (bad_input || rep.failed || rejected || failed_sources))
         status = KB_EXIT_REJECTED;
 out:
+    kb_buf_release(&fieldmap_used);
     if (sc.w) {
         for (int k = 0; k < sc.nw; k++) {
             worker *w = &sc.w[k];
@@ -1906,6 +2035,7 @@ out:
     for (size_t k = 0; k < sc.nfiles; k++)
         kb_free(sc.files[k].path);
     kb_free(sc.files);
+    kb_free(sc.jobs);
     kb_free(rule_paths);
     kb_buf_release(&line);
     if (sc.store)

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/config.h"
+#include "respond/respond.h"
 #include "store/hunt.h"
 #include "store/store.h"
 #include "triage/triage.h"
@@ -54,6 +56,63 @@ static int load_policy(const kb_cli *cli, const char *given, kb_triage_policy **
 
 int kb_cmd_incidents_show_one(kb_store *st, int64_t id, int fmt, int explain_only);
 
+/* The playbook directory of bound playbooks: respond.playbooks, else as
+ * `koban playbook` finds it ($KOBAN_PLAYBOOKS, DATA/playbooks, ./playbooks). */
+static const char *bound_dir(const kb_cli *cli, const kb_resp_bindings *b, kb_buf *tmp)
+{
+    const char *env = getenv("KOBAN_PLAYBOOKS");
+    if (b->playbooks)
+        return b->playbooks;
+    if (env && *env)
+        return env;
+    kb_buf_clear(tmp);
+    kb_buf_printf(tmp, "%s/playbooks", cli->data_dir);
+    if (tmp->data && access(tmp->data, R_OK) == 0)
+        return tmp->data;
+    return "playbooks";
+}
+
+/* Starts the playbooks bound to the incidents this triage created (an
+ * incident updated in place started its playbooks when it was created).
+ * Returns the number of playbooks that could not start. */
+static unsigned start_bound(const kb_cli *cli, const kb_config *cfg, kb_store *st,
+                            kb_triage_result *res, int quiet)
+{
+    const kb_resp_bindings *b = &cfg->respond;
+    kb_resp_auto_report rep = {0, 0, 0, 0};
+    const char *env = getenv("KOBAN_RESPOND_CONFIG");
+    kb_resp_opts o = {"auto", b->config ? b->config : (env && *env ? env : NULL), b->dry_run, NULL};
+    kb_buf dirb, diag;
+    size_t created = 0;
+
+    if (!b->enabled || !b->n)
+        return 0;
+    kb_buf_init(&dirb, 4096);
+    kb_buf_init(&diag, 1u << 20);
+    const char *dir = bound_dir(cli, b, &dirb);
+    for (size_t i = 0; i < kb_triage_result_count(res); i++) {
+        const kb_incident *in = kb_triage_result_at(res, i);
+        if (!in->created || in->id <= 0)
+            continue;
+        created++;
+        if (kb_resp_bindings_start(st, b, dir, in->id, &o, &rep, &diag)) {
+            kb_buf_printf(&diag, "koban triage: incident %lld: playbooks: %s\n", (long long)in->id,
+                          kb_store_errmsg(st));
+            rep.failed++;
+        }
+    }
+    if (diag.len)
+        fputs(diag.data, stderr);
+    if (!quiet && (rep.started || rep.failed || rep.already))
+        fprintf(stderr,
+                "triage: playbooks: %u started, %u could not start%s, %u already had a run,"
+                " for %zu new incidents\n",
+                rep.started, rep.failed, rep.failed ? " (above)" : "", rep.already, created);
+    kb_buf_release(&dirb);
+    kb_buf_release(&diag);
+    return rep.failed;
+}
+
 static int policy_cmd(const kb_cli *cli, int argc, char **argv)
 {
     const kb_command *cmd = kb_cmd_find("triage");
@@ -97,8 +156,12 @@ static int policy_cmd(const kb_cli *cli, int argc, char **argv)
  * search), the store's inventory and scans (none with KB_TRIAGE_NO_STORE),
  * the incidents saved (unless KB_TRIAGE_NO_SAVE) and printed to out (a
  * table, or with KB_TRIAGE_JSONL one JSON object per incident) with a
- * summary on stderr (unless KB_TRIAGE_QUIET). `koban triage` and `koban
- * scan --triage` both end here. Returns a KB_EXIT_* status. */
+ * summary on stderr (unless KB_TRIAGE_QUIET). The playbooks bound to an
+ * incident's type (the configuration's respond.bindings) start for every
+ * incident this call created, unless KB_TRIAGE_NO_PLAYBOOKS or
+ * KB_TRIAGE_NO_SAVE. `koban triage` and `koban scan --triage` both end
+ * here. Returns a KB_EXIT_* status (1 when a bound playbook could not
+ * start). */
 int kb_cmd_triage_alerts_to(const kb_cli *cli, kb_triage_alerts *al, const char *dsn,
                             const char *criteria, int flags, FILE *out)
 {
@@ -107,10 +170,15 @@ int kb_cmd_triage_alerts_to(const kb_cli *cli, kb_triage_alerts *al, const char 
     kb_assets *as = NULL;
     kb_vulns *vs = NULL;
     kb_triage_result *res = NULL;
+    kb_config cfg;
     int status = KB_EXIT_OK, rc;
 
-    if (load_policy(cli, criteria, &pol))
+    if (kb_config_load(cli, &cfg) != KB_OK)
         return KB_EXIT_USAGE;
+    if (load_policy(cli, criteria, &pol)) {
+        kb_config_release(&cfg);
+        return KB_EXIT_USAGE;
+    }
     if (!(flags & KB_TRIAGE_NO_STORE)) {
         if (!(st = kb_cmd_open_store(cli, dsn))) {
             status = KB_EXIT_FAILURE;
@@ -158,7 +226,11 @@ int kb_cmd_triage_alerts_to(const kb_cli *cli, kb_triage_alerts *al, const char 
                 (unsigned long long)s->notify, (unsigned long long)s->context,
                 (unsigned long long)s->unclassified, (unsigned long long)s->groups,
                 (unsigned long long)s->unconfirmed);
+    if (st && !(flags & (KB_TRIAGE_NO_SAVE | KB_TRIAGE_NO_PLAYBOOKS)) &&
+        start_bound(cli, &cfg, st, res, flags & KB_TRIAGE_QUIET))
+        status = KB_EXIT_REJECTED;
 out:
+    kb_config_release(&cfg);
     kb_triage_result_free(res);
     kb_vulns_free(vs);
     kb_assets_free(as);
@@ -212,6 +284,8 @@ int kb_cmd_triage(const kb_cli *cli, int argc, char **argv)
             flags |= KB_TRIAGE_NO_SAVE;
         else if (!strcmp(argv[i], "-q"))
             flags |= KB_TRIAGE_QUIET;
+        else if (!strcmp(argv[i], "--no-playbooks"))
+            flags |= KB_TRIAGE_NO_PLAYBOOKS;
         else
             return kb_cmd_usage_error(cmd, "unknown argument '%s'", argv[i]);
     }

@@ -5,6 +5,7 @@
 
 #include "base/yaml.h"
 #include "detect/correlate-int.h"
+#include "event/event.h"
 #include "detect/sigma-int.h"
 
 static const char *const type_names[] = {
@@ -82,6 +83,28 @@ int kb_correl_rule_type(const kb_correl_rule *cr)
 int64_t kb_correl_rule_timespan(const kb_correl_rule *cr)
 {
     return cr->span;
+}
+
+const char *const *kb_correl_rule_refs(const kb_correl_rule *cr, size_t *n)
+{
+    *n = cr->nrefs;
+    return cr->refs;
+}
+
+const char *const *kb_correl_rule_group_by(const kb_correl_rule *cr, size_t *n)
+{
+    *n = cr->ngroup;
+    return cr->group;
+}
+
+const char *kb_correl_rule_field(const kb_correl_rule *cr)
+{
+    return cr->field;
+}
+
+int kb_correl_rule_generate(const kb_correl_rule *cr)
+{
+    return cr->generate;
 }
 
 int kb_correl_rule_ok(const kb_correl_rule *cr)
@@ -633,4 +656,49 @@ int kb_correl_resolve(kb_ruleset *rs, kb_rule_error_fn fn, void *ud)
         kb_free(done);
     }
     return refused;
+}
+
+/* ---- lint: fields the inputs may not carry ---------------------------------- */
+
+static int rule_names_field(const kb_rule *r, const char *f)
+{
+    size_t n;
+    const kb_sigma_pred *p = kb_rule_preds(r, &n);
+    for (size_t i = 0; i < n; i++)
+        if (p[i].field_name && strcmp(p[i].field_name, f) == 0)
+            return 1;
+    return 0;
+}
+
+int kb_correl_check_fields(const kb_ruleset *rs, size_t from, kb_rule_error_fn fn, void *ud)
+{
+    int warned = 0;
+    char why[600], msg[1200];
+
+    for (size_t i = from; i < kb_ruleset_correl_count(rs); i++) {
+        const kb_correl_rule *cr = rs->correl->rules[i];
+        if (cr->state != CR_OK)
+            continue;
+        for (size_t k = 0; k < cr->nrefs; k++) {
+            const kb_rule *r = cr->in_rule[k];
+            if (!r)
+                continue; /* a correlation: checked when resolved */
+            for (size_t g = 0; g <= cr->ngroup; g++) {
+                const char *f = g < cr->ngroup ? cr->in_field[k * cr->ngroup + g] : cr->in_value[k];
+                uint32_t line = g < cr->ngroup ? cr->line_group : cr->line_rules;
+                if (!f || kb_canon_find(f, strlen(f)) >= 0 || rule_names_field(r, f))
+                    continue;
+                snprintf(why, sizeof why,
+                         "warning: %s field '%s' is neither a canonical field nor one rule '%s' "
+                         "matches on: its alerts may lack it (%s)",
+                         g < cr->ngroup ? "group-by" : "condition", f, cr->refs[k],
+                         g < cr->ngroup ? "all would group as null" : "they would not count");
+                snprintf(msg, sizeof msg, "%s:%u: %s", cr->meta.path, line, why);
+                if (fn)
+                    fn(ud, cr->meta.path, line, why, msg);
+                warned++;
+            }
+        }
+    }
+    return warned;
 }

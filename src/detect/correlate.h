@@ -78,6 +78,14 @@ int kb_correl_load_doc(kb_ruleset *rs, const struct kb_yaml_node *doc, const cha
  * line: reason"). Returns how many were refused by this call. */
 int kb_correl_resolve(kb_ruleset *rs, kb_rule_error_fn fn, void *ud);
 
+/* Lint: for each valid correlation rule from index `from` on, each field
+ * it reads from a single-event rule's alerts (group-by after aliases, the
+ * condition's field) that is neither a canonical field (event/event.h) nor
+ * named by that rule's detection: such a field may be absent from every
+ * alert (all of them then group as null). Reported through fn ("path:
+ * line: warning: ..."); the rule stays valid. Returns how many. */
+int kb_correl_check_fields(const kb_ruleset *rs, size_t from, kb_rule_error_fn fn, void *ud);
+
 /* Correlation rules of rs in load order (refused ones included: see
  * kb_correl_rule_ok). */
 size_t kb_ruleset_correl_count(const kb_ruleset *rs);
@@ -92,6 +100,13 @@ const kb_rule_meta *kb_correl_meta(const kb_correl_rule *cr);
 const char *kb_correl_rule_name(const kb_correl_rule *cr); /* `name:` or NULL */
 int kb_correl_rule_type(const kb_correl_rule *cr);
 int64_t kb_correl_rule_timespan(const kb_correl_rule *cr); /* ns */
+/* The rules it references as written (*n of them), its group-by fields as
+ * written (aliases by name), its condition's field (value_* types, else
+ * NULL) and whether it says `generate: true`. */
+const char *const *kb_correl_rule_refs(const kb_correl_rule *cr, size_t *n);
+const char *const *kb_correl_rule_group_by(const kb_correl_rule *cr, size_t *n);
+const char *kb_correl_rule_field(const kb_correl_rule *cr);
+int kb_correl_rule_generate(const kb_correl_rule *cr);
 /* 1 once resolved and valid, 0 when refused or not yet resolved. */
 int kb_correl_rule_ok(const kb_correl_rule *cr);
 /* Frees the correlation rules of a ruleset (kb_ruleset_free calls it). */

@@ -184,6 +184,8 @@ typedef struct kb_rule_meta {
     kb_logsource ls; /* product/category/service as written, NULL if absent */
     const char *path; /* file the rule came from */
     uint32_t line;    /* line of its document start (title) */
+    const char *fieldmap; /* a variant compiled for a field-map source: the
+                             source's name (ls is then the source's); else NULL */
 } kb_rule_meta;
 
 const kb_rule_meta *kb_rule_meta_of(const kb_rule *r);
@@ -241,6 +243,42 @@ const kb_rule *kb_ruleset_find(const kb_ruleset *rs, const char *id);
 typedef int (*kb_rule_match_fn)(void *ud, const kb_rule *r, const kb_event *ev);
 size_t kb_ruleset_match(const kb_ruleset *rs, const kb_event *ev, int check_ls,
                         kb_rule_match_fn fn, void *ud);
+
+/* ---- field mapping (fieldmap.c; format in config/fieldmap.yaml) -------- */
+
+/* A field map: per event source (the logsource its decoder gives), the
+ * rule field names that source carries under other names, and the rule
+ * logsources the source also serves. Applied to a loaded ruleset at compile
+ * time (kb_ruleset_apply_fieldmap), so matching costs nothing per event. */
+typedef struct kb_fieldmap kb_fieldmap;
+
+kb_fieldmap *kb_fieldmap_new(void);
+void kb_fieldmap_free(kb_fieldmap *fm);
+/* Loads sources from a YAML file/buffer. A bad source is reported through
+ * fn ("path:line: reason") and skipped, the rest load. Returns the number
+ * of errors, or a negative KB_E* code when the file cannot be read. */
+int kb_fieldmap_load_file(kb_fieldmap *fm, const char *path, kb_rule_error_fn fn, void *ud);
+int kb_fieldmap_load_mem(kb_fieldmap *fm, const char *path, const char *p, size_t len,
+                         kb_rule_error_fn fn, void *ud);
+/* Number of sources loaded. */
+size_t kb_fieldmap_count(const kb_fieldmap *fm);
+
+typedef struct kb_fieldmap_stats {
+    size_t aliased_rules; /* rules rewritten in place (mapped names added) */
+    size_t variants;      /* rule variants added for sources they serve */
+    size_t mapped_preds;  /* predicates that read a mapped name */
+} kb_fieldmap_stats;
+
+/* Applies fm to every rule of rs (call once, after all rules and filters
+ * are loaded, before kb_engine_new). A rule whose logsource applies to a
+ * source's events gets the mapped names beside its own on each mapped
+ * predicate; a rule whose logsource the source serves gets a variant
+ * (appended to rs, same metadata, meta.fieldmap set, logsource = the
+ * source's) reading the mapped names. A rule the map cannot be applied to
+ * (too large once mapped) is reported through fn and left as it was.
+ * Returns the number of such failures. */
+int kb_ruleset_apply_fieldmap(kb_ruleset *rs, const kb_fieldmap *fm, kb_fieldmap_stats *st,
+                              kb_rule_error_fn fn, void *ud);
 
 /* Regex evaluations that hit PCRE2's match limit (process-wide count). */
 uint64_t kb_sigma_regex_limit_hits(void);

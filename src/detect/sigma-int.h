@@ -18,6 +18,7 @@ struct kb_rule {
     size_t npreds, apreds;
     kb_sigma_op *prog;
     size_t nops;
+    const kb_rule *base; /* a field-map variant: the rule it was made from */
 };
 
 /* The source of a compiled regex (PCRE2 cannot give it back). */
@@ -74,6 +75,11 @@ int sigma_str_match(const kb_sigma_val *v, const char *s, size_t len, int fold);
 /* Parses a whole slice as a number (decimal, float, 0x hex); KB_OK or
  * KB_EPARSE. */
 int sigma_number(const char *s, size_t len, double *out);
+
+/* Maximum evaluation stack a program needs; SIZE_MAX if malformed. */
+size_t sigma_prog_depth(const kb_sigma_op *ops, size_t n);
+/* Appends a rule to rs (which then owns it). KB_OK or KB_ENOMEM. */
+int sigma_add_rule(kb_ruleset *rs, kb_rule *r);
 
 /* Predicates per rule at most (the evaluator keeps hits on the stack). */
 #define SIGMA_MAX_PREDS 4096

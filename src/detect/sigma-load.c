@@ -151,7 +151,7 @@ static int op_append(opvec *v, const opvec *w)
 }
 
 /* Maximum evaluation stack a program needs; SIZE_MAX if malformed. */
-static size_t prog_depth(const kb_sigma_op *ops, size_t n)
+size_t sigma_prog_depth(const kb_sigma_op *ops, size_t n)
 {
     size_t sp = 0, max = 0;
     for (size_t i = 0; i < n; i++) {
@@ -453,7 +453,7 @@ static int apply_filter(kb_ruleset *rs, kb_rule *r, const struct pending_filter 
     rc = compile_block(rs, r, f, skip, &ops, &ce);
     if (!rc)
         rc = op_push(&ops, KB_SOP_AND, 0, 2);
-    if (!rc && prog_depth(ops.ops, ops.n) > KB_SIGMA_MAX_STACK) {
+    if (!rc && sigma_prog_depth(ops.ops, ops.n) > KB_SIGMA_MAX_STACK) {
         rc = KB_ELIMIT;
         ce.reason = "filtered condition too deep";
     }
@@ -502,7 +502,7 @@ static int keep_yaml(kb_ruleset *rs, kb_yaml *y)
 
 /* ---- rules ------------------------------------------------------------- */
 
-static int add_rule(kb_ruleset *rs, kb_rule *r)
+int sigma_add_rule(kb_ruleset *rs, kb_rule *r)
 {
     if (rs->nrules == rs->arules) {
         size_t na = rs->arules ? rs->arules * 2 : 256;
@@ -545,7 +545,7 @@ static void load_rule(kb_ruleset *rs, const kb_yaml_node *doc, const char *path,
         return;
     }
     rc = compile_block(rs, r, det, skip, &ops, &ce);
-    if (!rc && prog_depth(ops.ops, ops.n) > KB_SIGMA_MAX_STACK) {
+    if (!rc && sigma_prog_depth(ops.ops, ops.n) > KB_SIGMA_MAX_STACK) {
         rc = KB_ELIMIT;
         ce.reason = "condition too deep";
         ce.line = det->line;
@@ -574,7 +574,7 @@ static void load_rule(kb_ruleset *rs, const kb_yaml_node *doc, const char *path,
     r->meta.ls.service = meta_str(rs, ls, "service");
     r->meta.path = kb_arena_strndup(rs->arena, path, strlen(path));
     r->meta.line = title->line;
-    if (!r->meta.title || !r->meta.path || add_rule(rs, r)) {
+    if (!r->meta.title || !r->meta.path || sigma_add_rule(rs, r)) {
         fail(rp, path, doc->line, "out of memory");
         rule_free(r);
         return;

@@ -116,6 +116,36 @@ void kb_ingest_free(kb_ingest *ing);
 int kb_ingest_path(kb_ingest *ing, const char *path, kb_batch_fn fn, kb_source_fn done,
                    void *ud);
 
+/* ---- parts of a large file (parallel reading) ---------------------------- */
+
+/* A byte range of a plain file that starts at a line start and ends after
+ * a newline (or at the end of the file), with the number of its first line
+ * in the file. */
+typedef struct kb_ingest_part {
+    uint64_t start, end;
+    uint64_t first_line; /* 1-based */
+} kb_ingest_part;
+
+/* Splits a plain regular file into parts of about part_bytes (at most
+ * max_parts), at line boundaries, counting the lines before each part (one
+ * sequential pass over the file). The decoder is chosen once, from the
+ * file's first lines (or opts.format), and given in *dec for every part.
+ * Returns the number of parts, with *parts allocated (kb_free); 1 with
+ * *parts NULL when the file is not to be split: smaller than 2 parts,
+ * compressed, not a regular file, unrecognised (the whole-file reader
+ * reports it), or Zeek TSV (records need the header); or a negative KB_E*
+ * code. */
+int kb_ingest_split(kb_ingest *ing, const char *path, uint64_t part_bytes, size_t max_parts,
+                    kb_ingest_part **parts, const struct kb_decoder **dec);
+
+/* Reads one part as kb_ingest_path reads a file: records numbered from
+ * part->first_line, offsets from part->start, decoded by dec; done is
+ * called once for the part. Parts of one file may be read by several
+ * ingest objects at once. */
+int kb_ingest_part_read(kb_ingest *ing, const char *path, const kb_ingest_part *part,
+                        const struct kb_decoder *dec, kb_batch_fn fn, kb_source_fn done,
+                        void *ud);
+
 /* Totals over everything read so far. `sources_failed` counts sources that
  * could not be opened or recognised. */
 void kb_ingest_totals(const kb_ingest *ing, kb_ingest_stats *st, uint64_t *sources_failed);

@@ -50,6 +50,7 @@ struct reader {
     size_t npeek; /* bytes read for magic detection, served first */
     int eof;
     const char *err;
+    uint64_t remain; /* plain: bytes left to read (a part of a file) */
 };
 
 static ssize_t read_full(int fd, void *p, size_t n)
@@ -74,6 +75,7 @@ static int reader_open(struct reader *r, int fd)
 
     memset(r, 0, sizeof *r);
     r->fd = fd;
+    r->remain = UINT64_MAX;
     n = read_full(fd, r->peek, sizeof r->peek);
     if (n < 0)
         return KB_EIO;
@@ -110,6 +112,15 @@ static int reader_open(struct reader *r, int fd)
     return KB_OK;
 }
 
+/* A plain reader of the next len bytes of fd (a part of a file). */
+static void reader_open_part(struct reader *r, int fd, uint64_t len)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = fd;
+    r->kind = RD_PLAIN;
+    r->remain = len;
+}
+
 static void reader_close(struct reader *r)
 {
     if (r->gz_live)
@@ -124,6 +135,8 @@ static ssize_t reader_read(struct reader *r, char *p, size_t n)
     if (r->kind == RD_PLAIN) {
         size_t got = 0;
         ssize_t k;
+        if (n > r->remain)
+            n = (size_t)r->remain;
         if (r->npeek) {
             got = r->npeek < n ? r->npeek : n;
             memcpy(p, r->peek, got);
@@ -135,6 +148,8 @@ static ssize_t reader_read(struct reader *r, char *p, size_t n)
             r->err = strerror(errno);
             return -1;
         }
+        if (r->remain != UINT64_MAX)
+            r->remain -= (uint64_t)got + (uint64_t)k;
         return (ssize_t)got + k;
     }
     if (r->kind == RD_GZIP) {
@@ -406,10 +421,13 @@ static const kb_decoder *sniff(const char *buf, size_t len)
     return n ? kb_decoder_sniff(lines, n) : NULL;
 }
 
-static int read_source(kb_ingest *ing, struct source *s, struct reader *r)
+/* Reads the records of r; the first is line line0 at offset base0 of the
+ * source (a part of a file starts past 1 and 0). */
+static int read_source(kb_ingest *ing, struct source *s, struct reader *r, uint64_t line0,
+                       uint64_t base0)
 {
     size_t have = 0, want = ing->o.batch_bytes;
-    uint64_t line = 1, base = 0; /* offset of buf[0] in the stream */
+    uint64_t line = line0, base = base0; /* offset of buf[0] in the stream */
     int eof = 0, rc = 0, skipping = 0; /* skipping: inside an over-long record */
     uint64_t skip_line = 0;
 
@@ -524,8 +542,9 @@ static void account(kb_ingest *ing, const kb_ingest_stats *st)
     ing->total.skipped += st->skipped;
 }
 
-static int ingest_file(kb_ingest *ing, const char *path, int fd, int64_t mtime, kb_batch_fn fn,
-                       kb_source_fn done, void *ud)
+static int ingest_file_at(kb_ingest *ing, const char *path, int fd, int64_t mtime,
+                          const kb_ingest_part *part, const kb_decoder *dec, kb_batch_fn fn,
+                          kb_source_fn done, void *ud)
 {
     struct source s = {0};
     struct reader r;
@@ -540,7 +559,11 @@ static int ingest_file(kb_ingest *ing, const char *path, int fd, int64_t mtime, 
     s.ctx.path = path;
     s.ctx.ref_time = mtime;
     s.ctx.map = ing->o.map;
-    if (ing->o.format) {
+    if (dec) {
+        s.dec = dec;
+        if (s.dec->state_new && !(s.ctx.state = s.dec->state_new()))
+            return KB_ENOMEM;
+    } else if (ing->o.format) {
         s.dec = kb_decoder_find(ing->o.format);
         if (!s.dec) {
             kb_log(KB_LOG_ERROR, "no decoder '%s'", ing->o.format);
@@ -549,9 +572,16 @@ static int ingest_file(kb_ingest *ing, const char *path, int fd, int64_t mtime, 
         if (s.dec->state_new && !(s.ctx.state = s.dec->state_new()))
             return KB_ENOMEM;
     }
-    rc = reader_open(&r, fd);
+    if (part) {
+        reader_open_part(&r, fd, part->end - part->start);
+        rc = lseek(fd, (off_t)part->start, SEEK_SET) < 0 ? KB_EIO : KB_OK;
+        if (rc)
+            r.err = strerror(errno);
+    } else {
+        rc = reader_open(&r, fd);
+    }
     if (rc == KB_OK)
-        rc = read_source(ing, &s, &r);
+        rc = read_source(ing, &s, &r, part ? part->first_line : 1, part ? part->start : 0);
     else
         kb_log(KB_LOG_ERROR, "%s: %s", path, r.err ? r.err : kb_strerror(rc));
     if (rc == KB_EFORMAT && !r.err)
@@ -568,6 +598,12 @@ static int ingest_file(kb_ingest *ing, const char *path, int fd, int64_t mtime, 
         done(path, s.dec, &s.st, rc, ud);
     /* A failed source does not stop the others; only the caller's stop does. */
     return rc > 0 ? rc : KB_OK;
+}
+
+static int ingest_file(kb_ingest *ing, const char *path, int fd, int64_t mtime, kb_batch_fn fn,
+                       kb_source_fn done, void *ud)
+{
+    return ingest_file_at(ing, path, fd, mtime, NULL, NULL, fn, done, ud);
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -644,4 +680,128 @@ static int ingest_any(kb_ingest *ing, const char *path, int depth, kb_batch_fn f
 int kb_ingest_path(kb_ingest *ing, const char *path, kb_batch_fn fn, kb_source_fn done, void *ud)
 {
     return ingest_any(ing, path, 0, fn, done, ud);
+}
+
+/* ---- parts of a file ----------------------------------------------------- */
+
+static int push_part(kb_ingest_part **parts, size_t *n, size_t *cap, uint64_t start,
+                     uint64_t first_line)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        kb_ingest_part *np = kb_realloc(*parts, nc * sizeof *np);
+        if (!np)
+            return KB_ENOMEM;
+        *parts = np;
+        *cap = nc;
+    }
+    (*parts)[*n].start = start;
+    (*parts)[*n].end = 0;
+    (*parts)[*n].first_line = first_line;
+    (*n)++;
+    return KB_OK;
+}
+
+int kb_ingest_split(kb_ingest *ing, const char *path, uint64_t part_bytes, size_t max_parts,
+                    kb_ingest_part **out, const kb_decoder **dec)
+{
+    kb_ingest_part *parts = NULL;
+    size_t n = 0, cap = 0, chunk = 1u << 20;
+    uint64_t size, pos = 0, lines = 0, next;
+    unsigned char magic[4];
+    struct stat st;
+    char *buf = NULL;
+    int fd, rc = KB_OK;
+    ssize_t k;
+
+    *out = NULL;
+    *dec = NULL;
+    if (part_bytes == 0 || max_parts < 2)
+        return 1;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1; /* the reader reports it */
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < 2 * part_bytes)
+        goto whole;
+    size = (uint64_t)st.st_size;
+    /* compressed: one stream, not split */
+    if (read_full(fd, magic, 4) != 4 || (magic[0] == 0x1f && magic[1] == 0x8b) ||
+        (magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd))
+        goto whole;
+    /* the decoder, from the same first lines the whole file would show */
+    if (!(buf = kb_malloc(ing->o.batch_bytes > chunk ? ing->o.batch_bytes : chunk))) {
+        rc = KB_ENOMEM;
+        goto whole;
+    }
+    k = pread(fd, buf, ing->o.batch_bytes, 0);
+    if (k <= 0)
+        goto whole;
+    *dec = ing->o.format ? kb_decoder_find(ing->o.format) : sniff(buf, (size_t)k);
+    /* Zeek TSV records need the #fields header at the file's start */
+    if (!*dec || strcmp((*dec)->name, "zeek") == 0)
+        goto whole;
+    /* boundaries: the first line start at or after each multiple of the
+     * part size, with the number of lines before it */
+    if ((rc = push_part(&parts, &n, &cap, 0, 1)))
+        goto whole;
+    next = part_bytes;
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        goto whole;
+    while (pos < size) {
+        size_t i = 0;
+        k = read_full(fd, buf, chunk);
+        if (k <= 0)
+            break;
+        while (i < (size_t)k) {
+            char *nl = memchr(buf + i, '\n', (size_t)k - i);
+            uint64_t at;
+            if (!nl)
+                break;
+            lines++;
+            i = (size_t)(nl - buf) + 1;
+            at = pos + i; /* a line starts here */
+            if (at >= next && at < size && n < max_parts) {
+                if ((rc = push_part(&parts, &n, &cap, at, lines + 1)))
+                    goto whole;
+                next = at + part_bytes;
+            }
+        }
+        pos += (uint64_t)k;
+    }
+    if (n < 2)
+        goto whole;
+    for (size_t j = 0; j + 1 < n; j++)
+        parts[j].end = parts[j + 1].start;
+    parts[n - 1].end = size;
+    kb_free(buf);
+    close(fd);
+    *out = parts;
+    return (int)n;
+whole:
+    kb_free(buf);
+    kb_free(parts);
+    close(fd);
+    *dec = NULL;
+    return rc ? rc : 1;
+}
+
+int kb_ingest_part_read(kb_ingest *ing, const char *path, const kb_ingest_part *part,
+                        const kb_decoder *dec, kb_batch_fn fn, kb_source_fn done, void *ud)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        kb_log(KB_LOG_ERROR, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        ing->failed++;
+        if (done)
+            done(path, NULL, &(kb_ingest_stats){0}, KB_EIO, ud);
+        return KB_OK;
+    }
+    rc = ingest_file_at(ing, path, fd, (int64_t)st.st_mtime * KB_NS_PER_SEC, part, dec, fn, done,
+                        ud);
+    close(fd);
+    return rc;
 }

@@ -168,16 +168,21 @@ int kb_intel_state_get(struct kb_store *st, const char *key, kb_buf *out);
 
 /* ---- the matcher ------------------------------------------------------------ */
 
-/* Compact read-only tables: open addressing keyed by kind+value (hashes
- * and addresses binary, other kinds by string), per-prefix-length tables
- * for CIDR ranges (longest prefix first), wildcard domains under their
- * suffix. One key holds every feed's indicator. Built once, then shared by
- * any number of threads without locks. */
+/* Compact read-only tables: open addressing keyed by kind+value (exact
+ * IPv4 addresses in 16-byte slots, digests by their first 64 bits with the
+ * rest in a side array, other kinds by a string hash), a Bloom filter in
+ * front of the address and digest tables, per-prefix-length tables for
+ * CIDR ranges (longest prefix first) gated by /16 and /24 block bitmaps,
+ * wildcard domains under their suffix. Each slot summarises its chain
+ * (count, allowlisted, needs an expiry check) so that most lookups never
+ * read an indicator record. One key holds every feed's indicator. Built
+ * once, then shared by any number of threads without locks. */
 typedef struct kb_intel_matcher kb_intel_matcher;
 
 /* Empty matcher; add indicators, then kb_intel_matcher_seal. Indicators
- * whose valid_until is before `now` are skipped (and counted). Strings are
- * copied. */
+ * whose valid_until is before `now` are skipped (and counted); with
+ * KB_TIME_NONE none is, and the time of each event decides (see
+ * kb_intel_match). Strings are copied. */
 kb_intel_matcher *kb_intel_matcher_new(int64_t now);
 void kb_intel_matcher_free(kb_intel_matcher *m);
 /* ind->value must be normalised (kb_intel_normalize). KB_OK, KB_EINVAL for a
@@ -230,7 +235,9 @@ typedef struct kb_intel_match_counts {
  * it is an e-mail address, and when the matcher holds such kinds the raw
  * fields tls.sni / ssl server_name, tls.ja3(s).hash / ja3 / ja4. Calls fn
  * per hit (a value found in two fields hits once; fn's non-zero return
- * stops). Never allocates; safe from many threads on one sealed matcher.
+ * stops). An indicator whose valid_until is before the event's @timestamp
+ * (ev->ts, when set) does not match: a longer-lived shorter prefix or
+ * wildcard may then. Never allocates; safe from many threads on one sealed matcher.
  * Returns KB_OK, fn's non-zero return, or KB_EINVAL before seal; counts
  * (may be NULL) are incremented. */
 int kb_intel_match(const kb_intel_matcher *m, const kb_event *ev, kb_intel_hit_fn fn, void *ud,
@@ -249,6 +256,38 @@ int kb_intel_lookup_ip(const kb_intel_matcher *m, const uint8_t *addr, int is_v6
                        kb_intel_hit_fn fn, void *ud);
 int kb_intel_lookup_hash(const kb_intel_matcher *m, const char *hex, size_t len,
                          kb_intel_hit_fn fn, void *ud);
+
+/* ---- batches ------------------------------------------------------------------
+ *
+ * The same answers as the single lookups, for many keys at once: the cache
+ * misses of a batch's keys are issued together (software prefetch of filter
+ * words, slots, records and values) and overlap, which is several times
+ * faster than one key after another when the tables do not fit in the
+ * cache. Use them where keys come in groups (a block of decoded events, a
+ * re-hunt over stored history). Same thread-safety as kb_intel_match.
+ *
+ * at: the time the keys were seen (ns; an event's @timestamp): indicators
+ * whose valid_until is before it do not count. KB_TIME_NONE: no check
+ * (what the single lookups do; the matcher's `now` applies to both).
+ * out[i] receives what the single lookup returns for key i: the number of
+ * indicators, 0, or -1 when the allowlist suppressed a hit. Return KB_OK,
+ * or KB_EINVAL before seal. */
+
+/* n IPv4 addresses, 4 bytes each in network order, back to back. */
+int kb_intel_lookup_ip4_batch(const kb_intel_matcher *m, const uint8_t *addrs, size_t n,
+                              int64_t at, int *out);
+/* n addresses of 16 bytes each (IPv6, or IPv4-mapped ::ffff:a.b.c.d). */
+int kb_intel_lookup_ip_batch(const kb_intel_matcher *m, const uint8_t *addrs, size_t n,
+                             int64_t at, int *out);
+/* n hex digests (MD5, SHA-1, SHA-256 by length; either case). */
+int kb_intel_lookup_hash_batch(const kb_intel_matcher *m, const char *const *hex,
+                               const size_t *lens, size_t n, int64_t at, int *out);
+/* kb_intel_match over n events (each at its own @timestamp): fn receives
+ * the event's index in evs with each hit, in event order. Returns KB_OK,
+ * fn's non-zero return (which stops the batch), or KB_EINVAL. */
+typedef int (*kb_intel_batch_hit_fn)(void *ud, size_t idx, const kb_intel_hit *hit);
+int kb_intel_match_batch(const kb_intel_matcher *m, const kb_event *const *evs, size_t n,
+                         kb_intel_batch_hit_fn fn, void *ud, kb_intel_match_counts *counts);
 
 /* ---- exports ----------------------------------------------------------------- */
 

@@ -33,23 +33,50 @@ typedef struct rec {
     uint8_t plen;   /* ip/cidr: prefix length in the 128-bit space */
 } rec;
 
+/* Every slot carries a summary of its chain (`info`), so that the common
+ * lookup (one feed's indicator, no allowlist entry, no expiry) is answered
+ * from the slot alone, without touching the records:
+ *   bits 0-23  indicator records in the chain (saturating)
+ *   I_ALLOW    an allowlist entry is in the chain
+ *   I_WALK     the chain must be walked to count (some record has a
+ *              valid_until to check against the event's time, or the count
+ *              saturated) */
+#define I_CNT 0x00ffffffu
+#define I_ALLOW (1u << 30)
+#define I_WALK (1u << 31)
+
 typedef struct ipslot {
     uint8_t a[16];
     uint8_t plen;
     uint8_t used;
+    uint16_t pad;
     uint32_t head;
+    uint32_t info;
 } ipslot;
 
 typedef struct v4slot {
     uint32_t a;    /* host order */
     uint32_t head; /* NIL when empty */
+    uint32_t info;
+    uint32_t pad;
 } v4slot;
 
 typedef struct hslot {
     uint64_t h;
     uint32_t head; /* NIL when empty */
-    uint32_t pad;
+    uint32_t info;
 } hslot;
+
+/* A digest's slot: its first 64 bits (with the kind mixed in) and its
+ * bytes 8-23 inline, so that MD5, SHA-1 and JA3 are verified from the slot
+ * alone; a SHA-256's bytes 24-31 are in a side array. 32 bytes: two slots
+ * per cache line, none straddles one. */
+typedef struct dslot {
+    uint64_t h;
+    uint8_t t[16];
+    uint32_t head; /* NIL when empty */
+    uint32_t info; /* I_* and the kind in bits 24-29 */
+} dslot;
 
 typedef struct strtab { /* interning of metadata strings while building */
     uint32_t *slot;
@@ -70,8 +97,11 @@ struct kb_intel_matcher {
     uint64_t *filt;     /* Bloom filter over exact IPv4 and digest keys */
     size_t filt_mask;   /* in words */
     uint64_t v4_16[1024]; /* /16 blocks that an IPv4 range covers */
+    uint64_t *v4_24;      /* /24 blocks that an IPv4 range covers (2 MB) */
     int v4_ranges;
-    hslot *dig, *str;
+    dslot *dig;
+    hslot *str;
+    uint64_t *dtail; /* per digest slot: a SHA-256's bytes 24-31 */
     size_t dig_mask, str_mask;
     uint8_t plens[130]; /* prefix lengths present, longest first */
     int nplens;
@@ -133,7 +163,9 @@ void kb_intel_matcher_free(kb_intel_matcher *m)
     kb_free(m->ip);
     kb_free(m->v4);
     kb_free(m->filt);
+    kb_free(m->v4_24);
     kb_free(m->dig);
+    kb_free(m->dtail);
     kb_free(m->str);
     kb_free(m);
 }
@@ -315,6 +347,22 @@ static int hex64(const char *s, size_t len, uint64_t *out)
     return bad ? -1 : 0;
 }
 
+/* Bytes 8-31 of a hex digest (zero past its end); -1 when not hex or
+ * longer than 64 digits. */
+static int hex_tail(const char *s, size_t len, uint8_t t[24])
+{
+    unsigned bad = 0;
+    memset(t, 0, 24);
+    if (len < 16 || len > 64 || (len & 1))
+        return -1;
+    for (size_t i = 16; i < len; i += 2) {
+        unsigned hi = hex1[(unsigned char)s[i]], lo = hex1[(unsigned char)s[i + 1]];
+        bad |= (hi == 0) | (lo == 0);
+        t[(i - 16) / 2] = (uint8_t)(((hi - 1) & 15) << 4 | ((lo - 1) & 15));
+    }
+    return bad ? -1 : 0;
+}
+
 static uint64_t dig_key(int kind, uint64_t first64)
 {
     return first64 ^ ((uint64_t)kind * UINT64_C(0x9E3779B97F4A7C15));
@@ -361,6 +409,54 @@ static uint32_t v4_of(const uint8_t a[16])
     return (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
 }
 
+/* Sets bits [lo, lo + n) of a bitmap. */
+static void bits_set(uint64_t *bm, uint64_t lo, uint64_t n)
+{
+    uint64_t hi = lo + n;
+    while (lo < hi && (lo & 63)) {
+        bm[lo >> 6] |= UINT64_C(1) << (lo & 63);
+        lo++;
+    }
+    if (hi - lo >= 64) {
+        memset(bm + (lo >> 6), 0xff, (size_t)((hi - lo) >> 6) * 8);
+        lo += (hi - lo) & ~(uint64_t)63;
+    }
+    for (; lo < hi; lo++)
+        bm[lo >> 6] |= UINT64_C(1) << (lo & 63);
+}
+
+static int bit_has(const uint64_t *bm, uint32_t i)
+{
+    return (int)(bm[i >> 6] >> (i & 63) & 1);
+}
+
+/* An IPv4 range may cover a4: its /16 block (8 KB bitmap), then its /24
+ * block (2 MB bitmap) is marked. */
+static int v4_range_may(const kb_intel_matcher *m, uint32_t a4)
+{
+    return m->v4_ranges && bit_has(m->v4_16, a4 >> 16) && bit_has(m->v4_24, a4 >> 8);
+}
+
+/* The chain summary of a slot (see I_*). */
+static uint32_t chain_info(const kb_intel_matcher *m, uint32_t head)
+{
+    uint32_t n = 0, f = 0;
+    for (uint32_t i = head; i != NIL; i = m->recs[i].next) {
+        const rec *r = &m->recs[i];
+        if (r->kind & ALLOW) {
+            f |= I_ALLOW;
+            continue;
+        }
+        if (r->until != KB_TIME_NONE)
+            f |= I_WALK;
+        if (n < I_CNT)
+            n++;
+        else
+            f |= I_WALK;
+    }
+    return n | f;
+}
+
 static size_t pow2(size_t n)
 {
     size_t c = 16;
@@ -371,7 +467,7 @@ static size_t pow2(size_t n)
 
 int kb_intel_matcher_seal(kb_intel_matcher *m)
 {
-    size_t nip = 0, nv4 = 0, ndig = 0, nstr = 0;
+    size_t nip = 0, nv4 = 0, ndig = 0, nstr = 0, nr4 = 0;
     int has[129] = {0};
     if (m->sealed)
         return KB_OK;
@@ -381,7 +477,7 @@ int kb_intel_matcher_seal(kb_intel_matcher *m)
             !strchr(m->pool + m->recs[i].value, ':'))
             nv4++;
         else if (k == KB_IOC_IP || k == KB_IOC_CIDR)
-            nip++;
+            nip++, nr4 += m->recs[i].plen >= 96;
         else if (is_digest(k))
             ndig++;
         else
@@ -400,8 +496,11 @@ int kb_intel_matcher_seal(kb_intel_matcher *m)
     m->v4 = kb_malloc((m->v4_mask + 1) * sizeof *m->v4);
     m->filt = kb_calloc(m->filt_mask + 1, sizeof *m->filt);
     m->dig = kb_malloc((m->dig_mask + 1) * sizeof *m->dig);
+    m->dtail = kb_calloc(m->dig_mask + 1, sizeof *m->dtail);
     m->str = kb_malloc((m->str_mask + 1) * sizeof *m->str);
-    if (!m->ip || !m->v4 || !m->filt || !m->dig || !m->str)
+    if (nr4)
+        m->v4_24 = kb_calloc((size_t)1 << 18, sizeof *m->v4_24);
+    if (!m->ip || !m->v4 || !m->filt || !m->dig || !m->dtail || !m->str || (nr4 && !m->v4_24))
         return KB_ENOMEM;
     for (size_t i = 0; i <= m->v4_mask; i++)
         m->v4[i].head = NIL;
@@ -436,12 +535,11 @@ int kb_intel_matcher_seal(kb_intel_matcher *m)
                 m->v4[j].head = (uint32_t)ri;
                 continue;
             }
-            if (is_v4(a) && r->plen >= 96) { /* an IPv4 range: mark its /16 blocks */
-                uint32_t a4 = v4_of(a), first = a4 >> 16, n16 = 1;
-                if (r->plen < 112)
-                    n16 = 1u << (112 - r->plen);
-                for (uint32_t b = first; b < first + n16 && b < 65536; b++)
-                    m->v4_16[b >> 6] |= UINT64_C(1) << (b & 63);
+            if (is_v4(a) && r->plen >= 96) { /* an IPv4 range: mark its blocks */
+                uint32_t a4 = v4_of(a);
+                int p4 = r->plen - 96;
+                bits_set(m->v4_16, a4 >> 16, p4 < 16 ? UINT64_C(1) << (16 - p4) : 1);
+                bits_set(m->v4_24, a4 >> 8, p4 < 24 ? UINT64_C(1) << (24 - p4) : 1);
                 m->v4_ranges = 1;
             }
             size_t j = ip_hash(a, r->plen) & m->ip_mask;
@@ -464,18 +562,34 @@ int kb_intel_matcher_seal(kb_intel_matcher *m)
         uint64_t h;
         if (is_digest(k)) {
             uint64_t f = 0;
+            uint8_t t[24];
+            size_t j;
             hex64(v, strlen(v), &f);
+            hex_tail(v, strlen(v), t);
             h = dig_key(k, f);
             filt_set(m, mix(h));
-            tab = m->dig;
-            mask = m->dig_mask;
-        } else {
-            h = str_key(k, v, strlen(v));
-            tab = m->str;
-            mask = m->str_mask;
-            if (k == KB_IOC_DOMAIN && v[0] == '*')
-                m->has_wild = 1;
+            for (j = h & m->dig_mask; m->dig[j].head != NIL; j = (j + 1) & m->dig_mask) {
+                const dslot *d = &m->dig[j];
+                if (d->h == h && (d->info >> 24 & 63) == (uint32_t)k &&
+                    !memcmp(d->t, t, 16) && !memcmp(&m->dtail[j], t + 16, 8))
+                    break;
+            }
+            if (m->dig[j].head == NIL) {
+                m->dig[j].h = h;
+                memcpy(m->dig[j].t, t, 16);
+                memcpy(&m->dtail[j], t + 16, 8);
+                m->dig[j].info = (uint32_t)k << 24;
+                m->keys++;
+            }
+            r->next = m->dig[j].head;
+            m->dig[j].head = (uint32_t)ri;
+            continue;
         }
+        h = str_key(k, v, strlen(v));
+        tab = m->str;
+        mask = m->str_mask;
+        if (k == KB_IOC_DOMAIN && v[0] == '*')
+            m->has_wild = 1;
         size_t j = h & mask;
         while (tab[j].head != NIL) {
             const rec *o = &m->recs[tab[j].head];
@@ -490,6 +604,18 @@ int kb_intel_matcher_seal(kb_intel_matcher *m)
         r->next = tab[j].head;
         tab[j].head = (uint32_t)ri;
     }
+    for (size_t j = 0; j <= m->v4_mask; j++)
+        if (m->v4[j].head != NIL)
+            m->v4[j].info = chain_info(m, m->v4[j].head);
+    for (size_t j = 0; j <= m->ip_mask; j++)
+        if (m->ip[j].used)
+            m->ip[j].info = chain_info(m, m->ip[j].head);
+    for (size_t j = 0; j <= m->dig_mask; j++)
+        if (m->dig[j].head != NIL)
+            m->dig[j].info |= chain_info(m, m->dig[j].head);
+    for (size_t j = 0; j <= m->str_mask; j++)
+        if (m->str[j].head != NIL)
+            m->str[j].info = chain_info(m, m->str[j].head);
     m->nplens = 0;
     for (int p = 128; p >= 1; p--)
         if (has[p])
@@ -512,7 +638,8 @@ void kb_intel_matcher_stats_get(const kb_intel_matcher *m, kb_intel_matcher_stat
                (m->ip ? (m->ip_mask + 1) * sizeof(ipslot) : 0) +
                (m->v4 ? (m->v4_mask + 1) * sizeof(v4slot) : 0) +
                (m->filt ? (m->filt_mask + 1) * sizeof(uint64_t) : 0) +
-               (m->dig ? (m->dig_mask + 1) * sizeof(hslot) : 0) +
+               (m->v4_24 ? ((size_t)1 << 18) * sizeof(uint64_t) : 0) +
+               (m->dig ? (m->dig_mask + 1) * (sizeof(dslot) + sizeof *m->dtail) : 0) +
                (m->str ? (m->str_mask + 1) * sizeof(hslot) : 0);
 }
 
@@ -525,16 +652,31 @@ typedef struct reporter {
     const char *fname;
     const char *val;
     size_t len;
-    int stop; /* fn's non-zero return */
+    int64_t at; /* the event's time for expiry; KB_TIME_NONE: not checked */
+    int stop;   /* fn's non-zero return */
     int hits;
 } reporter;
 
-/* Reports the non-allowlisted records of a chain. */
-static void report(const kb_intel_matcher *m, uint32_t head, reporter *rp)
+#define REPORTER(fn, ud, fname, val, len, at) {(fn), (ud), -1, (fname), (val), (len), (at), 0, 0}
+
+/* An indicator is live at the event's time unless its valid_until is
+ * before it. */
+static int live(const rec *r, int64_t at)
 {
+    return r->until == KB_TIME_NONE || at == KB_TIME_NONE || at <= r->until;
+}
+
+/* Reports the live, non-allowlisted records of a chain. Without a callback
+ * and with nothing to check, the slot's count is the answer. */
+static void report(const kb_intel_matcher *m, uint32_t head, uint32_t info, reporter *rp)
+{
+    if (!rp->fn && !(info & I_WALK)) {
+        rp->hits += (int)(info & I_CNT);
+        return;
+    }
     for (uint32_t i = head; i != NIL && !rp->stop; i = m->recs[i].next) {
         const rec *r = &m->recs[i];
-        if (r->kind & ALLOW)
+        if ((r->kind & ALLOW) || !live(r, rp->at))
             continue;
         kb_indicator ind = {
             .kind = r->kind, .value = S(m, r->value), .feed = S(m, r->feed),
@@ -551,59 +693,64 @@ static void report(const kb_intel_matcher *m, uint32_t head, reporter *rp)
     }
 }
 
-static int chain_allowed(const kb_intel_matcher *m, uint32_t head)
+/* The chain holds an indicator live at `at` (not only allowlist entries). */
+static int chain_has_ind(const kb_intel_matcher *m, uint32_t head, uint32_t info, int64_t at)
 {
+    if (!(info & I_WALK))
+        return (info & I_CNT) != 0;
     for (uint32_t i = head; i != NIL; i = m->recs[i].next)
-        if (m->recs[i].kind & ALLOW)
+        if (!(m->recs[i].kind & ALLOW) && live(&m->recs[i], at))
             return 1;
     return 0;
 }
 
-/* A chain holds indicators (not only allowlist entries). */
-static int chain_has_ind(const kb_intel_matcher *m, uint32_t head)
-{
-    for (uint32_t i = head; i != NIL; i = m->recs[i].next)
-        if (!(m->recs[i].kind & ALLOW))
-            return 1;
-    return 0;
-}
-
-static uint32_t find_ip(const kb_intel_matcher *m, const uint8_t a[16], int plen)
+static uint32_t find_ip(const kb_intel_matcher *m, const uint8_t a[16], int plen, uint32_t *info)
 {
     size_t j = ip_hash(a, plen) & m->ip_mask;
     while (m->ip[j].used) {
-        if (m->ip[j].plen == plen && memcmp(m->ip[j].a, a, 16) == 0)
+        if (m->ip[j].plen == plen && memcmp(m->ip[j].a, a, 16) == 0) {
+            *info = m->ip[j].info;
             return m->ip[j].head;
+        }
         j = (j + 1) & m->ip_mask;
     }
     return NIL;
 }
 
-static uint32_t find_v4(const kb_intel_matcher *m, uint32_t a4)
+/* The exact-IPv4 table without the filter (hv = v4_hash(a4)). */
+static uint32_t probe_v4(const kb_intel_matcher *m, uint32_t a4, uint64_t hv, uint32_t *info)
+{
+    for (size_t j = hv & m->v4_mask; m->v4[j].head != NIL; j = (j + 1) & m->v4_mask)
+        if (m->v4[j].a == a4) {
+            *info = m->v4[j].info;
+            return m->v4[j].head;
+        }
+    return NIL;
+}
+
+static uint32_t find_v4(const kb_intel_matcher *m, uint32_t a4, uint32_t *info)
 {
     uint64_t h = v4_hash(a4);
     if (!filt_has(m, h))
         return NIL;
-    for (size_t j = h & m->v4_mask; m->v4[j].head != NIL; j = (j + 1) & m->v4_mask)
-        if (m->v4[j].a == a4)
-            return m->v4[j].head;
-    return NIL;
+    return probe_v4(m, a4, h, info);
 }
 
-/* Longest matching prefix wins; an allowlisted prefix at any length
- * suppresses. Returns 1 when a hit was suppressed by the allowlist. */
+/* Longest matching prefix with a live indicator wins; an allowlisted
+ * prefix at any length suppresses. Returns 1 when a hit was suppressed by
+ * the allowlist. */
 static int match_ip16(const kb_intel_matcher *m, const uint8_t a[16], int v4, reporter *rp)
 {
-    uint32_t best = NIL, h;
+    uint32_t best = NIL, binfo = 0, h, info = 0;
     int allowed = 0;
     if (v4) {
         uint32_t a4 = v4_of(a);
-        if ((h = find_v4(m, a4)) != NIL) {
-            allowed |= chain_allowed(m, h);
-            if (chain_has_ind(m, h))
-                best = h;
+        if ((h = find_v4(m, a4, &info)) != NIL) {
+            allowed |= (info & I_ALLOW) != 0;
+            if (chain_has_ind(m, h, info, rp->at))
+                best = h, binfo = info;
         }
-        if (!m->v4_ranges || !(m->v4_16[a4 >> 22] >> ((a4 >> 16) & 63) & 1))
+        if (!v4_range_may(m, a4))
             goto out;
     }
     for (int i = 0; i < m->nplens; i++) {
@@ -616,40 +763,82 @@ static int match_ip16(const kb_intel_matcher *m, const uint8_t a[16], int v4, re
         memcpy(k, a, 16);
         if (p < 128)
             kb_intel_mask(k, p);
-        h = find_ip(m, k, p);
+        h = find_ip(m, k, p, &info);
         if (h == NIL)
             continue;
-        allowed |= chain_allowed(m, h);
-        if (best == NIL && chain_has_ind(m, h))
-            best = h;
+        allowed |= (info & I_ALLOW) != 0;
+        if (best == NIL && chain_has_ind(m, h, info, rp->at))
+            best = h, binfo = info;
     }
 out:
     if (allowed)
         return best != NIL;
     if (best != NIL)
-        report(m, best, rp);
+        report(m, best, binfo, rp);
     return 0;
 }
 
-static uint32_t find_str(const kb_intel_matcher *m, int kind, const char *v, size_t len)
+/* One IPv4 address (host order, hv = v4_hash(a4)): hits, or -1 when
+ * suppressed. The common cases (no range can cover it; a miss, or a chain
+ * that needs no walk and no callback) stay in the exact table. */
+static int ip4_one(const kb_intel_matcher *m, uint32_t a4, uint64_t hv, reporter *rp)
 {
-    uint64_t h;
-    hslot *tab;
-    size_t mask;
-    if (is_digest(kind)) {
-        uint64_t f;
-        if (hex64(v, len, &f))
-            return NIL;
-        h = dig_key(kind, f);
-        if (!filt_has(m, mix(h)))
-            return NIL;
-        tab = m->dig;
-        mask = m->dig_mask;
-    } else {
-        h = str_key(kind, v, len);
-        tab = m->str;
-        mask = m->str_mask;
+    uint8_t a[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (!v4_range_may(m, a4)) {
+        uint32_t info = 0, h = filt_has(m, hv) ? probe_v4(m, a4, hv, &info) : NIL;
+        if (h == NIL)
+            return 0;
+        if (!(info & (I_ALLOW | I_WALK)) && !rp->fn)
+            return (int)(info & I_CNT);
     }
+    a[12] = (uint8_t)(a4 >> 24), a[13] = (uint8_t)(a4 >> 16), a[14] = (uint8_t)(a4 >> 8),
+    a[15] = (uint8_t)a4;
+    if (match_ip16(m, a, 1, rp))
+        return -1;
+    return rp->hits;
+}
+
+/* The digest key of a hex value: 0 and *h set, or -1 when it is not hex. */
+static int dig_hash(int kind, const char *v, size_t len, uint64_t *h)
+{
+    uint64_t f;
+    if (hex64(v, len, &f))
+        return -1;
+    *h = dig_key(kind, f);
+    return 0;
+}
+
+/* Probes the digest table from key h: the slot holds the first 64 bits
+ * (in h), the kind (info bits 24-29) and bytes 8-23, dtail the rest of a
+ * SHA-256, so a lookup never reads the records. The digest lengths are
+ * fixed per kind (shorter ones are zero past their end). */
+static uint32_t probe_dig(const kb_intel_matcher *m, int kind, const char *v, size_t len,
+                          uint64_t h, uint32_t *info)
+{
+    uint8_t t[24];
+    int parsed = 0;
+    for (size_t j = h & m->dig_mask; m->dig[j].head != NIL; j = (j + 1) & m->dig_mask) {
+        if (m->dig[j].h != h || (m->dig[j].info >> 24 & 63) != (uint32_t)kind)
+            continue;
+        if (!parsed++ && hex_tail(v, len, t))
+            return NIL;
+        if (memcmp(m->dig[j].t, t, 16) == 0 &&
+            (kind != KB_IOC_SHA256 || memcmp(&m->dtail[j], t + 16, 8) == 0)) {
+            *info = m->dig[j].info & ~(UINT32_C(63) << 24);
+            return m->dig[j].head;
+        }
+    }
+    return NIL;
+}
+
+/* Probes a digest or string table from key h. */
+static uint32_t probe_str(const kb_intel_matcher *m, int kind, const char *v, size_t len,
+                          uint64_t h, uint32_t *info)
+{
+    const hslot *tab = m->str;
+    size_t mask = m->str_mask;
+    if (is_digest(kind))
+        return probe_dig(m, kind, v, len, h, info);
     for (size_t j = h & mask; tab[j].head != NIL; j = (j + 1) & mask) {
         if (tab[j].h != h)
             continue;
@@ -657,45 +846,52 @@ static uint32_t find_str(const kb_intel_matcher *m, int kind, const char *v, siz
         const char *rv = m->pool + r->value;
         if ((r->kind & ~ALLOW) != kind)
             continue;
-        if (is_digest(kind)) {
-            size_t i = 0;
-            while (i < len && rv[i] && (rv[i] == v[i] || (rv[i] == (v[i] | 0x20) &&
-                                                           v[i] >= 'A' && v[i] <= 'F')))
-                i++;
-            if (i == len && !rv[len])
-                return tab[j].head;
-        } else if (strlen(rv) == len && memcmp(rv, v, len) == 0) {
+        if (strlen(rv) == len && memcmp(rv, v, len) == 0) {
+            *info = tab[j].info;
             return tab[j].head;
         }
     }
     return NIL;
 }
 
+static uint32_t find_str(const kb_intel_matcher *m, int kind, const char *v, size_t len,
+                         uint32_t *info)
+{
+    uint64_t h;
+    if (is_digest(kind)) {
+        if (dig_hash(kind, v, len, &h) || !filt_has(m, mix(h)))
+            return NIL;
+    } else {
+        h = str_key(kind, v, len);
+    }
+    return probe_str(m, kind, v, len, h, info);
+}
+
 /* Exact kinds: one chain. Returns 1 when a hit was suppressed. */
 static int match_str(const kb_intel_matcher *m, int kind, const char *v, size_t len,
                      reporter *rp)
 {
-    uint32_t h = find_str(m, kind, v, len);
+    uint32_t info = 0, h = find_str(m, kind, v, len, &info);
     if (h == NIL)
         return 0;
-    if (chain_allowed(m, h))
-        return chain_has_ind(m, h);
-    report(m, h, rp);
+    if (info & I_ALLOW)
+        return chain_has_ind(m, h, info, rp->at);
+    report(m, h, info, rp);
     return 0;
 }
 
 /* A domain (normalised): itself, then "*.<suffix>" for itself and each
- * parent. The most specific hit is reported; any allowlisted level
+ * parent. The most specific live hit is reported; any allowlisted level
  * suppresses. */
 static int match_domain(const kb_intel_matcher *m, const char *v, size_t len, reporter *rp)
 {
-    uint32_t best = NIL, h;
+    uint32_t best = NIL, binfo = 0, h, info = 0;
     int allowed = 0;
     char w[260];
-    if ((h = find_str(m, KB_IOC_DOMAIN, v, len)) != NIL) {
-        allowed |= chain_allowed(m, h);
-        if (chain_has_ind(m, h))
-            best = h;
+    if ((h = find_str(m, KB_IOC_DOMAIN, v, len, &info)) != NIL) {
+        allowed |= (info & I_ALLOW) != 0;
+        if (chain_has_ind(m, h, info, rp->at))
+            best = h, binfo = info;
     }
     if (!m->has_wild || len + 2 > sizeof w)
         goto out;
@@ -703,10 +899,10 @@ static int match_domain(const kb_intel_matcher *m, const char *v, size_t len, re
     w[1] = '.';
     for (size_t i = 0; i < len;) {
         memcpy(w + 2, v + i, len - i);
-        if ((h = find_str(m, KB_IOC_DOMAIN, w, len - i + 2)) != NIL) {
-            allowed |= chain_allowed(m, h);
-            if (best == NIL && chain_has_ind(m, h))
-                best = h;
+        if ((h = find_str(m, KB_IOC_DOMAIN, w, len - i + 2, &info)) != NIL) {
+            allowed |= (info & I_ALLOW) != 0;
+            if (best == NIL && chain_has_ind(m, h, info, rp->at))
+                best = h, binfo = info;
         }
         const char *dot = memchr(v + i, '.', len - i);
         if (!dot)
@@ -717,23 +913,26 @@ out:
     if (allowed)
         return best != NIL;
     if (best != NIL)
-        report(m, best, rp);
+        report(m, best, binfo, rp);
     return 0;
+}
+
+static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 int kb_intel_lookup_ip(const kb_intel_matcher *m, const uint8_t *addr, int is_v6,
                        kb_intel_hit_fn fn, void *ud)
 {
-    uint8_t a[16] = {0};
-    reporter rp = {fn, ud, -1, "ip", NULL, 0, 0, 0};
-    if (is_v6) {
-        memcpy(a, addr, 16);
-    } else {
-        a[10] = a[11] = 0xff;
-        memcpy(a + 12, addr, 4);
+    reporter rp = REPORTER(fn, ud, "ip", NULL, 0, KB_TIME_NONE);
+    if (!is_v6 || memcmp(addr, v4_mapped, 12) == 0) {
+        uint32_t a4 = be32(is_v6 ? addr + 12 : addr);
+        return ip4_one(m, a4, v4_hash(a4), &rp);
     }
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (match_ip16(m, a, !is_v6 || memcmp(a, mapped, 12) == 0, &rp))
+    if (match_ip16(m, addr, 0, &rp))
         return -1;
     return rp.hits;
 }
@@ -746,13 +945,178 @@ static int digest_kind(size_t len)
 int kb_intel_lookup_hash(const kb_intel_matcher *m, const char *hex, size_t len,
                          kb_intel_hit_fn fn, void *ud)
 {
-    reporter rp = {fn, ud, -1, "hash", hex, len, 0, 0};
+    reporter rp = REPORTER(fn, ud, "hash", hex, len, KB_TIME_NONE);
     int k = digest_kind(len);
     if (k < 0)
         return 0;
     if (match_str(m, k, hex, len, &rp))
         return -1;
     return rp.hits;
+}
+
+/* ---- batches: prefetch the slots of many keys, then resolve ----------------------
+ *
+ * A lookup in tables of many megabytes is a chain of dependent cache misses
+ * (filter word, slot, record, value). A batch issues the misses of all its
+ * keys stage by stage (software prefetch), so that they overlap, and then
+ * resolves each key with the single-key code: the answers are those of the
+ * single lookups by construction. */
+
+#define BATCH 32
+/* GCC 12 at -O2 drops some __builtin_prefetch calls of these loops (seen in
+ * the generated code: none left in the IPv4 batch), so on x86 the
+ * instruction is written out. */
+#if defined(__x86_64__) || defined(__i386__)
+#define PREFETCH(p) __asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)(p)))
+#else
+#define PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#endif
+
+static inline void pf_filt(const kb_intel_matcher *m, uint64_t h)
+{
+    PREFETCH(&m->filt[(h >> 32) & m->filt_mask]);
+}
+
+/* Stage 1 and 2 for an IPv4 address: filter word and /24 bitmap, then the
+ * exact slot when the filter passes. */
+static inline void pf_v4_1(const kb_intel_matcher *m, uint32_t a4, uint64_t hv)
+{
+    pf_filt(m, hv);
+    if (m->v4_ranges && bit_has(m->v4_16, a4 >> 16))
+        PREFETCH(&m->v4_24[a4 >> 14]);
+}
+
+static inline void pf_v4_2(const kb_intel_matcher *m, uint64_t hv)
+{
+    if (filt_has(m, hv))
+        PREFETCH(&m->v4[hv & m->v4_mask]);
+}
+
+int kb_intel_lookup_ip4_batch(const kb_intel_matcher *m, const uint8_t *addrs, size_t n,
+                              int64_t at, int *out)
+{
+    uint32_t a4[BATCH];
+    uint64_t hv[BATCH];
+    if (!m->sealed)
+        return KB_EINVAL;
+    for (size_t base = 0; base < n; base += BATCH) {
+        size_t k = n - base < BATCH ? n - base : BATCH;
+        for (size_t i = 0; i < k; i++) {
+            a4[i] = be32(addrs + 4 * (base + i));
+            hv[i] = v4_hash(a4[i]);
+            pf_v4_1(m, a4[i], hv[i]);
+        }
+        for (size_t i = 0; i < k; i++)
+            pf_v4_2(m, hv[i]);
+        for (size_t i = 0; i < k; i++) {
+            reporter rp = REPORTER(NULL, NULL, "ip", NULL, 0, at);
+            out[base + i] = ip4_one(m, a4[i], hv[i], &rp);
+        }
+    }
+    return KB_OK;
+}
+
+int kb_intel_lookup_ip_batch(const kb_intel_matcher *m, const uint8_t *addrs, size_t n,
+                             int64_t at, int *out)
+{
+    uint32_t a4[BATCH];
+    uint64_t hv[BATCH];
+    uint8_t is4[BATCH];
+    if (!m->sealed)
+        return KB_EINVAL;
+    for (size_t base = 0; base < n; base += BATCH) {
+        size_t k = n - base < BATCH ? n - base : BATCH;
+        for (size_t i = 0; i < k; i++) {
+            const uint8_t *a = addrs + 16 * (base + i);
+            is4[i] = memcmp(a, v4_mapped, 12) == 0;
+            if (is4[i]) {
+                a4[i] = be32(a + 12);
+                hv[i] = v4_hash(a4[i]);
+                pf_v4_1(m, a4[i], hv[i]);
+            } else {
+                if (m->nplens && m->plens[0] == 128)
+                    PREFETCH(&m->ip[ip_hash(a, 128) & m->ip_mask]);
+            }
+        }
+        for (size_t i = 0; i < k; i++)
+            if (is4[i])
+                pf_v4_2(m, hv[i]);
+        for (size_t i = 0; i < k; i++) {
+            const uint8_t *a = addrs + 16 * (base + i);
+            reporter rp = REPORTER(NULL, NULL, "ip", NULL, 0, at);
+            if (is4[i])
+                out[base + i] = ip4_one(m, a4[i], hv[i], &rp);
+            else
+                out[base + i] = match_ip16(m, a, 0, &rp) ? -1 : rp.hits;
+        }
+    }
+    return KB_OK;
+}
+
+int kb_intel_lookup_hash_batch(const kb_intel_matcher *m, const char *const *hex,
+                               const size_t *lens, size_t n, int64_t at, int *out)
+{
+    enum { HB = 2 * BATCH }; /* few keys reach the later stages: more per batch */
+    uint64_t h[HB];
+    int8_t kind[HB];
+    if (!m->sealed)
+        return KB_EINVAL;
+    for (size_t base = 0; base < n; base += HB) {
+        size_t k = n - base < HB ? n - base : HB;
+        /* 0: the next batch's text */
+        for (size_t i = base + HB; i < base + 2 * HB && i < n; i++)
+            PREFETCH(hex[i]);
+        /* 1: parse, prefetch the filter word */
+        for (size_t i = 0; i < k; i++) {
+            int kd = digest_kind(lens[base + i]);
+            kind[i] = (int8_t)kd;
+            if (kd < 0 || dig_hash(kd, hex[base + i], lens[base + i], &h[i]))
+                kind[i] = -1;
+            else
+                pf_filt(m, mix(h[i]));
+        }
+        /* 2: the filter, then the home slot */
+        for (size_t i = 0; i < k; i++) {
+            if (kind[i] < 0)
+                continue;
+            if (!filt_has(m, mix(h[i])))
+                kind[i] = -1;
+            else
+                PREFETCH(&m->dig[h[i] & m->dig_mask]);
+        }
+        /* 3: the slot with this key, then its tail */
+        for (size_t i = 0; i < k; i++) {
+            int found = 0;
+            if (kind[i] < 0)
+                continue;
+            for (size_t j = h[i] & m->dig_mask; m->dig[j].head != NIL; j = (j + 1) & m->dig_mask)
+                if (m->dig[j].h == h[i]) {
+                    if (kind[i] == KB_IOC_SHA256)
+                        PREFETCH(&m->dtail[j]);
+                    found = 1;
+                    break;
+                }
+            if (!found)
+                kind[i] = -1;
+        }
+        /* 4: resolve */
+        for (size_t i = 0; i < k; i++) {
+            reporter rp = REPORTER(NULL, NULL, "hash", hex[base + i], lens[base + i], at);
+            uint32_t info = 0, c;
+            if (kind[i] < 0) {
+                out[base + i] = 0;
+                continue;
+            }
+            c = probe_str(m, kind[i], hex[base + i], lens[base + i], h[i], &info);
+            if (c == NIL)
+                out[base + i] = 0;
+            else if (info & I_ALLOW)
+                out[base + i] = chain_has_ind(m, c, info, at) ? -1 : 0;
+            else
+                report(m, c, info, &rp), out[base + i] = rp.hits;
+        }
+    }
+    return KB_OK;
 }
 
 int kb_intel_lookup(const kb_intel_matcher *m, int kind, const char *v, size_t len,
@@ -762,7 +1126,7 @@ int kb_intel_lookup(const kb_intel_matcher *m, int kind, const char *v, size_t l
     KB_INTEL_STACK_BUF(b, mem);
     const char *reason;
     int k, allowed = 0;
-    reporter rp = {fn, ud, -1, "value", v, len, 0, 0};
+    reporter rp = REPORTER(fn, ud, "value", v, len, KB_TIME_NONE);
     if (kb_intel_normalize(kind, v, len, &b, &k, &reason))
         return 0;
     if (k == KB_IOC_IP || k == KB_IOC_CIDR) {
@@ -772,14 +1136,14 @@ int kb_intel_lookup(const kb_intel_matcher *m, int kind, const char *v, size_t l
         if (k == KB_IOC_IP) {
             allowed = match_ip16(m, a, fam == 4, &rp);
         } else {
-            uint32_t h;
+            uint32_t h, info = 0;
             uint64_t bits = 0;
             kb_parse_u64(slash + 1, strlen(slash + 1), &bits);
-            h = find_ip(m, a, (int)bits + (fam == 4 ? 96 : 0));
-            if (h != NIL && chain_allowed(m, h))
-                allowed = chain_has_ind(m, h);
+            h = find_ip(m, a, (int)bits + (fam == 4 ? 96 : 0), &info);
+            if (h != NIL && (info & I_ALLOW))
+                allowed = chain_has_ind(m, h, info, rp.at);
             else if (h != NIL)
-                report(m, h, &rp);
+                report(m, h, info, &rp);
         }
     } else if (k == KB_IOC_DOMAIN && b.data[0] != '*') {
         allowed = match_domain(m, b.data, b.len, &rp);
@@ -937,7 +1301,7 @@ int kb_intel_match(const kb_intel_matcher *m, const kb_event *ev, kb_intel_hit_f
     ev_ctx x;
     x.m = m;
     x.c = counts ? counts : &dummy;
-    x.rp = (reporter){fn, ud, -1, NULL, NULL, 0, 0, 0};
+    x.rp = (reporter)REPORTER(fn, ud, NULL, NULL, 0, ev->ts);
     x.ndone = 0;
     if (!m->sealed)
         return KB_EINVAL;
@@ -955,4 +1319,72 @@ int kb_intel_match(const kb_intel_matcher *m, const kb_event *ev, kb_intel_hit_f
             if (m->kinds & (1u << raw[i].cls))
                 look(&x, raw[i].cls, -1, raw[i].name, kb_event_get_named(ev, raw[i].name));
     return x.rp.stop;
+}
+
+typedef struct batch_fwd {
+    kb_intel_batch_hit_fn fn;
+    void *ud;
+    size_t idx;
+} batch_fwd;
+
+static int batch_hit(void *ud, const kb_intel_hit *hit)
+{
+    batch_fwd *f = ud;
+    return f->fn(f->ud, f->idx, hit);
+}
+
+int kb_intel_match_batch(const kb_intel_matcher *m, const kb_event *const *evs, size_t n,
+                         kb_intel_batch_hit_fn fn, void *ud, kb_intel_match_counts *counts)
+{
+    static const int ipf[] = {KB_F_SOURCE_IP, KB_F_DESTINATION_IP, KB_F_HOST_IP};
+    static const int digf[] = {KB_F_FILE_HASH_MD5, KB_F_FILE_HASH_SHA1, KB_F_FILE_HASH_SHA256};
+    enum { EB = 16, KEYS = EB * 6 };
+    uint64_t hv[KEYS];
+    uint8_t typ[KEYS]; /* 0 none, 1 IPv4 (hv = v4_hash), 2 digest (hv = dig key) */
+    uint32_t a4[KEYS];
+    int rc = KB_OK;
+    if (!m->sealed)
+        return KB_EINVAL;
+    for (size_t base = 0; base < n && rc == KB_OK; base += EB) {
+        size_t k = n - base < EB ? n - base : EB, nk = 0;
+        /* 1: the events' addresses and digests, their filter words */
+        for (size_t e = 0; e < k; e++) {
+            const kb_event *ev = evs[base + e];
+            for (size_t f = 0; f < 3; f++) {
+                const kb_field *fl = kb_event_canon(ev, ipf[f]);
+                uint8_t a[16];
+                typ[nk] = 0;
+                if (fl && fl->len && fl->len < 64 && kb_intel_parse_ip(fl->val, fl->len, a) == 4) {
+                    a4[nk] = v4_of(a);
+                    hv[nk] = v4_hash(a4[nk]);
+                    pf_v4_1(m, a4[nk], hv[nk]);
+                    typ[nk] = 1;
+                }
+                nk++;
+            }
+            for (size_t f = 0; f < 3; f++) {
+                const kb_field *fl = kb_event_canon(ev, digf[f]);
+                int kd = fl ? digest_kind(fl->len) : -1;
+                typ[nk] = 0;
+                if (kd >= 0 && (m->kinds & (1u << kd)) && !dig_hash(kd, fl->val, fl->len, &hv[nk])) {
+                    pf_filt(m, mix(hv[nk]));
+                    typ[nk] = 2;
+                }
+                nk++;
+            }
+        }
+        /* 2: the home slots of the keys that pass the filter */
+        for (size_t i = 0; i < nk; i++) {
+            if (typ[i] == 1)
+                pf_v4_2(m, hv[i]);
+            else if (typ[i] == 2 && filt_has(m, mix(hv[i])))
+                PREFETCH(&m->dig[hv[i] & m->dig_mask]);
+        }
+        /* 3: match each event (its keys' lines are on their way) */
+        for (size_t e = 0; e < k && rc == KB_OK; e++) {
+            batch_fwd f = {fn, ud, base + e};
+            rc = kb_intel_match(m, evs[base + e], fn ? batch_hit : NULL, &f, counts);
+        }
+    }
+    return rc;
 }

@@ -378,6 +378,7 @@ typedef struct mctx {
     size_t len;
     int stop;
     int ndone;
+    int64_t ts; /* the event's @timestamp: expiry by event time */
     seen done[16];
 } mctx;
 
@@ -468,6 +469,7 @@ static void exact(mctx *x, int c, const char *v, size_t len)
     ev.fields = &f;
     ev.nfields = ev.cap = 1;
     ev.canon[c] = 0;
+    ev.ts = x->ts;
     kb_intel_match(x->s->m, &ev, relay, x, &n);
     x->c->lookups++;
     x->c->hits += n.hits;
@@ -530,11 +532,15 @@ static void look(mctx *x, int cls, int field, const char *fname, const kb_field 
     switch (cls) {
     case KB_IOC_IP: {
         uint8_t a[16];
-        if (parse_v4(v, len, a)) {
-            account(x, kb_intel_lookup_ip(s->m, a, 0, relay, x));
-        } else if (memchr(v, ':', len) && kb_intel_parse_ip(v, len, a)) {
-            account(x, kb_intel_lookup_ip(s->m, a, 1, relay, x));
-        }
+        int n = -2;
+        if (parse_v4(v, len, a))
+            n = kb_intel_lookup_ip(s->m, a, 0, NULL, NULL);
+        else if (memchr(v, ':', len) && kb_intel_parse_ip(v, len, a))
+            n = kb_intel_lookup_ip(s->m, a, 1, NULL, NULL);
+        if (n == 0)
+            x->c->lookups++;
+        else if (n != -2) /* a hit or an allowlisted one: the reference decides, at the event's time */
+            exact(x, field >= 0 ? field : KB_F_SOURCE_IP, f->val, f->len);
         break;
     }
     case KB_IOC_DOMAIN:
@@ -554,7 +560,10 @@ static void look(mctx *x, int cls, int field, const char *fname, const kb_field 
         int k = len == 32 ? KB_IOC_MD5 : len == 40 ? KB_IOC_SHA1 : len == 64 ? KB_IOC_SHA256 : -1;
         if (k < 0 || !(s->kinds & KIND(k)))
             break;
-        account(x, kb_intel_lookup_hash(s->m, v, len, relay, x));
+        if (kb_intel_lookup_hash(s->m, v, len, NULL, NULL) == 0)
+            x->c->lookups++;
+        else
+            exact(x, KB_F_FILE_HASH_MD5, v, len);
         break;
     }
     default: {
@@ -595,6 +604,7 @@ int kb_intel_scan_match(const kb_intel_scan *s, const kb_event *ev, kb_intel_hit
     x.c = counts ? counts : &dummy;
     x.stop = 0;
     x.ndone = 0;
+    x.ts = ev->ts;
     for (int i = 0; i < s->ncanon && !x.stop; i++) {
         const canon_field *c = s->canon[i];
         uint16_t idx = ev->canon[c->canon];

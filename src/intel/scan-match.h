@@ -48,7 +48,10 @@ const kb_intel_matcher *kb_intel_scan_matcher(const kb_intel_scan *s);
  * JA3/JA4 fields. fn is called per hit with field/fname/val/len naming
  * the event's field (a value found in two fields of the same class hits
  * once); fn's non-zero return stops. Allowlisted hits are not reported but
- * counted in counts->suppressed. Returns KB_OK or fn's non-zero return. */
+ * counted in counts->suppressed. A value that may hit (the prefilter or a
+ * single lookup says so) is decided by kb_intel_match itself, over an event
+ * of that one field at ev->ts: the same hits, the same expiry by event
+ * time, the same leniency. Returns KB_OK or fn's non-zero return. */
 int kb_intel_scan_match(const kb_intel_scan *s, const kb_event *ev, kb_intel_hit_fn fn, void *ud,
                         kb_intel_match_counts *counts);
 

@@ -125,25 +125,30 @@ static int64_t jtime(json_t *o, const char *k)
     return KB_TIME_NONE;
 }
 
+/* The first of the keys that holds a string (or a list whose first item is
+ * one). */
+static char *jdup2(json_t *o, const char *k1, const char *k2)
+{
+    char *s = jdup(o, k1);
+    return s ? s : k2 ? jdup(o, k2) : NULL;
+}
+
 static void incident_from(kb_resp_incident *in, json_t *o)
 {
     json_t *id = json_object_get(o, "id");
     in->id = json_is_integer(id) ? json_integer_value(id) : 0;
     in->type = jdup(o, "type");
     in->severity = jdup(o, "severity");
-    in->host = jdup(o, "host");
-    if (!in->host)
-        in->host = jdup(o, "hosts");
-    in->user = jdup(o, "user");
-    if (!in->user)
-        in->user = jdup(o, "users");
-    in->src_ip = jdup(o, "source_ip");
-    in->dst_ip = jdup(o, "destination_ip");
+    in->host = jdup2(o, "host", "hosts");
+    in->user = jdup2(o, "user", "users");
+    /* triage's incidents carry the observables of their alerts as lists */
+    in->src_ip = jdup2(o, "source_ip", "source_ips");
+    in->dst_ip = jdup2(o, "destination_ip", "destination_ips");
     if (!in->dst_ip)
         in->dst_ip = jdup(o, "external");
-    in->url = jdup(o, "url");
-    in->file_name = jdup(o, "file_name");
-    in->file_hash = jdup(o, "file_hash");
+    in->url = jdup2(o, "url", "urls");
+    in->file_name = jdup2(o, "file_name", "file_names");
+    in->file_hash = jdup2(o, "file_hash", "file_hashes");
     in->title = jdup(o, "title");
     in->first = jtime(o, "first");
     in->last = jtime(o, "last");
@@ -205,12 +210,13 @@ int kb_resp_incident_load(kb_resp_incident *in, struct kb_store *st, int64_t id)
     in->id = id;
     kb_free(in->type), in->type = kb_strdup(f[0] ? f[0] : "unknown");
     kb_free(in->severity), in->severity = kb_strdup(f[1] ? f[1] : "medium");
-    if (f[2] && strncmp(f[2], "host:", 5) == 0 && !in->host)
-        in->host = kb_strdup(f[2] + 5);
-    if (f[2] && strncmp(f[2], "user:", 5) == 0 && !in->user)
-        in->user = kb_strdup(f[2] + 5);
-    if (f[2] && strncmp(f[2], "source:", 7) == 0 && !in->src_ip)
-        in->src_ip = kb_strdup(f[2] + 7);
+    /* the entity the incident is grouped by is the affected one */
+    if (f[2] && strncmp(f[2], "host:", 5) == 0 && f[2][5])
+        kb_free(in->host), in->host = kb_strdup(f[2] + 5);
+    if (f[2] && strncmp(f[2], "user:", 5) == 0 && f[2][5])
+        kb_free(in->user), in->user = kb_strdup(f[2] + 5);
+    if (f[2] && strncmp(f[2], "source:", 7) == 0 && f[2][7])
+        kb_free(in->src_ip), in->src_ip = kb_strdup(f[2] + 7);
     if (!in->title && f[3])
         in->title = kb_strdup(f[3]);
     if (f[4])
@@ -1071,6 +1077,13 @@ static void sla_for(const kb_playbook *pb, json_t *cfg, const char *sev, int64_t
 int kb_resp_run_start(struct kb_store *st, const kb_playbook *pb, const kb_resp_incident *in,
                       const kb_resp_opts *o, int64_t *run_id, char *err, size_t errsize)
 {
+    return kb_resp_run_start_why(st, pb, in, o, NULL, run_id, err, errsize);
+}
+
+int kb_resp_run_start_why(struct kb_store *st, const kb_playbook *pb, const kb_resp_incident *in,
+                          const kb_resp_opts *o, const char *why, int64_t *run_id, char *err,
+                          size_t errsize)
+{
     json_t *vars, *cfg = NULL;
     char *vj, *cj = NULL;
     int64_t now = kb_time_now(), base;
@@ -1113,9 +1126,9 @@ int kb_resp_run_start(struct kb_store *st, const kb_playbook *pb, const kb_resp_
         snprintf(err, errsize, "store: %s", kb_store_errmsg(st));
         return KB_EIO;
     }
-    char d[512];
-    snprintf(d, sizeof d, "playbook %s started for incident %lld (%s, %s)", pb->name,
-             (long long)in->id, in->type ? in->type : "?", sev);
+    char d[1024];
+    snprintf(d, sizeof d, "playbook %s started for incident %lld (%s, %s)%s%s", pb->name,
+             (long long)in->id, in->type ? in->type : "?", sev, why ? ": " : "", why ? why : "");
     kb_resp_timeline_add(st, *run_id, in->id, "start", NULL, o && o->actor ? o->actor : "koban",
                          d);
     return drive(st, pb, *run_id, o, err, errsize);
@@ -1290,8 +1303,12 @@ int kb_resp_timeline(struct kb_store *st, int64_t run_id, int64_t incident_id, i
         return kb_store_exec(st, "SELECT ts, run_id AS run, kind, step, actor, detail FROM"
                                  " resp_timeline WHERE run_id = ? ORDER BY id",
                              &p[0], 1, print_row, &pr);
+    /* the incident's runs, and what was recorded of the incident outside a
+     * run (a bound playbook that could not start) */
+    kb_sval q[2] = {p[1], p[1]};
     return kb_store_exec(st, "SELECT ts, run_id AS run, kind, step, actor, detail FROM"
                              " resp_timeline WHERE run_id IN (SELECT id FROM resp_runs"
-                             " WHERE incident_id = ?) ORDER BY id",
-                         &p[1], 1, print_row, &pr);
+                             " WHERE incident_id = ?) OR (run_id = 0 AND incident_id = ?)"
+                             " ORDER BY id",
+                         q, 2, print_row, &pr);
 }

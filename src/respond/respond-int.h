@@ -133,6 +133,11 @@ int kb_resp_audit(struct kb_store *st, const char *actor, const char *what, cons
 int kb_resp_timeline_add(struct kb_store *st, int64_t run_id, int64_t incident_id,
                          const char *kind, const char *step, const char *actor,
                          const char *detail);
+/* kb_resp_run_start with why it started (appended to the run's "start"
+ * timeline entry; NULL: nothing). */
+int kb_resp_run_start_why(struct kb_store *st, const kb_playbook *pb, const kb_resp_incident *in,
+                          const kb_resp_opts *o, const char *why, int64_t *run_id, char *err,
+                          size_t errsize);
 /* The respond config as JSON (from YAML), or NULL when path is NULL or
  * unreadable (err set). Caller json_decref's. */
 json_t *kb_resp_config_load(const char *path, char *err, size_t errsize);

@@ -15,6 +15,9 @@
  *                  exec, nft, webhook
  *   notify.c       notification bodies (Slack/Mattermost/Teams), SMTP e-mail,
  *                  syslog CEF forwarding, routing by severity and type
+ *   bindings.c     incident type (and minimum severity) -> playbook: the
+ *                  playbooks that start by themselves when triage creates
+ *                  an incident (the configuration's respond: section)
  *
  * Everything persistent lives in the store (kb_store_migrate_module, module
  * "respond"); a handle here is used by one thread at a time. */
@@ -189,6 +192,68 @@ int kb_resp_timeline(struct kb_store *st, int64_t run_id, int64_t incident_id, i
 /* Checks expiries (rolls back due actions) and SLA deadlines (records
  * breaches). now in ns. Returns the number of things done or < 0. */
 int kb_resp_tick(struct kb_store *st, const kb_resp_opts *o, int64_t now);
+
+/* ---- bindings: playbooks that start by themselves ------------------------------- */
+
+/* Incidents of `type` ("*": any type) at `min_severity` or above start
+ * `playbook`. */
+typedef struct kb_resp_binding {
+    char *type;
+    int min_severity; /* KB_SEV_* of triage/triage.h; KB_SEV_LOW: any */
+    char *playbook;   /* a playbook's name (or file stem) in the playbook dir */
+    uint32_t line;    /* where it was written */
+} kb_resp_binding;
+
+#define KB_RESP_MAX_BINDINGS 256
+
+typedef struct kb_resp_bindings {
+    kb_resp_binding *v;
+    size_t n;
+    char *source;    /* the configuration file, for messages */
+    char *playbooks; /* respond.playbooks: the playbook directory, or NULL */
+    char *config;    /* respond.config: the respond configuration file
+                        (connectors, actions, notify, sla), or NULL */
+    int dry_run;     /* respond.dry_run: every action through dry-run */
+    int enabled;     /* respond.auto_start (default true) */
+} kb_resp_bindings;
+
+struct kb_yaml_node;
+/* Reads a `respond:` section (a YAML mapping, or null: no bindings) of the
+ * configuration file path: {auto_start: bool, playbooks: DIR, config: FILE,
+ * dry_run: bool, bindings: [{type: T, playbook: P, min_severity: S}, ...]}.
+ * The whole section is refused on any error: KB_EPARSE with
+ * "path:line: reason" in err, and b left empty. */
+int kb_resp_bindings_parse(kb_resp_bindings *b, const char *path,
+                           const struct kb_yaml_node *respond, char *err, size_t errsize);
+void kb_resp_bindings_release(kb_resp_bindings *b);
+/* The bindings an incident of type at severity ("low".."critical"; NULL or
+ * unknown counts as low) matches, as indices into b->v in the order they
+ * were written; a playbook bound twice is selected once. Returns how many
+ * were written to idx (at most max). */
+size_t kb_resp_bindings_select(const kb_resp_bindings *b, const char *type,
+                               const char *severity, size_t *idx, size_t max);
+
+typedef struct kb_resp_auto_report {
+    unsigned started; /* runs started */
+    unsigned already; /* bound playbooks that already had a run for the incident */
+    unsigned failed;  /* bound playbooks that could not start (recorded) */
+    unsigned notified; /* notification channels reached */
+} kb_resp_auto_report;
+
+/* Starts the playbooks bound to incident_id (an incident of the store's
+ * incidents table, just created by triage), each at most once: a playbook
+ * that already has a run for this incident is not started again. dir is
+ * the playbook directory. Each run proceeds as `koban playbook run` would,
+ * with actor o->actor (default "auto"); its "start" entry in the incident's
+ * timeline names the binding. A playbook that cannot be found or started is
+ * recorded in the incident's timeline ("auto-start-failed"), reported in
+ * diag ("koban: ...\n" lines) and counted; the others still start. When
+ * the respond config (o->connectors) has notification channels, one message
+ * announces the incident and its playbooks (routed by severity and type).
+ * Returns KB_OK, or an error of the store. */
+int kb_resp_bindings_start(struct kb_store *st, const kb_resp_bindings *b, const char *dir,
+                           int64_t incident_id, const kb_resp_opts *o, kb_resp_auto_report *rep,
+                           kb_buf *diag);
 
 /* ---- actions ------------------------------------------------------------------ */
 

@@ -1074,7 +1074,7 @@ char *triage_read_file(const char *path, size_t *len)
     }
     fclose(f);
     *len = b.len;
-    if (!b.data)
+    if (!b.alloc) /* an empty file: the buffer is still the shared empty one */
         return kb_strdup("");
     return b.data;
 }

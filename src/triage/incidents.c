@@ -138,6 +138,9 @@ int kb_triage_alerts_add(kb_triage_alerts *al, const kb_triage_alert *a)
     x->a.source = iz(al, a->source, 1);
     x->a.threat_type = iz(al, a->threat_type, 1);
     x->a.cves = iz(al, a->cves, 0);
+    x->a.url = iz(al, a->url, 0);
+    x->a.file_name = iz(al, a->file_name, 0);
+    x->a.file_hash = iz(al, a->file_hash, 1);
     al->n++;
     return KB_OK;
 }
@@ -169,17 +172,38 @@ static const char *fstr(const kb_event *ev, const char *name, kb_buf *tmp)
     return tmp->data;
 }
 
+/* A correlation alert (koban scan: matched.correlation.group, "source.ip=
+ * 10.1.20.42 host.name=pc-1") names its entity by its group-by values, not
+ * by an event: the value of key there, up to the next space, or NULL (absent,
+ * or "(none)"). */
+static const char *group_value(const char *group, const char *key, kb_buf *tmp)
+{
+    size_t kl = strlen(key);
+    for (const char *p = group; p && *p;) {
+        const char *end = strchr(p, ' ');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n > kl + 1 && memcmp(p, key, kl) == 0 && p[kl] == '=' &&
+            !(n - kl - 1 == 6 && memcmp(p + kl + 1, "(none)", 6) == 0)) {
+            kb_buf_clear(tmp);
+            kb_buf_append(tmp, p + kl + 1, n - kl - 1);
+            return tmp->data;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
 int kb_triage_alerts_read_jsonl(kb_triage_alerts *al, const char *name, const char *p,
                                 size_t len, kb_import_report *rep)
 {
     kb_names *names = kb_names_new(1 << 16);
     kb_arena *ar = kb_arena_new(64 << 10, 64 << 20);
-    kb_buf t[12], tags, cves;
+    kb_buf t[14], tags, cves;
     uint64_t line = 0;
     size_t i = 0;
     int rc = KB_OK;
 
-    for (int k = 0; k < 12; k++)
+    for (int k = 0; k < 14; k++)
         kb_buf_init(&t[k], 1 << 20);
     kb_buf_init(&tags, 1 << 16);
     kb_buf_init(&cves, 4096);
@@ -244,11 +268,34 @@ int kb_triage_alerts_read_jsonl(kb_triage_alerts *al, const char *name, const ch
             a.src_ip = fstr(&ev, "source.ip", &t[6]);
         if (!(a.dst_ip = fstr(&ev, "event.destination.ip", &t[7])))
             a.dst_ip = fstr(&ev, "destination.ip", &t[7]);
+        kb_buf grp;
+        kb_buf_init(&grp, 256);
+        if ((v = fstr(&ev, "matched.correlation.group", &grp))) {
+            /* a correlation alert: its group names the entity */
+            if (!a.host)
+                a.host = group_value(v, "host.name", &t[4]);
+            if (!a.user)
+                a.user = group_value(v, "user.name", &t[5]);
+            if (!a.src_ip)
+                a.src_ip = group_value(v, "source.ip", &t[6]);
+            if (!a.dst_ip)
+                a.dst_ip = group_value(v, "destination.ip", &t[7]);
+        }
+        kb_buf_release(&grp);
         if (!(a.source = fstr(&ev, "event.observer.product", &t[8])) &&
             !(a.source = fstr(&ev, "event.log.format", &t[8])))
             a.source = fstr(&ev, "observer.product", &t[8]);
         if (!(a.threat_type = fstr(&ev, "threat.indicator.type", &t[9])))
             a.threat_type = fstr(&ev, "threat_type", &t[9]);
+        if (!(a.url = fstr(&ev, "event.url.full", &t[11])))
+            a.url = fstr(&ev, "url.full", &t[11]);
+        if (!(a.file_name = fstr(&ev, "event.file.name", &t[12])))
+            a.file_name = fstr(&ev, "file.name", &t[12]);
+        static const char *const hashes[] = {"event.file.hash.sha256", "file.hash.sha256",
+                                             "event.file.hash.sha1",   "file.hash.sha1",
+                                             "event.file.hash.md5",    "file.hash.md5"};
+        for (size_t k = 0; k < 6 && !a.file_hash; k++)
+            a.file_hash = fstr(&ev, hashes[k], &t[13]);
         if ((v = fstr(&ev, "threat.indicator.confidence", &t[10]))) {
             int64_t c;
             if (kb_parse_i64(v, strlen(v), &c) == KB_OK && c >= 0 && c <= 100)
@@ -271,7 +318,7 @@ int kb_triage_alerts_read_jsonl(kb_triage_alerts *al, const char *name, const ch
             goto out;
     }
 out:
-    for (int k = 0; k < 12; k++)
+    for (int k = 0; k < 14; k++)
         kb_buf_release(&t[k]);
     kb_buf_release(&tags);
     kb_buf_release(&cves);
@@ -301,6 +348,7 @@ int kb_triage_alerts_add_event(kb_triage_alerts *al, const char *rule_id, const 
                                int level, const char *const *tags, const kb_event *ev)
 {
     char host[256], user[256], src[64], dst[64], sensor[128], threat[64], conf[16];
+    char url[1024], fname[256], fhash[160];
     kb_triage_alert a;
     kb_buf tg, cves;
     int rc;
@@ -327,6 +375,11 @@ int kb_triage_alerts_add_event(kb_triage_alerts *al, const char *rule_id, const 
         !(a.source = fval(fnamed(ev, "log.format"), sensor, sizeof sensor)))
         a.source = ev->format;
     a.threat_type = fval(fnamed(ev, "threat.indicator.type"), threat, sizeof threat);
+    a.url = fval(kb_event_canon(ev, KB_F_URL_FULL), url, sizeof url);
+    a.file_name = fval(kb_event_canon(ev, KB_F_FILE_NAME), fname, sizeof fname);
+    if (!(a.file_hash = fval(kb_event_canon(ev, KB_F_FILE_HASH_SHA256), fhash, sizeof fhash)) &&
+        !(a.file_hash = fval(kb_event_canon(ev, KB_F_FILE_HASH_SHA1), fhash, sizeof fhash)))
+        a.file_hash = fval(kb_event_canon(ev, KB_F_FILE_HASH_MD5), fhash, sizeof fhash);
     const char *cv = fval(fnamed(ev, "threat.indicator.confidence"), conf, sizeof conf);
     int64_t c;
     if (cv && kb_parse_i64(cv, strlen(cv), &c) == KB_OK && c >= 0 && c <= 100)
@@ -357,7 +410,7 @@ int kb_triage_alerts_append(kb_triage_alerts *dst, const kb_triage_alerts *src)
 
 typedef struct sload {
     kb_triage_alerts *al;
-    kb_buf s[12];
+    kb_buf s[16];
     int rc;
 } sload;
 
@@ -377,7 +430,7 @@ static int store_row(void *ud, size_t ncol, const kb_sval *c, const char *const 
     kb_buf cves;
     int rc;
     (void)names;
-    if (ncol < 12)
+    if (ncol < 17)
         return KB_EIO;
     memset(&a, 0, sizeof a);
     a.ts = c[0].type == KB_SV_INT ? c[0].i : KB_TIME_NONE;
@@ -395,6 +448,10 @@ static int store_row(void *ud, size_t ncol, const kb_sval *c, const char *const 
     if (!(a.source = col(&c[9], &l->s[8])))
         a.source = col(&c[10], &l->s[8]);
     a.confidence = -1;
+    a.url = col(&c[12], &l->s[12]);
+    a.file_name = col(&c[13], &l->s[13]);
+    if (!(a.file_hash = col(&c[14], &l->s[14])) && !(a.file_hash = col(&c[15], &l->s[14])))
+        a.file_hash = col(&c[16], &l->s[14]);
     kb_buf_init(&cves, 4096);
     if (a.rule_name)
         cve_scan(a.rule_name, strlen(a.rule_name), cve_collect, &cves);
@@ -415,15 +472,16 @@ int kb_triage_alerts_read_store(kb_triage_alerts *al, kb_store *st, int64_t sinc
     int rc;
     memset(&l, 0, sizeof l);
     l.al = al;
-    for (int k = 0; k < 12; k++)
+    for (int k = 0; k < 16; k++)
         kb_buf_init(&l.s[k], 1 << 20);
     rc = kb_store_exec(st,
                        "SELECT a.ts, a.rule_id, a.title, a.level, a.tags, a.host, e.user_name,"
-                       " e.source_ip, e.destination_ip, e.observer_product, e.format, e.message"
-                       " FROM alerts a LEFT JOIN events e ON e.id = a.event_id"
+                       " e.source_ip, e.destination_ip, e.observer_product, e.format, e.message,"
+                       " e.url_full, e.file_name, e.file_hash_sha256, e.file_hash_sha1,"
+                       " e.file_hash_md5 FROM alerts a LEFT JOIN events e ON e.id = a.event_id"
                        " WHERE a.ts >= ? ORDER BY a.ts",
                        p, 1, store_row, &l);
-    for (int k = 0; k < 12; k++)
+    for (int k = 0; k < 16; k++)
         kb_buf_release(&l.s[k]);
     return rc;
 }
@@ -592,6 +650,7 @@ typedef struct group {
     rstat *rules;
     uint32_t nrules, caprules, rules_over;
     pset hosts, assets, users, sources, ext, unmanaged;
+    pset srcs, dsts, urls, fnames, fhashes; /* observables for playbooks */
     cvet cv[SMALL_CAP];
     uint32_t ncv;
     int type;  /* chosen, -1 none */
@@ -789,6 +848,11 @@ static int absorb(run *r, group *g, const ialert *x, const cls *c, side *host, s
     }
     pset_add(r->ar, &g->users, a->user, SMALL_CAP);
     pset_add(r->ar, &g->sources, a->source, SMALL_CAP);
+    pset_add(r->ar, &g->srcs, src->ip ? src->ip->s : NULL, SMALL_CAP);
+    pset_add(r->ar, &g->dsts, dst->ip ? dst->ip->s : NULL, SMALL_CAP);
+    pset_add(r->ar, &g->urls, a->url, SMALL_CAP);
+    pset_add(r->ar, &g->fnames, a->file_name, SMALL_CAP);
+    pset_add(r->ar, &g->fhashes, a->file_hash, SMALL_CAP);
     if (a->cves) {
         side *t = dst->as || (dst->ip && dst->ip->internal) ? dst : host;
         add_cves(g, a->cves, t->as, t->name, t->ip ? t->ip->s : NULL);
@@ -875,10 +939,12 @@ static void merge(run *r, group *into, group *g)
             into->rules[into->nrules - 1] = g->rules[i];
         }
     }
-    pset *from[6] = {&g->hosts, &g->assets, &g->users, &g->sources, &g->ext, &g->unmanaged};
-    pset *to[6] = {&into->hosts, &into->assets, &into->users, &into->sources, &into->ext,
-                   &into->unmanaged};
-    for (int k = 0; k < 6; k++)
+    pset *from[11] = {&g->hosts, &g->assets, &g->users, &g->sources, &g->ext,    &g->unmanaged,
+                      &g->srcs,  &g->dsts,   &g->urls,  &g->fnames,  &g->fhashes};
+    pset *to[11] = {&into->hosts, &into->assets,    &into->users,  &into->sources,
+                    &into->ext,   &into->unmanaged, &into->srcs,   &into->dsts,
+                    &into->urls,  &into->fnames,    &into->fhashes};
+    for (int k = 0; k < 11; k++)
         for (uint32_t i = 0; i < from[k]->n; i++)
             pset_add(r->ar, to[k], from[k]->v[i], k < 2 ? SET_CAP : SMALL_CAP);
     for (uint32_t i = 0; i < g->ncv && into->ncv < SMALL_CAP; i++) {
@@ -1143,6 +1209,19 @@ static int finish(run *r, kb_triage_result *res, group *g, kb_buf *b)
         if (i)
             kb_buf_putc(b, ',');
         kb_json_put_str(b, g->ext.v[i], strlen(g->ext.v[i]));
+    }
+    {
+        const char *const on[5] = {"source_ips", "destination_ips", "urls", "file_names",
+                                   "file_hashes"};
+        const pset *ov[5] = {&g->srcs, &g->dsts, &g->urls, &g->fnames, &g->fhashes};
+        for (int k = 0; k < 5; k++) {
+            kb_buf_printf(b, "],\"%s\":[", on[k]);
+            for (uint32_t i = 0; i < ov[k]->n; i++) {
+                if (i)
+                    kb_buf_putc(b, ',');
+                kb_json_put_str(b, ov[k]->v[i], strlen(ov[k]->v[i]));
+            }
+        }
     }
     kb_buf_puts(b, "],\"vulns\":[");
     for (uint32_t i = 0; i < g->ncv; i++) {
@@ -1515,6 +1594,7 @@ int kb_triage_result_save(kb_triage_result *res, kb_store *st)
                         KB_SV_STRV(in->title, strlen(in->title)),
                         KB_SV_STRV(in->json, in->json_len),
                         KB_SV_INTV(id)};
+        in->created = id <= 0;
         if (id > 0) {
             if ((rc = kb_store_exec(st, "UPDATE incidents SET created = ?, updated = ?, type = ?,"
                                         " severity = ?, status = ?, entity = ?, title = ?,"

@@ -213,6 +213,10 @@ typedef struct kb_triage_alert {
     const char *cves;        /* comma-separated CVE ids named by the alert */
     int level;               /* 0 informational, 1 low .. 4 critical */
     int confidence;          /* 0-100, -1 unknown */
+    /* observables for the incident's variables (playbooks); NULL unknown */
+    const char *url;         /* url.full */
+    const char *file_name;   /* file.name */
+    const char *file_hash;   /* file.hash.sha256, else sha1, else md5 */
 } kb_triage_alert;
 
 /* A growable list of alerts whose strings live in its own arena. */
@@ -286,13 +290,18 @@ typedef struct kb_incident {
     uint64_t alerts;
     size_t spread;       /* distinct hosts */
     const char *json;    /* the whole incident: rules, hosts, assets, vulns,
-                            inputs, explanation, actions */
+                            inputs, explanation, actions, and the observables
+                            playbooks read (source_ips, destination_ips, urls,
+                            file_names, file_hashes: at most 16 each) */
     size_t json_len;
+    int created;         /* kb_triage_result_save: 1 when it inserted the
+                            incident (new), 0 when it updated an existing one */
 } kb_incident;
 const kb_incident *kb_triage_result_at(const kb_triage_result *r, size_t i);
 
 /* Saves the incidents into the store's incidents table (an incident with
- * the same type, entity and first-seen time is replaced) and sets their ids. */
+ * the same type, entity and first-seen time is replaced) and sets their ids
+ * and `created` flags. */
 int kb_triage_result_save(kb_triage_result *r, struct kb_store *st);
 
 /* Brings the triage tables in the store to the newest version

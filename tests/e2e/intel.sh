@@ -140,6 +140,41 @@ k intel expire --now 2099-01-01T00:00:00Z -o jsonl >"$tmp/exp" 2>"$tmp/exp.err"
 grep -q "^1 expired indicators" "$tmp/exp.err" && grep -q '"value":"\*.bad.example".*"status":"expired"' "$tmp/exp" || fail "expire later: $(cat "$tmp/exp.err" "$tmp/exp")"
 k intel show www.bad.example -o jsonl 2>/dev/null | grep -q '"feed":"short"' || fail "an expired indicator stays queryable"
 
+# --- expire --older (marks) / --purge (deletes), by feed and kind, audited ------------------
+d2="$tmp/data2"
+k2() { "$koban" --data "$d2" "$@"; }
+# exp2 "expected stderr line" expire-options...
+exp2() {
+    want=$1
+    shift
+    k2 intel expire "$@" >/dev/null 2>"$tmp/exp2.err" || fail "expire $*: $(cat "$tmp/exp2.err")"
+    grep -qx -- "$want" "$tmp/exp2.err" || fail "expire $*: expected '$want', got: $(cat "$tmp/exp2.err")"
+}
+k2 intel add --now 2020-01-01T00:00:00Z --feed fa 198.51.100.1 198.51.100.2 d41d8cd98f00b204e9800998ecf8427e >/dev/null 2>&1 || fail "add old fa"
+k2 intel add --now 2020-01-01T00:00:00Z --feed fb 198.51.100.3 >/dev/null 2>&1 || fail "add old fb"
+k2 intel add --feed fb 198.51.100.4 >/dev/null 2>&1 || fail "add fresh fb"
+expect_status 2 "$koban" --data "$d2" intel expire --older soon
+expect_status 2 "$koban" --data "$d2" intel expire --older 30d --kind bogus
+expect_status 2 "$koban" --data "$d2" intel list --purge
+exp2 "0 indicators marked expired (kept, queryable, no longer matched)" --older 3650d
+exp2 "1 indicators marked expired (kept, queryable, no longer matched)" --older 30d --kind md5
+exp2 "2 indicators marked expired (kept, queryable, no longer matched)" --older 30d --feed fa
+k2 intel list -o jsonl >"$tmp/l2" 2>/dev/null
+grep -q '"value":"198.51.100.1","feed":"fa".*"status":"expired"' "$tmp/l2" || fail "expire --older: not marked: $(cat "$tmp/l2")"
+grep -q '"value":"198.51.100.3","feed":"fb".*"status":"active"' "$tmp/l2" || fail "expire --feed: another feed marked"
+k2 intel show 198.51.100.1 >/dev/null 2>&1 || fail "a marked indicator stays queryable"
+exp2 "0 indicators purged (expired)" --purge --feed fb
+exp2 "1 indicators purged (expired or not seen for the given age)" --purge --older 30d --feed fb
+k2 intel show 198.51.100.3 >/dev/null 2>&1 && fail "purge: a purged indicator is still there"
+exp2 "3 indicators purged (expired)" --purge
+[ "$(k2 intel list -o csv 2>/dev/null | grep -c 198.51.100)" -eq 1 ] || fail "purge: $(k2 intel list 2>&1)"
+if command -v sqlite3 >/dev/null 2>&1 && [ -f "$d2/koban.db" ]; then
+    sqlite3 "$d2/koban.db" "SELECT action || ' ' || detail FROM audit ORDER BY id" >"$tmp/audit"
+    [ "$(grep -c '^intel.expire ' "$tmp/audit")" -eq 3 ] && [ "$(grep -c '^intel.purge ' "$tmp/audit")" -eq 3 ] ||
+        fail "audit: $(cat "$tmp/audit")"
+    grep -q '^intel.purge {"count":1,.*"feed":"fb"' "$tmp/audit" || fail "audit detail: $(cat "$tmp/audit")"
+fi
+
 # --- exports, read back ---------------------------------------------------------------------
 for f in stix misp csv nft iplist domainlist rpz suricata; do
     k intel export --format $f --output "$tmp/x.$f" 2>"$tmp/x.$f.err" || fail "export $f: $(cat "$tmp/x.$f.err")"

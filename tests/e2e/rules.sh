@@ -21,9 +21,9 @@ expect_status 2 "$koban" rules list -o bogus
 
 # --- koban's own rules: all load, all carry passing tests ---------------------
 "$koban" rules lint rules >"$tmp/lint.out" 2>"$tmp/lint.err" || fail "lint rules/: $(cat "$tmp/lint.out")"
-grep -q '^17 rules load, 0 failed$' "$tmp/lint.err" || fail "lint count: $(cat "$tmp/lint.err")"
+grep -q '^17 rules and 7 correlation rules load, 0 failed$' "$tmp/lint.err" || fail "lint count: $(cat "$tmp/lint.err")"
 "$koban" rules test rules >"$tmp/test.out" || fail "rules test rules/: $(grep -v '^ok' "$tmp/test.out")"
-tail -1 "$tmp/test.out" | grep -q '^17 rules, 17 with tests, [0-9]* cases, 0 failed, 0 without tests$' ||
+tail -1 "$tmp/test.out" | grep -q '^24 rules, 24 with tests, [0-9]* cases, 0 failed, 0 without tests$' ||
     fail "rules test summary: $(tail -1 "$tmp/test.out")"
 python3 - rules <<'PY' || fail "rule metadata"
 import os, sys, re
@@ -91,12 +91,117 @@ tail -1 "$tmp/mine.out" | grep -q '^2 rules, 1 with tests, 4 cases, 4 failed, 0 
 grep -q "^$tmp/mine/bad.yaml:7: " "$tmp/lint2.out" || fail "lint report: $(cat "$tmp/lint2.out")"
 expect_status 1 "$koban" rules lint "$tmp/nonexistent"
 
+# --- correlation rules: lint, test, list ----------------------------------------
+# Shipped correlation rules alone: their references are found in the default rules.
+"$koban" rules test rules/correlation >"$tmp/ctest.out" || fail "rules test rules/correlation: $(grep -v '^ok' "$tmp/ctest.out")"
+grep -q '^ok   rules/correlation/c2_beaconing.yml: Possible C2 Beaconing (correlation, 1 match, 2 nomatch)$' "$tmp/ctest.out" ||
+    fail "correlation test line: $(cat "$tmp/ctest.out")"
+tail -1 "$tmp/ctest.out" | grep -q '^7 rules, 7 with tests, [0-9]* cases, 0 failed, 0 without tests$' ||
+    fail "correlation test summary: $(tail -1 "$tmp/ctest.out")"
+"$koban" rules lint rules/correlation >/dev/null 2>"$tmp/clint.err" || fail "lint rules/correlation"
+grep -q '^0 rules and 7 correlation rules load, 0 failed$' "$tmp/clint.err" || fail "lint correlation count: $(cat "$tmp/clint.err")"
+# Without the default rules they reference nothing known: each is refused with the reason.
+"$koban" rules lint --no-default-rules rules/correlation >"$tmp/clint2.out" 2>&1
+[ $? -eq 1 ] || fail "lint of correlation rules without their inputs must exit 1"
+grep -q "^rules/correlation/c2_beaconing.yml:24: unknown rule 'outbound_public_connection' in rules" "$tmp/clint2.out" ||
+    fail "unknown rule reason: $(cat "$tmp/clint2.out")"
+mkdir -p "$tmp/corr"
+cat >"$tmp/corr/mine.yml" <<'EOF'
+title: Many Failed SSH Logins for One Account
+id: 5b0f3c2e-7d41-4a8e-9c6b-1e2d3f4a5b60
+name: ssh_failures_per_user
+author: test
+level: medium
+correlation:
+    type: event_count
+    rules: [91149f46-c329-45be-9df6-9bfe2e5e0ef8]
+    group-by: [user.name]
+    timespan: 10m
+    condition: {gte: 3}
+tests:
+    match:
+        - - {rule: 91149f46-c329-45be-9df6-9bfe2e5e0ef8, at: 0, repeat: 3, every: 10, user.name: root}
+    nomatch:
+        - - {rule: 91149f46-c329-45be-9df6-9bfe2e5e0ef8, at: 0, repeat: 2, every: 10, user.name: root}
+        # wrong on purpose: three failures do fire it
+        - - {rule: 91149f46-c329-45be-9df6-9bfe2e5e0ef8, at: 0, repeat: 3, every: 1, user.name: admin}
+---
+title: Unknown Rule
+id: 5b0f3c2e-7d41-4a8e-9c6b-1e2d3f4a5b61
+author: test
+correlation:
+    type: event_count
+    rules: [no_such_rule]
+    timespan: 10m
+    condition: {gte: 3}
+tests:
+    match:
+        - - {rule: 91149f46-c329-45be-9df6-9bfe2e5e0ef8, at: 0}
+---
+title: Unknown Field of a Correlation
+id: 5b0f3c2e-7d41-4a8e-9c6b-1e2d3f4a5b62
+author: test
+correlation:
+    type: event_count
+    rules: [ssh_failures_per_user]
+    group-by: [source.ip]
+    timespan: 1h
+    condition: {gte: 2}
+---
+title: Unknown Alert Rule in a Test
+id: 5b0f3c2e-7d41-4a8e-9c6b-1e2d3f4a5b63
+author: test
+correlation:
+    type: event_count
+    rules: [91149f46-c329-45be-9df6-9bfe2e5e0ef8]
+    timespan: 1h
+    condition: {gte: 2}
+tests:
+    match:
+        - - {rule: not_loaded_anywhere, at: 0}
+EOF
+"$koban" rules lint "$tmp/corr" >"$tmp/clint3.out" 2>&1
+[ $? -eq 1 ] || fail "lint of bad correlation rules must exit 1"
+grep -q "^$tmp/corr/mine.yml:25: unknown rule 'no_such_rule' in rules" "$tmp/clint3.out" || fail "lint unknown rule: $(cat "$tmp/clint3.out")"
+grep -q "^$tmp/corr/mine.yml:.*: unknown field 'source.ip' for correlation 'ssh_failures_per_user'" "$tmp/clint3.out" ||
+    fail "lint unknown field: $(cat "$tmp/clint3.out")"
+grep -q '^0 rules and 2 correlation rules load, 2 failed$' "$tmp/clint3.out" || fail "lint count: $(cat "$tmp/clint3.out")"
+# A field the input rule's alerts may not carry: a warning, not a failure.
+mkdir -p "$tmp/corrw"
+printf 'title: Failures per Account\nauthor: test\ncorrelation:\n    type: event_count\n    rules: [91149f46-c329-45be-9df6-9bfe2e5e0ef8]\n    group-by: [TargetUserName]\n    timespan: 10m\n    condition: {gte: 3}\n' >"$tmp/corrw/w.yml"
+"$koban" rules lint "$tmp/corrw" >"$tmp/clintw.out" 2>&1 || fail "lint warnings must not fail"
+grep -q "^$tmp/corrw/w.yml:6: warning: group-by field 'TargetUserName' is neither a canonical field nor one rule '91149f46-c329-45be-9df6-9bfe2e5e0ef8' matches on" "$tmp/clintw.out" ||
+    fail "lint field warning: $(cat "$tmp/clintw.out")"
+grep -q '^0 rules and 1 correlation rules load, 0 failed, 1 warnings$' "$tmp/clintw.out" || fail "lint warning count: $(cat "$tmp/clintw.out")"
+"$koban" rules test "$tmp/corr" >"$tmp/ctest2.out"
+[ $? -eq 1 ] || fail "rules test with failing correlation cases must exit 1"
+grep -q "^FAIL $tmp/corr/mine.yml:.*: Many Failed SSH Logins for One Account: nomatch\[1\] fired the correlation (1 alerts)$" "$tmp/ctest2.out" ||
+    fail "correlation nomatch report: $(cat "$tmp/ctest2.out")"
+grep -q "^FAIL $tmp/corr/mine.yml:20: the correlation rule did not load" "$tmp/ctest2.out" || fail "refused correlation's tests"
+grep -q "^FAIL $tmp/corr/mine.yml:.*: Unknown Alert Rule in a Test: match\[0\]: alert 0 names rule 'not_loaded_anywhere', which is not loaded$" "$tmp/ctest2.out" ||
+    fail "unknown alert rule in a case: $(cat "$tmp/ctest2.out")"
+tail -1 "$tmp/ctest2.out" | grep -q '^4 rules, 2 with tests, 4 cases, 5 failed, 1 without tests$' ||
+    fail "correlation test summary: $(tail -1 "$tmp/ctest2.out")"
+"$koban" rules list --rules "$tmp/corr" -o jsonl 2>"$tmp/clist.err" >"$tmp/clist.jsonl"
+[ $? -eq 1 ] || fail "list with refused correlation rules must exit 1"
+grep -q '"title":"Many Failed SSH Logins for One Account",.*"type":"correlation","correlation":{"type":"event_count"' "$tmp/clist.jsonl" ||
+    fail "list shows the loaded correlation rule"
+grep -q 'Unknown Rule' "$tmp/clist.jsonl" && fail "list shows a refused correlation rule"
+grep -q "unknown rule 'no_such_rule'" "$tmp/clist.err" || fail "list reports the refused rule"
+
 # --- list ---------------------------------------------------------------------
 "$koban" rules list -o jsonl >"$tmp/list.jsonl" 2>/dev/null || fail "list exit"
 python3 - "$tmp/list.jsonl" <<'PY' || fail "list jsonl"
 import json, sys
 rules = [json.loads(l) for l in open(sys.argv[1])]
-assert len(rules) == 17, len(rules)
+assert len(rules) == 24, len(rules)
+assert sum(1 for x in rules if x["type"] == "correlation") == 7, rules
+c = [x for x in rules if x["id"] == "6d4a1f8c-3e2b-4a7d-b9c1-0e5f2a8d7c13"][0]
+assert c["title"] == "Lateral Movement over SMB, RDP or WinRM" and c["level"] == "high", c
+assert c["name"] == "lateral_movement_admin_services" and c["path"].endswith("rules/correlation/lateral_movement_admin_services.yml"), c
+assert c["correlation"] == {"type": "value_count", "rules": ["internal_admin_service_connection"],
+                            "group-by": ["source.ip"], "timespan_s": 1800, "field": "destination.ip",
+                            "generate": False}, c
 r = [x for x in rules if x["id"] == "21f1e1d3-8293-4d01-b570-1bb81837de16"][0]
 assert r["title"] == "Sudo Command Reads the Shadow Password File" and r["level"] == "high", r
 assert r["status"] == "experimental" and r["logsource"] == {"product": "linux", "category": None, "service": "sudo"}, r
@@ -132,7 +237,7 @@ nset=$(find "$set_dir" -name '*.yml' | wc -l)
 grep -q "^installed $nset rules ($nset files, 0 failed to load) into $KOBAN_DATA/rules/sigma-subset$" "$tmp/inst.out" ||
     fail "install dir output: $(cat "$tmp/inst.out")"
 [ "$(find "$KOBAN_DATA/rules/sigma-subset" -name '*.yml' | wc -l)" -eq "$nset" ] || fail "installed files"
-"$koban" rules list -o jsonl 2>/dev/null | wc -l | grep -qx $((17 + nset)) ||
+"$koban" rules list -o jsonl 2>/dev/null | wc -l | grep -qx $((24 + nset)) ||
     fail "installed rules are not among the defaults"
 
 # Archives over HTTP.

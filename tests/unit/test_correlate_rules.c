@@ -135,7 +135,7 @@ static void shipped_rules(void **state)
         }
         kb_yaml_free(y);
     }
-    assert_int_equal(with_tests, 6);
+    assert_int_equal(with_tests, 7);
     fprintf(stderr, "correlation rules: %zu with tests, %zu cases\n", with_tests, cases);
 }
 

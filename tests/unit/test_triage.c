@@ -266,12 +266,47 @@ static void test_triage_incidents(void **state)
     kb_triage_policy_free(p);
 }
 
+/* A correlation alert has no event: its group names the entity
+ * (matched.correlation.group), so it joins the incident of that host. */
+static void test_triage_correlation_group(void **state)
+{
+    static const char in[] =
+        "{\"@timestamp\":\"2024-01-10T13:00:00Z\",\"rule.id\":\"r-c2\",\"rule.name\":\"Beacon to C2\",\"rule.level\":\"medium\",\"rule.tags\":[\"attack.command-and-control\"],\"event\":{\"source.ip\":\"10.1.20.42\",\"destination.ip\":\"192.0.2.1\"}}\n"
+        "{\"@timestamp\":\"2024-01-10T13:20:00Z\",\"rule.id\":\"r-lat\",\"rule.name\":\"Lateral movement\",\"rule.level\":\"high\",\"rule.tags\":[\"attack.lateral-movement\"],\"host.name\":null,"
+        "\"matched\":{\"correlation.type\":\"value_count\",\"correlation.group\":\"source.ip=10.1.20.42 user.name=(none)\",\"correlation.value\":3},\"event\":{}}\n";
+    kb_triage_policy *p = NULL;
+    kb_assets *a = kb_assets_new();
+    kb_vulns *v = kb_vulns_new();
+    kb_triage_alerts *al = kb_triage_alerts_new();
+    kb_triage_result *res = NULL;
+    kb_import_report r;
+    char err[512];
+    (void)state;
+    assert_int_equal(kb_triage_policy_load("config/criteria.yaml", &p, err, sizeof err), KB_OK);
+    kb_import_report_init(&r);
+    assert_int_equal(kb_triage_alerts_read_jsonl(al, "c.jsonl", in, sizeof in - 1, &r), KB_OK);
+    assert_int_equal(r.bad, 0);
+    kb_import_report_release(&r);
+    assert_int_equal(kb_triage_run(p, a, v, al, &res), KB_OK);
+    assert_int_equal(kb_triage_result_count(res), 1);
+    const kb_incident *i0 = kb_triage_result_at(res, 0);
+    assert_string_equal(i0->type, "targeted-attack"); /* C2 confirmed by the correlation */
+    assert_string_equal(i0->entity, "host:10.1.20.42");
+    assert_int_equal(i0->alerts, 2);
+    assert_null(strstr(i0->json, "\"users\":[\"(none)\"]")); /* a null group value names nobody */
+    kb_triage_result_free(res);
+    kb_triage_alerts_free(al);
+    kb_vulns_free(v);
+    kb_assets_free(a);
+    kb_triage_policy_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_assets_netbox),    cmocka_unit_test(test_assets_csv_lookup),
         cmocka_unit_test(test_vulns_samples),    cmocka_unit_test(test_criteria_errors),
-        cmocka_unit_test(test_triage_incidents),
+        cmocka_unit_test(test_triage_incidents), cmocka_unit_test(test_triage_correlation_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,6 +120,12 @@ static void test_from_event(void **state)
     kb_event_set(&ev, KB_F_SOURCE_IP, KB_V_STR, "192.0.2.200", 11);
     kb_event_set(&ev, KB_F_DESTINATION_IP, KB_V_STR, "10.1.0.80", 9);
     kb_event_set(&ev, KB_F_USER_AGENT_ORIGINAL, KB_V_STR, "scanner for cve-2021-44228 ok", 29);
+    /* the observables a playbook reads: URL, file name, a hash (sha1 when
+     * there is no sha256; kept in lower case) */
+    kb_event_set(&ev, KB_F_URL_FULL, KB_V_STR, "http://www.example.com/x?a=\"1\"", 30);
+    kb_event_set(&ev, KB_F_FILE_NAME, KB_V_STR, "shell.jsp", 9);
+    kb_event_set(&ev, KB_F_FILE_HASH_SHA1, KB_V_STR, "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709",
+                 40);
     assert_int_equal(kb_triage_alerts_add_event(al, "r1", "Exploit attempt", 3, tags, &ev),
                      KB_OK);
     assert_int_equal(kb_triage_alerts_add_event(al, "r1", "Exploit attempt", 3, NULL, &ev),
@@ -135,6 +141,10 @@ static void test_from_event(void **state)
     assert_int_equal(x->alerts, 2);
     assert_non_null(strstr(x->json, "\"cve\":\"CVE-2021-44228\""));
     assert_non_null(strstr(x->json, "sources 1 [weblog]"));
+    assert_non_null(strstr(x->json, "\"source_ips\":[\"192.0.2.200\"],\"destination_ips\":"
+                                    "[\"10.1.0.80\"],\"urls\":[\"http://www.example.com/x?a="
+                                    "\\\"1\\\"\"],\"file_names\":[\"shell.jsp\"],"
+                                    "\"file_hashes\":[\"da39a3ee5e6b4b0d3255bfef95601890afd80709\"]"));
     kb_triage_result_free(res);
     kb_triage_policy_free(p);
     kb_triage_alerts_free(al);
