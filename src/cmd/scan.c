@@ -1399,8 +1399,10 @@ static int intel_setup(scan *sc, const kb_cli *cli)
     if (!st && ((getenv("KOBAN_STORE") && *getenv("KOBAN_STORE")) ||
                 access(path.data, R_OK) == 0) &&
         !(st = kb_cmd_open_store(cli, NULL))) {
+        /* a store the scan was not asked to use: go on without indicators */
+        fprintf(stderr, "koban scan: intel: no store, scanning without indicators\n");
         kb_buf_release(&path);
-        return KB_EXIT_FAILURE;
+        return KB_EXIT_OK;
     }
     kb_buf_release(&path);
     if (!st)
@@ -1414,7 +1416,10 @@ static int intel_setup(scan *sc, const kb_cli *cli)
     kb_config_release(&cfg);
     if (!sc->intel) {
         fprintf(stderr, "koban scan: intel: %s (--no-intel scans without indicators)\n", err);
-        rc = strncmp(err, "allowlist", 9) == 0 ? KB_EXIT_USAGE : KB_EXIT_FAILURE;
+        if (strncmp(err, "allowlist", 9) == 0)
+            rc = KB_EXIT_USAGE;
+        else if (st == sc->store) /* --store: its failure is the scan's */
+            rc = KB_EXIT_FAILURE;
     } else if (kb_intel_scan_indicators(sc->intel) == 0) {
         kb_intel_scan_free(sc->intel);
         sc->intel = NULL;

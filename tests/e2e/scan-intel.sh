@@ -25,6 +25,8 @@ k scan --no-correlation -o jsonl "$inc" >"$tmp/plain.jsonl" 2>"$tmp/plain.err" |
 [ "$(wc -l <"$tmp/plain.jsonl")" -eq 21 ] || fail "21 rule alerts without indicators"
 grep -q '^intel:' "$tmp/plain.err" && fail "no intel line without indicators"
 [ -e "$d/koban.db" ] && fail "scan created a store it was not asked for"
+# a $KOBAN_STORE that cannot be opened: the scan goes on without indicators
+expect_status 0 env KOBAN_STORE=/nonexistent/dir/x.db "$koban" --data "$tmp/none" scan -q --no-correlation "$inc"
 
 # --- a feed ------------------------------------------------------------------------
 cat >"$tmp/feed.csv" <<'EOF'
