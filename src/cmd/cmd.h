@@ -64,10 +64,22 @@ int kb_cmd_incidents(const kb_cli *cli, int argc, char **argv);
 /* Triage of alerts collected elsewhere (`koban scan --triage`): see
  * src/cmd/triage.c. al is a kb_triage_alerts (triage/triage.h). */
 struct kb_triage_alerts;
-/* NO_PLAYBOOKS: start no bound playbook (respond.bindings) */
-enum { KB_TRIAGE_NO_SAVE = 1, KB_TRIAGE_QUIET = 2, KB_TRIAGE_NO_PLAYBOOKS = 4 };
+/* NO_PLAYBOOKS: start no bound playbook (respond.bindings); JSONL: print
+ * incidents as JSON lines; NO_STORE: no store at all (see _to below) */
+enum {
+    KB_TRIAGE_NO_SAVE = 1,
+    KB_TRIAGE_QUIET = 2,
+    KB_TRIAGE_NO_PLAYBOOKS = 4,
+    KB_TRIAGE_JSONL = 8,
+    KB_TRIAGE_NO_STORE = 16
+};
 int kb_cmd_triage_alerts(const kb_cli *cli, struct kb_triage_alerts *al, const char *dsn,
                          const char *criteria, int flags);
+/* The same, printing the incidents to out (KB_TRIAGE_JSONL: one JSON object
+ * per incident); KB_TRIAGE_NO_STORE: no store at all (no inventory, no
+ * scans, nothing saved). */
+int kb_cmd_triage_alerts_to(const kb_cli *cli, struct kb_triage_alerts *al, const char *dsn,
+                            const char *criteria, int flags, FILE *out);
 int kb_cmd_tune(const kb_cli *cli, int argc, char **argv);
 int kb_cmd_verdict(const kb_cli *cli, int argc, char **argv);
 /* tune.c: the store's analyst exceptions (active, unexpired at `now`) into

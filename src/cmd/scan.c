@@ -29,7 +29,9 @@
 #include "detect/suppress.h"
 #include "event/json.h"
 #include "ingest/ingest.h"
+#include "intel/scan-match.h"
 #include "store/store.h"
+#include "triage/triage.h"
 
 /* Caps, each with its policy: alerts past them are counted, not kept. */
 #define SCAN_MAX_ALERTS 5000000u
@@ -56,8 +58,24 @@ typedef struct alert {
     uint8_t level_ovr;  /* suppression: a level override + 1, 0 none */
     const char *src, *dst, *user; /* suppression: the keys (NULL unless suppressing) */
     const kb_suppress_entry *sup; /* suppression: what suppressed or limited it */
+    const struct intel_info *intel; /* an indicator hit (rule is INTEL_RULE), or NULL */
+    uint32_t tri; /* --triage: 1 + index in worker wk's triage list, 0 none */
+    uint16_t wk;
 } alert;
 enum { HIDE_INPUT = 1, HIDE_SUPPRESSED, HIDE_LIMITED };
+#define INTEL_RULE UINT32_MAX
+
+/* An indicator hit as an alert: a rule of its own (id intel:FEED, author
+ * the feed), in the worker's arena. */
+typedef struct intel_info {
+    kb_rule_meta meta;
+    const char *tags[4]; /* NULL-terminated */
+    const char *refs[2];
+    const char *threat; /* borrowed from the matcher */
+    int confidence;
+    int level;
+    const char *json; /* the threat.* keys, each with its leading comma */
+} intel_info;
 
 typedef struct scan_file {
     char *path;
@@ -99,6 +117,8 @@ typedef struct worker {
     const int64_t *cur_ids;
     int64_t *ids; /* this reader's id buffer */
     size_t ids_cap;
+    kb_intel_match_counts icounts; /* intel: this thread's lookups */
+    kb_triage_alerts *tri;         /* --triage: this thread's alerts */
 } worker;
 
 /* Index of a rule in the ruleset by its address: the engine reports rules,
@@ -162,6 +182,8 @@ typedef struct scan {
     pthread_mutex_t store_mu; /* one connection, shared by the readers */
     atomic_int store_failed;
     atomic_uint_fast64_t stored; /* events newly stored */
+    kb_intel_scan *intel; /* indicators (NULL: none loaded, or --no-intel) */
+    int triage;           /* --triage */
 } scan;
 
 static const kb_out_col table_cols[] = {
@@ -180,6 +202,7 @@ struct hit_ctx {
 };
 
 static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev);
+static int on_intel_hit(void *ud, const kb_intel_hit *hit);
 
 static int on_hit(const kb_rule *rule, const kb_event *ev, void *ud)
 {
@@ -264,6 +287,19 @@ static int keep_correl_input(worker *w, alert *a, const kb_rule *r, const kb_eve
     return 1;
 }
 
+/* --triage: what triage reads of the alert's event, kept now (the event's
+ * memory is reused); a failure is counted like an alert past a cap. */
+static void keep_triage(worker *w, alert *a, const char *id, const char *title, int level,
+                        const char *const *tags, const kb_event *ev)
+{
+    if (kb_triage_alerts_add_event(w->tri, id, title, level, tags, ev) != KB_OK) {
+        atomic_fetch_add(&w->sc->dropped, 1);
+        return;
+    }
+    a->tri = (uint32_t)kb_triage_alerts_count(w->tri);
+    a->wk = (uint16_t)(w - w->sc->w);
+}
+
 static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev)
 {
     scan *sc = w->sc;
@@ -329,7 +365,150 @@ static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev)
         atomic_fetch_add(&sc->dropped, 1);
         return;
     }
+    if (sc->triage) {
+        const kb_rule_meta *m = kb_rule_meta_of(r);
+        keep_triage(w, a, m->id, m->title, sc->rule_level[idx], m->tags, ev);
+    }
     w->n++;
+}
+
+/* ---- intel: an indicator hit is an alert ------------------------------- */
+
+static const char *const no_list[] = {NULL};
+
+static void put_json_kv(kb_buf *b, const char *key, const char *val, size_t len)
+{
+    kb_buf_printf(b, ",\"%s\":", key);
+    kb_json_put_str(b, val, len);
+}
+
+/* Keeps one hit (one indicator of one feed on one field of ev). */
+static void keep_intel(worker *w, const kb_intel_hit *hit, const kb_event *ev)
+{
+    scan *sc = w->sc;
+    const kb_indicator *ind = hit->ind;
+    const char *feed = ind->feed ? ind->feed : "";
+    const char *kind = kb_intel_kind_name(ind->kind);
+    int level = kb_level_parse(hit->level);
+    const kb_field *f;
+    intel_info *ii;
+    alert *a;
+
+    if (level < 0)
+        level = KB_LEVEL_MEDIUM;
+    if (level < sc->min_level)
+        return;
+    w->level_count[level]++;
+    if (w->oom || atomic_fetch_add(&sc->kept, 1) >= SCAN_MAX_ALERTS) {
+        atomic_fetch_add(&sc->dropped, 1);
+        return;
+    }
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 256;
+        alert *na = kb_realloc(w->alerts, nc * sizeof *na);
+        if (!na) {
+            w->oom = 1;
+            atomic_fetch_add(&sc->dropped, 1);
+            return;
+        }
+        w->alerts = na;
+        w->cap = nc;
+    }
+    if (!(ii = kb_arena_alloc(w->arena, sizeof *ii))) {
+        w->oom = 1;
+        atomic_fetch_add(&sc->dropped, 1);
+        return;
+    }
+    memset(ii, 0, sizeof *ii);
+    ii->threat = ind->threat;
+    ii->confidence = ind->confidence;
+    ii->level = level;
+    ii->meta.level = kb_level_name(level);
+    ii->meta.author = feed; /* the matcher's string: lives as long as the scan */
+    ii->refs[0] = ind->ref; /* the matcher's strings live as long as the scan */
+    ii->meta.references = ind->ref ? ii->refs : no_list;
+    ii->meta.falsepositives = no_list;
+    /* id, title, tags */
+    kb_buf_clear(&w->text);
+    kb_buf_printf(&w->text, "intel:%s", feed);
+    ii->meta.id = arena_copy(w, w->text.data, w->text.len);
+    kb_buf_clear(&w->text);
+    kb_buf_printf(&w->text, "Threat intel %s %s (%s, confidence %d, %s)", kind, ind->value,
+                  ind->threat ? ind->threat : "-", ind->confidence,
+                  ind->ref ? ind->ref : "no reference");
+    ii->meta.title = arena_copy(w, w->text.data, w->text.len);
+    ii->tags[0] = "intel";
+    kb_buf_clear(&w->text);
+    kb_buf_printf(&w->text, "intel.kind.%s", kind);
+    ii->tags[1] = arena_copy(w, w->text.data, w->text.len);
+    if (ind->threat) {
+        kb_buf_clear(&w->text);
+        kb_buf_printf(&w->text, "intel.threat.%s", ind->threat);
+        ii->tags[2] = arena_copy(w, w->text.data, w->text.len);
+    }
+    ii->meta.tags = ii->tags;
+    a = &w->alerts[w->n];
+    memset(a, 0, sizeof *a);
+    a->ts = ev->ts;
+    a->line = ev->line;
+    a->file = w->cur;
+    a->rule = INTEL_RULE;
+    a->intel = ii;
+    a->event_id = w->cur_ids ? w->cur_ids[ev - w->cur_base] : 0;
+    f = kb_event_canon(ev, KB_F_HOST_NAME);
+    a->host = f ? arena_copy(w, f->val, f->len) : "";
+    if (sc->sup) {
+        if ((f = kb_event_canon(ev, KB_F_SOURCE_IP)))
+            a->src = arena_copy(w, f->val, f->len);
+        if ((f = kb_event_canon(ev, KB_F_DESTINATION_IP)))
+            a->dst = arena_copy(w, f->val, f->len);
+        if ((f = kb_event_canon(ev, KB_F_USER_NAME)))
+            a->user = arena_copy(w, f->val, f->len);
+    }
+    kb_buf_clear(&w->text);
+    kb_buf_printf(&w->text, "%s: ", hit->fname);
+    kb_buf_append(&w->text, hit->val, hit->len);
+    kb_buf_printf(&w->text, " | feed: %s | threat: %s | confidence: %d", feed,
+                  ind->threat ? ind->threat : "-", ind->confidence);
+    a->fields = arena_copy(w, w->text.data, w->text.len);
+    if (sc->fmt == KB_OUT_JSONL) {
+        kb_buf_clear(&w->json);
+        kb_buf_putc(&w->json, '{');
+        kb_json_put_str(&w->json, hit->fname, strlen(hit->fname));
+        kb_buf_putc(&w->json, ':');
+        kb_json_put_str(&w->json, hit->val, hit->len);
+        kb_buf_putc(&w->json, '}');
+        a->json = arena_copy(w, w->json.data, w->json.len);
+        kb_buf_clear(&w->json);
+        put_json_kv(&w->json, "threat.feed.name", feed, strlen(feed));
+        put_json_kv(&w->json, "threat.indicator.kind", kind, strlen(kind));
+        put_json_kv(&w->json, "threat.indicator.value", ind->value, strlen(ind->value));
+        if (ind->threat)
+            put_json_kv(&w->json, "threat.indicator.type", ind->threat, strlen(ind->threat));
+        if (ind->confidence >= 0)
+            kb_buf_printf(&w->json, ",\"threat.indicator.confidence\":%d", ind->confidence);
+        if (ind->ref)
+            put_json_kv(&w->json, "threat.indicator.reference", ind->ref, strlen(ind->ref));
+        put_json_kv(&w->json, "threat.indicator.matched.field", hit->fname, strlen(hit->fname));
+        ii->json = arena_copy(w, w->json.data, w->json.len);
+        kb_buf_clear(&w->ev);
+        kb_event_to_json(ev, 1, &w->ev);
+        a->event = arena_copy(w, w->ev.data, w->ev.len);
+    }
+    if (w->oom) {
+        atomic_fetch_add(&sc->dropped, 1);
+        return;
+    }
+    if (sc->triage)
+        keep_triage(w, a, ii->meta.id, ii->meta.title, level, ii->meta.tags, ev);
+    w->n++;
+}
+
+static int on_intel_hit(void *ud, const kb_intel_hit *hit)
+{
+    struct hit_ctx *h = ud;
+    keep_intel(h->w, hit, h->ev);
+    return 0;
 }
 
 /* ---- workers ----------------------------------------------------------- */
@@ -347,6 +526,8 @@ static void match_slice(worker *w, const kb_batch *batch, size_t from, size_t to
             kb_engine_match(sc->eng, w->scratch, ev, on_hit, &h);
         else
             kb_ruleset_match(sc->rs, ev, 1, on_ref_hit, &h);
+        if (sc->intel)
+            kb_intel_scan_match(sc->intel, ev, on_intel_hit, &h, &w->icounts);
     }
 }
 
@@ -736,11 +917,26 @@ static const kb_rule_meta *alert_meta(const scan *sc, uint32_t idx)
                    : kb_correl_meta(kb_ruleset_correl(sc->rs, idx - n));
 }
 
+/* The rule of an alert: an indicator hit's own, else alert_meta. */
+static const kb_rule_meta *alert_rule(const scan *sc, const alert *a)
+{
+    return a->intel ? &a->intel->meta : alert_meta(sc, a->rule);
+}
+
+/* The level shown: a suppression override, else the rule's (or the
+ * indicator's). */
+static int alert_level(const scan *sc, const alert *a)
+{
+    if (a->level_ovr)
+        return a->level_ovr - 1;
+    return a->intel ? a->intel->level : sc->rule_level[a->rule];
+}
+
 static void print_alert(scan *sc, kb_out *o, const alert *a, kb_buf *b)
 {
-    const kb_rule_meta *m = alert_meta(sc, a->rule);
+    const kb_rule_meta *m = alert_rule(sc, a);
     const char *path = sc->files[a->file].path;
-    int level = a->level_ovr ? a->level_ovr - 1 : sc->rule_level[a->rule];
+    int level = alert_level(sc, a);
     char ts[40] = "";
     size_t tn = a->ts != KB_TIME_NONE ? kb_time_format(a->ts, ts, sizeof ts) : 0;
 
@@ -766,6 +962,8 @@ static void print_alert(scan *sc, kb_out *o, const alert *a, kb_buf *b)
         put_meta_str(b, "host.name", a->host && *a->host ? a->host : NULL);
         put_meta_str(b, "log.file.path", path);
         kb_buf_printf(b, ",\"log.line\":%llu", (unsigned long long)a->line);
+        if (a->intel && a->intel->json)
+            kb_buf_puts(b, a->intel->json);
         kb_buf_puts(b, ",\"matched\":");
         kb_buf_puts(b, a->json ? a->json : "{}");
         kb_buf_puts(b, ",\"event\":");
@@ -1082,7 +1280,7 @@ static void suppress_alerts(scan *sc, alert *all, size_t n)
 {
     for (size_t k = 0; k < n; k++) {
         alert *a = &all[k];
-        const kb_rule_meta *m = alert_meta(sc, a->rule);
+        const kb_rule_meta *m = alert_rule(sc, a);
         kb_suppress_alert sa;
         kb_suppress_result r;
         if (a->hide)
@@ -1143,7 +1341,7 @@ static int store_alerts(scan *sc, const alert *all, size_t n)
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        const kb_rule_meta *m = alert_meta(sc, all[i].rule);
+        const kb_rule_meta *m = alert_rule(sc, &all[i]);
         if (!all[i].event_id || all[i].hide == HIDE_INPUT) /* a correlation input only */
             continue;
         from[k] = i;
@@ -1183,6 +1381,106 @@ out:
     return rc;
 }
 
+/* ---- intel and triage ---------------------------------------------------- */
+
+/* The indicators: those of the --store store, else of $KOBAN_STORE, else
+ * of DATA/koban.db when it exists (none: no matching, no cost), with the
+ * configuration's intel.allowlist. Returns an exit status. */
+static int intel_setup(scan *sc, const kb_cli *cli)
+{
+    kb_config cfg;
+    kb_store *st = sc->store;
+    kb_buf path;
+    char err[512];
+    int rc = KB_EXIT_OK;
+
+    kb_buf_init(&path, 0);
+    kb_buf_printf(&path, "%s/koban.db", cli->data_dir);
+    if (!st && ((getenv("KOBAN_STORE") && *getenv("KOBAN_STORE")) ||
+                access(path.data, R_OK) == 0) &&
+        !(st = kb_cmd_open_store(cli, NULL))) {
+        /* a store the scan was not asked to use: go on without indicators */
+        fprintf(stderr, "koban scan: intel: no store, scanning without indicators\n");
+        kb_buf_release(&path);
+        return KB_EXIT_OK;
+    }
+    kb_buf_release(&path);
+    if (!st)
+        return KB_EXIT_OK;
+    if (kb_config_load(cli, &cfg) != KB_OK) {
+        rc = KB_EXIT_USAGE;
+        goto out;
+    }
+    sc->intel = kb_intel_scan_from_store(st, kb_time_now(), (const char *const *)cfg.intel.allow,
+                                         cfg.intel.nallow, sc->names, err, sizeof err);
+    kb_config_release(&cfg);
+    if (!sc->intel) {
+        fprintf(stderr, "koban scan: intel: %s (--no-intel scans without indicators)\n", err);
+        if (strncmp(err, "allowlist", 9) == 0)
+            rc = KB_EXIT_USAGE;
+        else if (st == sc->store) /* --store: its failure is the scan's */
+            rc = KB_EXIT_FAILURE;
+    } else if (kb_intel_scan_indicators(sc->intel) == 0) {
+        kb_intel_scan_free(sc->intel);
+        sc->intel = NULL;
+    }
+out:
+    if (st != sc->store)
+        kb_store_close(st);
+    return rc;
+}
+
+/* --triage: the shown alerts (after correlation and suppression), in time
+ * order, as triage reads them. NULL when out of memory. */
+static kb_triage_alerts *triage_input(scan *sc, const alert *all, size_t n)
+{
+    kb_triage_alerts *tl = kb_triage_alerts_new();
+    kb_buf tags;
+    int rc = KB_OK;
+    if (!tl)
+        return NULL;
+    kb_buf_init(&tags, 0);
+    for (size_t k = 0; k < n && rc == KB_OK; k++) {
+        const alert *a = &all[k];
+        kb_triage_alert t;
+        if (a->hide)
+            continue;
+        if (a->tri) {
+            const kb_triage_alert *src = kb_triage_alerts_at(sc->w[a->wk].tri, a->tri - 1);
+            if (!src)
+                continue;
+            t = *src;
+            if (a->intel) {
+                t.threat_type = a->intel->threat;
+                t.confidence = a->intel->confidence;
+            }
+        } else { /* a correlation alert: no event of its own */
+            const kb_rule_meta *m = alert_rule(sc, a);
+            memset(&t, 0, sizeof t);
+            kb_buf_clear(&tags);
+            for (const char *const *g = m->tags; g && *g; g++) {
+                if (tags.len)
+                    kb_buf_putc(&tags, ',');
+                kb_buf_puts(&tags, *g);
+            }
+            t.ts = a->ts;
+            t.rule_id = m->id;
+            t.rule_name = m->title;
+            t.tags = tags.len ? tags.data : NULL;
+            t.host = a->host && *a->host ? a->host : NULL;
+            t.confidence = -1;
+        }
+        t.level = alert_level(sc, a);
+        rc = kb_triage_alerts_add(tl, &t);
+    }
+    kb_buf_release(&tags);
+    if (rc != KB_OK && rc != KB_ELIMIT) {
+        kb_triage_alerts_free(tl);
+        return NULL;
+    }
+    return tl;
+}
+
 static int default_jobs(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1207,8 +1505,8 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
     double t0, t1;
     uint64_t events = 0, rejected = 0, failed_sources = 0, unrecognised = 0;
     uint64_t levels[KB_LEVEL_COUNT] = {0};
-    int started = 0, store = 0, no_correlation = 0, no_fieldmap = 0;
-    const char *store_dsn = NULL, *fieldmap_path = NULL;
+    int started = 0, store = 0, no_correlation = 0, no_fieldmap = 0, no_intel = 0;
+    const char *store_dsn = NULL, *fieldmap_path = NULL, *criteria = NULL;
     kb_fieldmap_stats fms = {0};
     kb_buf fieldmap_used;
 
@@ -1234,6 +1532,12 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
             rule_paths[nrule_paths++] = argv[++i];
         } else if (strcmp(a, "--no-correlation") == 0) {
             no_correlation = 1;
+        } else if (strcmp(a, "--no-intel") == 0) {
+            no_intel = 1;
+        } else if (strcmp(a, "--triage") == 0) {
+            sc.triage = 1;
+        } else if (strcmp(a, "--criteria") == 0 && i + 1 < argc) {
+            criteria = argv[++i];
         } else if (strcmp(a, "--no-default-rules") == 0) {
             no_default = 1;
         } else if (strcmp(a, "--fieldmap") == 0 && i + 1 < argc) {
@@ -1296,6 +1600,14 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
         goto out;
     }
     sc.fmt = fmt < 0 ? kb_out_default(out) : (kb_out_format)fmt;
+    if (sc.triage && sc.fmt == KB_OUT_CSV) {
+        status = kb_cmd_usage_error(cmd, "--triage prints incidents as a table or jsonl, not csv");
+        goto out;
+    }
+    if (criteria && !sc.triage) {
+        status = kb_cmd_usage_error(cmd, "--criteria goes with --triage");
+        goto out;
+    }
     if (store && !(sc.store = kb_cmd_open_store(cli, store_dsn))) {
         status = KB_EXIT_FAILURE;
         goto out;
@@ -1354,6 +1666,8 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
         sc.rule_level[kb_ruleset_count(sc.rs) + k] = (uint8_t)(l < 0 ? KB_LEVEL_INFO : l);
     }
     if ((status = suppression_setup(&sc, cli)) != KB_EXIT_OK)
+        goto out;
+    if (!no_intel && (status = intel_setup(&sc, cli)) != KB_EXIT_OK)
         goto out;
     sc.corr_off = no_correlation;
     if (kb_ruleset_correl_count(sc.rs)) {
@@ -1414,7 +1728,10 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
             w->ing = kb_ingest_new(sc.names, &sc.iopts);
         if (sc.eng)
             w->scratch = kb_engine_scratch_new(sc.eng);
-        if (!w->arena || (k < sc.nfw && !w->ing) || (sc.eng && !w->scratch)) {
+        if (sc.triage)
+            w->tri = kb_triage_alerts_new();
+        if (!w->arena || (k < sc.nfw && !w->ing) || (sc.eng && !w->scratch) ||
+            (sc.triage && !w->tri)) {
             status = KB_EXIT_FAILURE;
             goto out;
         }
@@ -1532,6 +1849,36 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
         suppress_alerts(&sc, all, nalerts);
     if (sc.store && store_alerts(&sc, all, nalerts) != KB_OK)
         status = KB_EXIT_FAILURE;
+    if (sc.triage) {
+        /* incidents instead of the timeline; saved with --store */
+        kb_triage_alerts *tl = triage_input(&sc, all, nalerts);
+        kb_buf dbp;
+        int tflags = sc.fmt == KB_OUT_JSONL ? KB_TRIAGE_JSONL : 0, ts;
+        kb_buf_init(&dbp, 0);
+        kb_buf_printf(&dbp, "%s/koban.db", cli->data_dir);
+        if (!store) {
+            tflags |= KB_TRIAGE_NO_SAVE;
+            /* the inventory and scans of an existing store, none created */
+            if (!(getenv("KOBAN_STORE") && *getenv("KOBAN_STORE")) &&
+                access(dbp.data, R_OK) != 0)
+                tflags |= KB_TRIAGE_NO_STORE;
+        }
+        kb_buf_release(&dbp);
+        if (quiet)
+            tflags |= KB_TRIAGE_QUIET;
+        if (sc.store) { /* triage opens its own connection */
+            kb_store_close(sc.store);
+            sc.store = NULL;
+        }
+        if (!tl) {
+            fprintf(stderr, "koban scan: triage: %s\n", kb_strerror(KB_ENOMEM));
+            status = KB_EXIT_FAILURE;
+        } else if ((ts = kb_cmd_triage_alerts_to(cli, tl, store_dsn, criteria, tflags, out)) !=
+                   KB_EXIT_OK) {
+            status = ts;
+        }
+        kb_triage_alerts_free(tl);
+    } else {
     if (sc.fmt == KB_OUT_CSV)
         kb_out_init(&o, out, KB_OUT_CSV, csv_cols, (int)(sizeof csv_cols / sizeof *csv_cols));
     else {
@@ -1552,6 +1899,7 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
         if (!all[k].hide)
             print_alert(&sc, &o, &all[k], &line);
     kb_out_release(&o);
+    }
 
     if (!quiet) {
         double secs = t1 - t0;
@@ -1614,6 +1962,21 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
                             "(%zu entries; suppressed alerts are stored flagged with --store)\n",
                     (unsigned long long)sc.suppressed, (unsigned long long)sc.limited,
                     (unsigned long long)sc.relevelled, kb_suppress_count(sc.sup));
+        if (no_intel) {
+            fprintf(stderr, "intel: off (--no-intel)\n");
+        } else if (sc.intel) {
+            kb_intel_match_counts ic = {0, 0, 0};
+            for (int k = 0; k < sc.nw; k++) {
+                ic.lookups += sc.w[k].icounts.lookups;
+                ic.hits += sc.w[k].icounts.hits;
+                ic.suppressed += sc.w[k].icounts.suppressed;
+            }
+            fprintf(stderr, "intel: %llu indicators; %llu lookups, %llu hits, %llu suppressed by "
+                            "the allowlist\n",
+                    (unsigned long long)kb_intel_scan_indicators(sc.intel),
+                    (unsigned long long)ic.lookups, (unsigned long long)ic.hits,
+                    (unsigned long long)ic.suppressed);
+        }
         if (dropped)
             fprintf(stderr, "alerts not printed: %llu (past the cap of %u alerts or the alert "
                             "memory cap)\n", (unsigned long long)dropped, SCAN_MAX_ALERTS);
@@ -1623,7 +1986,7 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
         if (keys) {
             size_t shown = 0; /* correlation inputs that are not shown are not counted */
             for (size_t k = 0; k < nalerts; k++) {
-                const kb_rule_meta *m = alert_meta(&sc, all[k].rule);
+                const kb_rule_meta *m = alert_rule(&sc, &all[k]);
                 if (!all[k].hide)
                     keys[shown++] = m->title ? m->title : "";
             }
@@ -1653,6 +2016,7 @@ out:
             kb_buf_release(&w->json);
             kb_buf_release(&w->ev);
             kb_free(w->ids);
+            kb_triage_alerts_free(w->tri);
         }
         kb_free(sc.w);
     }
@@ -1669,6 +2033,7 @@ out:
     kb_correl_free(sc.corr);
     kb_free(sc.cal);
     kb_suppress_free(sc.sup);
+    kb_intel_scan_free(sc.intel);
     kb_free(sc.rule_level);
     kb_ruleset_free(sc.rs);
     kb_names_free(sc.names);

@@ -153,15 +153,17 @@ static int policy_cmd(const kb_cli *cli, int argc, char **argv)
 }
 
 /* Triage of a list of alerts: the policy (criteria, else the usual
- * search), the store's inventory and scans, the incidents saved (unless
- * KB_TRIAGE_NO_SAVE) and printed with a summary on stderr (unless
- * KB_TRIAGE_QUIET). The playbooks bound to an incident's type (the
- * configuration's respond.bindings) start for every incident this call
- * created, unless KB_TRIAGE_NO_PLAYBOOKS or KB_TRIAGE_NO_SAVE.
- * `koban triage` and `koban scan --triage` both end here.
- * Returns a KB_EXIT_* status (1 when a bound playbook could not start). */
-int kb_cmd_triage_alerts(const kb_cli *cli, kb_triage_alerts *al, const char *dsn,
-                         const char *criteria, int flags)
+ * search), the store's inventory and scans (none with KB_TRIAGE_NO_STORE),
+ * the incidents saved (unless KB_TRIAGE_NO_SAVE) and printed to out (a
+ * table, or with KB_TRIAGE_JSONL one JSON object per incident) with a
+ * summary on stderr (unless KB_TRIAGE_QUIET). The playbooks bound to an
+ * incident's type (the configuration's respond.bindings) start for every
+ * incident this call created, unless KB_TRIAGE_NO_PLAYBOOKS or
+ * KB_TRIAGE_NO_SAVE. `koban triage` and `koban scan --triage` both end
+ * here. Returns a KB_EXIT_* status (1 when a bound playbook could not
+ * start). */
+int kb_cmd_triage_alerts_to(const kb_cli *cli, kb_triage_alerts *al, const char *dsn,
+                            const char *criteria, int flags, FILE *out)
 {
     kb_triage_policy *pol = NULL;
     kb_store *st = NULL;
@@ -177,22 +179,24 @@ int kb_cmd_triage_alerts(const kb_cli *cli, kb_triage_alerts *al, const char *ds
         kb_config_release(&cfg);
         return KB_EXIT_USAGE;
     }
-    if (!(st = kb_cmd_open_store(cli, dsn))) {
-        status = KB_EXIT_FAILURE;
-        goto out;
-    }
-    if (!(as = kb_assets_new()) || !(vs = kb_vulns_new()) || kb_assets_load(as, st) ||
-        kb_vulns_load(vs, st)) {
-        fprintf(stderr, "koban triage: %s\n", kb_store_errmsg(st));
-        status = KB_EXIT_FAILURE;
-        goto out;
+    if (!(flags & KB_TRIAGE_NO_STORE)) {
+        if (!(st = kb_cmd_open_store(cli, dsn))) {
+            status = KB_EXIT_FAILURE;
+            goto out;
+        }
+        if (!(as = kb_assets_new()) || !(vs = kb_vulns_new()) || kb_assets_load(as, st) ||
+            kb_vulns_load(vs, st)) {
+            fprintf(stderr, "koban triage: %s\n", kb_store_errmsg(st));
+            status = KB_EXIT_FAILURE;
+            goto out;
+        }
     }
     if ((rc = kb_triage_run(pol, as, vs, al, &res))) {
         fprintf(stderr, "koban triage: %s\n", kb_strerror(rc));
         status = KB_EXIT_FAILURE;
         goto out;
     }
-    if (!(flags & KB_TRIAGE_NO_SAVE) && kb_triage_result_save(res, st)) {
+    if (st && !(flags & KB_TRIAGE_NO_SAVE) && kb_triage_result_save(res, st)) {
         fprintf(stderr, "koban triage: cannot save incidents: %s\n", kb_store_errmsg(st));
         status = KB_EXIT_FAILURE;
         goto out;
@@ -201,10 +205,15 @@ int kb_cmd_triage_alerts(const kb_cli *cli, kb_triage_alerts *al, const char *ds
     for (size_t i = 0; i < kb_triage_result_count(res); i++) {
         const kb_incident *in = kb_triage_result_at(res, i);
         char ts[40];
+        if (flags & KB_TRIAGE_JSONL) {
+            fwrite(in->json, 1, in->json_len, out);
+            fputc('\n', out);
+            continue;
+        }
         kb_time_format(in->first, ts, sizeof ts);
-        printf("%-6lld %-8s %-6s %.19s  %5llu alerts  %s\n", (long long)in->id,
-               kb_sev_name(in->severity), in->notify ? "notify" : "-", ts,
-               (unsigned long long)in->alerts, in->title);
+        fprintf(out, "%-6lld %-8s %-6s %.19s  %5llu alerts  %s\n", (long long)in->id,
+                kb_sev_name(in->severity), in->notify ? "notify" : "-", ts,
+                (unsigned long long)in->alerts, in->title);
     }
     if (!(flags & KB_TRIAGE_QUIET))
         fprintf(stderr,
@@ -217,7 +226,7 @@ int kb_cmd_triage_alerts(const kb_cli *cli, kb_triage_alerts *al, const char *ds
                 (unsigned long long)s->notify, (unsigned long long)s->context,
                 (unsigned long long)s->unclassified, (unsigned long long)s->groups,
                 (unsigned long long)s->unconfirmed);
-    if (!(flags & (KB_TRIAGE_NO_SAVE | KB_TRIAGE_NO_PLAYBOOKS)) &&
+    if (st && !(flags & (KB_TRIAGE_NO_SAVE | KB_TRIAGE_NO_PLAYBOOKS)) &&
         start_bound(cli, &cfg, st, res, flags & KB_TRIAGE_QUIET))
         status = KB_EXIT_REJECTED;
 out:
@@ -228,6 +237,12 @@ out:
     kb_store_close(st);
     kb_triage_policy_free(pol);
     return status;
+}
+
+int kb_cmd_triage_alerts(const kb_cli *cli, kb_triage_alerts *al, const char *dsn,
+                         const char *criteria, int flags)
+{
+    return kb_cmd_triage_alerts_to(cli, al, dsn, criteria, flags, stdout);
 }
 
 int kb_cmd_triage(const kb_cli *cli, int argc, char **argv)

@@ -64,6 +64,11 @@ size_t kb_triage_alerts_count(const kb_triage_alerts *al)
     return al->n;
 }
 
+const kb_triage_alert *kb_triage_alerts_at(const kb_triage_alerts *al, size_t i)
+{
+    return i < al->n ? &al->v[i].a : NULL;
+}
+
 static const char *intern(kb_triage_alerts *al, const char *s, size_t n, int lower)
 {
     char tmp[256];

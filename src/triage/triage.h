@@ -226,6 +226,9 @@ void kb_triage_alerts_free(kb_triage_alerts *al);
 /* Copies a (strings included). KB_ENOMEM or KB_ELIMIT (cap: 50,000,000). */
 int kb_triage_alerts_add(kb_triage_alerts *al, const kb_triage_alert *a);
 size_t kb_triage_alerts_count(const kb_triage_alerts *al);
+/* The i-th alert as added (strings owned by the list), or NULL past the
+ * end. Valid until the list is changed or freed. */
+const kb_triage_alert *kb_triage_alerts_at(const kb_triage_alerts *al, size_t i);
 /* Reads `koban scan -o jsonl` output (or any JSON Lines alerts with
  * @timestamp, rule.*, host.name and an "event" object with ECS names).
  * CVE ids are taken from cve.* tags, the rule name and any event field.

@@ -1,0 +1,639 @@
+/* Indicator matching for `koban scan` (see scan-match.h): the matcher's
+ * public lookups behind per-kind switches, a hash prefilter for the string
+ * kinds and field ids resolved once. */
+#include <string.h>
+
+#include "intel/intel-int.h"
+#include "intel/scan-match.h"
+#include "store/store.h"
+
+/* Prefilter classes (hash seeds). */
+enum { C_DOMAIN = 1, C_WILD, C_URLHOST, C_EMAIL, C_FILE, C_UA, C_JA3, C_JA4 };
+
+#define KIND(k) (1u << (k))
+#define MAX_VALUE 4096
+
+typedef struct raw_field {
+    const char *name;
+    int cls; /* KB_IOC_* class of lookup */
+} raw_field;
+
+/* Raw (non-canonical) fields read when their kind has indicators. */
+static const raw_field raw_fields[] = {
+    {"tls.sni", KB_IOC_DOMAIN},
+    {"server_name", KB_IOC_DOMAIN},
+    {"tls.server.name", KB_IOC_DOMAIN},
+    {"email.from.address", KB_IOC_EMAIL},
+    {"email.to.address", KB_IOC_EMAIL},
+    {"email.sender.address", KB_IOC_EMAIL},
+    {"tls.ja3.hash", KB_IOC_JA3},
+    {"ja3", KB_IOC_JA3},
+    {"tls.client.ja3", KB_IOC_JA3},
+    {"tls.ja4", KB_IOC_JA4},
+    {"ja4", KB_IOC_JA4},
+    {"tls.client.ja4", KB_IOC_JA4},
+};
+#define NRAW (sizeof raw_fields / sizeof raw_fields[0])
+
+/* A canonical field to look at and its class. */
+typedef struct canon_field {
+    int cls, canon;
+    const char *name;
+} canon_field;
+
+static const canon_field canon_fields[] = {
+    {KB_IOC_IP, KB_F_SOURCE_IP, "source.ip"},
+    {KB_IOC_IP, KB_F_DESTINATION_IP, "destination.ip"},
+    {KB_IOC_IP, KB_F_HOST_IP, "host.ip"},
+    {KB_IOC_URL, KB_F_URL_FULL, "url.full"},
+    {KB_IOC_DOMAIN, KB_F_URL_DOMAIN, "url.domain"},
+    {KB_IOC_DOMAIN, KB_F_DNS_QUESTION_NAME, "dns.question.name"},
+    {KB_IOC_MD5, KB_F_FILE_HASH_MD5, "file.hash.md5"},
+    {KB_IOC_MD5, KB_F_FILE_HASH_SHA1, "file.hash.sha1"},
+    {KB_IOC_MD5, KB_F_FILE_HASH_SHA256, "file.hash.sha256"},
+    {KB_IOC_FILENAME, KB_F_FILE_NAME, "file.name"},
+    {KB_IOC_FILENAME, KB_F_FILE_PATH, "file.path"},
+    {KB_IOC_UA, KB_F_USER_AGENT_ORIGINAL, "user_agent.original"},
+    {KB_IOC_EMAIL, KB_F_USER_NAME, "user.name"},
+};
+#define NCANON (sizeof canon_fields / sizeof canon_fields[0])
+
+struct kb_intel_scan {
+    kb_intel_matcher *m;
+    /* the canonical fields whose kinds have indicators, decided at seal */
+    const canon_field *canon[NCANON];
+    int ncanon;
+    unsigned kinds; /* KIND(k) for every kind with an indicator */
+    int has_wild;
+    uint64_t indicators;
+    /* the prefilter: open addressing over non-zero 64-bit hashes */
+    uint64_t *set;
+    size_t set_mask;
+    uint64_t *pend; /* hashes collected before seal */
+    size_t npend, cpend;
+    /* raw field id - want_lo -> index in raw_fields + 1 (0: not read) */
+    uint8_t *want;
+    kb_fid want_lo;
+    uint32_t want_span; /* ids want_lo .. want_lo + want_span - 1 */
+    int sealed;
+};
+
+/* A hash of the bytes with bit 0x20 set in each (ASCII letters folded to
+ * lower case; a few other bytes fold together too, which only lets more
+ * candidates through the prefilter, never fewer), eight bytes at a time,
+ * seeded by class; never 0. Both sides of the prefilter (indicators at
+ * add, event values per event) use it. */
+static uint64_t lhash(int cls, const char *p, size_t n)
+{
+    const uint64_t fold = 0x2020202020202020ull, k = 0x9e3779b97f4a7c15ull;
+    uint64_t h = ((uint64_t)cls * k) ^ (n * 0xff51afd7ed558ccdull);
+    uint64_t w;
+    while (n >= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ (w | fold)) * k;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    if (n) {
+        w = 0;
+        memcpy(&w, p, n);
+        h = (h ^ (w | (fold >> (8 * (8 - n))))) * k;
+    }
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 32;
+    return h ? h : 1;
+}
+
+static int set_has(const kb_intel_scan *s, uint64_t h)
+{
+    if (!s->set)
+        return 0;
+    for (size_t j = (size_t)(h * 0x9e3779b97f4a7c15ull >> 20) & s->set_mask; s->set[j];
+         j = (j + 1) & s->set_mask)
+        if (s->set[j] == h)
+            return 1;
+    return 0;
+}
+
+static int pend_add(kb_intel_scan *s, uint64_t h)
+{
+    if (s->npend == s->cpend) {
+        size_t nc = s->cpend ? s->cpend * 2 : 1024;
+        uint64_t *np = kb_realloc(s->pend, nc * sizeof *np);
+        if (!np)
+            return KB_ENOMEM;
+        s->pend = np;
+        s->cpend = nc;
+    }
+    s->pend[s->npend++] = h;
+    return KB_OK;
+}
+
+/* The host of a URL: after "scheme://" and any userinfo, before the port,
+ * path, query or fragment, without trailing dots. Returns 0 when there is
+ * none. */
+static int url_host(const char *v, size_t len, const char **host, size_t *hlen)
+{
+    const char *end = v + len, *p, *q, *colon = NULL;
+    const char *sep = memchr(v, ':', len);
+    if (!sep || (size_t)(end - sep) < 3 || sep[1] != '/' || sep[2] != '/')
+        return 0;
+    p = sep + 3;
+    for (q = p; q < end; q++) { /* one pass: userinfo, port, end of the authority */
+        char c = *q;
+        if (c == '/' || c == '?' || c == '#')
+            break;
+        if (c == '@') {
+            p = q + 1;
+            colon = NULL;
+        } else if (c == ':' && !colon) {
+            colon = q;
+        } else if (c == ']') {
+            colon = NULL; /* [v6]: the colons inside are not a port */
+        }
+    }
+    if (p < q && *p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(q - p));
+        q = rb ? rb + 1 : q;
+    } else if (colon) {
+        q = colon;
+    }
+    while (q > p && q[-1] == '.')
+        q--;
+    if (q == p)
+        return 0;
+    *host = p;
+    *hlen = (size_t)(q - p);
+    return 1;
+}
+
+kb_intel_scan *kb_intel_scan_new(int64_t now)
+{
+    kb_intel_scan *s = kb_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    if (!(s->m = kb_intel_matcher_new(now))) {
+        kb_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void kb_intel_scan_free(kb_intel_scan *s)
+{
+    if (!s)
+        return;
+    kb_intel_matcher_free(s->m);
+    kb_free(s->set);
+    kb_free(s->pend);
+    kb_free(s->want);
+    kb_free(s);
+}
+
+int kb_intel_scan_add(kb_intel_scan *s, const kb_indicator *ind)
+{
+    const char *v = ind->value;
+    size_t len = v ? strlen(v) : 0;
+    uint64_t h = 0;
+    int rc;
+    if (s->sealed)
+        return KB_EINVAL;
+    if ((rc = kb_intel_matcher_add(s->m, ind)) != KB_OK)
+        return rc;
+    s->indicators++;
+    if (ind->kind < 0 || ind->kind >= KB_IOC_COUNT)
+        return KB_OK;
+    s->kinds |= KIND(ind->kind);
+    switch (ind->kind) {
+    case KB_IOC_DOMAIN:
+        if (len > 2 && v[0] == '*' && v[1] == '.') {
+            s->has_wild = 1;
+            h = lhash(C_WILD, v + 2, len - 2);
+        } else {
+            h = lhash(C_DOMAIN, v, len);
+        }
+        break;
+    case KB_IOC_URL: {
+        const char *host;
+        size_t hl;
+        if (url_host(v, len, &host, &hl))
+            h = lhash(C_URLHOST, host, hl);
+        else
+            h = lhash(C_URLHOST, "", 0); /* never met; the URL cannot hit anyway */
+        break;
+    }
+    case KB_IOC_EMAIL:
+        h = lhash(C_EMAIL, v, len);
+        break;
+    case KB_IOC_FILENAME:
+        h = lhash(C_FILE, v, len);
+        break;
+    case KB_IOC_UA:
+        h = lhash(C_UA, v, len);
+        break;
+    case KB_IOC_JA3:
+        h = lhash(C_JA3, v, len);
+        break;
+    case KB_IOC_JA4:
+        h = lhash(C_JA4, v, len);
+        break;
+    default:
+        return KB_OK;
+    }
+    return pend_add(s, h);
+}
+
+int kb_intel_scan_allow(kb_intel_scan *s, const char *v, size_t len, const char **reason)
+{
+    return kb_intel_matcher_allow(s->m, v, len, reason);
+}
+
+int kb_intel_scan_seal(kb_intel_scan *s, kb_names *names)
+{
+    size_t slots = 16;
+    kb_fid ids[NRAW];
+    kb_fid maxid = 0, minid = KB_FID_NONE;
+    int rc;
+    if (s->sealed)
+        return KB_OK;
+    if ((rc = kb_intel_matcher_seal(s->m)) != KB_OK)
+        return rc;
+    if (s->npend) {
+        while (slots < 2 * s->npend)
+            slots *= 2;
+        if (!(s->set = kb_calloc(slots, sizeof *s->set)))
+            return KB_ENOMEM;
+        s->set_mask = slots - 1;
+        for (size_t i = 0; i < s->npend; i++) {
+            uint64_t h = s->pend[i];
+            size_t j = (size_t)(h * 0x9e3779b97f4a7c15ull >> 20) & s->set_mask;
+            while (s->set[j] && s->set[j] != h)
+                j = (j + 1) & s->set_mask;
+            s->set[j] = h;
+        }
+    }
+    kb_free(s->pend);
+    s->pend = NULL;
+    s->npend = s->cpend = 0;
+    /* raw fields: only those of kinds that have indicators */
+    for (size_t i = 0; i < NRAW; i++) {
+        ids[i] = KB_FID_NONE;
+        if (names && (s->kinds & KIND(raw_fields[i].cls))) {
+            ids[i] = kb_names_intern(names, raw_fields[i].name, strlen(raw_fields[i].name));
+            if (ids[i] != KB_FID_NONE && ids[i] + 1 > maxid)
+                maxid = ids[i] + 1;
+            if (ids[i] != KB_FID_NONE && ids[i] < minid)
+                minid = ids[i];
+        }
+    }
+    if (maxid) {
+        if (!(s->want = kb_calloc(maxid - minid, 1)))
+            return KB_ENOMEM;
+        s->want_lo = minid;
+        s->want_span = maxid - minid;
+        for (size_t i = 0; i < NRAW; i++)
+            if (ids[i] != KB_FID_NONE)
+                s->want[ids[i] - minid] = (uint8_t)(i + 1);
+    }
+    for (size_t i = 0; i < NCANON; i++) {
+        int cls = canon_fields[i].cls;
+        unsigned need = cls == KB_IOC_IP    ? KIND(KB_IOC_IP) | KIND(KB_IOC_CIDR)
+                        : cls == KB_IOC_MD5 ? KIND(KB_IOC_MD5) | KIND(KB_IOC_SHA1) |
+                                                  KIND(KB_IOC_SHA256)
+                                            : KIND(cls);
+        if (s->kinds & need)
+            s->canon[s->ncanon++] = &canon_fields[i];
+    }
+    s->sealed = 1;
+    return KB_OK;
+}
+
+static int from_store_add(void *ud, const kb_indicator *ind, int64_t added)
+{
+    (void)added;
+    int rc = kb_intel_scan_add(ud, ind);
+    return rc == KB_EINVAL ? 0 : rc; /* a stored value that no longer parses: skipped */
+}
+
+kb_intel_scan *kb_intel_scan_from_store(struct kb_store *st, int64_t now,
+                                        const char *const *allow, size_t nallow,
+                                        kb_names *names, char *errbuf, size_t errsize)
+{
+    kb_intel_scan *s = kb_intel_scan_new(now);
+    int rc;
+    if (!s) {
+        snprintf(errbuf, errsize, "%s", kb_strerror(KB_ENOMEM));
+        return NULL;
+    }
+    if ((rc = kb_intel_store_init(st)) != KB_OK ||
+        (rc = kb_intel_store_each(st, NULL, KB_TIME_NONE, from_store_add, s)) != KB_OK) {
+        snprintf(errbuf, errsize, "%s", rc == KB_EIO ? kb_store_errmsg(st) : kb_strerror(rc));
+        kb_intel_scan_free(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < nallow; i++) {
+        const char *reason;
+        if (kb_intel_scan_allow(s, allow[i], strlen(allow[i]), &reason) != KB_OK) {
+            snprintf(errbuf, errsize, "allowlist '%s': %s", allow[i], reason);
+            kb_intel_scan_free(s);
+            return NULL;
+        }
+    }
+    if ((rc = kb_intel_scan_seal(s, names)) != KB_OK) {
+        snprintf(errbuf, errsize, "%s", kb_strerror(rc));
+        kb_intel_scan_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+uint64_t kb_intel_scan_indicators(const kb_intel_scan *s)
+{
+    return s->indicators;
+}
+
+const kb_intel_matcher *kb_intel_scan_matcher(const kb_intel_scan *s)
+{
+    return s->m;
+}
+
+/* ---- per event ------------------------------------------------------------ */
+
+typedef struct seen {
+    int cls;
+    const char *v;
+    size_t len;
+} seen;
+
+typedef struct mctx {
+    const kb_intel_scan *s;
+    kb_intel_hit_fn fn;
+    void *ud;
+    kb_intel_match_counts *c;
+    int field;
+    const char *fname;
+    const char *val;
+    size_t len;
+    int stop;
+    int ndone;
+    int64_t ts; /* the event's @timestamp: expiry by event time */
+    seen done[16];
+} mctx;
+
+/* Hands a hit on, naming the event's field. */
+static int relay(void *ud, const kb_intel_hit *h)
+{
+    mctx *x = ud;
+    kb_intel_hit o = *h;
+    o.field = x->field;
+    o.fname = x->fname;
+    o.val = x->val;
+    o.len = x->len;
+    if (x->fn && (x->stop = x->fn(x->ud, &o)) != 0)
+        return x->stop;
+    return 0;
+}
+
+static void account(mctx *x, int n)
+{
+    x->c->lookups++;
+    if (n < 0)
+        x->c->suppressed++;
+    else
+        x->c->hits += (uint64_t)n;
+}
+
+static int once(mctx *x, int cls, const char *v, size_t len)
+{
+    for (int i = 0; i < x->ndone; i++)
+        if (x->done[i].cls == cls && x->done[i].len == len && memcmp(x->done[i].v, v, len) == 0)
+            return 0;
+    if (x->ndone < (int)(sizeof x->done / sizeof x->done[0]))
+        x->done[x->ndone++] = (seen){cls, v, len};
+    return 1;
+}
+
+/* Dotted-quad IPv4, strictly (no leading zeros past the first digit, each
+ * octet <= 255). Returns 1 and a[0..4) on success. */
+static int parse_v4(const char *p, size_t n, uint8_t a[4])
+{
+    const char *e = p + n;
+    if (n < 7 || n > 15)
+        return 0;
+    for (int o = 0; o < 4; o++) {
+        unsigned d0, v;
+        if (p >= e || (d0 = (unsigned)(unsigned char)*p - '0') > 9)
+            return 0;
+        v = d0;
+        p++;
+        if (p < e && (unsigned)(unsigned char)*p - '0' <= 9) {
+            if (d0 == 0)
+                return 0;
+            v = v * 10 + (unsigned)(unsigned char)*p++ - '0';
+            if (p < e && (unsigned)(unsigned char)*p - '0' <= 9) {
+                v = v * 10 + (unsigned)(unsigned char)*p++ - '0';
+                if (v > 255)
+                    return 0;
+            }
+        }
+        a[o] = (uint8_t)v;
+        if (o < 3) {
+            if (p >= e || *p != '.')
+                return 0;
+            p++;
+        }
+    }
+    return p == e;
+}
+
+/* The exact answer for a candidate the prefilter let through: the
+ * reference kb_intel_match over an event of this one value in canonical
+ * slot c, so that a hit here is exactly a hit there (its lower-casing,
+ * normalisation and leniency included). Candidates are rare; this is not
+ * the hot path. */
+static void exact(mctx *x, int c, const char *v, size_t len)
+{
+    kb_event ev;
+    kb_field f;
+    kb_intel_match_counts n = {0, 0, 0};
+    memset(&ev, 0, sizeof ev);
+    memset(ev.canon, 0xff, sizeof ev.canon);
+    f.name = (kb_fid)c;
+    f.type = KB_V_STR;
+    f.flags = 0;
+    f.elem = 0;
+    f.len = (uint32_t)len;
+    f.val = v;
+    ev.fields = &f;
+    ev.nfields = ev.cap = 1;
+    ev.canon[c] = 0;
+    ev.ts = x->ts;
+    kb_intel_match(x->s->m, &ev, relay, x, &n);
+    x->c->lookups++;
+    x->c->hits += n.hits;
+    x->c->suppressed += n.suppressed;
+}
+
+static void look_domain(mctx *x, const char *v, size_t len)
+{
+    const kb_intel_scan *s = x->s;
+    size_t n = len;
+    int cand;
+    if (n && v[n - 1] == '.')
+        n--;
+    if (n == 0 || n >= 256)
+        return;
+    cand = set_has(s, lhash(C_DOMAIN, v, n));
+    if (!cand && s->has_wild) {
+        for (size_t i = 0; i < n && !cand;) {
+            cand = set_has(s, lhash(C_WILD, v + i, n - i));
+            const char *dot = memchr(v + i, '.', n - i);
+            if (!dot)
+                break;
+            i = (size_t)(dot - v) + 1;
+        }
+    }
+    if (!cand) {
+        x->c->lookups++; /* answered by the prefilter */
+        return;
+    }
+    exact(x, KB_F_DNS_QUESTION_NAME, v, len);
+}
+
+/* One value of class cls (KB_IOC_IP, _DOMAIN, _URL, _MD5 for any digest,
+ * _FILENAME, _EMAIL, _UA, _JA3, _JA4). */
+static void look(mctx *x, int cls, int field, const char *fname, const kb_field *f)
+{
+    const kb_intel_scan *s = x->s;
+    const char *v;
+    size_t len;
+    if (!f || f->len == 0 || f->len > MAX_VALUE || x->stop || f->type == KB_V_NULL ||
+        f->type == KB_V_ARRAY || f->type == KB_V_OBJECT)
+        return;
+    v = f->val;
+    len = f->len;
+    if (cls == KB_IOC_FILENAME) { /* basename of a path */
+        size_t b = len;
+        while (b && v[b - 1] != '/' && v[b - 1] != '\\')
+            b--;
+        v += b;
+        len -= b;
+        if (!len)
+            return;
+    }
+    if (!once(x, cls, v, len))
+        return;
+    x->field = field;
+    x->fname = fname;
+    x->val = f->val;
+    x->len = f->len;
+    switch (cls) {
+    case KB_IOC_IP: {
+        uint8_t a[16];
+        int n = -2;
+        if (parse_v4(v, len, a))
+            n = kb_intel_lookup_ip(s->m, a, 0, NULL, NULL);
+        else if (memchr(v, ':', len) && kb_intel_parse_ip(v, len, a))
+            n = kb_intel_lookup_ip(s->m, a, 1, NULL, NULL);
+        if (n == 0)
+            x->c->lookups++;
+        else if (n != -2) /* a hit or an allowlisted one: the reference decides, at the event's time */
+            exact(x, field >= 0 ? field : KB_F_SOURCE_IP, f->val, f->len);
+        break;
+    }
+    case KB_IOC_DOMAIN:
+        look_domain(x, v, len);
+        break;
+    case KB_IOC_URL: {
+        const char *host;
+        size_t hl;
+        if (!url_host(v, len, &host, &hl) || !set_has(s, lhash(C_URLHOST, host, hl))) {
+            x->c->lookups++; /* answered by the prefilter */
+            break;
+        }
+        exact(x, KB_F_URL_FULL, v, len);
+        break;
+    }
+    case KB_IOC_MD5: { /* any digest, by its length */
+        int k = len == 32 ? KB_IOC_MD5 : len == 40 ? KB_IOC_SHA1 : len == 64 ? KB_IOC_SHA256 : -1;
+        if (k < 0 || !(s->kinds & KIND(k)))
+            break;
+        if (kb_intel_lookup_hash(s->m, v, len, NULL, NULL) == 0)
+            x->c->lookups++;
+        else
+            exact(x, KB_F_FILE_HASH_MD5, v, len);
+        break;
+    }
+    default: {
+        int c = cls == KB_IOC_FILENAME ? C_FILE
+                : cls == KB_IOC_EMAIL  ? C_EMAIL
+                : cls == KB_IOC_UA     ? C_UA
+                : cls == KB_IOC_JA3    ? C_JA3
+                                       : C_JA4;
+        if (!set_has(s, lhash(c, v, len))) {
+            x->c->lookups++; /* answered by the prefilter */
+            break;
+        }
+        if (cls == KB_IOC_JA3 || cls == KB_IOC_JA4) /* raw fields only: no canonical slot */
+            account(x, kb_intel_lookup(s->m, cls, v, len, relay, x));
+        else
+            exact(x, cls == KB_IOC_FILENAME ? KB_F_FILE_NAME
+                     : cls == KB_IOC_EMAIL  ? KB_F_USER_NAME
+                                            : KB_F_USER_AGENT_ORIGINAL,
+                  cls == KB_IOC_FILENAME ? x->val : v, cls == KB_IOC_FILENAME ? x->len : len);
+        break;
+    }
+    }
+}
+
+int kb_intel_scan_match(const kb_intel_scan *s, const kb_event *ev, kb_intel_hit_fn fn, void *ud,
+                        kb_intel_match_counts *counts)
+{
+    kb_intel_match_counts dummy = {0};
+    mctx x;
+
+    if (!s->sealed)
+        return KB_EINVAL;
+    if (!s->kinds)
+        return KB_OK;
+    x.s = s;
+    x.fn = fn;
+    x.ud = ud;
+    x.c = counts ? counts : &dummy;
+    x.stop = 0;
+    x.ndone = 0;
+    x.ts = ev->ts;
+    for (int i = 0; i < s->ncanon && !x.stop; i++) {
+        const canon_field *c = s->canon[i];
+        uint16_t idx = ev->canon[c->canon];
+        const kb_field *f;
+        if (idx == KB_CANON_NONE)
+            continue;
+        f = &ev->fields[idx];
+        if (c->cls == KB_IOC_EMAIL && !memchr(f->val, '@', f->len))
+            continue;
+        look(&x, c->cls, c->canon, c->name, f);
+    }
+    if (s->want_span) {
+        const kb_field *f = ev->fields, *end = ev->fields + ev->nfields;
+        kb_fid lo = s->want_lo;
+        uint32_t span = s->want_span;
+        for (; f < end; f++) {
+            uint8_t r;
+            /* four names at a time: most events have none of these */
+            while (end - f >= 4 && f[0].name - lo >= span && f[1].name - lo >= span &&
+                   f[2].name - lo >= span && f[3].name - lo >= span)
+                f += 4;
+            if (f == end)
+                break;
+            if (f->name - lo >= span || !(r = s->want[f->name - lo]))
+                continue;
+            look(&x, raw_fields[r - 1].cls, -1, raw_fields[r - 1].name, f);
+            if (x.stop)
+                break;
+        }
+    }
+    return x.stop;
+}
