@@ -750,6 +750,9 @@ static int in_trie(const kb_sigma_pred *p, const kb_sigma_val *v);
 enum { VR_TRIE, VR_LITS, VR_KEY, VR_EXPR };
 
 #define DASH_MAX 2 /* windash tokens expanded into variants (5^n literals) */
+/* what KB_SIGMA_TOK_DASH matches (sigma-match.c's match_one) */
+static const char *const windash[5] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94",
+                                       "\xe2\x80\x95"};
 
 static int value_class(const kb_sigma_pred *p, const kb_sigma_val *v)
 {
@@ -947,9 +950,47 @@ static int patset_add(patset *ps, const char *expr, unsigned flags, unsigned id)
 
 /* A value the tries take: case-insensitive literal anchored at one end or
  * both (exact). */
+/* A case-insensitive token value made of bytes and 1..DASH_MAX windash
+ * dashes, anchored: exact, or one `*` at the end (prefix, *anchor 1) or at
+ * the start (suffix, *anchor 2). Its tokens without the star are
+ * [*lo, *hi); the tries take each dash variant (5^n literals), which
+ * decides it as sigma_glob does (a dash is one of five fixed byte strings). */
+static int trie_toks(const kb_sigma_pred *p, const kb_sigma_val *v, size_t *lo, size_t *hi,
+                     int *anchor)
+{
+    size_t a = 0, b = v->ntok, ndash = 0;
+    if (p->cased || p->kind != KB_SP_STR || v->lit || v->never || v->isnull || v->ntok < 2)
+        return 0;
+    *anchor = 0;
+    if (v->tok[0] == KB_SIGMA_TOK_STAR) {
+        a = 1;
+        *anchor = 2;
+    } else if (v->tok[b - 1] == KB_SIGMA_TOK_STAR) {
+        b--;
+        *anchor = 1;
+    }
+    if (a >= b)
+        return 0;
+    for (size_t i = a; i < b; i++) {
+        if (v->tok[i] == KB_SIGMA_TOK_DASH)
+            ndash++;
+        else if (v->tok[i] >= 256)
+            return 0;
+    }
+    if (ndash == 0 || ndash > DASH_MAX || (b - a) * 3 > 256)
+        return 0;
+    *lo = a;
+    *hi = b;
+    return 1;
+}
+
 static int in_trie(const kb_sigma_pred *p, const kb_sigma_val *v)
 {
-    return !p->cased && v->lit && v->litlen > 0 && v->anchor <= 2 && !v->never;
+    size_t lo, hi;
+    int anchor;
+    if (!p->cased && v->lit && v->litlen > 0 && v->anchor <= 2 && !v->never)
+        return 1;
+    return trie_toks(p, v, &lo, &hi, &anchor);
 }
 
 static inline size_t edge_pos(uint64_t key, size_t cap)
@@ -1065,19 +1106,49 @@ static int build_tries(kb_engine *e)
         for (uint32_t vid = ep->v0; vid < ep->v0 + ep->nv; vid++) {
             const kb_sigma_val *v = e->vals[vid].v;
             uint32_t *root, node;
+            size_t lo = 0, hi = 0, nvar = 1;
+            int anchor;
+            char buf[256];
             if (!in_trie(p, v))
                 continue;
-            root = v->anchor == 2 ? &sl->sroot : &sl->proot;
+            if (v->lit) {
+                anchor = v->anchor;
+            } else {
+                trie_toks(p, v, &lo, &hi, &anchor);
+                for (size_t i = lo; i < hi; i++)
+                    if (v->tok[i] == KB_SIGMA_TOK_DASH)
+                        nvar *= 5;
+            }
+            root = anchor == 2 ? &sl->sroot : &sl->proot;
             if (*root == NOSLOT && (*root = trie_new_node(e)) == NOSLOT)
                 goto nomem;
-            if ((node = trie_insert(e, *root, v->lit, v->litlen, v->anchor == 2)) == NOSLOT)
-                goto nomem;
-            if (grow((void **)&terms, &aterms, nterms + 1, sizeof *terms))
-                goto nomem;
-            terms[nterms].node = node;
-            terms[nterms].vid = vid;
-            terms[nterms].exact = v->anchor == 0;
-            nterms++;
+            for (size_t var = 0; var < nvar; var++) {
+                const char *lit = v->lit;
+                size_t len = v->litlen;
+                if (!lit) {
+                    size_t sel = var;
+                    len = 0;
+                    for (size_t i = lo; i < hi; i++) {
+                        if (v->tok[i] == KB_SIGMA_TOK_DASH) {
+                            const char *d = windash[sel % 5];
+                            sel /= 5;
+                            memcpy(buf + len, d, strlen(d));
+                            len += strlen(d);
+                        } else {
+                            buf[len++] = (char)v->tok[i];
+                        }
+                    }
+                    lit = buf;
+                }
+                if ((node = trie_insert(e, *root, lit, len, anchor == 2)) == NOSLOT)
+                    goto nomem;
+                if (grow((void **)&terms, &aterms, nterms + 1, sizeof *terms))
+                    goto nomem;
+                terms[nterms].node = node;
+                terms[nterms].vid = vid;
+                terms[nterms].exact = anchor == 0;
+                nterms++;
+            }
         }
     }
     if (nterms) {
@@ -1209,13 +1280,11 @@ static int value_literals(const kb_engine *e, uint32_t vid, lgather *g)
             if (v->tok[i] == KB_SIGMA_TOK_DASH)
                 nvar *= 5;
         for (size_t var = 0; var < nvar; var++) {
-            static const char *const dash[5] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94",
-                                                "\xe2\x80\x95"};
             size_t n = 0, sel = var;
             int rc;
             for (size_t i = lo; i < hi; i++) {
                 if (v->tok[i] == KB_SIGMA_TOK_DASH) {
-                    const char *d = dash[sel % 5];
+                    const char *d = windash[sel % 5];
                     sel /= 5;
                     memcpy(buf + n, d, strlen(d));
                     n += strlen(d);
