@@ -116,6 +116,7 @@ typedef struct eslot {
 /* A literal shorter than SHORT_MAX + 1 bytes: found by the set's bigram
  * table instead of Hyperscan (short literals slow Hyperscan down most). */
 #define SHORT_MAX 4
+#define SHORT_FEW 6 /* at most this many two- to four-byte literals: kb_memmem each */
 typedef struct eshort {
     uint32_t key; /* lower-cased first two bytes, or 0x10000 | byte */
     uint32_t uid;
@@ -2657,8 +2658,22 @@ static int lower_inst(kb_engine_scratch *s)
         s->alow = n;
     }
     o = s->low;
-    for (size_t i = 0; i < s->inst_len; i++)
-        o[i] = (unsigned char)(p[i] + (((unsigned char)(p[i] - 'A') < 26) << 5));
+    {
+        /* eight bytes at a time: 0x20 added to the bytes in 'A'..'Z' */
+        size_t i = 0;
+        for (; i + 8 <= s->inst_len; i += 8) {
+            uint64_t x, h, ge, gt, up;
+            memcpy(&x, p + i, 8);
+            h = x & 0x7f7f7f7f7f7f7f7full;
+            ge = h + 0x3f3f3f3f3f3f3f3full; /* bit 7 set: low 7 bits >= 'A' */
+            gt = h + 0x2525252525252525ull; /* bit 7 set: low 7 bits > 'Z' */
+            up = ge & ~gt & ~x & 0x8080808080808080ull;
+            x |= up >> 2;
+            memcpy(o + i, &x, 8);
+        }
+        for (; i < s->inst_len; i++)
+            o[i] = (unsigned char)(p[i] + (((unsigned char)(p[i] - 'A') < 26) << 5));
+    }
     o[s->inst_len] = 0;
     s->low_of = s->inst;
     s->low_len = s->inst_len;
@@ -2693,6 +2708,18 @@ static int scan_short(const kb_engine *e, kb_engine_scratch *s, const esub *x)
     if (lower_inst(s))
         return KB_ENOMEM;
     l = s->low;
+    if (x->nshort - x->nsingle <= SHORT_FEW) {
+        /* a few literals: one vectorised search each beats the byte loop */
+        for (size_t k = x->nsingle; k < x->nshort; k++) {
+            const eshort *sh = &x->shorts[k];
+            if (s->ustamp[sh->uid] == s->sgen || sh->len > n ||
+                !kb_memmem(sh->fold ? (const char *)l : s->inst, n, sh->b, sh->len))
+                continue;
+            s->ustamp[sh->uid] = s->sgen;
+            uid_hit(e, s, sh->uid);
+        }
+        return KB_OK;
+    }
     k2 = l[0];
     for (size_t i = 0; i + 1 < n; i++) {
         k2 = (k2 << 8 | l[i + 1]) & 0xffff;
