@@ -85,6 +85,7 @@ typedef struct evalue {
     const kb_sigma_val *v;
     uint32_t pred; /* global predicate index */
     uint32_t gid;  /* global group index (for `all`) */
+    uint32_t glob; /* its wildcard runs in kb_engine.globs, or NOSLOT */
     uint8_t is_int;
     uint8_t fold; /* case-insensitive */
 } evalue;
@@ -116,7 +117,7 @@ typedef struct eslot {
 /* A literal shorter than SHORT_MAX + 1 bytes: found by the set's bigram
  * table instead of Hyperscan (short literals slow Hyperscan down most). */
 #define SHORT_MAX 4
-#define SHORT_FEW 6 /* at most this many two- to four-byte literals: kb_memmem each */
+#define SHORT_FEW 6 /* at most this many two- to four-byte literals: searched one by one */
 typedef struct eshort {
     uint32_t key; /* lower-cased first two bytes, or 0x10000 | byte */
     uint32_t uid;
@@ -176,6 +177,15 @@ typedef struct erun {
     uint32_t off, len;
 } erun;
 
+/* A wildcard value made of literal runs and `*` only: it matches when the
+ * runs appear in order (leftmost each), the first at the start unless
+ * head, the last at the end unless tail: what sigma_glob decides, without
+ * its backtracking. */
+typedef struct eglob {
+    uint32_t run0, nrun;
+    uint8_t head, tail; /* starts / ends with `*` */
+} eglob;
+
 /* Rules with the same logsource (product, category, service). */
 typedef struct elsg {
     const kb_rule *r; /* the first rule of the group: its logsource */
@@ -214,6 +224,8 @@ struct kb_engine {
     size_t nrxs, arxs;
     erun *runs;
     size_t nruns, aruns;
+    eglob *globs;
+    size_t nglobs, aglobs;
     char *runbytes;
     size_t nrunbytes, arunbytes;
     uint32_t *ents;
@@ -737,6 +749,36 @@ static int eq_fold(const char *a, const char *b, size_t n, int fold)
     return 1;
 }
 
+/* The first occurrence of n in h (ASCII folding when fold: n lower-case),
+ * or NULL: memchr for the first byte (both cases), then the rest. */
+static const unsigned char *find_from(const unsigned char *h, size_t hlen, const char *n,
+                                      size_t nlen, int fold)
+{
+    const unsigned char *end, *a, *b;
+    unsigned char c, cu;
+    if (nlen > hlen)
+        return NULL;
+    if (!fold)
+        return (const unsigned char *)kb_memmem((const char *)h, hlen, n, nlen);
+    if (nlen == 0)
+        return h;
+    end = h + (hlen - nlen) + 1; /* candidate starts are below end */
+    c = (unsigned char)n[0];
+    cu = c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
+    a = memchr(h, c, (size_t)(end - h));
+    b = cu != c ? memchr(h, cu, (size_t)(end - h)) : NULL;
+    while (a || b) {
+        const unsigned char *q = !b || (a && a < b) ? a : b;
+        if (eq_fold((const char *)q + 1, n + 1, nlen - 1, 1))
+            return q;
+        if (q == a)
+            a = q + 1 < end ? memchr(q + 1, c, (size_t)(end - q - 1)) : NULL;
+        else
+            b = q + 1 < end ? memchr(q + 1, cu, (size_t)(end - q - 1)) : NULL;
+    }
+    return NULL;
+}
+
 /* ---- compile ----------------------------------------------------------- */
 
 static int in_trie(const kb_sigma_pred *p, const kb_sigma_val *v);
@@ -897,6 +939,7 @@ hs:
             e->vals[e->nvals].v = v;
             e->vals[e->nvals].pred = gp;
             e->vals[e->nvals].gid = (uint32_t)(e->ngroups + runs - 1);
+            e->vals[e->nvals].glob = NOSLOT;
             e->vals[e->nvals].is_int = v->is_int;
             e->vals[e->nvals].fold = !p->cased;
             e->nvals++;
@@ -1873,6 +1916,64 @@ out:
 }
 
 /* Regex runs for the regex predicates (not negated, not `all`). */
+static int add_run(kb_engine *e, const char *b, size_t len)
+{
+    if (grow((void **)&e->runs, &e->aruns, e->nruns + 1, sizeof *e->runs) ||
+        grow((void **)&e->runbytes, &e->arunbytes, e->nrunbytes + len, 1))
+        return KB_ENOMEM;
+    memcpy(e->runbytes + e->nrunbytes, b, len);
+    e->runs[e->nruns].off = (uint32_t)e->nrunbytes;
+    e->runs[e->nruns].len = (uint32_t)len;
+    e->nrunbytes += len;
+    e->nruns++;
+    return KB_OK;
+}
+
+/* The runs of every string value made of bytes and `*` with a `*` inside
+ * or at an end (values the engine confirms on a literal hit). */
+static int build_globs(kb_engine *e)
+{
+    for (size_t vid = 0; vid < e->nvals; vid++) {
+        const kb_sigma_val *v = e->vals[vid].v;
+        const kb_sigma_pred *p = pred_of(e, e->vals[vid].pred);
+        eglob g;
+        char buf[256];
+        size_t n = 0, i;
+        if (p->kind != KB_SP_STR || v->lit || v->never || v->isnull || !v->ntok)
+            continue;
+        for (i = 0; i < v->ntok; i++)
+            if (v->tok[i] > KB_SIGMA_TOK_STAR)
+                break;
+        if (i < v->ntok)
+            continue;
+        memset(&g, 0, sizeof g);
+        g.run0 = (uint32_t)e->nruns;
+        g.head = v->tok[0] == KB_SIGMA_TOK_STAR;
+        g.tail = v->tok[v->ntok - 1] == KB_SIGMA_TOK_STAR;
+        for (i = 0; i <= v->ntok; i++) {
+            if (i == v->ntok || v->tok[i] == KB_SIGMA_TOK_STAR) {
+                if (n && add_run(e, buf, n))
+                    return KB_ENOMEM;
+                g.nrun += n > 0;
+                n = 0;
+            } else if (n == sizeof buf) {
+                break;
+            } else {
+                buf[n++] = (char)v->tok[i];
+            }
+        }
+        if (i <= v->ntok || g.nrun == 0) {
+            e->nruns = g.run0; /* too long a run: sigma_glob decides */
+            continue;
+        }
+        if (grow((void **)&e->globs, &e->aglobs, e->nglobs + 1, sizeof *e->globs))
+            return KB_ENOMEM;
+        e->globs[e->nglobs] = g;
+        e->vals[vid].glob = (uint32_t)e->nglobs++;
+    }
+    return KB_OK;
+}
+
 static int build_rxs(kb_engine *e)
 {
     for (uint32_t gp = 0; gp < e->npreds; gp++) {
@@ -2104,7 +2205,7 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
             if (setup_pred(e, (uint32_t)i, e->rules[i].pred0 + j, &rs->rules[i]->preds[j], &empty,
                            &b))
                 goto fail;
-    if (build_rxs(e))
+    if (build_rxs(e) || build_globs(e))
         goto fail;
     mark_shorts(e);
     /* pattern sets: one per (slot, logsource group) */
@@ -2208,6 +2309,7 @@ void kb_engine_free(kb_engine *e)
     free(e->ents);
     free(e->rxs);
     free(e->runs);
+    free(e->globs);
     free(e->runbytes);
     free(e->subs);
     free(e->lsgs);
@@ -2586,6 +2688,31 @@ static void value_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
         trigger(s, p->rule);
 }
 
+/* Wildcard value g (build_globs) on subject h: as sigma_glob decides. */
+static int glob_fits(const kb_engine *e, const eglob *g, const unsigned char *h, size_t n,
+                     int fold)
+{
+    const unsigned char *p = h, *end = h + n;
+    for (uint32_t k = 0; k < g->nrun; k++) {
+        const erun *r = &e->runs[g->run0 + k];
+        const char *rb = e->runbytes + r->off;
+        if (k == 0 && !g->head) {
+            if (r->len > n || !eq_fold((const char *)h, rb, r->len, fold))
+                return 0;
+            p = h + r->len;
+        } else if (k == g->nrun - 1 && !g->tail) {
+            return (size_t)(end - p) >= r->len &&
+                   eq_fold((const char *)end - r->len, rb, r->len, fold);
+        } else {
+            const unsigned char *at = find_from(p, (size_t)(end - p), rb, r->len, fold);
+            if (!at)
+                return 0;
+            p = at + r->len;
+        }
+    }
+    return g->tail || p == end;
+}
+
 /* Literal (or expression) uid found in the instance being scanned. */
 static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
 {
@@ -2597,7 +2724,10 @@ static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
             continue; /* compared numerically instead */
         if (!bit_get(s->cand, e->preds[v->pred].rule))
             continue;
-        if ((ent & CONFIRM_BIT) && !sigma_str_match(v->v, s->inst, s->inst_len, v->fold))
+        if ((ent & CONFIRM_BIT) &&
+            !(v->glob != NOSLOT ? glob_fits(e, &e->globs[v->glob], (const unsigned char *)s->inst,
+                                            s->inst_len, v->fold)
+                                : sigma_str_match(v->v, s->inst, s->inst_len, v->fold)))
             continue;
         value_hit(e, s, ent & ~CONFIRM_BIT);
     }
@@ -2709,11 +2839,16 @@ static int scan_short(const kb_engine *e, kb_engine_scratch *s, const esub *x)
         return KB_ENOMEM;
     l = s->low;
     if (x->nshort - x->nsingle <= SHORT_FEW) {
-        /* a few literals: one vectorised search each beats the byte loop */
+        /* a few literals: memchr on the first byte of each beats the byte loop */
         for (size_t k = x->nsingle; k < x->nshort; k++) {
             const eshort *sh = &x->shorts[k];
-            if (s->ustamp[sh->uid] == s->sgen || sh->len > n ||
-                !kb_memmem(sh->fold ? (const char *)l : s->inst, n, sh->b, sh->len))
+            const unsigned char *h = sh->fold ? l : p, *q = h, *end = h + n - sh->len + 1;
+            if (s->ustamp[sh->uid] == s->sgen || sh->len > n)
+                continue;
+            while ((q = memchr(q, (unsigned char)sh->b[0], (size_t)(end - q))) &&
+                   memcmp(q + 1, sh->b + 1, sh->len - 1u) != 0)
+                q++;
+            if (!q)
                 continue;
             s->ustamp[sh->uid] = s->sgen;
             uid_hit(e, s, sh->uid);
@@ -2906,21 +3041,6 @@ static int event_id(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev
 }
 
 #define H_UNKNOWN 2
-
-/* Naive search from a cursor (ASCII folding when fold: needle lower-case). */
-static const unsigned char *find_from(const unsigned char *h, size_t hlen, const char *n,
-                                      size_t nlen, int fold)
-{
-    if (nlen > hlen)
-        return NULL;
-    if (!fold)
-        return (const unsigned char *)kb_memmem((const char *)h, hlen, n, nlen);
-    for (size_t i = 0; i + nlen <= hlen; i++)
-        if (lower(h[i]) == (unsigned char)n[0] &&
-            eq_fold((const char *)h + i + 1, n + 1, nlen - 1, 1))
-            return h + i;
-    return NULL;
-}
 
 /* The runs of x in order in one instance. */
 static int rx_fits(const kb_engine *e, const erx *x, const kb_field *f)
