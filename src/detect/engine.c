@@ -129,7 +129,19 @@ typedef struct eexpr {
     char *s;
     unsigned flags;
     uint32_t uid;
+    char *lit; /* a literal: its bytes (lower-case when fold), else NULL */
+    uint32_t litlen;
+    uint8_t fold;
 } eexpr;
+
+/* A literal of a set searched directly (sets of at most LIT_FEW literals
+ * and no expression: cheaper than a Hyperscan call per instance). */
+#define LIT_FEW 8
+typedef struct elit {
+    const char *b;
+    uint32_t len, uid;
+    uint8_t fold;
+} elit;
 
 /* A literal (or expression) id: its entries in kb_engine.ents. */
 typedef struct euid {
@@ -144,6 +156,8 @@ typedef struct esub {
     size_t np, ap;
     eexpr *expr; /* to compile (compile time) */
     size_t nexpr;
+    elit *flits; /* instead of db: a few literals, found by find_from */
+    size_t nflits;
     eexpr *rexpr; /* regex prefilters (HS_FLAG_UTF8) */
     size_t nrexpr;
     hs_database_t *rdb; /* scanned over valid UTF-8 only; else every id hits */
@@ -1454,6 +1468,7 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
             x->expr[x->nexpr].flags = HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL |
                                       (p->cased ? 0 : HS_FLAG_CASELESS);
             x->expr[x->nexpr].uid = uid;
+            x->expr[x->nexpr].lit = NULL;
             x->nexpr++;
         }
     }
@@ -1504,6 +1519,17 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
             }
             x->expr[x->nexpr].flags = HS_FLAG_SINGLEMATCH | (r->fold ? HS_FLAG_CASELESS : 0);
             x->expr[x->nexpr].uid = uid;
+            x->expr[x->nexpr].lit = NULL;
+            if (!(x->expr[x->nexpr].lit = malloc(r->len))) {
+                free(x->expr[x->nexpr].s);
+                rc = KB_ENOMEM;
+                goto out;
+            }
+            for (size_t k = 0; k < r->len; k++)
+                x->expr[x->nexpr].lit[k] =
+                    (char)(r->fold ? lower((unsigned char)r->bytes[k]) : (unsigned char)r->bytes[k]);
+            x->expr[x->nexpr].litlen = (uint32_t)r->len;
+            x->expr[x->nexpr].fold = r->fold;
             x->nexpr++;
         }
         i = j;
@@ -1611,8 +1637,41 @@ static int compile_sub(kb_engine *e, esub *x, patset *ps)
                 goto out;
             x->ruids[x->nruids++] = x->rexpr[k].uid;
         }
-    if ((rc = compile_db(e, x, x->expr, x->nexpr, &x->db, &x->npat, ps)))
-        goto out;
+    {
+        /* a few literals and nothing else: searched directly */
+        size_t nlive = 0, nlit = 0;
+        for (size_t k = 0; k < x->nexpr; k++) {
+            const euid *u = &e->uids[x->expr[k].uid];
+            int live = 0;
+            for (uint32_t q = 0; q < u->nent; q++)
+                live |= e->preds[e->vals[e->ents[u->ent0 + q] & ~CONFIRM_BIT].pred].mode == PM_HS;
+            nlive += live;
+            nlit += live && x->expr[k].lit;
+        }
+        if (nlive && nlive == nlit && nlive <= LIT_FEW) {
+            if (!(x->flits = calloc(nlive, sizeof *x->flits))) {
+                rc = KB_ENOMEM;
+                goto out;
+            }
+            for (size_t k = 0; k < x->nexpr; k++) {
+                const euid *u = &e->uids[x->expr[k].uid];
+                int live = 0;
+                for (uint32_t q = 0; q < u->nent; q++)
+                    live |= e->preds[e->vals[e->ents[u->ent0 + q] & ~CONFIRM_BIT].pred].mode ==
+                            PM_HS;
+                if (!live)
+                    continue;
+                x->flits[x->nflits].b = x->expr[k].lit;
+                x->flits[x->nflits].len = x->expr[k].litlen;
+                x->flits[x->nflits].uid = x->expr[k].uid;
+                x->flits[x->nflits].fold = x->expr[k].fold;
+                x->nflits++;
+            }
+            x->npat += x->nflits;
+        } else if ((rc = compile_db(e, x, x->expr, x->nexpr, &x->db, &x->npat, ps))) {
+            goto out;
+        }
+    }
     x->npat += npat;
     for (size_t k = 0; k < x->np; k++) {
         const epred *ep = &e->preds[x->preds[k]];
@@ -2292,8 +2351,11 @@ void kb_engine_free(kb_engine *e)
         hs_free_database(e->subs[xi].db);
         free(e->subs[xi].ints);
         free(e->subs[xi].preds);
-        for (size_t k = 0; k < e->subs[xi].nexpr; k++)
+        for (size_t k = 0; k < e->subs[xi].nexpr; k++) {
             free(e->subs[xi].expr[k].s);
+            free(e->subs[xi].expr[k].lit);
+        }
+        free(e->subs[xi].flits);
         free(e->subs[xi].expr);
         for (size_t k = 0; k < e->subs[xi].nrexpr; k++)
             free(e->subs[xi].rexpr[k].s);
@@ -2883,6 +2945,10 @@ static int scan_inst(const kb_engine *e, kb_engine_scratch *s, const esub *x)
 {
     if (x->nshort && scan_short(e, s, x))
         return KB_ENOMEM;
+    for (size_t k = 0; k < x->nflits; k++)
+        if (find_from((const unsigned char *)s->inst, s->inst_len, x->flits[k].b, x->flits[k].len,
+                      x->flits[k].fold))
+            uid_hit(e, s, x->flits[k].uid);
     if (x->db && hs_scan(x->db, s->inst, (unsigned)s->inst_len, 0, s->hs, on_hit, s) != HS_SUCCESS)
         return KB_ENOMEM;
     if (x->rdb) {

@@ -216,7 +216,9 @@ static void unit_basics(void **state)
     fx_rules(&fx, RULES);
     kb_engine_stats_get(fx.e, &st);
     assert_int_equal(st.rules, 9);
-    assert_true(st.hs_databases >= 2);
+    /* the regex prefilter; sets of a few literals are searched without a
+     * database (LIT_FEW), their literals still count as patterns */
+    assert_true(st.hs_databases >= 1);
     assert_true(st.hs_patterns >= 8);
 
     assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"x MimiKatz y\",\"Hashes\":\"a\"}",
