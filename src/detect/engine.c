@@ -724,8 +724,17 @@ static int utf8_valid(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        unsigned c = s[i];
+        unsigned c;
         size_t k;
+        if (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (!(x & 0x8080808080808080ull)) { /* eight ASCII bytes */
+                i += 8;
+                continue;
+            }
+        }
+        c = s[i];
         if (c < 0x80) {
             i++;
             continue;
