@@ -59,6 +59,7 @@ enum { PM_HS, PM_REF, PM_ALWAYS, PM_CONST };
 #define COST_HS 1u
 #define COST_REF 50u
 #define COST_SHORT 20u /* HS predicate with a short literal: it hits often */
+#define COST_ANCHORED 3u /* HS predicate of exact/prefix/suffix values or integers */
 #define ROUTE_MAX 512 /* cached routing entries per scratch */
 #define ROUTE_HASH 1024
 #define KEY_MIN 4 /* shortest literal that prefilters a regex (else HS_FLAG_PREFILTER) */
@@ -1748,10 +1749,23 @@ static int compile_subs(kb_engine *e)
 }
 
 /* Cost of the trigger a predicate needs when it must be watched. */
-static uint32_t pred_cost(const epred *ep)
+/* The cost of watching a predicate: how often it would wake its rule up
+ * for nothing, roughly. Exact, prefix and suffix values and integers
+ * (Image|endswith '\\powershell.exe', EventID) hit far more often than the
+ * longer substrings rules pair them with, so an AND watches the substring. */
+static uint32_t pred_cost(const kb_engine *e, uint32_t gp)
 {
+    const epred *ep = &e->preds[gp];
     switch (ep->mode) {
-    case PM_HS: return ep->shorty ? COST_SHORT : COST_HS;
+    case PM_HS: {
+        const kb_sigma_pred *p = pred_of(e, gp);
+        int anchored = ep->nv > 0 && p->kind == KB_SP_STR;
+        if (ep->shorty)
+            return COST_SHORT;
+        for (uint32_t vid = ep->v0; anchored && vid < ep->v0 + ep->nv; vid++)
+            anchored = e->vals[vid].is_int || in_trie(p, e->vals[vid].v);
+        return anchored ? COST_ANCHORED : COST_HS;
+    }
     case PM_REF: return COST_REF;
     case PM_CONST: return 0;
     default: return COST_INF;
@@ -1828,7 +1842,7 @@ static int analyse_rule(kb_engine *e, uint32_t ri)
             if (o->arg >= er->npreds)
                 goto always;
             n->val = e->preds[gp].z;
-            n->cost = pred_cost(&e->preds[gp]);
+            n->cost = pred_cost(e, gp);
             if (pred_req(e, gp, &n->req, &n->nreq))
                 n->any = 0;
             break;
