@@ -60,6 +60,7 @@ enum { PM_HS, PM_REF, PM_ALWAYS, PM_CONST };
 #define COST_REF 50u
 #define COST_SHORT 20u /* HS predicate with a short literal: it hits often */
 #define COST_ANCHORED 3u /* HS predicate of exact/prefix/suffix values or integers */
+#define COST_EVENTID 10u  /* HS predicate on EventID */
 #define ROUTE_MAX 512 /* cached routing entries per scratch */
 #define ROUTE_HASH 1024
 #define KEY_MIN 4 /* shortest literal that prefilters a regex (else HS_FLAG_PREFILTER) */
@@ -1762,6 +1763,8 @@ static uint32_t pred_cost(const kb_engine *e, uint32_t gp)
         int anchored = ep->nv > 0 && p->kind == KB_SP_STR;
         if (ep->shorty)
             return COST_SHORT;
+        if (ep->slot != NOSLOT && ep->slot == e->eventid_slot)
+            return COST_EVENTID; /* routing already checked it: it would always hit */
         for (uint32_t vid = ep->v0; anchored && vid < ep->v0 + ep->nv; vid++)
             anchored = e->vals[vid].is_int || in_trie(p, e->vals[vid].v);
         return anchored ? COST_ANCHORED : COST_HS;
