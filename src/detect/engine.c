@@ -61,6 +61,7 @@ enum { PM_HS, PM_REF, PM_ALWAYS, PM_CONST };
 #define COST_SHORT 20u /* HS predicate with a short literal: it hits often */
 #define COST_ANCHORED 3u /* HS predicate of exact/prefix/suffix values or integers */
 #define COST_EVENTID 10u  /* HS predicate on EventID */
+#define COST_CONFIRM 8u   /* HS predicate confirmed on hits (regexes, expressions) */
 #define ROUTE_MAX 512 /* cached routing entries per scratch */
 #define ROUTE_HASH 1024
 #define KEY_MIN 4 /* shortest literal that prefilters a regex (else HS_FLAG_PREFILTER) */
@@ -1765,9 +1766,21 @@ static uint32_t pred_cost(const kb_engine *e, uint32_t gp)
             return COST_SHORT;
         if (ep->slot != NOSLOT && ep->slot == e->eventid_slot)
             return COST_EVENTID; /* routing already checked it: it would always hit */
-        for (uint32_t vid = ep->v0; anchored && vid < ep->v0 + ep->nv; vid++)
-            anchored = e->vals[vid].is_int || in_trie(p, e->vals[vid].v);
-        return anchored ? COST_ANCHORED : COST_HS;
+        int exact = 1;
+        size_t minlen = SIZE_MAX;
+        if (ep->confirm)
+            return COST_CONFIRM;
+        for (uint32_t vid = ep->v0; anchored && vid < ep->v0 + ep->nv; vid++) {
+            const kb_sigma_val *v = e->vals[vid].v;
+            size_t len = v->lit ? v->litlen : v->ntok;
+            anchored = e->vals[vid].is_int || in_trie(p, v);
+            exact &= e->vals[vid].is_int || (v->lit && v->anchor == 0);
+            if (len < minlen)
+                minlen = len;
+        }
+        if (!anchored)
+            return COST_HS;
+        return (exact ? COST_ANCHORED - 1 : COST_ANCHORED) + (minlen <= SHORT_MAX ? 3 : 0);
     }
     case PM_REF: return COST_REF;
     case PM_CONST: return 0;
