@@ -60,8 +60,8 @@ enum { PM_HS, PM_REF, PM_ALWAYS, PM_CONST };
 #define COST_REF 50u
 #define COST_SHORT 20u /* HS predicate with a short literal: it hits often */
 #define COST_ANCHORED 3u /* HS predicate of exact/prefix/suffix values or integers */
-#define COST_EVENTID 10u  /* HS predicate on EventID */
-#define COST_CONFIRM 8u   /* HS predicate confirmed on hits (regexes, expressions) */
+#define COST_EVENTID 10u /* HS predicate on EventID */
+#define COST_CONFIRM 8u  /* HS predicate confirmed on hits (regexes, expressions) */
 #define ROUTE_MAX 512 /* cached routing entries per scratch */
 #define ROUTE_HASH 1024
 #define KEY_MIN 4 /* shortest literal that prefilters a regex (else HS_FLAG_PREFILTER) */
@@ -820,8 +820,7 @@ enum { VR_TRIE, VR_LITS, VR_KEY, VR_EXPR };
 
 #define DASH_MAX 2 /* windash tokens expanded into variants (5^n literals) */
 /* what KB_SIGMA_TOK_DASH matches (sigma-match.c's match_one) */
-static const char *const windash[5] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94",
-                                       "\xe2\x80\x95"};
+static const char *const windash[5] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94", "\xe2\x80\x95"};
 
 static int value_class(const kb_sigma_pred *p, const kb_sigma_val *v)
 {
@@ -1537,9 +1536,10 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
                 rc = KB_ENOMEM;
                 goto out;
             }
-            for (size_t k = 0; k < r->len; k++)
-                x->expr[x->nexpr].lit[k] =
-                    (char)(r->fold ? lower((unsigned char)r->bytes[k]) : (unsigned char)r->bytes[k]);
+            for (size_t k = 0; k < r->len; k++) {
+                unsigned char c = (unsigned char)r->bytes[k];
+                x->expr[x->nexpr].lit[k] = (char)(r->fold ? lower(c) : c);
+            }
             x->expr[x->nexpr].litlen = (uint32_t)r->len;
             x->expr[x->nexpr].fold = r->fold;
             x->nexpr++;
@@ -1669,8 +1669,8 @@ static int compile_sub(kb_engine *e, esub *x, patset *ps)
                 const euid *u = &e->uids[x->expr[k].uid];
                 int live = 0;
                 for (uint32_t q = 0; q < u->nent; q++)
-                    live |= e->preds[e->vals[e->ents[u->ent0 + q] & ~CONFIRM_BIT].pred].mode ==
-                            PM_HS;
+                    live |=
+                        e->preds[e->vals[e->ents[u->ent0 + q] & ~CONFIRM_BIT].pred].mode == PM_HS;
                 if (!live)
                     continue;
                 x->flits[x->nflits].b = x->expr[k].lit;
@@ -2790,8 +2790,7 @@ static void value_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
 }
 
 /* Wildcard value g (build_globs) on subject h: as sigma_glob decides. */
-static int glob_fits(const kb_engine *e, const eglob *g, const unsigned char *h, size_t n,
-                     int fold)
+static int glob_fits(const kb_engine *e, const eglob *g, const unsigned char *h, size_t n, int fold)
 {
     const unsigned char *p = h, *end = h + n;
     for (uint32_t k = 0; k < g->nrun; k++) {

@@ -548,8 +548,6 @@ static void *arena_copy(kb_arena *a, const void *p, size_t n)
     return d;
 }
 
-/* Keeps code (freed with the ruleset) and its source (a list in rs->arena,
- * for engines that prefilter regexes: sigma_re_source). */
 /* A Sigma `re` value only asks whether the subject matches, and a regex
  * matches the same subjects whether its `.*` are greedy or lazy. Greedy
  * `.*` between literals backtrack through the whole subject once per
@@ -575,7 +573,7 @@ static size_t lazy_dotstar(const char *re, size_t len, char *out)
             if (re[i + 1] == '*')
                 return 0;
             for (size_t j = i + 2; j < len && re[j] != ')' && re[j] != ':'; j++)
-                if (strchr(">(Cx|PR&0123456789+-", re[j]) && !(j == i + 2 && strchr("=!<:", re[j])))
+                if (strchr(">(Cx|PR&0123456789+-", re[j]))
                     return 0;
         }
     }
@@ -623,6 +621,8 @@ static size_t lazy_dotstar(const char *re, size_t len, char *out)
     return n >= 2 ? o : 0;
 }
 
+/* Keeps code (freed with the ruleset) and its source (a list in rs->arena,
+ * for engines that prefilter regexes: sigma_re_source). */
 static int register_re(kb_ruleset *rs, void *code, const char *src, size_t len)
 {
     sigma_re_src *rsrc = kb_arena_alloc(rs->arena, sizeof(*rsrc));
@@ -885,8 +885,8 @@ static int compile_values(cstate *cs, const kb_yaml_node *val, uint64_t mods, in
                     opts |= PCRE2_DOTALL;
                 {
                     char lazy[1024];
-                    size_t ll = n->len * 2 + 1 <= sizeof lazy ? lazy_dotstar(n->str, n->len, lazy)
-                                                              : 0;
+                    size_t ll =
+                        n->len * 2 + 1 <= sizeof lazy ? lazy_dotstar(n->str, n->len, lazy) : 0;
                     code = ll ? pcre2_compile((PCRE2_SPTR)lazy, ll, opts, &ec, &eo, NULL) : NULL;
                     if (!code)
                         code = pcre2_compile((PCRE2_SPTR)n->str, n->len, opts, &ec, &eo, NULL);
