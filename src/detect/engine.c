@@ -6,14 +6,19 @@
  *     pattern set, so an event scans only the sets of the groups whose
  *     logsource applies to it;
  *   - a set finds its values through: tries (case-insensitive exact, prefix
- *     and suffix literals), a sorted integer index (EventID: 4688 compares
+ *     and suffix literals, and such values with windash dashes as their
+ *     dash variants), a sorted integer index (EventID: 4688 compares
  *     numerically with fields that read as integers), and literals: each
  *     distinct literal has one id whose entries are the values it stands
  *     for. A substring value is its literal (windash: one literal per dash
  *     variant); a value with wildcards is found by its longest literal run
  *     and confirmed on the instance (the reference's glob); literals of more
  *     than SHORT_MAX bytes go to a Hyperscan literal database, shorter ones
- *     to a bigram/trigram table (they hit often and slow Hyperscan down);
+ *     to a bigram/trigram table (they hit often and slow Hyperscan down;
+ *     a set with only a few of them searches each with memchr). A set of
+ *     at most LIT_FEW long literals and no expression skips Hyperscan:
+ *     find_from searches each. A wildcard value of literal runs and `*`
+ *     is confirmed by its runs in order (glob_fits), others by sigma_glob;
  *   - a regex is found by the longest literal it requires, or else by
  *     Hyperscan in HS_FLAG_PREFILTER | HS_FLAG_UTF8 mode (scanned over
  *     valid UTF-8 only, every id hits otherwise), then confirmed by PCRE2
@@ -28,7 +33,9 @@
  *     them deviates from z. A rule is evaluated only when a watched HS
  *     predicate got a hit or the field of a watched REF predicate is
  *     present; rules true on an empty event, or watching a keyword, are
- *     evaluated for every event their logsource admits;
+ *     evaluated for every event their logsource admits. Where an AND lets
+ *     one child be watched, pred_cost picks the one least likely to hit
+ *     (substrings before anchored values, EventID last);
  *   - the EventID values a rule requires (a predicate ANDed at the top of
  *     its program with only integer values), for routing;
  *   - the pattern sets compile on COMPILE_THREADS threads.
