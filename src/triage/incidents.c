@@ -1438,7 +1438,8 @@ int kb_triage_run(const kb_triage_policy *pol, kb_assets *assets, const kb_vulns
         rc = KB_ENOMEM;
         goto out;
     }
-    qsort(al->v, al->n, sizeof *al->v, cmp_ts);
+    if (al->n) /* qsort must not be given a NULL array, even empty */
+        qsort(al->v, al->n, sizeof *al->v, cmp_ts);
     res->stats.alerts = al->n;
     for (size_t i = 0; i < al->n; i++) {
         ialert *x = &al->v[i];
@@ -1514,7 +1515,8 @@ int kb_triage_run(const kb_triage_policy *pol, kb_assets *assets, const kb_vulns
         if (choose_type(pol, r.groups[i]))
             if (r.groups[i]->type < 0)
                 res->stats.unconfirmed++;
-    qsort(r.groups, r.ngroups, sizeof *r.groups, cmp_group);
+    if (r.ngroups)
+        qsort(r.groups, r.ngroups, sizeof *r.groups, cmp_group);
     attach_sources(&r);
     for (size_t i = 0; i < r.ngroups; i++) {
         group *g = r.groups[i];
