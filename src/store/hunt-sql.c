@@ -81,6 +81,7 @@ typedef struct cstate {
     kb_hunt_sql *q;
     kb_hunt_error *err;
     int failed;
+    struct kb_hunt_residual *res; /* compiling a query with a residual */
 } cstate;
 
 static int fail(cstate *cs, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -217,7 +218,7 @@ static int resolve(cstate *cs, kb_str f, size_t pos, fref *r)
         if (!known)
             return unknown_field(cs, f, pos);
     }
-    if (!kb_store_backend_of(cs->st)->raw_fields)
+    if (!kb_store_backend_of(cs->st)->raw_fields && !cs->res)
         return fail(cs, pos, "raw field '%.*s' can be searched in the SQLite store only (this"
                              " store is %s); use a canonical field",
                     (int)f.len, f.p, kb_store_backend_of(cs->st)->name);
@@ -235,6 +236,22 @@ static int put_expr(cstate *cs, const fref *r)
 {
     if (r->kind == FR_COL)
         return put(cs, r->expr);
+    if (cs->res) {
+        /* Extracted in C by kb_hunt_run into kb_hunt_hits.rN. */
+        struct kb_hunt_residual *res = cs->res;
+        size_t k = 0;
+        char col[32];
+        while (k < res->nraw &&
+               !kb_str_eq(res->fields[k].p, res->fields[k].len, r->raw.p, r->raw.len))
+            k++;
+        if (k == res->nraw) {
+            if (k >= sizeof res->fields / sizeof res->fields[0])
+                return fail(cs, 0, "too many raw fields in the pipes");
+            res->fields[res->nraw++] = r->raw;
+        }
+        snprintf(col, sizeof col, "h.r%zu", k);
+        return put(cs, col);
+    }
     if (put(cs, "kb_raw_field(" RAW_EXPR ", e.format, ") ||
         param(cs, KB_SV_STRV(r->raw.p, r->raw.len)))
         return -1;
@@ -473,6 +490,149 @@ static int compile_node(cstate *cs, int id)
     }
 }
 
+/* ---- the residual ---------------------------------------------------------- */
+
+/* Whether a field name is none of the columns (mirrors resolve()). */
+static int is_raw_name(kb_str f)
+{
+    int c = kb_canon_find(f.p, f.len);
+    if (c >= 0 && c != KB_F_LOG_FILE_PATH && c != KB_F_LOG_OFFSET && kb_store_column_of(c))
+        return 0;
+    for (size_t i = 0; i < NEXTRAS; i++)
+        if (kb_str_eqz(f.p, f.len, extras[i].name))
+            return 0;
+    return !(kb_obs_kind_find(f.p, f.len) >= 0 || kb_str_eqz(f.p, f.len, "observable"));
+}
+
+/* Marks the subtrees holding a raw field or free-text term. */
+static int mark_raw(const kb_hunt *h, int id, unsigned char *raw)
+{
+    const hnode *n = &h->nodes[id];
+    int r;
+    switch (n->type) {
+    case HN_TERM:
+        r = n->op == HOP_TEXT || is_raw_name(n->field);
+        break;
+    case HN_NOT:
+        r = mark_raw(h, n->a, raw);
+        break;
+    default:
+        r = mark_raw(h, n->a, raw);
+        r = mark_raw(h, n->b, raw) || r;
+    }
+    raw[id] = (unsigned char)r;
+    return r;
+}
+
+/* Whether the pipes read a raw field. */
+static int pipes_raw(const kb_hunt *h)
+{
+    for (int i = 0; i < h->nby; i++)
+        if (is_raw_name(h->by[i].field))
+            return 1;
+    for (int i = 0; i < h->ncols; i++)
+        if (h->cols[i].agg != AGG_COUNT && is_raw_name(h->cols[i].field))
+            return 1;
+    if (!h->has_stats && !h->has_fields)
+        for (int i = 0; i < h->nsorts; i++)
+            if (is_raw_name(h->sorts[i].key))
+                return 1;
+    return 0;
+}
+
+/* Whether SQL can narrow the candidates of subtree id (a necessary
+ * condition exists): raw-free subtrees, AND with one such side, OR with
+ * both. A raw term, or NOT over one, says nothing. */
+static int pre_needed(const struct kb_hunt_residual *res, int id)
+{
+    const hnode *n = &res->h->nodes[id];
+    if (!res->raw[id])
+        return 1;
+    if (n->type == HN_AND)
+        return pre_needed(res, n->a) || pre_needed(res, n->b);
+    if (n->type == HN_OR)
+        return pre_needed(res, n->a) && pre_needed(res, n->b);
+    return 0;
+}
+
+/* Writes the necessary condition of subtree id (pre_needed(id) holds). */
+static int compile_pre(cstate *cs, int id)
+{
+    const hnode *n = &cs->h->nodes[id];
+    int na, nb;
+    if (!cs->res->raw[id])
+        return compile_node(cs, id);
+    na = pre_needed(cs->res, n->a);
+    nb = pre_needed(cs->res, n->b);
+    if (na && nb)
+        return put(cs, "(") || compile_pre(cs, n->a) ||
+                       put(cs, n->type == HN_AND ? " AND " : " OR ") || compile_pre(cs, n->b) ||
+                       put(cs, ")")
+                   ? -1
+                   : 0;
+    return compile_pre(cs, na ? n->a : n->b);
+}
+
+/* Selects the value (1/0) of each maximal raw-free subtree under a raw one,
+ * and checks the raw terms' fields. */
+static int compile_cols(cstate *cs, int id)
+{
+    struct kb_hunt_residual *res = cs->res;
+    const hnode *n = &cs->h->nodes[id];
+    if (!res->raw[id]) {
+        if (res->ncols >= 48)
+            return fail(cs, n->pos, "too many terms next to raw fields (at most 48 groups)");
+        res->col[id] = res->ncols++;
+        return put(cs, ", CASE WHEN ") || compile_node(cs, id) || put(cs, " THEN 1 ELSE 0 END")
+                   ? -1
+                   : 0;
+    }
+    switch (n->type) {
+    case HN_TERM:
+        if (n->op != HOP_TEXT) {
+            fref r;
+            return resolve(cs, n->field, n->pos, &r);
+        }
+        return 0;
+    case HN_NOT:
+        return compile_cols(cs, n->a);
+    default:
+        return compile_cols(cs, n->a) || compile_cols(cs, n->b) ? -1 : 0;
+    }
+}
+
+/* The candidates query: the event's record and the values of the SQL
+ * parts, narrowed by what SQL can answer, one page of ids at a time. */
+static int compile_candidates(cstate *cs, int64_t since)
+{
+    struct kb_hunt_residual *res = cs->res;
+    const kb_hunt *h = cs->h;
+    int where = 0;
+
+    res->root = h->root >= 0 && res->raw[h->root] ? h->root : -1;
+    if (put(cs, "SELECT e.id, e.format, e.raw, e.blk, e.boff, e.raw_len"))
+        return -1;
+    if (res->root >= 0 && compile_cols(cs, res->root))
+        return -1;
+    if (put(cs, " FROM events e LEFT JOIN sources s ON s.id = e.source_id WHERE "))
+        return -1;
+    if (h->root >= 0 && pre_needed(res, h->root)) {
+        if (compile_pre(cs, h->root))
+            return -1;
+        where = 1;
+    }
+    if (since != KB_TIME_NONE &&
+        (put(cs, where ? " AND e.ts >= " : "e.ts >= ") || param(cs, KB_SV_INTV(since))))
+        return -1;
+    if (put(cs, where || since != KB_TIME_NONE ? " AND e.id > " : "e.id > "))
+        return -1;
+    res->p_after = cs->q->nparams;
+    if (param(cs, KB_SV_INTV(0)) || put(cs, " ORDER BY e.id LIMIT "))
+        return -1;
+    res->p_limit = cs->q->nparams;
+    return param(cs, KB_SV_INTV(RES_PAGE));
+}
+
 /* ---- the statement ------------------------------------------------------- */
 
 static int select_events(cstate *cs)
@@ -543,24 +703,55 @@ static int select_cols(cstate *cs)
 int kb_hunt_compile(const kb_hunt *h, kb_store *st, int64_t since, kb_hunt_sql *q,
                     kb_hunt_error *err)
 {
-    cstate cs = {h, st, q, err, 0};
+    return kb_hunt_compile_ex(h, st, since, 0, q, err);
+}
+
+int kb_hunt_compile_ex(const kb_hunt *h, kb_store *st, int64_t since, int flags,
+                       kb_hunt_sql *q, kb_hunt_error *err)
+{
+    cstate cs = {h, st, q, err, 0, NULL};
     int where = 0;
+    unsigned char raw[KB_HUNT_MAX_NODES] = {0};
 
     memset(q, 0, sizeof *q);
     memset(err, 0, sizeof *err);
     kb_buf_init(&q->sql, 1 << 20);
     if (!(q->arena = kb_arena_new(4096, 8 * KB_HUNT_MAX_LEN + 65536)))
         return fail(&cs, 0, "out of memory"), KB_ENOMEM;
+    if ((flags & KB_HUNT_FORCE_RESIDUAL ||
+         (flags & KB_HUNT_RESIDUAL && !kb_store_backend_of(st)->raw_fields)) &&
+        ((h->root >= 0 && mark_raw(h, h->root, raw)) || pipes_raw(h))) {
+        struct kb_hunt_residual *res = kb_calloc(1, sizeof *res);
+        if (!res)
+            return fail(&cs, 0, "out of memory"), KB_ENOMEM;
+        q->res = cs.res = res;
+        res->h = h;
+        memcpy(res->raw, raw, sizeof raw);
+        for (int i = 0; i < KB_HUNT_MAX_NODES; i++)
+            res->col[i] = -1;
+        if (compile_candidates(&cs, since))
+            return KB_EPARSE;
+        /* The candidates query moves to res; the main one reads the hits. */
+        res->sql = q->sql;
+        kb_buf_init(&q->sql, 1 << 20);
+        memcpy(res->params, q->params, q->nparams * sizeof q->params[0]);
+        res->nparams = q->nparams;
+        q->nparams = 0;
+    }
     if ((h->has_stats || h->has_fields) ? select_cols(&cs) : select_events(&cs))
         return KB_EPARSE;
-    if (put(&cs, " FROM events e LEFT JOIN sources s ON s.id = e.source_id"))
+    if (put(&cs, cs.res ? " FROM events e JOIN kb_hunt_hits h ON h.id = e.id"
+                          " LEFT JOIN sources s ON s.id = e.source_id"
+                        : " FROM events e LEFT JOIN sources s ON s.id = e.source_id"))
         return KB_EPARSE;
-    if (h->root >= 0) {
+    if (cs.res) {
+        /* The filter and --since were applied to the candidates. */
+    } else if (h->root >= 0) {
         if (put(&cs, " WHERE ") || compile_node(&cs, h->root))
             return KB_EPARSE;
         where = 1;
     }
-    if (since != KB_TIME_NONE) {
+    if (since != KB_TIME_NONE && !cs.res) {
         if (put(&cs, where ? " AND e.ts >= " : " WHERE e.ts >= ") ||
             param(&cs, KB_SV_INTV(since)))
             return KB_EPARSE;
@@ -628,6 +819,11 @@ int kb_hunt_compile(const kb_hunt *h, kb_store *st, int64_t since, kb_hunt_sql *
 
 void kb_hunt_sql_release(kb_hunt_sql *q)
 {
+    if (q->res) {
+        kb_buf_release(&q->res->sql);
+        kb_free(q->res);
+        q->res = NULL;
+    }
     kb_buf_release(&q->sql);
     kb_arena_free(q->arena);
     q->arena = NULL;
@@ -635,6 +831,15 @@ void kb_hunt_sql_release(kb_hunt_sql *q)
 
 int kb_hunt_explain(kb_store *st, const kb_hunt_sql *q, FILE *f)
 {
+    int rc;
+    if (q->res) {
+        /* The main statement reads kb_hunt_hits: create it (empty) so the
+         * back end can plan it. */
+        if ((rc = kb_hunt_residual_explain(st, q, f)) ||
+            (rc = kb_hunt_hits_table(st, q->res, 1)))
+            return rc;
+        fputs("then over the hits (kb_hunt_hits h):\n", f);
+    }
     fprintf(f, "sql: %s\n", q->sql.data ? q->sql.data : "");
     for (size_t i = 0; i < q->nparams; i++) {
         const kb_sval *v = &q->params[i];
@@ -645,5 +850,8 @@ int kb_hunt_explain(kb_store *st, const kb_hunt_sql *q, FILE *f)
         else
             fprintf(f, "  ?%zu = NULL\n", i + 1);
     }
-    return kb_store_backend_of(st)->explain(st, q->sql.data, q->params, q->nparams, f);
+    rc = kb_store_backend_of(st)->explain(st, q->sql.data, q->params, q->nparams, f);
+    if (q->res)
+        kb_hunt_hits_table(st, q->res, 0);
+    return rc;
 }
