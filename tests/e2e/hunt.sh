@@ -38,6 +38,21 @@ $K hunt -o csv 'destination.ip:10.0.0.0/8 | stats count() by destination.ip | so
 printf 'destination.ip,count\n10.1.0.80,5\n10.1.20.10,2\n' | cmp -s - "$tmp/csv" || fail "stats csv: $(cat "$tmp/csv")"
 $K hunt -o jsonl 'Image:*powershell* | fields host.name, user.name | head 1' |
     grep -qx '{"host.name":"PC-0042.corp.example.com","user.name":"alice"}' || fail "raw field hunt"
+# Raw fields and free text: SQLite's SQL functions and the residual that
+# koban evaluates in C (PostgreSQL's path, forced here) print the same lines
+# (pg.sh runs the same list against PostgreSQL).
+grep -v '^#' "$(dirname "$0")/lib/raw-hunts.txt" >"$tmp/raw-hunts"
+while IFS='	' read -r n q; do
+    a=$($K hunt -o jsonl "$q" 2>/dev/null)
+    b=$(KOBAN_HUNT_RESIDUAL=1 $K hunt -o jsonl "$q" 2>/dev/null)
+    [ "$(printf '%s\n' "$a" | grep -c .)" -eq "$n" ] || fail "raw hunt '$q': $(printf '%s\n' "$a" | grep -c .) lines, expected $n"
+    [ "$a" = "$b" ] || fail "raw hunt '$q': the residual in C differs: $b (SQL: $a)"
+done <"$tmp/raw-hunts"
+$K hunt -o jsonl '"failed password" | stats count()' | grep -qx '{"count":6}' || fail "free text is case-insensitive"
+KOBAN_HUNT_RESIDUAL=1 $K hunt --explain 'host.name:PC* and Image:*powershell*' >"$tmp/res.exp"
+grep -q '^residual (koban evaluates it in C.*: (sql#1 and raw(Image):"\*powershell\*")$' "$tmp/res.exp" ||
+    fail "explain shows the residual: $(cat "$tmp/res.exp")"
+grep -q '^candidates sql.*WHERE (e.host_name LIKE ? ESCAPE' "$tmp/res.exp" || fail "explain: the candidates are narrowed in SQL"
 $K hunt -o jsonl --ask where-hash 7353f60b1739074eb17c5f4dddefe239 |
     grep -q '"host.name":"PC-0042.corp.example.com","count":1' || fail "ask where-hash"
 n=$($K hunt -o jsonl --ask host-activity bastion-1 2026-11-20T08:55:05Z 2026-11-20T08:55:12Z | wc -l)

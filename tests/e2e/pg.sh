@@ -5,7 +5,10 @@ set -u
 koban=${1:?usage: pg.sh KOBAN}
 dir=$(dirname "$koban")
 [ -x "$dir/test_store" ] || { echo "SKIP: $dir/test_store not built" >&2; exit 77; }
-exec sh scripts/pg-test.sh sh -c '
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+sh scripts/pg-test.sh sh -c '
     set -e
     "$1/test_store"
     "$1/test_store_module"
@@ -25,5 +28,23 @@ exec sh scripts/pg-test.sh sh -c '
     [ "$a" = "$($K hunt -o jsonl "source.ip:198.51.100.23 | stats count()")" ] && [ "$a" != "{\"count\":0}" ] &&
         [ "$b" = "$($K hunt -o jsonl "destination.ip:10.1.0.80 | stats count()")" ] && [ "$b" != "{\"count\":0}" ] ||
         { echo "FAIL: pg pivots after migration 3 ($a, $b)" >&2; exit 1; }
+    # Raw fields and free text (the residual, evaluated in C): the same
+    # list as hunt.sh, with the same output as SQLite loaded the same way.
+    $K load -q demo/incident
+    L="$2 --data $3/sq"
+    env -u KOBAN_STORE $L load -q demo/incident/ids demo/incident/linux demo/incident/zeek
+    env -u KOBAN_STORE $L load -q demo/incident
+    grep -v "^#" tests/e2e/lib/raw-hunts.txt >"$3/raw-hunts"
+    while IFS="	" read -r n q; do
+        a=$($K hunt -o jsonl "$q" 2>/dev/null) || { echo "FAIL: pg raw hunt $q: exit $?" >&2; exit 1; }
+        b=$(env -u KOBAN_STORE $L hunt -o jsonl "$q" 2>/dev/null)
+        [ "$(printf "%s\n" "$a" | grep -c .)" -eq "$n" ] ||
+            { echo "FAIL: pg raw hunt $q: $(printf "%s\n" "$a" | grep -c .) lines, expected $n" >&2; exit 1; }
+        [ "$a" = "$b" ] || { echo "FAIL: pg raw hunt $q: $a (SQLite: $b)" >&2; exit 1; }
+    done <"$3/raw-hunts"
+    $K hunt --explain "host.name:PC* and Image:*powershell*" | grep -q "^residual .*(sql#1 and raw(Image)" ||
+        { echo "FAIL: pg explain shows no residual" >&2; exit 1; }
+    n=$($K hunt -o jsonl --ask process-tree PC-0042.corp.example.com 6644 | wc -l)
+    [ "$n" -eq 4 ] || { echo "FAIL: pg ask process-tree: $n rows, expected 4" >&2; exit 1; }
     echo "postgresql: all checks passed"
-' sh "$dir" "$koban"
+' sh "$dir" "$koban" "$tmp"
