@@ -31,14 +31,14 @@ typedef struct rrun {
     kb_store *st;
     const struct kb_hunt_residual *res;
     kb_raw_extractor *x;
-    int64_t blk;         /* block held in `block`, -1 none */
+    int64_t blk; /* block held in `block`, -1 none */
     kb_buf block, rec, pat;
-    const char *rp;      /* the current row's record (NULL: not read yet) */
+    const char *rp; /* the current row's record (NULL: not read yet) */
     size_t rn;
-    int rstate;          /* 0 not read, 1 read, -1 none */
+    int rstate; /* 0 not read, 1 read, -1 none */
     char fmt[64];
-    int64_t last;        /* highest id seen */
-    size_t rows;         /* candidates in this page */
+    int64_t last; /* highest id seen */
+    size_t rows;  /* candidates in this page */
     uint64_t candidates, hits;
     /* This page's hits: ids, and for each the raw fields (offset into
      * vals, length, or -1 when missing). */
@@ -145,7 +145,8 @@ static int block_row(void *ud, size_t ncol, const kb_sval *c, const char *const 
 {
     rrun *r = ud;
     (void)names;
-    if (ncol && c[0].type == KB_SV_BLOB && kb_store_raw_decompress(c[0].p, c[0].len, &r->block) == KB_OK)
+    if (ncol && c[0].type == KB_SV_BLOB &&
+        kb_store_raw_decompress(c[0].p, c[0].len, &r->block) == KB_OK)
         return 1;
     return 0;
 }
@@ -166,7 +167,8 @@ static int record(rrun *r, const kb_sval *c)
         if (c[3].i != r->blk) {
             kb_sval p = KB_SV_INTV(c[3].i);
             r->blk = -1;
-            if (kb_store_exec(r->st, "SELECT data FROM blocks WHERE id = ?", &p, 1, block_row, r) != 1)
+            if (kb_store_exec(r->st, "SELECT data FROM blocks WHERE id = ?", &p, 1, block_row, r) !=
+                1)
                 return 0;
             r->blk = c[3].i;
         }
@@ -193,8 +195,8 @@ static int term(rrun *r, const kb_sval *c, const hnode *t)
 {
     const char *v;
     size_t n;
-    int wild = !t->quoted && (memchr(t->value.p, '*', t->value.len) ||
-                              memchr(t->value.p, '?', t->value.len));
+    int wild = !t->quoted &&
+               (memchr(t->value.p, '*', t->value.len) || memchr(t->value.p, '?', t->value.len));
     if (t->op == HOP_TEXT) {
         if (!record(r, c))
             return 0;
@@ -445,7 +447,8 @@ int kb_hunt_residual_explain(kb_store *st, const kb_hunt_sql *q, FILE *f)
             fprintf(f, " %.*s (h.r%zu)", (int)res->fields[k].len, res->fields[k].p, k);
         fputc('\n', f);
     }
-    fprintf(f, "candidates sql (pages of %d ids): %s\n", RES_PAGE, res->sql.data ? res->sql.data : "");
+    fprintf(f, "candidates sql (pages of %d ids): %s\n", RES_PAGE,
+            res->sql.data ? res->sql.data : "");
     for (size_t i = 0; i < res->nparams; i++) {
         const kb_sval *v = &res->params[i];
         if (v->type == KB_SV_INT)

@@ -700,6 +700,51 @@ static int select_cols(cstate *cs)
     return 0;
 }
 
+/* `FIELD:VALUE | stats count()` on an indicator field (or `KIND:VALUE`)
+ * is one lookup in obs_counts (schema 4): the sightings of the value,
+ * per field mask, kept at load time. Returns 1 when it wrote the query. */
+static int count_pivot(cstate *cs, int64_t since)
+{
+    const kb_hunt *h = cs->h;
+    const hnode *n;
+    int c, kind = -1;
+    int64_t fbit = 0;
+    const char *kn;
+
+    if (!h->has_stats || h->ncols != 1 || h->cols[0].agg != AGG_COUNT || h->nby ||
+        h->root < 0 || since != KB_TIME_NONE || h->nsorts > 1 ||
+        (h->nsorts == 1 && !kb_str_eqz(h->sorts[0].key.p, h->sorts[0].key.len, h->cols[0].title)))
+        return 0;
+    n = &h->nodes[h->root];
+    if (n->type != HN_TERM || n->op != HOP_EQ || has_wild(n) ||
+        (!n->quoted && memchr(n->value.p, '/', n->value.len)))
+        return 0;
+    c = kb_canon_find(n->field.p, n->field.len);
+    if (c >= 0 && kb_store_column_of(c) && obs_of(c) >= 0 && kb_obs_field_bit(c)) {
+        kind = obs_of(c);
+        fbit = kb_obs_field_bit(c);
+    } else if (c < 0) {
+        kind = kb_obs_kind_find(n->field.p, n->field.len);
+    }
+    if (kind < 0)
+        return 0;
+    kn = kb_obs_kind_name(kind);
+    if (put(cs, "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM obs_counts WHERE vid IN (SELECT "
+                "id FROM"
+                " obs_values WHERE kind = ") ||
+        param(cs, KB_SV_STRV(kn, strlen(kn))) || put(cs, " AND value = ") ||
+        param(cs, KB_SV_STRV(n->value.p, n->value.len)) || put(cs, ")"))
+        return -1;
+    if (fbit && (put(cs, " AND (fm & ") || param(cs, KB_SV_INTV(fbit)) || put(cs, ") <> 0")))
+        return -1;
+    if (h->head >= 0 && (put(cs, " LIMIT ") || param(cs, KB_SV_INTV(h->head))))
+        return -1;
+    cs->q->titles[0] = h->cols[0].title;
+    cs->q->is_time[0] = 0;
+    cs->q->ncols = 1;
+    return 1;
+}
+
 int kb_hunt_compile(const kb_hunt *h, kb_store *st, int64_t since, kb_hunt_sql *q,
                     kb_hunt_error *err)
 {
@@ -737,6 +782,11 @@ int kb_hunt_compile_ex(const kb_hunt *h, kb_store *st, int64_t since, int flags,
         memcpy(res->params, q->params, q->nparams * sizeof q->params[0]);
         res->nparams = q->nparams;
         q->nparams = 0;
+    }
+    if (!cs.res) {
+        int cp = count_pivot(&cs, since);
+        if (cp)
+            return cp > 0 ? KB_OK : KB_EPARSE;
     }
     if ((h->has_stats || h->has_fields) ? select_cols(&cs) : select_events(&cs))
         return KB_EPARSE;

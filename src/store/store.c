@@ -417,8 +417,24 @@ static int ddl_v3(kb_store *st, kb_buf *b)
     return rc ? KB_ENOMEM : KB_OK;
 }
 
+/* Migration 4: per (value, field mask) event counts, so that counting a
+ * pivot (`source.ip:X | stats count()`) is one lookup however often the
+ * value was seen. Kept by the loader (flush_obs) and by prune. */
+static int ddl_v4(kb_store *st, kb_buf *b)
+{
+    const kb_store_backend *be = st->be;
+    int rc = kb_buf_printf(b,
+                           "CREATE TABLE obs_counts (vid BIGINT NOT NULL, fm BIGINT NOT NULL,"
+                           " n BIGINT NOT NULL, PRIMARY KEY (vid, fm))%s;\n"
+                           "INSERT INTO obs_counts (vid, fm, n) SELECT vid, fm, COUNT(*)"
+                           " FROM obs_events GROUP BY vid, fm;\n",
+                           be->t_clustered ? be->t_clustered : "");
+    return rc ? KB_ENOMEM : KB_OK;
+}
+
 typedef int (*migration_fn)(kb_store *st, kb_buf *b);
-static const migration_fn migrations[KB_STORE_SCHEMA_VERSION] = {ddl_v1, ddl_v2, ddl_v3};
+static const migration_fn migrations[KB_STORE_SCHEMA_VERSION] = {ddl_v1, ddl_v2, ddl_v3,
+                                                                  ddl_v4};
 
 int kb_store_schema_version(kb_store *st)
 {
@@ -485,6 +501,9 @@ static int migrate(kb_store *st)
 /* obs_events rows per multi-row INSERT (2 parameters each), and events
  * rows per multi-row INSERT (own_ids back ends only). */
 #define OBS_ROWS 32
+/* obs_counts rows per multi-row upsert. */
+#define CNT_ROWS 32
+#define CNT_UPSERT " ON CONFLICT (vid, fm) DO UPDATE SET n = obs_counts.n + excluded.n"
 #define EV_ROWS 8
 #define EV_PARAMS (NCOLS + NEXTRA + 1)
 
@@ -553,11 +572,17 @@ static int build_sql(kb_store *st)
     for (int i = 1; i < OBS_ROWS; i++)
         rc |= kb_buf_puts(&b, ", (?, ?, ?)");
     st->sql_obs_multi = b.data;
+    kb_buf_init(&b, 0);
+    rc |= kb_buf_puts(&b, "INSERT INTO obs_counts (vid, fm, n) VALUES (?, ?, ?)");
+    for (int i = 1; i < CNT_ROWS; i++)
+        rc |= kb_buf_puts(&b, ", (?, ?, ?)");
+    rc |= kb_buf_puts(&b, CNT_UPSERT);
+    st->sql_cnt_multi = b.data;
     st->sql_ins_event = event_sql(0, 1);
     st->sql_ins_event_id = event_sql(1, 1);
     st->sql_ins_events = event_sql(1, EV_ROWS);
-    if (rc || !st->sql_obs_multi || !st->sql_ins_event || !st->sql_ins_event_id ||
-        !st->sql_ins_events)
+    if (rc || !st->sql_obs_multi || !st->sql_cnt_multi || !st->sql_ins_event ||
+        !st->sql_ins_event_id || !st->sql_ins_events)
         return kb_store_fail(st, "out of memory");
     return KB_OK;
 }
@@ -656,6 +681,8 @@ void kb_store_close(kb_store *st)
     kb_free(st->sql_ins_event_id);
     kb_free(st->sql_ins_events);
     kb_free(st->sql_obs_multi);
+    kb_free(st->sql_cnt_multi);
+    kb_free(st->cnt_rows);
     kb_free(st->sql_nv_one);
     kb_free(st->sql_nv_multi);
     kb_free(st->boffs);
@@ -792,8 +819,55 @@ static int cmp_obs(const void *a, const void *b)
     return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
+static const char sql_cnt[] = "INSERT INTO obs_counts (vid, fm, n) VALUES (?, ?, ?)" CNT_UPSERT;
+
+/* Adds the batch's obs_events rows (sorted by vid) to obs_counts: one
+ * (vid, fm, n) row per distinct pair, CNT_ROWS per statement. */
+static int flush_counts(kb_store *st, size_t n)
+{
+    kb_sval p[3 * CNT_ROWS];
+    size_t nc = 0, i = 0;
+    int rc = KB_OK;
+    if (st->acnt_rows < n) {
+        int64_t *nr = kb_realloc(st->cnt_rows, n * 3 * sizeof *nr);
+        if (!nr)
+            return kb_store_fail(st, "out of memory");
+        st->cnt_rows = nr;
+        st->acnt_rows = n;
+    }
+    while (i < n) {
+        /* One value's rows: count each field mask (a handful at most). */
+        int64_t vid = st->obs_rows[3 * i];
+        size_t first = nc;
+        for (; i < n && st->obs_rows[3 * i] == vid; i++) {
+            int64_t fm = st->obs_rows[3 * i + 2];
+            size_t k = first;
+            while (k < nc && st->cnt_rows[3 * k + 1] != fm)
+                k++;
+            if (k == nc) {
+                st->cnt_rows[3 * nc] = vid;
+                st->cnt_rows[3 * nc + 1] = fm;
+                st->cnt_rows[3 * nc + 2] = 0;
+                nc++;
+            }
+            st->cnt_rows[3 * k + 2]++;
+        }
+    }
+    for (i = 0; i + CNT_ROWS <= nc && !rc; i += CNT_ROWS) {
+        for (size_t k = 0; k < 3 * CNT_ROWS; k++)
+            p[k] = KB_SV_INTV(st->cnt_rows[3 * i + k]);
+        rc = st->be->exec(st, st->sql_cnt_multi, p, 3 * CNT_ROWS, NULL, NULL, 1);
+    }
+    for (; i < nc && !rc; i++) {
+        for (size_t k = 0; k < 3; k++)
+            p[k] = KB_SV_INTV(st->cnt_rows[3 * i + k]);
+        rc = st->be->exec(st, sql_cnt, p, 3, NULL, NULL, 1);
+    }
+    return rc;
+}
+
 /* Inserts the batch's obs_events rows (vid, event id, fm) in key order,
- * OBS_ROWS per statement, the rest one by one. */
+ * OBS_ROWS per statement, the rest one by one, and counts them. */
 static int flush_obs(kb_store *st)
 {
     kb_sval p[3 * OBS_ROWS];
@@ -801,6 +875,8 @@ static int flush_obs(kb_store *st)
     int rc = KB_OK;
     st->nobs_rows = 0;
     qsort(st->obs_rows, n, 3 * sizeof *st->obs_rows, cmp_obs);
+    if ((rc = flush_counts(st, n)))
+        return rc;
     for (; i + OBS_ROWS <= n && !rc; i += OBS_ROWS) {
         for (size_t k = 0; k < 3 * OBS_ROWS; k++)
             p[k] = KB_SV_INTV(st->obs_rows[3 * i + k]);
@@ -1400,6 +1476,50 @@ out:
 
 /* ---- retention ---------------------------------------------------------- */
 
+/* obs_counts rows to subtract, gathered into st->cnt_rows. */
+struct cnt_acc {
+    kb_store *st;
+    size_t n;
+};
+
+static int cnt_row(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    struct cnt_acc *a = ud;
+    kb_store *st = a->st;
+    (void)names;
+    if (ncol < 3)
+        return 0;
+    if (a->n == st->acnt_rows) {
+        size_t na = st->acnt_rows ? 2 * st->acnt_rows : 1024;
+        int64_t *nr = kb_realloc(st->cnt_rows, na * 3 * sizeof *nr);
+        if (!nr)
+            return kb_store_fail(st, "out of memory");
+        st->cnt_rows = nr;
+        st->acnt_rows = na;
+    }
+    for (int k = 0; k < 3; k++)
+        st->cnt_rows[3 * a->n + k] = ival(&c[k]);
+    a->n++;
+    return 0;
+}
+
+/* Subtracts the n gathered (vid, fm, count) rows from obs_counts and
+ * drops the rows that reach 0. */
+static int uncount(kb_store *st, size_t n)
+{
+    int rc = KB_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        kb_sval p[3] = {KB_SV_INTV(st->cnt_rows[3 * i + 2]), KB_SV_INTV(st->cnt_rows[3 * i]),
+                        KB_SV_INTV(st->cnt_rows[3 * i + 1])};
+        rc = st->be->exec(st, "UPDATE obs_counts SET n = n - ? WHERE vid = ? AND fm = ?", p, 3,
+                          NULL, NULL, 1);
+        if (!rc)
+            rc = st->be->exec(st, "DELETE FROM obs_counts WHERE vid = ? AND fm = ? AND n <= 0",
+                              p + 1, 2, NULL, NULL, 1);
+    }
+    return rc;
+}
+
 int kb_store_prune(kb_store *st, int64_t before, const char *source, uint64_t *deleted)
 {
     kb_buf cond, sql, like;
@@ -1443,6 +1563,20 @@ int kb_store_prune(kb_store *st, int64_t before, const char *source, uint64_t *d
     if (kb_buf_printf(&sql, "SELECT COUNT(*) FROM %s WHERE %s", st->evtab, cond.data))
         goto fail;
     count = kb_store_scalar(st, sql.data, p, n, 0);
+    kb_buf_clear(&sql);
+    /* Take the sightings about to go out of obs_counts. */
+    if (kb_buf_printf(&sql,
+                      "SELECT vid, fm, COUNT(*) FROM obs_events WHERE event_id IN (SELECT id"
+                      " FROM %s WHERE %s) GROUP BY vid, fm",
+                      st->evtab, cond.data))
+        goto fail;
+    {
+        struct cnt_acc acc = {st, 0};
+        if ((rc = kb_store_exec(st, sql.data, p, n, cnt_row, &acc)) ||
+            (rc = uncount(st, acc.n)))
+            goto fail;
+        rc = KB_ENOMEM;
+    }
     kb_buf_clear(&sql);
     if (kb_buf_printf(&sql,
                       "DELETE FROM obs_events WHERE event_id IN (SELECT id FROM %s WHERE %s)",

@@ -45,6 +45,10 @@
  *                   the value was in the i-th indexed field
  *                   (kb_obs_field_bit), so a pivot on one field
  *                   (source.ip:X) reads no event row
+ *   obs_counts      (schema 4) (vid, fm, n): how many obs_events rows
+ *                   of value vid have field mask fm, kept by the loader
+ *                   and by prune, so counting a pivot (`source.ip:X |
+ *                   stats count()`) reads a few rows, not every sighting
  *   observables     a view (kind, value, ts, host, event_id) joining the
  *                   two with events, for reading: every address, domain,
  *                   URL, hash, user, host, file name and process of each
@@ -74,7 +78,7 @@
 #include "event/event.h"
 #include "ingest/ingest.h"
 
-#define KB_STORE_SCHEMA_VERSION 3
+#define KB_STORE_SCHEMA_VERSION 4
 
 /* Raw records per compressed block, and the block's size cap (a longer
  * record gets a block of its own). */
