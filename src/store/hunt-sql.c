@@ -700,6 +700,122 @@ static int select_cols(cstate *cs)
     return 0;
 }
 
+/* The observables kind of a pivot term (an exact value of an indicator
+ * field with its bit in *fbit, or of a kind, *fbit 0), or -1. */
+static int pivot_of(const hnode *n, int64_t *fbit)
+{
+    int c;
+    *fbit = 0;
+    if (n->type != HN_TERM || n->op != HOP_EQ || has_wild(n) ||
+        (!n->quoted && memchr(n->value.p, '/', n->value.len)))
+        return -1;
+    c = kb_canon_find(n->field.p, n->field.len);
+    if (c >= 0 && kb_store_column_of(c) && obs_of(c) >= 0 && kb_obs_field_bit(c)) {
+        *fbit = kb_obs_field_bit(c);
+        return obs_of(c);
+    }
+    return c < 0 ? kb_obs_kind_find(n->field.p, n->field.len) : -1;
+}
+
+/* Hours of a value's sightings, first or newest first, until `need`
+ * events are covered (see list_pivot). */
+struct hours {
+    int64_t need, got;
+    int64_t edge;    /* the last hour taken */
+    int64_t lo, hi;  /* event ids of the hours taken */
+    int done, none;  /* covered; some sightings have no time */
+};
+
+static int hour_row(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    struct hours *a = ud;
+    (void)names;
+    if (ncol < 4 || c[0].type != KB_SV_INT || c[1].type != KB_SV_INT || c[2].type != KB_SV_INT ||
+        c[3].type != KB_SV_INT)
+        return a->none = 1;
+    if (c[0].i == KB_OBS_HR_NONE)
+        return a->none = 1;
+    if (a->done && c[0].i != a->edge)
+        return 1;
+    if (!a->got || c[2].i < a->lo)
+        a->lo = c[2].i;
+    if (!a->got || c[3].i > a->hi)
+        a->hi = c[3].i;
+    a->got += c[1].i;
+    a->edge = c[0].i;
+    if (a->got >= a->need)
+        a->done = 1;
+    return 0;
+}
+
+/* An event listing of one pivot ordered by time (`source.ip:X | head
+ * 100`, `... | sort -@timestamp | head 100`): obs_counts says which hours
+ * hold the first (newest) N sightings and the range of their event ids,
+ * so the query reads that slice of obs_events and those hours' events
+ * instead of every sighting. Writes the WHERE clause and returns 1, or 0
+ * when the query is not of that shape (or some sightings have no time). */
+static int list_pivot(cstate *cs, int64_t since)
+{
+    const kb_hunt *h = cs->h;
+    const hnode *n;
+    int kind, desc = 0;
+    int64_t fbit;
+    const char *kn;
+    kb_sval p[3];
+    struct hours a = {0};
+    kb_buf sql;
+
+    if (h->has_stats || h->head < 1 || h->root < 0 || h->nsorts > 1)
+        return 0;
+    if (h->nsorts == 1) {
+        if (!kb_str_eqz(h->sorts[0].key.p, h->sorts[0].key.len, "@timestamp"))
+            return 0;
+        desc = h->sorts[0].desc;
+    }
+    if (!desc && since != KB_TIME_NONE) /* the first N may be before it */
+        return 0;
+    n = &h->nodes[h->root];
+    if ((kind = pivot_of(n, &fbit)) < 0)
+        return 0;
+    kn = kb_obs_kind_name(kind);
+    p[0] = KB_SV_STRV(kn, strlen(kn));
+    p[1] = KB_SV_STRV(n->value.p, n->value.len);
+    p[2] = KB_SV_INTV(fbit);
+    a.need = h->head;
+    kb_buf_init(&sql, 0);
+    /* Hours without a time first: they abort (NULLs sort differently in
+     * SQLite and PostgreSQL). */
+    kb_buf_printf(&sql,
+                  "SELECT hr, n, lo, hi FROM obs_counts WHERE vid IN (SELECT id FROM obs_values"
+                  " WHERE kind = ? AND value = ?)%s ORDER BY CASE WHEN hr = %lld THEN 0 ELSE 1"
+                  " END, hr%s",
+                  fbit ? " AND (fm & ?) <> 0" : "", (long long)KB_OBS_HR_NONE,
+                  desc ? " DESC" : "");
+    if (!sql.data ||
+        kb_store_exec(cs->st, sql.data, p, fbit ? 3 : 2, hour_row, &a) < 0 || a.none ||
+        !a.got || (a.done && a.edge <= 0)) {
+        kb_buf_release(&sql);
+        return 0;
+    }
+    kb_buf_release(&sql);
+    if (put(cs, " WHERE e.id IN (SELECT event_id FROM obs_events WHERE vid IN (SELECT id FROM"
+                " obs_values WHERE kind = ") ||
+        param(cs, p[0]) || put(cs, " AND value = ") || param(cs, p[1]) ||
+        put(cs, ") AND event_id BETWEEN ") || param(cs, KB_SV_INTV(a.lo)) || put(cs, " AND ") ||
+        param(cs, KB_SV_INTV(a.hi)))
+        return -1;
+    if (fbit && (put(cs, " AND (fm & ") || param(cs, p[2]) || put(cs, ") <> 0")))
+        return -1;
+    if (put(cs, ")"))
+        return -1;
+    /* Only the hours taken: the edge hour and after (before, ascending). */
+    if (a.done && (desc ? put(cs, " AND e.ts >= ") || param(cs, KB_SV_INTV(a.edge * KB_OBS_HOUR))
+                        : put(cs, " AND e.ts < ") ||
+                              param(cs, KB_SV_INTV((a.edge + 1) * KB_OBS_HOUR))))
+        return -1;
+    return 1;
+}
+
 /* `FIELD:VALUE | stats count()` on an indicator field (or `KIND:VALUE`)
  * is one lookup in obs_counts (schema 4): the sightings of the value,
  * per field mask, kept at load time. Returns 1 when it wrote the query. */
@@ -707,7 +823,7 @@ static int count_pivot(cstate *cs, int64_t since)
 {
     const kb_hunt *h = cs->h;
     const hnode *n;
-    int c, kind = -1;
+    int kind;
     int64_t fbit = 0;
     const char *kn;
 
@@ -716,17 +832,7 @@ static int count_pivot(cstate *cs, int64_t since)
         (h->nsorts == 1 && !kb_str_eqz(h->sorts[0].key.p, h->sorts[0].key.len, h->cols[0].title)))
         return 0;
     n = &h->nodes[h->root];
-    if (n->type != HN_TERM || n->op != HOP_EQ || has_wild(n) ||
-        (!n->quoted && memchr(n->value.p, '/', n->value.len)))
-        return 0;
-    c = kb_canon_find(n->field.p, n->field.len);
-    if (c >= 0 && kb_store_column_of(c) && obs_of(c) >= 0 && kb_obs_field_bit(c)) {
-        kind = obs_of(c);
-        fbit = kb_obs_field_bit(c);
-    } else if (c < 0) {
-        kind = kb_obs_kind_find(n->field.p, n->field.len);
-    }
-    if (kind < 0)
+    if ((kind = pivot_of(n, &fbit)) < 0)
         return 0;
     kn = kb_obs_kind_name(kind);
     if (put(cs, "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM obs_counts WHERE vid IN (SELECT "
@@ -797,7 +903,8 @@ int kb_hunt_compile_ex(const kb_hunt *h, kb_store *st, int64_t since, int flags,
     if (cs.res) {
         /* The filter and --since were applied to the candidates. */
     } else if (h->root >= 0) {
-        if (put(&cs, " WHERE ") || compile_node(&cs, h->root))
+        int lp = list_pivot(&cs, since);
+        if (lp < 0 || (!lp && (put(&cs, " WHERE ") || compile_node(&cs, h->root))))
             return KB_EPARSE;
         where = 1;
     }

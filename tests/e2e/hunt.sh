@@ -115,12 +115,21 @@ C="$koban --data $tmp/cnt"
 $C load -q "$inc" 2>/dev/null
 $C hunt --explain 'source.ip:198.51.100.23 | stats count()' | grep -q '^sql: SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM obs_counts' ||
     fail "count pivot reads obs_counts"
-pivots='source.ip:198.51.100.23 destination.ip:10.1.0.80 ip:10.1.0.80 user.name:alice user:root hash:7353f60b1739074eb17c5f4dddefe239 url.domain:nosuch.example'
+$C hunt --explain 'ip:10.1.0.80 | sort -@timestamp | head 2' | grep -q '^sql: .*AND event_id BETWEEN ? AND ?) AND e.ts >= ? ORDER BY e.ts DESC' ||
+    fail "newest-N pivot reads the hours that hold them"
+pivots='source.ip:198.51.100.23 destination.ip:10.1.0.80 ip:10.1.0.80 ip:10.1.20.10 user.name:alice user:root user:deploy hash:7353f60b1739074eb17c5f4dddefe239 url.domain:nosuch.example'
 check_counts() {
     for q in $pivots; do
         a=$($C hunt -o jsonl "$q | stats count()")
         b=$($C hunt --limit 0 -o jsonl "$q" 2>/dev/null | wc -l)
         [ "$a" = "{\"count\":$b}" ] || fail "$1: $q | stats count() gives $a, the listing $b events"
+        # First / newest N through the hours of obs_counts, against the same
+        # query in a shape that takes the plain plan.
+        for t in '| head 1' '| head 3' '| sort -@timestamp | head 1' '| sort -@timestamp | head 4' '| sort @timestamp | head 2'; do
+            a=$($C hunt -o jsonl "$q $t" 2>/dev/null)
+            b=$($C hunt -o jsonl "$q and not user.name:zz-none $t" 2>/dev/null)
+            [ "$a" = "$b" ] || fail "$1: $q $t lists other events than the plain plan"
+        done
     done
 }
 check_counts "after load"

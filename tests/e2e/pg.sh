@@ -57,6 +57,10 @@ sh scripts/pg-test.sh sh -c '
         a=$($K hunt -o jsonl "$q | stats count()")
         b=$($K hunt --limit 0 -o jsonl "$q" 2>/dev/null | wc -l)
         [ "$a" = "{\"count\":$b}" ] && [ "$b" -gt 0 ] || { echo "FAIL: pg count pivot $q: $a, $b events" >&2; exit 1; }
+        for t in "| head 2" "| sort -@timestamp | head 3"; do
+            [ "$($K hunt -o jsonl "$q $t")" = "$($K hunt -o jsonl "$q and not user.name:zz-none $t")" ] ||
+                { echo "FAIL: pg listing pivot $q $t" >&2; exit 1; }
+        done
     done
     $K store prune --source demo/incident/linux >/dev/null
     [ "$($K hunt -o jsonl "source.ip:198.51.100.23 | stats count()")" = "{\"count\":0}" ] &&
