@@ -798,8 +798,10 @@ static int list_pivot(cstate *cs, int64_t since)
         return 0;
     }
     kb_buf_release(&sql);
-    if (put(cs, " WHERE e.id IN (SELECT event_id FROM obs_events WHERE vid IN (SELECT id FROM"
-                " obs_values WHERE kind = ") ||
+    /* The N ids first, from (id, ts) alone, then their rows: sorting the
+     * candidates with every column decoded costs 10x more. */
+    if (put(cs, " WHERE e.id IN (SELECT e2.id FROM events e2 WHERE e2.id IN (SELECT event_id"
+                " FROM obs_events WHERE vid IN (SELECT id FROM obs_values WHERE kind = ") ||
         param(cs, p[0]) || put(cs, " AND value = ") || param(cs, p[1]) ||
         put(cs, ") AND event_id BETWEEN ") || param(cs, KB_SV_INTV(a.lo)) || put(cs, " AND ") ||
         param(cs, KB_SV_INTV(a.hi)))
@@ -809,9 +811,12 @@ static int list_pivot(cstate *cs, int64_t since)
     if (put(cs, ")"))
         return -1;
     /* Only the hours taken: the edge hour and after (before, ascending). */
-    if (a.done && (desc ? put(cs, " AND e.ts >= ") || param(cs, KB_SV_INTV(a.edge * KB_OBS_HOUR))
-                        : put(cs, " AND e.ts < ") ||
+    if (a.done && (desc ? put(cs, " AND e2.ts >= ") || param(cs, KB_SV_INTV(a.edge * KB_OBS_HOUR))
+                        : put(cs, " AND e2.ts < ") ||
                               param(cs, KB_SV_INTV((a.edge + 1) * KB_OBS_HOUR))))
+        return -1;
+    if (put(cs, desc ? " ORDER BY e2.ts DESC, e2.id LIMIT " : " ORDER BY e2.ts, e2.id LIMIT ") ||
+        param(cs, KB_SV_INTV(h->head)) || put(cs, ")"))
         return -1;
     return 1;
 }

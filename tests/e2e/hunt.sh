@@ -115,7 +115,7 @@ C="$koban --data $tmp/cnt"
 $C load -q "$inc" 2>/dev/null
 $C hunt --explain 'source.ip:198.51.100.23 | stats count()' | grep -q '^sql: SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM obs_counts' ||
     fail "count pivot reads obs_counts"
-$C hunt --explain 'ip:10.1.0.80 | sort -@timestamp | head 2' | grep -q '^sql: .*AND event_id BETWEEN ? AND ?) AND e.ts >= ? ORDER BY e.ts DESC' ||
+$C hunt --explain 'ip:10.1.0.80 | sort -@timestamp | head 2' | grep -q '^sql: .*AND event_id BETWEEN ? AND ?[^)]*) AND e2.ts >= ? ORDER BY e2.ts DESC, e2.id LIMIT ?) ORDER BY e.ts DESC' ||
     fail "newest-N pivot reads the hours that hold them"
 pivots='source.ip:198.51.100.23 destination.ip:10.1.0.80 ip:10.1.0.80 ip:10.1.20.10 user.name:alice user:root user:deploy hash:7353f60b1739074eb17c5f4dddefe239 url.domain:nosuch.example'
 check_counts() {
