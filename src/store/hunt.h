@@ -27,7 +27,11 @@
  *    observables index (kind, value) and then check the column, so a pivot
  *    is an index lookup however large the store; the pseudo-fields ip,
  *    domain, url, hash, user, host, file, process (any field of that kind)
- *    and observable (any kind) search the index alone;
+ *    and observable (any kind) search the index alone; such a pivot
+ *    alone under `| stats count()` is answered from obs_counts (a few rows
+ *    per value), and listed by time (`| head N`, `| sort -@timestamp |
+ *    head N`) it reads only the hours of obs_counts that hold the first or
+ *    newest N sightings;
  *  - any other name must be a raw field name seen while loading (the
  *    field_names table); it is read from the stored record with the SQL
  *    functions kb_raw(raw, blk, boff, len), which takes the record out of
