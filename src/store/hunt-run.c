@@ -55,15 +55,23 @@ static unsigned char lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
 }
 
-/* ASCII case-insensitive substring (LIKE '%s%'). */
+/* ASCII case-insensitive substring (LIKE '%s%'): the first byte's two
+ * cases are looked for first, the rest compared only there. */
 static int has_ci(const char *h, size_t n, const char *s, size_t m)
 {
+    unsigned char f0, f1;
     if (m == 0)
         return 1;
-    for (size_t i = 0; i + m <= n; i++) {
-        size_t k = 0;
-        while (k < m && lower((unsigned char)h[i + k]) == lower((unsigned char)s[k]))
-            k++;
+    if (m > n)
+        return 0;
+    f0 = lower((unsigned char)s[0]);
+    f1 = f0 >= 'a' && f0 <= 'z' ? (unsigned char)(f0 & ~0x20) : f0;
+    for (size_t i = 0, last = n - m; i <= last; i++) {
+        size_t k;
+        if ((unsigned char)h[i] != f0 && (unsigned char)h[i] != f1)
+            continue;
+        for (k = 1; k < m && lower((unsigned char)h[i + k]) == lower((unsigned char)s[k]); k++)
+            ;
         if (k == m)
             return 1;
     }
@@ -141,6 +149,9 @@ static int cmp_op(int op, int c)
     }
 }
 
+/* Cached by the back end (one prepared statement for every block). */
+static const char sql_block[] = "SELECT data FROM blocks WHERE id = ?";
+
 static int block_row(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
 {
     rrun *r = ud;
@@ -167,8 +178,7 @@ static int record(rrun *r, const kb_sval *c)
         if (c[3].i != r->blk) {
             kb_sval p = KB_SV_INTV(c[3].i);
             r->blk = -1;
-            if (kb_store_exec(r->st, "SELECT data FROM blocks WHERE id = ?", &p, 1, block_row, r) !=
-                1)
+            if (r->st->be->exec(r->st, sql_block, &p, 1, block_row, r, 1) != 1)
                 return 0;
             r->blk = c[3].i;
         }
