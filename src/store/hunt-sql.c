@@ -82,6 +82,7 @@ typedef struct cstate {
     kb_hunt_error *err;
     int failed;
     struct kb_hunt_residual *res; /* compiling a query with a residual */
+    int64_t wlo, whi;             /* time window of every result (window_of) */
 } cstate;
 
 static int fail(cstate *cs, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -345,6 +346,85 @@ static const char *op_sql(int op)
     }
 }
 
+/* Time bounds every result has: @timestamp comparisons among the query's
+ * top-level `and` terms, and --since (inclusive, ns; none: INT64_MIN /
+ * INT64_MAX). */
+static void window_of(const kb_hunt *h, int id, int64_t *lo, int64_t *hi)
+{
+    const hnode *n = &h->nodes[id];
+    int64_t v;
+    if (n->type == HN_AND) {
+        window_of(h, n->a, lo, hi);
+        window_of(h, n->b, lo, hi);
+        return;
+    }
+    if (n->type != HN_TERM || n->op == HOP_EQ || n->op == HOP_TEXT ||
+        kb_canon_find(n->field.p, n->field.len) != KB_F_TIMESTAMP ||
+        kb_hunt_time(n->value.p, n->value.len, h->now, &v) != KB_OK)
+        return;
+    if ((n->op == HOP_GE || (n->op == HOP_GT && v < INT64_MAX)) &&
+        v + (n->op == HOP_GT) > *lo)
+        *lo = v + (n->op == HOP_GT);
+    if ((n->op == HOP_LE || (n->op == HOP_LT && v > INT64_MIN)) &&
+        v - (n->op == HOP_LT) < *hi)
+        *hi = v - (n->op == HOP_LT);
+}
+
+struct idrange {
+    int64_t lo, hi, n;
+};
+
+static int idrange_row(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    struct idrange *r = ud;
+    (void)names;
+    if (ncol >= 3 && c[0].type == KB_SV_INT && c[1].type == KB_SV_INT && c[2].type == KB_SV_INT) {
+        r->lo = c[0].i;
+        r->hi = c[1].i;
+        r->n = c[2].i;
+    }
+    return 0;
+}
+
+/* Inside an obs_events subquery of a pivot on (kind, value): when the
+ * query has a time window, the event ids of the value's sightings in the
+ * window's hours (obs_counts), so a frequent value is not read whole.
+ * Every result lies in the window, and there the pivot is unchanged. */
+static int put_window(cstate *cs, int kind, kb_str value, int64_t fbit)
+{
+    const char *kn = kb_obs_kind_name(kind);
+    struct idrange r = {0, 0, -1};
+    kb_sval p[5];
+    size_t np = 0;
+    kb_buf sql;
+    if (cs->wlo == INT64_MIN && cs->whi == INT64_MAX)
+        return 0;
+    if ((cs->wlo != INT64_MIN && cs->wlo < 0) || cs->whi < 0)
+        return 0; /* hours truncate toward zero: times before 1970 are not narrowed */
+    p[np++] = KB_SV_STRV(kn, strlen(kn));
+    p[np++] = KB_SV_STRV(value.p, value.len);
+    if (fbit)
+        p[np++] = KB_SV_INTV(fbit);
+    p[np++] = KB_SV_INTV(cs->wlo == INT64_MIN ? KB_OBS_HR_NONE + 1 : cs->wlo / KB_OBS_HOUR);
+    p[np++] = KB_SV_INTV(cs->whi / KB_OBS_HOUR);
+    kb_buf_init(&sql, 0);
+    kb_buf_printf(&sql,
+                  "SELECT COALESCE(MIN(lo), 0), COALESCE(MAX(hi), -1), COUNT(*) FROM obs_counts"
+                  " WHERE vid IN (SELECT id FROM obs_values WHERE kind = ? AND value = ?)%s AND"
+                  " hr BETWEEN ? AND ?",
+                  fbit ? " AND (fm & ?) <> 0" : "");
+    if (!sql.data || kb_store_exec(cs->st, sql.data, p, np, idrange_row, &r) != KB_OK ||
+        r.n < 0) {
+        kb_buf_release(&sql);
+        return 0; /* no narrowing: still correct */
+    }
+    kb_buf_release(&sql);
+    if (put(cs, " AND event_id BETWEEN ") || param(cs, KB_SV_INTV(r.lo)) || put(cs, " AND ") ||
+        param(cs, KB_SV_INTV(r.hi)))
+        return -1;
+    return 0;
+}
+
 static int compile_term(cstate *cs, const hnode *n)
 {
     const kb_store_backend *be = kb_store_backend_of(cs->st);
@@ -391,7 +471,9 @@ static int compile_term(cstate *cs, const hnode *n)
         } else if (put(cs, "value = ") || param(cs, KB_SV_STRV(n->value.p, n->value.len))) {
             return -1;
         }
-        return put(cs, "))");
+        if (put(cs, ")") || (!wild && r.obs >= 0 && put_window(cs, r.obs, n->value, 0)))
+            return -1;
+        return put(cs, ")");
     }
     if (n->op == HOP_EQ && !n->quoted && kb_str_eqz(n->value.p, n->value.len, "*")) {
         if (put(cs, "(") || put_expr(cs, &r))
@@ -452,7 +534,8 @@ static int compile_term(cstate *cs, const hnode *n)
                     " obs_values WHERE kind = ") ||
             param(cs, KB_SV_STRV(kn, strlen(kn))) || put(cs, " AND value = ") ||
             param(cs, KB_SV_STRV(n->value.p, n->value.len)) || put(cs, ") AND (fm & ") ||
-            param(cs, KB_SV_INTV(r.fbit)) || put(cs, ") <> 0)"))
+            param(cs, KB_SV_INTV(r.fbit)) || put(cs, ") <> 0") ||
+            put_window(cs, r.obs, n->value, r.fbit) || put(cs, ")"))
             return -1;
         return 0;
     }
@@ -461,7 +544,8 @@ static int compile_term(cstate *cs, const hnode *n)
         if (put(cs, "(e.id IN (SELECT event_id FROM obs_events WHERE vid IN (SELECT id FROM"
                     " obs_values WHERE kind = ") ||
             param(cs, KB_SV_STRV(kn, strlen(kn))) || put(cs, " AND value = ") ||
-            param(cs, KB_SV_STRV(n->value.p, n->value.len)) || put(cs, ")) AND "))
+            param(cs, KB_SV_STRV(n->value.p, n->value.len)) || put(cs, ")") ||
+            put_window(cs, r.obs, n->value, 0) || put(cs, ") AND "))
             return -1;
     } else if (put(cs, "(")) {
         return -1;
@@ -865,7 +949,7 @@ int kb_hunt_compile(const kb_hunt *h, kb_store *st, int64_t since, kb_hunt_sql *
 int kb_hunt_compile_ex(const kb_hunt *h, kb_store *st, int64_t since, int flags,
                        kb_hunt_sql *q, kb_hunt_error *err)
 {
-    cstate cs = {h, st, q, err, 0, NULL};
+    cstate cs = {h, st, q, err, 0, NULL, INT64_MIN, INT64_MAX};
     int where = 0;
     unsigned char raw[KB_HUNT_MAX_NODES] = {0};
 
@@ -874,6 +958,10 @@ int kb_hunt_compile_ex(const kb_hunt *h, kb_store *st, int64_t since, int flags,
     kb_buf_init(&q->sql, 1 << 20);
     if (!(q->arena = kb_arena_new(4096, 8 * KB_HUNT_MAX_LEN + 65536)))
         return fail(&cs, 0, "out of memory"), KB_ENOMEM;
+    if (h->root >= 0)
+        window_of(h, h->root, &cs.wlo, &cs.whi);
+    if (since != KB_TIME_NONE && since > cs.wlo)
+        cs.wlo = since;
     if ((flags & KB_HUNT_FORCE_RESIDUAL ||
          (flags & KB_HUNT_RESIDUAL && !kb_store_backend_of(st)->raw_fields)) &&
         ((h->root >= 0 && mark_raw(h, h->root, raw)) || pipes_raw(h))) {
