@@ -303,8 +303,14 @@ int main(void)
                 "destination.ip:216.239.36.10 | stats count()", 20);
     report_hunt(c.st, "pivot field, frequent: count", "source.ip:10.47.1.100 | stats count()",
                 5);
+    report_hunt(c.st, "pivot field, frequent: first 100", "source.ip:10.47.1.100 | head 100", 5);
+    report_hunt(c.st, "pivot field, frequent: newest 100",
+                "source.ip:10.47.1.100 | sort -@timestamp | head 100", 5);
     report_hunt(c.st, "pivot domain, frequent: count", "domain:ise.wrccdc.org | stats count()",
                 3);
+    report_hunt(c.st, "pivot domain, frequent: first 100", "domain:ise.wrccdc.org | head 100", 3);
+    report_hunt(c.st, "pivot domain, frequent: newest 100",
+                "domain:ise.wrccdc.org | sort -@timestamp | head 100", 3);
     report_hunt(c.st, "pivot absent hash: count",
                 "hash:0000000000000000000000000000beef | stats count()", 200);
     report_hunt(c.st, "address + 30 s window: count",

@@ -1,5 +1,6 @@
 /* Fuzzes the hunt parser, and the compiler against an empty in-memory
- * SQLite store (field resolution, suggestions, SQL generation). */
+ * SQLite store (field resolution, suggestions, SQL generation), with and
+ * without the residual. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -26,6 +27,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (kb_hunt_compile(h, st, KB_TIME_NONE, &q, &err) == KB_OK &&
             kb_store_exec(st, q.sql.data, q.params, q.nparams, NULL, NULL) != KB_OK)
             abort(); /* compiled SQL must always be valid */
+        kb_hunt_sql_release(&q);
+        /* The residual path (raw fields and free text evaluated in C, as on
+         * PostgreSQL): both of its statements must be valid too. */
+        if (kb_hunt_compile_ex(h, st, KB_TIME_NONE, KB_HUNT_FORCE_RESIDUAL, &q, &err) == KB_OK &&
+            kb_hunt_run(st, &q, NULL, NULL) != KB_OK)
+            abort();
         kb_hunt_sql_release(&q);
         kb_hunt_free(h);
     } else if (err.pos > size || !err.msg[0]) {

@@ -1,6 +1,7 @@
 /* koban hunt: search the stored history with the hunt language (see
  * store/hunt.h), or ask one of the triage questions by name. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/output.h"
@@ -222,19 +223,18 @@ static int build_ask(kb_store *st, int which, char **args, kb_buf *b)
         break;
     case 4: {
         /* The process, its children (raw parent-pid fields the store has
-         * seen, SQLite only) and, through process.parent.*, nothing more:
-         * one level per question keeps it fast. */
+         * seen) and, through process.parent.*, nothing more: one level
+         * per question keeps it fast. */
         static const char *const ppid[] = {"ParentProcessId", "process.parent.pid", "ppid"};
         kb_buf_puts(b, "host.name:");
         quote(b, args[0]);
         kb_buf_puts(b, " and (process.pid:");
         quote(b, args[1]);
-        if (kb_store_backend_of(st)->raw_fields)
-            for (size_t i = 0; i < sizeof ppid / sizeof ppid[0]; i++)
-                if (field_known(st, ppid[i])) {
-                    kb_buf_printf(b, " or %s:", ppid[i]);
-                    quote(b, args[1]);
-                }
+        for (size_t i = 0; i < sizeof ppid / sizeof ppid[0]; i++)
+            if (field_known(st, ppid[i])) {
+                kb_buf_printf(b, " or %s:", ppid[i]);
+                quote(b, args[1]);
+            }
         kb_buf_puts(b, ") | sort @timestamp");
         break;
     }
@@ -261,7 +261,7 @@ int kb_cmd_hunt(const kb_cli *cli, int argc, char **argv)
     kb_hunt_sql q = {0};
     kb_hunt_error err;
     struct hunt_run run = {0};
-    int q_ready = 0, limited = 0;
+    int q_ready = 0, limited = 0, hflags;
     int64_t limit = 1000;
 
     kb_buf_init(&query, KB_HUNT_MAX_LEN + 1);
@@ -336,7 +336,13 @@ int kb_cmd_hunt(const kb_cli *cli, int argc, char **argv)
     }
     q_ready = 1;
     limited = kb_hunt_limit_default(h, limit);
-    if (kb_hunt_compile(h, st, since, &q, &err) != KB_OK) {
+    {
+        /* KOBAN_HUNT_RESIDUAL=1: evaluate raw fields and free text in C on
+         * SQLite too (the path PostgreSQL takes), to compare both. */
+        const char *force = getenv("KOBAN_HUNT_RESIDUAL");
+        hflags = KB_HUNT_RESIDUAL | (force && strcmp(force, "1") == 0 ? KB_HUNT_FORCE_RESIDUAL : 0);
+    }
+    if (kb_hunt_compile_ex(h, st, since, hflags, &q, &err) != KB_OK) {
         show_error(query.data, &err);
         status = KB_EXIT_USAGE;
         goto out;
@@ -368,7 +374,7 @@ int kb_cmd_hunt(const kb_cli *cli, int argc, char **argv)
             ncols = (int)q.ncols;
         }
         kb_out_init(&run.out, stdout, of, cp, ncols);
-        rc = kb_store_exec(st, q.sql.data, q.params, q.nparams, on_row, &run);
+        rc = kb_hunt_run(st, &q, on_row, &run);
         kb_out_release(&run.out);
     }
     kb_buf_release(&run.line);

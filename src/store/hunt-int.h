@@ -51,4 +51,30 @@ struct kb_hunt {
     int64_t head;       /* -1: none */
 };
 
+/* Rows of candidates fetched per page by kb_hunt_run (bounds memory). */
+#define RES_PAGE 20000
+/* Columns of the candidates query before the raw-free subtrees' values. */
+#define RES_FIXED 6
+
+struct kb_hunt_residual {
+    const kb_hunt *h;
+    kb_buf sql;                 /* the candidates query */
+    kb_sval params[KB_HUNT_MAX_NODES * 3 + 128];
+    size_t nparams;
+    size_t p_after, p_limit;    /* its page parameters: e.id > ?, LIMIT ? */
+    unsigned char raw[KB_HUNT_MAX_NODES]; /* the subtree holds a raw term */
+    int col[KB_HUNT_MAX_NODES]; /* raw-free subtree: its 0/1 column, after
+                                   RES_FIXED; -1 none */
+    int ncols;
+    int root;                   /* the residual predicate, -1: none */
+    size_t nraw;                /* raw fields the pipes read: r0, r1, ... */
+    kb_str fields[KB_HUNT_MAX_COLS * 2 + 8];
+};
+
+/* The residual of a query (raw terms evaluated in C), see kb_hunt_run. */
+int kb_hunt_residual_explain(kb_store *st, const kb_hunt_sql *q, FILE *f);
+/* Creates the temporary table kb_hunt_hits (id, r0, ...) afresh, or drops
+ * it (create = 0). */
+int kb_hunt_hits_table(kb_store *st, const struct kb_hunt_residual *res, int create);
+
 #endif

@@ -81,6 +81,8 @@ typedef struct cstate {
     kb_hunt_sql *q;
     kb_hunt_error *err;
     int failed;
+    struct kb_hunt_residual *res; /* compiling a query with a residual */
+    int64_t wlo, whi;             /* time window of every result (window_of) */
 } cstate;
 
 static int fail(cstate *cs, size_t pos, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -217,7 +219,7 @@ static int resolve(cstate *cs, kb_str f, size_t pos, fref *r)
         if (!known)
             return unknown_field(cs, f, pos);
     }
-    if (!kb_store_backend_of(cs->st)->raw_fields)
+    if (!kb_store_backend_of(cs->st)->raw_fields && !cs->res)
         return fail(cs, pos, "raw field '%.*s' can be searched in the SQLite store only (this"
                              " store is %s); use a canonical field",
                     (int)f.len, f.p, kb_store_backend_of(cs->st)->name);
@@ -235,6 +237,22 @@ static int put_expr(cstate *cs, const fref *r)
 {
     if (r->kind == FR_COL)
         return put(cs, r->expr);
+    if (cs->res) {
+        /* Extracted in C by kb_hunt_run into kb_hunt_hits.rN. */
+        struct kb_hunt_residual *res = cs->res;
+        size_t k = 0;
+        char col[32];
+        while (k < res->nraw &&
+               !kb_str_eq(res->fields[k].p, res->fields[k].len, r->raw.p, r->raw.len))
+            k++;
+        if (k == res->nraw) {
+            if (k >= sizeof res->fields / sizeof res->fields[0])
+                return fail(cs, 0, "too many raw fields in the pipes");
+            res->fields[res->nraw++] = r->raw;
+        }
+        snprintf(col, sizeof col, "h.r%zu", k);
+        return put(cs, col);
+    }
     if (put(cs, "kb_raw_field(" RAW_EXPR ", e.format, ") ||
         param(cs, KB_SV_STRV(r->raw.p, r->raw.len)))
         return -1;
@@ -328,6 +346,85 @@ static const char *op_sql(int op)
     }
 }
 
+/* Time bounds every result has: @timestamp comparisons among the query's
+ * top-level `and` terms, and --since (inclusive, ns; none: INT64_MIN /
+ * INT64_MAX). */
+static void window_of(const kb_hunt *h, int id, int64_t *lo, int64_t *hi)
+{
+    const hnode *n = &h->nodes[id];
+    int64_t v;
+    if (n->type == HN_AND) {
+        window_of(h, n->a, lo, hi);
+        window_of(h, n->b, lo, hi);
+        return;
+    }
+    if (n->type != HN_TERM || n->op == HOP_EQ || n->op == HOP_TEXT ||
+        kb_canon_find(n->field.p, n->field.len) != KB_F_TIMESTAMP ||
+        kb_hunt_time(n->value.p, n->value.len, h->now, &v) != KB_OK)
+        return;
+    if ((n->op == HOP_GE || (n->op == HOP_GT && v < INT64_MAX)) &&
+        v + (n->op == HOP_GT) > *lo)
+        *lo = v + (n->op == HOP_GT);
+    if ((n->op == HOP_LE || (n->op == HOP_LT && v > INT64_MIN)) &&
+        v - (n->op == HOP_LT) < *hi)
+        *hi = v - (n->op == HOP_LT);
+}
+
+struct idrange {
+    int64_t lo, hi, n;
+};
+
+static int idrange_row(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    struct idrange *r = ud;
+    (void)names;
+    if (ncol >= 3 && c[0].type == KB_SV_INT && c[1].type == KB_SV_INT && c[2].type == KB_SV_INT) {
+        r->lo = c[0].i;
+        r->hi = c[1].i;
+        r->n = c[2].i;
+    }
+    return 0;
+}
+
+/* Inside an obs_events subquery of a pivot on (kind, value): when the
+ * query has a time window, the event ids of the value's sightings in the
+ * window's hours (obs_counts), so a frequent value is not read whole.
+ * Every result lies in the window, and there the pivot is unchanged. */
+static int put_window(cstate *cs, int kind, kb_str value, int64_t fbit)
+{
+    const char *kn = kb_obs_kind_name(kind);
+    struct idrange r = {0, 0, -1};
+    kb_sval p[5];
+    size_t np = 0;
+    kb_buf sql;
+    if (cs->wlo == INT64_MIN && cs->whi == INT64_MAX)
+        return 0;
+    if ((cs->wlo != INT64_MIN && cs->wlo < 0) || cs->whi < 0)
+        return 0; /* hours truncate toward zero: times before 1970 are not narrowed */
+    p[np++] = KB_SV_STRV(kn, strlen(kn));
+    p[np++] = KB_SV_STRV(value.p, value.len);
+    if (fbit)
+        p[np++] = KB_SV_INTV(fbit);
+    p[np++] = KB_SV_INTV(cs->wlo == INT64_MIN ? KB_OBS_HR_NONE + 1 : cs->wlo / KB_OBS_HOUR);
+    p[np++] = KB_SV_INTV(cs->whi / KB_OBS_HOUR);
+    kb_buf_init(&sql, 0);
+    kb_buf_printf(&sql,
+                  "SELECT COALESCE(MIN(lo), 0), COALESCE(MAX(hi), -1), COUNT(*) FROM obs_counts"
+                  " WHERE vid IN (SELECT id FROM obs_values WHERE kind = ? AND value = ?)%s AND"
+                  " hr BETWEEN ? AND ?",
+                  fbit ? " AND (fm & ?) <> 0" : "");
+    if (!sql.data || kb_store_exec(cs->st, sql.data, p, np, idrange_row, &r) != KB_OK ||
+        r.n < 0) {
+        kb_buf_release(&sql);
+        return 0; /* no narrowing: still correct */
+    }
+    kb_buf_release(&sql);
+    if (put(cs, " AND event_id BETWEEN ") || param(cs, KB_SV_INTV(r.lo)) || put(cs, " AND ") ||
+        param(cs, KB_SV_INTV(r.hi)))
+        return -1;
+    return 0;
+}
+
 static int compile_term(cstate *cs, const hnode *n)
 {
     const kb_store_backend *be = kb_store_backend_of(cs->st);
@@ -374,7 +471,9 @@ static int compile_term(cstate *cs, const hnode *n)
         } else if (put(cs, "value = ") || param(cs, KB_SV_STRV(n->value.p, n->value.len))) {
             return -1;
         }
-        return put(cs, "))");
+        if (put(cs, ")") || (!wild && r.obs >= 0 && put_window(cs, r.obs, n->value, 0)))
+            return -1;
+        return put(cs, ")");
     }
     if (n->op == HOP_EQ && !n->quoted && kb_str_eqz(n->value.p, n->value.len, "*")) {
         if (put(cs, "(") || put_expr(cs, &r))
@@ -435,7 +534,8 @@ static int compile_term(cstate *cs, const hnode *n)
                     " obs_values WHERE kind = ") ||
             param(cs, KB_SV_STRV(kn, strlen(kn))) || put(cs, " AND value = ") ||
             param(cs, KB_SV_STRV(n->value.p, n->value.len)) || put(cs, ") AND (fm & ") ||
-            param(cs, KB_SV_INTV(r.fbit)) || put(cs, ") <> 0)"))
+            param(cs, KB_SV_INTV(r.fbit)) || put(cs, ") <> 0") ||
+            put_window(cs, r.obs, n->value, r.fbit) || put(cs, ")"))
             return -1;
         return 0;
     }
@@ -444,7 +544,8 @@ static int compile_term(cstate *cs, const hnode *n)
         if (put(cs, "(e.id IN (SELECT event_id FROM obs_events WHERE vid IN (SELECT id FROM"
                     " obs_values WHERE kind = ") ||
             param(cs, KB_SV_STRV(kn, strlen(kn))) || put(cs, " AND value = ") ||
-            param(cs, KB_SV_STRV(n->value.p, n->value.len)) || put(cs, ")) AND "))
+            param(cs, KB_SV_STRV(n->value.p, n->value.len)) || put(cs, ")") ||
+            put_window(cs, r.obs, n->value, 0) || put(cs, ") AND "))
             return -1;
     } else if (put(cs, "(")) {
         return -1;
@@ -471,6 +572,149 @@ static int compile_node(cstate *cs, int id)
             return -1;
         return put(cs, ")");
     }
+}
+
+/* ---- the residual ---------------------------------------------------------- */
+
+/* Whether a field name is none of the columns (mirrors resolve()). */
+static int is_raw_name(kb_str f)
+{
+    int c = kb_canon_find(f.p, f.len);
+    if (c >= 0 && c != KB_F_LOG_FILE_PATH && c != KB_F_LOG_OFFSET && kb_store_column_of(c))
+        return 0;
+    for (size_t i = 0; i < NEXTRAS; i++)
+        if (kb_str_eqz(f.p, f.len, extras[i].name))
+            return 0;
+    return !(kb_obs_kind_find(f.p, f.len) >= 0 || kb_str_eqz(f.p, f.len, "observable"));
+}
+
+/* Marks the subtrees holding a raw field or free-text term. */
+static int mark_raw(const kb_hunt *h, int id, unsigned char *raw)
+{
+    const hnode *n = &h->nodes[id];
+    int r;
+    switch (n->type) {
+    case HN_TERM:
+        r = n->op == HOP_TEXT || is_raw_name(n->field);
+        break;
+    case HN_NOT:
+        r = mark_raw(h, n->a, raw);
+        break;
+    default:
+        r = mark_raw(h, n->a, raw);
+        r = mark_raw(h, n->b, raw) || r;
+    }
+    raw[id] = (unsigned char)r;
+    return r;
+}
+
+/* Whether the pipes read a raw field. */
+static int pipes_raw(const kb_hunt *h)
+{
+    for (int i = 0; i < h->nby; i++)
+        if (is_raw_name(h->by[i].field))
+            return 1;
+    for (int i = 0; i < h->ncols; i++)
+        if (h->cols[i].agg != AGG_COUNT && is_raw_name(h->cols[i].field))
+            return 1;
+    if (!h->has_stats && !h->has_fields)
+        for (int i = 0; i < h->nsorts; i++)
+            if (is_raw_name(h->sorts[i].key))
+                return 1;
+    return 0;
+}
+
+/* Whether SQL can narrow the candidates of subtree id (a necessary
+ * condition exists): raw-free subtrees, AND with one such side, OR with
+ * both. A raw term, or NOT over one, says nothing. */
+static int pre_needed(const struct kb_hunt_residual *res, int id)
+{
+    const hnode *n = &res->h->nodes[id];
+    if (!res->raw[id])
+        return 1;
+    if (n->type == HN_AND)
+        return pre_needed(res, n->a) || pre_needed(res, n->b);
+    if (n->type == HN_OR)
+        return pre_needed(res, n->a) && pre_needed(res, n->b);
+    return 0;
+}
+
+/* Writes the necessary condition of subtree id (pre_needed(id) holds). */
+static int compile_pre(cstate *cs, int id)
+{
+    const hnode *n = &cs->h->nodes[id];
+    int na, nb;
+    if (!cs->res->raw[id])
+        return compile_node(cs, id);
+    na = pre_needed(cs->res, n->a);
+    nb = pre_needed(cs->res, n->b);
+    if (na && nb)
+        return put(cs, "(") || compile_pre(cs, n->a) ||
+                       put(cs, n->type == HN_AND ? " AND " : " OR ") || compile_pre(cs, n->b) ||
+                       put(cs, ")")
+                   ? -1
+                   : 0;
+    return compile_pre(cs, na ? n->a : n->b);
+}
+
+/* Selects the value (1/0) of each maximal raw-free subtree under a raw one,
+ * and checks the raw terms' fields. */
+static int compile_cols(cstate *cs, int id)
+{
+    struct kb_hunt_residual *res = cs->res;
+    const hnode *n = &cs->h->nodes[id];
+    if (!res->raw[id]) {
+        if (res->ncols >= 48)
+            return fail(cs, n->pos, "too many terms next to raw fields (at most 48 groups)");
+        res->col[id] = res->ncols++;
+        return put(cs, ", CASE WHEN ") || compile_node(cs, id) || put(cs, " THEN 1 ELSE 0 END")
+                   ? -1
+                   : 0;
+    }
+    switch (n->type) {
+    case HN_TERM:
+        if (n->op != HOP_TEXT) {
+            fref r;
+            return resolve(cs, n->field, n->pos, &r);
+        }
+        return 0;
+    case HN_NOT:
+        return compile_cols(cs, n->a);
+    default:
+        return compile_cols(cs, n->a) || compile_cols(cs, n->b) ? -1 : 0;
+    }
+}
+
+/* The candidates query: the event's record and the values of the SQL
+ * parts, narrowed by what SQL can answer, one page of ids at a time. */
+static int compile_candidates(cstate *cs, int64_t since)
+{
+    struct kb_hunt_residual *res = cs->res;
+    const kb_hunt *h = cs->h;
+    int where = 0;
+
+    res->root = h->root >= 0 && res->raw[h->root] ? h->root : -1;
+    if (put(cs, "SELECT e.id, e.format, e.raw, e.blk, e.boff, e.raw_len"))
+        return -1;
+    if (res->root >= 0 && compile_cols(cs, res->root))
+        return -1;
+    if (put(cs, " FROM events e LEFT JOIN sources s ON s.id = e.source_id WHERE "))
+        return -1;
+    if (h->root >= 0 && pre_needed(res, h->root)) {
+        if (compile_pre(cs, h->root))
+            return -1;
+        where = 1;
+    }
+    if (since != KB_TIME_NONE &&
+        (put(cs, where ? " AND e.ts >= " : "e.ts >= ") || param(cs, KB_SV_INTV(since))))
+        return -1;
+    if (put(cs, where || since != KB_TIME_NONE ? " AND e.id > " : "e.id > "))
+        return -1;
+    res->p_after = cs->q->nparams;
+    if (param(cs, KB_SV_INTV(0)) || put(cs, " ORDER BY e.id LIMIT "))
+        return -1;
+    res->p_limit = cs->q->nparams;
+    return param(cs, KB_SV_INTV(RES_PAGE));
 }
 
 /* ---- the statement ------------------------------------------------------- */
@@ -540,27 +784,224 @@ static int select_cols(cstate *cs)
     return 0;
 }
 
+/* The observables kind of a pivot term (an exact value of an indicator
+ * field with its bit in *fbit, or of a kind, *fbit 0), or -1. */
+static int pivot_of(const hnode *n, int64_t *fbit)
+{
+    int c;
+    *fbit = 0;
+    if (n->type != HN_TERM || n->op != HOP_EQ || has_wild(n) ||
+        (!n->quoted && memchr(n->value.p, '/', n->value.len)))
+        return -1;
+    c = kb_canon_find(n->field.p, n->field.len);
+    if (c >= 0 && kb_store_column_of(c) && obs_of(c) >= 0 && kb_obs_field_bit(c)) {
+        *fbit = kb_obs_field_bit(c);
+        return obs_of(c);
+    }
+    return c < 0 ? kb_obs_kind_find(n->field.p, n->field.len) : -1;
+}
+
+/* Hours of a value's sightings, first or newest first, until `need`
+ * events are covered (see list_pivot). */
+struct hours {
+    int64_t need, got;
+    int64_t edge;    /* the last hour taken */
+    int64_t lo, hi;  /* event ids of the hours taken */
+    int done, none;  /* covered; some sightings have no time */
+};
+
+static int hour_row(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    struct hours *a = ud;
+    (void)names;
+    if (ncol < 4 || c[0].type != KB_SV_INT || c[1].type != KB_SV_INT || c[2].type != KB_SV_INT ||
+        c[3].type != KB_SV_INT)
+        return a->none = 1;
+    if (c[0].i == KB_OBS_HR_NONE)
+        return a->none = 1;
+    if (a->done && c[0].i != a->edge)
+        return 1;
+    if (!a->got || c[2].i < a->lo)
+        a->lo = c[2].i;
+    if (!a->got || c[3].i > a->hi)
+        a->hi = c[3].i;
+    a->got += c[1].i;
+    a->edge = c[0].i;
+    if (a->got >= a->need)
+        a->done = 1;
+    return 0;
+}
+
+/* An event listing of one pivot ordered by time (`source.ip:X | head
+ * 100`, `... | sort -@timestamp | head 100`): obs_counts says which hours
+ * hold the first (newest) N sightings and the range of their event ids,
+ * so the query reads that slice of obs_events and those hours' events
+ * instead of every sighting. Writes the WHERE clause and returns 1, or 0
+ * when the query is not of that shape (or some sightings have no time). */
+static int list_pivot(cstate *cs, int64_t since)
+{
+    const kb_hunt *h = cs->h;
+    const hnode *n;
+    int kind, desc = 0;
+    int64_t fbit;
+    const char *kn;
+    kb_sval p[3];
+    struct hours a = {0};
+    kb_buf sql;
+
+    if (h->has_stats || h->head < 1 || h->root < 0 || h->nsorts > 1)
+        return 0;
+    if (h->nsorts == 1) {
+        if (!kb_str_eqz(h->sorts[0].key.p, h->sorts[0].key.len, "@timestamp"))
+            return 0;
+        desc = h->sorts[0].desc;
+    }
+    if (!desc && since != KB_TIME_NONE) /* the first N may be before it */
+        return 0;
+    n = &h->nodes[h->root];
+    if ((kind = pivot_of(n, &fbit)) < 0)
+        return 0;
+    kn = kb_obs_kind_name(kind);
+    p[0] = KB_SV_STRV(kn, strlen(kn));
+    p[1] = KB_SV_STRV(n->value.p, n->value.len);
+    p[2] = KB_SV_INTV(fbit);
+    a.need = h->head;
+    kb_buf_init(&sql, 0);
+    /* Hours without a time first: they abort (NULLs sort differently in
+     * SQLite and PostgreSQL). */
+    kb_buf_printf(&sql,
+                  "SELECT hr, n, lo, hi FROM obs_counts WHERE vid IN (SELECT id FROM obs_values"
+                  " WHERE kind = ? AND value = ?)%s ORDER BY CASE WHEN hr = %lld THEN 0 ELSE 1"
+                  " END, hr%s",
+                  fbit ? " AND (fm & ?) <> 0" : "", (long long)KB_OBS_HR_NONE,
+                  desc ? " DESC" : "");
+    if (!sql.data ||
+        kb_store_exec(cs->st, sql.data, p, fbit ? 3 : 2, hour_row, &a) < 0 || a.none ||
+        !a.got || (a.done && a.edge <= 0)) {
+        kb_buf_release(&sql);
+        return 0;
+    }
+    kb_buf_release(&sql);
+    /* The N ids first, from (id, ts) alone, then their rows: sorting the
+     * candidates with every column decoded costs 10x more. */
+    if (put(cs, " WHERE e.id IN (SELECT e2.id FROM events e2 WHERE e2.id IN (SELECT event_id"
+                " FROM obs_events WHERE vid IN (SELECT id FROM obs_values WHERE kind = ") ||
+        param(cs, p[0]) || put(cs, " AND value = ") || param(cs, p[1]) ||
+        put(cs, ") AND event_id BETWEEN ") || param(cs, KB_SV_INTV(a.lo)) || put(cs, " AND ") ||
+        param(cs, KB_SV_INTV(a.hi)))
+        return -1;
+    if (fbit && (put(cs, " AND (fm & ") || param(cs, p[2]) || put(cs, ") <> 0")))
+        return -1;
+    if (put(cs, ")"))
+        return -1;
+    /* Only the hours taken: the edge hour and after (before, ascending). */
+    if (a.done && (desc ? put(cs, " AND e2.ts >= ") || param(cs, KB_SV_INTV(a.edge * KB_OBS_HOUR))
+                        : put(cs, " AND e2.ts < ") ||
+                              param(cs, KB_SV_INTV((a.edge + 1) * KB_OBS_HOUR))))
+        return -1;
+    if (put(cs, desc ? " ORDER BY e2.ts DESC, e2.id LIMIT " : " ORDER BY e2.ts, e2.id LIMIT ") ||
+        param(cs, KB_SV_INTV(h->head)) || put(cs, ")"))
+        return -1;
+    return 1;
+}
+
+/* `FIELD:VALUE | stats count()` on an indicator field (or `KIND:VALUE`)
+ * is one lookup in obs_counts (schema 4): the sightings of the value,
+ * per field mask, kept at load time. Returns 1 when it wrote the query. */
+static int count_pivot(cstate *cs, int64_t since)
+{
+    const kb_hunt *h = cs->h;
+    const hnode *n;
+    int kind;
+    int64_t fbit = 0;
+    const char *kn;
+
+    if (!h->has_stats || h->ncols != 1 || h->cols[0].agg != AGG_COUNT || h->nby ||
+        h->root < 0 || since != KB_TIME_NONE || h->nsorts > 1 ||
+        (h->nsorts == 1 && !kb_str_eqz(h->sorts[0].key.p, h->sorts[0].key.len, h->cols[0].title)))
+        return 0;
+    n = &h->nodes[h->root];
+    if ((kind = pivot_of(n, &fbit)) < 0)
+        return 0;
+    kn = kb_obs_kind_name(kind);
+    if (put(cs, "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM obs_counts WHERE vid IN (SELECT "
+                "id FROM"
+                " obs_values WHERE kind = ") ||
+        param(cs, KB_SV_STRV(kn, strlen(kn))) || put(cs, " AND value = ") ||
+        param(cs, KB_SV_STRV(n->value.p, n->value.len)) || put(cs, ")"))
+        return -1;
+    if (fbit && (put(cs, " AND (fm & ") || param(cs, KB_SV_INTV(fbit)) || put(cs, ") <> 0")))
+        return -1;
+    if (h->head >= 0 && (put(cs, " LIMIT ") || param(cs, KB_SV_INTV(h->head))))
+        return -1;
+    cs->q->titles[0] = h->cols[0].title;
+    cs->q->is_time[0] = 0;
+    cs->q->ncols = 1;
+    return 1;
+}
+
 int kb_hunt_compile(const kb_hunt *h, kb_store *st, int64_t since, kb_hunt_sql *q,
                     kb_hunt_error *err)
 {
-    cstate cs = {h, st, q, err, 0};
+    return kb_hunt_compile_ex(h, st, since, 0, q, err);
+}
+
+int kb_hunt_compile_ex(const kb_hunt *h, kb_store *st, int64_t since, int flags,
+                       kb_hunt_sql *q, kb_hunt_error *err)
+{
+    cstate cs = {h, st, q, err, 0, NULL, INT64_MIN, INT64_MAX};
     int where = 0;
+    unsigned char raw[KB_HUNT_MAX_NODES] = {0};
 
     memset(q, 0, sizeof *q);
     memset(err, 0, sizeof *err);
     kb_buf_init(&q->sql, 1 << 20);
     if (!(q->arena = kb_arena_new(4096, 8 * KB_HUNT_MAX_LEN + 65536)))
         return fail(&cs, 0, "out of memory"), KB_ENOMEM;
+    if (h->root >= 0)
+        window_of(h, h->root, &cs.wlo, &cs.whi);
+    if (since != KB_TIME_NONE && since > cs.wlo)
+        cs.wlo = since;
+    if ((flags & KB_HUNT_FORCE_RESIDUAL ||
+         (flags & KB_HUNT_RESIDUAL && !kb_store_backend_of(st)->raw_fields)) &&
+        ((h->root >= 0 && mark_raw(h, h->root, raw)) || pipes_raw(h))) {
+        struct kb_hunt_residual *res = kb_calloc(1, sizeof *res);
+        if (!res)
+            return fail(&cs, 0, "out of memory"), KB_ENOMEM;
+        q->res = cs.res = res;
+        res->h = h;
+        memcpy(res->raw, raw, sizeof raw);
+        for (int i = 0; i < KB_HUNT_MAX_NODES; i++)
+            res->col[i] = -1;
+        if (compile_candidates(&cs, since))
+            return KB_EPARSE;
+        /* The candidates query moves to res; the main one reads the hits. */
+        res->sql = q->sql;
+        kb_buf_init(&q->sql, 1 << 20);
+        memcpy(res->params, q->params, q->nparams * sizeof q->params[0]);
+        res->nparams = q->nparams;
+        q->nparams = 0;
+    }
+    if (!cs.res) {
+        int cp = count_pivot(&cs, since);
+        if (cp)
+            return cp > 0 ? KB_OK : KB_EPARSE;
+    }
     if ((h->has_stats || h->has_fields) ? select_cols(&cs) : select_events(&cs))
         return KB_EPARSE;
-    if (put(&cs, " FROM events e LEFT JOIN sources s ON s.id = e.source_id"))
+    if (put(&cs, cs.res ? " FROM events e JOIN kb_hunt_hits h ON h.id = e.id"
+                          " LEFT JOIN sources s ON s.id = e.source_id"
+                        : " FROM events e LEFT JOIN sources s ON s.id = e.source_id"))
         return KB_EPARSE;
-    if (h->root >= 0) {
-        if (put(&cs, " WHERE ") || compile_node(&cs, h->root))
+    if (cs.res) {
+        /* The filter and --since were applied to the candidates. */
+    } else if (h->root >= 0) {
+        int lp = list_pivot(&cs, since);
+        if (lp < 0 || (!lp && (put(&cs, " WHERE ") || compile_node(&cs, h->root))))
             return KB_EPARSE;
         where = 1;
     }
-    if (since != KB_TIME_NONE) {
+    if (since != KB_TIME_NONE && !cs.res) {
         if (put(&cs, where ? " AND e.ts >= " : " WHERE e.ts >= ") ||
             param(&cs, KB_SV_INTV(since)))
             return KB_EPARSE;
@@ -628,6 +1069,11 @@ int kb_hunt_compile(const kb_hunt *h, kb_store *st, int64_t since, kb_hunt_sql *
 
 void kb_hunt_sql_release(kb_hunt_sql *q)
 {
+    if (q->res) {
+        kb_buf_release(&q->res->sql);
+        kb_free(q->res);
+        q->res = NULL;
+    }
     kb_buf_release(&q->sql);
     kb_arena_free(q->arena);
     q->arena = NULL;
@@ -635,6 +1081,15 @@ void kb_hunt_sql_release(kb_hunt_sql *q)
 
 int kb_hunt_explain(kb_store *st, const kb_hunt_sql *q, FILE *f)
 {
+    int rc;
+    if (q->res) {
+        /* The main statement reads kb_hunt_hits: create it (empty) so the
+         * back end can plan it. */
+        if ((rc = kb_hunt_residual_explain(st, q, f)) ||
+            (rc = kb_hunt_hits_table(st, q->res, 1)))
+            return rc;
+        fputs("then over the hits (kb_hunt_hits h):\n", f);
+    }
     fprintf(f, "sql: %s\n", q->sql.data ? q->sql.data : "");
     for (size_t i = 0; i < q->nparams; i++) {
         const kb_sval *v = &q->params[i];
@@ -645,5 +1100,8 @@ int kb_hunt_explain(kb_store *st, const kb_hunt_sql *q, FILE *f)
         else
             fprintf(f, "  ?%zu = NULL\n", i + 1);
     }
-    return kb_store_backend_of(st)->explain(st, q->sql.data, q->params, q->nparams, f);
+    rc = kb_store_backend_of(st)->explain(st, q->sql.data, q->params, q->nparams, f);
+    if (q->res)
+        kb_hunt_hits_table(st, q->res, 0);
+    return rc;
 }

@@ -12,8 +12,8 @@
  * `*` means the field exists; an IPv4 CIDR on an address field matches the
  * range), FIELD >= VALUE (also <=, >, <; numbers, and times for
  * @timestamp: ISO 8601, a date, `now`, `now-15m`, `now-24h`, `now-7d`), and
- * a bare quoted or unquoted VALUE (a substring of the raw record, SQLite
- * only). `and`, `or`, `not` (case-insensitive, in that precedence), and
+ * a bare quoted or unquoted VALUE (a substring of the raw record, ASCII
+ * case-insensitive). `and`, `or`, `not` (case-insensitive, in that precedence), and
  * parentheses (nesting capped at KB_HUNT_MAX_DEPTH). Quoted values use
  * "..." with \" and \\ escapes and are taken literally.
  *
@@ -27,15 +27,29 @@
  *    observables index (kind, value) and then check the column, so a pivot
  *    is an index lookup however large the store; the pseudo-fields ip,
  *    domain, url, hash, user, host, file, process (any field of that kind)
- *    and observable (any kind) search the index alone;
+ *    and observable (any kind) search the index alone; such a pivot
+ *    alone under `| stats count()` is answered from obs_counts (a few rows
+ *    per value), and listed by time (`| head N`, `| sort -@timestamp |
+ *    head N`) it reads only the hours of obs_counts that hold the first or
+ *    newest N sightings;
  *  - any other name must be a raw field name seen while loading (the
  *    field_names table); it is read from the stored record with the SQL
  *    functions kb_raw(raw, blk, boff, len), which takes the record out of
  *    its compressed block, and kb_raw_field(text, format, name), which
  *    decodes it again (see sqlite.c). We chose the SQL function over filtering in C
  *    because it keeps pipes (stats, sort, head) inside the database and
- *    every other predicate of the query still narrows the rows first. It
- *    exists in SQLite only: on PostgreSQL a raw field is an error for now.
+ *    every other predicate of the query still narrows the rows first.
+ *    A back end without those functions (PostgreSQL: no server-side
+ *    extension) runs a raw field or free-text query in two steps (see
+ *    kb_hunt_run): the part of the query SQL can answer (canonical
+ *    columns, observables index) selects the candidates, koban evaluates
+ *    the residual predicate in C over each candidate's decompressed raw
+ *    record, and the ids that match (with the raw fields the pipes read)
+ *    go into a temporary table kb_hunt_hits; the pipes (stats, sort, head,
+ *    fields) then run in SQL over that table, so they see exactly the
+ *    rows the residual kept. KB_HUNT_FORCE_RESIDUAL (or the environment
+ *    variable KOBAN_HUNT_RESIDUAL=1 for koban hunt) takes that path on
+ *    SQLite as well, so both evaluators can be compared.
  *  An unknown field is an error naming the closest known names.
  *
  * Equality is exact and case-sensitive; wildcards use LIKE, which is
@@ -84,6 +98,11 @@ typedef struct kb_hunt_sql {
     const char *titles[KB_HUNT_MAX_COLS]; /* owned by the kb_hunt */
     int is_time[KB_HUNT_MAX_COLS];        /* column holds ns timestamps */
     kb_arena *arena;                      /* parameter text */
+    /* Set when part of the query is evaluated in C (a raw field or free
+     * text on a back end without the raw SQL functions): sql/params above
+     * then read the temporary table kb_hunt_hits, which kb_hunt_run fills
+     * first. Such a query must be run with kb_hunt_run. */
+    struct kb_hunt_residual *res;
 } kb_hunt_sql;
 
 /* Compiles h for st's back end. `since` (ns, or KB_TIME_NONE) adds
@@ -94,6 +113,22 @@ int kb_hunt_compile(const kb_hunt *h, kb_store *st, int64_t since, kb_hunt_sql *
                     kb_hunt_error *err);
 void kb_hunt_sql_release(kb_hunt_sql *q);
 
+/* Flags of kb_hunt_compile_ex. */
+#define KB_HUNT_RESIDUAL 1       /* the caller runs the query with kb_hunt_run:
+                                    raw fields and free text work on every
+                                    back end (kb_hunt_compile refuses them
+                                    where SQL cannot evaluate them) */
+#define KB_HUNT_FORCE_RESIDUAL 2 /* evaluate raw fields and free text in C
+                                    even where SQL could (tests) */
+int kb_hunt_compile_ex(const kb_hunt *h, kb_store *st, int64_t since, int flags,
+                       kb_hunt_sql *out, kb_hunt_error *err);
+
+/* Runs a compiled query, calling fn per result row: one statement, or,
+ * with a residual, the candidates query, the residual in C, then the
+ * statement over the hits. The kb_hunt q was compiled from must still
+ * exist. */
+int kb_hunt_run(kb_store *st, kb_hunt_sql *q, kb_store_row_fn fn, void *ud);
+
 /* The columns of an events row (when kb_hunt_sql.events): SQL aliases in
  * select order, with their output names. */
 typedef struct kb_hunt_event_col {
@@ -103,7 +138,8 @@ typedef struct kb_hunt_event_col {
 extern const kb_hunt_event_col kb_hunt_event_cols[];
 extern const size_t kb_hunt_event_ncols;
 
-/* Prints the SQL, the parameters and the back end's plan. */
+/* Prints the SQL, the parameters and the back end's plan; with a
+ * residual, first the residual predicate and the candidates query. */
 int kb_hunt_explain(kb_store *st, const kb_hunt_sql *q, FILE *f);
 
 /* Levenshtein distance between two short strings, capped at `max` + 1

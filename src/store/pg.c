@@ -4,8 +4,9 @@
  * always as parameters. Hot statements are prepared once per connection.
  * Text values are made valid UTF-8 (invalid bytes become U+FFFD, NUL ends
  * the value) because PostgreSQL refuses anything else in a text column.
- * The raw record is bytea (zstd); PostgreSQL cannot decompress it, so raw
- * field search is a SQLite-only feature for now (raw_fields = 0). */
+ * The raw record is bytea (zstd); PostgreSQL cannot decompress it
+ * (raw_fields = 0), so hunts on raw fields and free text evaluate that part
+ * in koban over each candidate's record (hunt-run.c). */
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>

@@ -26,6 +26,10 @@ struct kb_store {
      * largest batch's observables (at most 14 per event). */
     int64_t *obs_rows;
     size_t nobs_rows, aobs_rows;
+    /* obs_counts rows of the batch (vid, fm, n), and their upsert. */
+    int64_t *cnt_rows;
+    size_t acnt_rows;
+    char *sql_cnt_multi;
     kb_buf block;      /* the raw records of the block being built */
     kb_buf cblock;     /* their canonical fields (narrow rows: blocks.cdata) */
     /* Observable value ids already in obs_values: open addressing over

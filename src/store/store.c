@@ -417,8 +417,31 @@ static int ddl_v3(kb_store *st, kb_buf *b)
     return rc ? KB_ENOMEM : KB_OK;
 }
 
+/* Migration 4: per (value, field mask, hour) event counts with the range
+ * of their event ids, so that counting a pivot (`source.ip:X | stats
+ * count()`) is a few rows however often the value was seen, and listing
+ * its first or newest N events reads only the hours that hold them. Kept
+ * by the loader (flush_counts) and by prune. */
+static int ddl_v4(kb_store *st, kb_buf *b)
+{
+    const kb_store_backend *be = st->be;
+    int rc = kb_buf_printf(b,
+                           "CREATE TABLE obs_counts (vid BIGINT NOT NULL, fm BIGINT NOT NULL,"
+                           " hr BIGINT NOT NULL, n BIGINT NOT NULL, lo BIGINT NOT NULL,"
+                           " hi BIGINT NOT NULL, PRIMARY KEY (vid, fm, hr))%s;\n"
+                           "INSERT INTO obs_counts (vid, fm, hr, n, lo, hi) SELECT o.vid, o.fm,"
+                           " COALESCE(e.ts / %lld, %lld), COUNT(*), MIN(o.event_id),"
+                           " MAX(o.event_id) FROM obs_events o LEFT JOIN %s e ON e.id ="
+                           " o.event_id GROUP BY o.vid, o.fm, COALESCE(e.ts / %lld, %lld);\n",
+                           be->t_clustered ? be->t_clustered : "", (long long)KB_OBS_HOUR,
+                           (long long)KB_OBS_HR_NONE, be->canon_blocks ? "ev" : "events",
+                           (long long)KB_OBS_HOUR, (long long)KB_OBS_HR_NONE);
+    return rc ? KB_ENOMEM : KB_OK;
+}
+
 typedef int (*migration_fn)(kb_store *st, kb_buf *b);
-static const migration_fn migrations[KB_STORE_SCHEMA_VERSION] = {ddl_v1, ddl_v2, ddl_v3};
+static const migration_fn migrations[KB_STORE_SCHEMA_VERSION] = {ddl_v1, ddl_v2, ddl_v3,
+                                                                  ddl_v4};
 
 int kb_store_schema_version(kb_store *st)
 {
@@ -485,6 +508,16 @@ static int migrate(kb_store *st)
 /* obs_events rows per multi-row INSERT (2 parameters each), and events
  * rows per multi-row INSERT (own_ids back ends only). */
 #define OBS_ROWS 32
+/* obs_counts rows per multi-row upsert. */
+#define CNT_ROWS 16
+/* Values per entry of st->obs_rows (vid, event id, fm, hour) and of
+ * st->cnt_rows (vid, fm, hour, n, lo, hi). */
+#define OBS_W 4
+#define CNT_W 6
+#define CNT_UPSERT                                                                         \
+    " ON CONFLICT (vid, fm, hr) DO UPDATE SET n = obs_counts.n + excluded.n, lo = CASE WHEN"  \
+    " excluded.lo < obs_counts.lo THEN excluded.lo ELSE obs_counts.lo END, hi = CASE WHEN"    \
+    " excluded.hi > obs_counts.hi THEN excluded.hi ELSE obs_counts.hi END"
 #define EV_ROWS 8
 #define EV_PARAMS (NCOLS + NEXTRA + 1)
 
@@ -553,11 +586,18 @@ static int build_sql(kb_store *st)
     for (int i = 1; i < OBS_ROWS; i++)
         rc |= kb_buf_puts(&b, ", (?, ?, ?)");
     st->sql_obs_multi = b.data;
+    kb_buf_init(&b, 0);
+    rc |= kb_buf_puts(&b, "INSERT INTO obs_counts (vid, fm, hr, n, lo, hi) VALUES"
+                          " (?, ?, ?, ?, ?, ?)");
+    for (int i = 1; i < CNT_ROWS; i++)
+        rc |= kb_buf_puts(&b, ", (?, ?, ?, ?, ?, ?)");
+    rc |= kb_buf_puts(&b, CNT_UPSERT);
+    st->sql_cnt_multi = b.data;
     st->sql_ins_event = event_sql(0, 1);
     st->sql_ins_event_id = event_sql(1, 1);
     st->sql_ins_events = event_sql(1, EV_ROWS);
-    if (rc || !st->sql_obs_multi || !st->sql_ins_event || !st->sql_ins_event_id ||
-        !st->sql_ins_events)
+    if (rc || !st->sql_obs_multi || !st->sql_cnt_multi || !st->sql_ins_event ||
+        !st->sql_ins_event_id || !st->sql_ins_events)
         return kb_store_fail(st, "out of memory");
     return KB_OK;
 }
@@ -656,6 +696,8 @@ void kb_store_close(kb_store *st)
     kb_free(st->sql_ins_event_id);
     kb_free(st->sql_ins_events);
     kb_free(st->sql_obs_multi);
+    kb_free(st->sql_cnt_multi);
+    kb_free(st->cnt_rows);
     kb_free(st->sql_nv_one);
     kb_free(st->sql_nv_multi);
     kb_free(st->boffs);
@@ -792,23 +834,84 @@ static int cmp_obs(const void *a, const void *b)
     return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
+static const char sql_cnt[] =
+    "INSERT INTO obs_counts (vid, fm, hr, n, lo, hi) VALUES (?, ?, ?, ?, ?, ?)" CNT_UPSERT;
+
+/* Adds the batch's obs_events rows (OBS_W values each, sorted by vid) to
+ * obs_counts: one (vid, fm, hr, n, lo, hi) row per distinct (vid, fm, hr),
+ * CNT_ROWS per statement. */
+static int flush_counts(kb_store *st, size_t n)
+{
+    kb_sval p[CNT_W * CNT_ROWS];
+    size_t nc = 0, i = 0;
+    int rc = KB_OK;
+    if (st->acnt_rows < n) {
+        int64_t *nr = kb_realloc(st->cnt_rows, n * CNT_W * sizeof *nr);
+        if (!nr)
+            return kb_store_fail(st, "out of memory");
+        st->cnt_rows = nr;
+        st->acnt_rows = n;
+    }
+    while (i < n) {
+        /* One value's rows: a handful of (field mask, hour) pairs. */
+        const int64_t *o = &st->obs_rows[OBS_W * i];
+        int64_t vid = o[0];
+        size_t first = nc;
+        for (; i < n && (o = &st->obs_rows[OBS_W * i])[0] == vid; i++) {
+            size_t k = first;
+            int64_t *c;
+            while (k < nc && (st->cnt_rows[CNT_W * k + 1] != o[2] ||
+                              st->cnt_rows[CNT_W * k + 2] != o[3]))
+                k++;
+            c = &st->cnt_rows[CNT_W * k];
+            if (k == nc) {
+                c[0] = vid;
+                c[1] = o[2];
+                c[2] = o[3];
+                c[3] = 0;
+                c[4] = c[5] = o[1];
+                nc++;
+            }
+            c[3]++;
+            if (o[1] < c[4])
+                c[4] = o[1];
+            if (o[1] > c[5])
+                c[5] = o[1];
+        }
+    }
+    for (i = 0; i + CNT_ROWS <= nc && !rc; i += CNT_ROWS) {
+        for (size_t k = 0; k < CNT_W * CNT_ROWS; k++)
+            p[k] = KB_SV_INTV(st->cnt_rows[CNT_W * i + k]);
+        rc = st->be->exec(st, st->sql_cnt_multi, p, CNT_W * CNT_ROWS, NULL, NULL, 1);
+    }
+    for (; i < nc && !rc; i++) {
+        for (size_t k = 0; k < CNT_W; k++)
+            p[k] = KB_SV_INTV(st->cnt_rows[CNT_W * i + k]);
+        rc = st->be->exec(st, sql_cnt, p, CNT_W, NULL, NULL, 1);
+    }
+    return rc;
+}
+
 /* Inserts the batch's obs_events rows (vid, event id, fm) in key order,
- * OBS_ROWS per statement, the rest one by one. */
+ * OBS_ROWS per statement, the rest one by one, and counts them. */
 static int flush_obs(kb_store *st)
 {
     kb_sval p[3 * OBS_ROWS];
     size_t n = st->nobs_rows, i = 0;
     int rc = KB_OK;
     st->nobs_rows = 0;
-    qsort(st->obs_rows, n, 3 * sizeof *st->obs_rows, cmp_obs);
+    qsort(st->obs_rows, n, OBS_W * sizeof *st->obs_rows, cmp_obs);
+    if ((rc = flush_counts(st, n)))
+        return rc;
     for (; i + OBS_ROWS <= n && !rc; i += OBS_ROWS) {
-        for (size_t k = 0; k < 3 * OBS_ROWS; k++)
-            p[k] = KB_SV_INTV(st->obs_rows[3 * i + k]);
+        for (size_t r = 0; r < OBS_ROWS; r++)
+            for (size_t k = 0; k < 3; k++)
+                p[3 * r + k] = KB_SV_INTV(st->obs_rows[OBS_W * (i + r) + k]);
         rc = st->be->exec(st, st->sql_obs_multi, p, 3 * OBS_ROWS, NULL, NULL, 1);
     }
     for (; i < n && !rc; i++) {
         for (size_t k = 0; k < 3; k++)
-            p[k] = KB_SV_INTV(st->obs_rows[3 * i + k]);
+            p[k] = KB_SV_INTV(st->obs_rows[OBS_W * i + k]);
         rc = st->be->exec(st, sql_obs, p, 3, NULL, NULL, 1);
     }
     return rc;
@@ -832,7 +935,7 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
             dup = dkind[k] == obs_map[i].kind && kb_str_eq(done[k]->val, done[k]->len, f->val,
                                                            f->len);
             if (dup) /* one row per (kind, value), with every field it was in */
-                st->obs_rows[3 * drow[k] + 2] |= (int64_t)1 << i;
+                st->obs_rows[OBS_W * drow[k] + 2] |= (int64_t)1 << i;
         }
         if (dup)
             continue;
@@ -843,15 +946,17 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
             return rc;
         if (st->nobs_rows == st->aobs_rows) {
             size_t na = st->aobs_rows ? 2 * st->aobs_rows : 4096;
-            int64_t *nr = kb_realloc(st->obs_rows, na * 3 * sizeof *nr);
+            int64_t *nr = kb_realloc(st->obs_rows, na * OBS_W * sizeof *nr);
             if (!nr)
                 return kb_store_fail(st, "out of memory");
             st->obs_rows = nr;
             st->aobs_rows = na;
         }
-        st->obs_rows[3 * st->nobs_rows] = vid;
-        st->obs_rows[3 * st->nobs_rows + 1] = id;
-        st->obs_rows[3 * st->nobs_rows + 2] = (int64_t)1 << i;
+        st->obs_rows[OBS_W * st->nobs_rows] = vid;
+        st->obs_rows[OBS_W * st->nobs_rows + 1] = id;
+        st->obs_rows[OBS_W * st->nobs_rows + 2] = (int64_t)1 << i;
+        st->obs_rows[OBS_W * st->nobs_rows + 3] =
+            ev->ts == KB_TIME_NONE ? KB_OBS_HR_NONE : ev->ts / KB_OBS_HOUR;
         st->nobs_rows++;
         if (stats)
             stats->observables++;
@@ -1400,6 +1505,52 @@ out:
 
 /* ---- retention ---------------------------------------------------------- */
 
+/* obs_counts rows to subtract, gathered into st->cnt_rows. */
+struct cnt_acc {
+    kb_store *st;
+    size_t n;
+};
+
+static int cnt_row(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    struct cnt_acc *a = ud;
+    kb_store *st = a->st;
+    (void)names;
+    if (ncol < 4)
+        return 0;
+    if (a->n == st->acnt_rows) {
+        size_t na = st->acnt_rows ? 2 * st->acnt_rows : 1024;
+        int64_t *nr = kb_realloc(st->cnt_rows, na * CNT_W * sizeof *nr);
+        if (!nr)
+            return kb_store_fail(st, "out of memory");
+        st->cnt_rows = nr;
+        st->acnt_rows = na;
+    }
+    for (int k = 0; k < 4; k++)
+        st->cnt_rows[CNT_W * a->n + k] = ival(&c[k]);
+    a->n++;
+    return 0;
+}
+
+/* Subtracts the n gathered (vid, fm, hr, count) rows from obs_counts and
+ * drops the rows that reach 0 (lo and hi may stay wider than the ids
+ * left: a superset, which is all a listing needs). */
+static int uncount(kb_store *st, size_t n)
+{
+    int rc = KB_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const int64_t *c = &st->cnt_rows[CNT_W * i];
+        kb_sval p[4] = {KB_SV_INTV(c[3]), KB_SV_INTV(c[0]), KB_SV_INTV(c[1]), KB_SV_INTV(c[2])};
+        rc = st->be->exec(st, "UPDATE obs_counts SET n = n - ? WHERE vid = ? AND fm = ? AND hr = ?",
+                          p, 4, NULL, NULL, 1);
+        if (!rc)
+            rc = st->be->exec(st, "DELETE FROM obs_counts WHERE vid = ? AND fm = ? AND hr = ? AND"
+                                  " n <= 0",
+                              p + 1, 3, NULL, NULL, 1);
+    }
+    return rc;
+}
+
 int kb_store_prune(kb_store *st, int64_t before, const char *source, uint64_t *deleted)
 {
     kb_buf cond, sql, like;
@@ -1443,6 +1594,22 @@ int kb_store_prune(kb_store *st, int64_t before, const char *source, uint64_t *d
     if (kb_buf_printf(&sql, "SELECT COUNT(*) FROM %s WHERE %s", st->evtab, cond.data))
         goto fail;
     count = kb_store_scalar(st, sql.data, p, n, 0);
+    kb_buf_clear(&sql);
+    /* Take the sightings about to go out of obs_counts. */
+    if (kb_buf_printf(&sql,
+                      "SELECT o.vid, o.fm, COALESCE(e.ts / %lld, %lld), COUNT(*) FROM"
+                      " obs_events o JOIN %s e ON e.id = o.event_id WHERE %s GROUP BY o.vid,"
+                      " o.fm, COALESCE(e.ts / %lld, %lld)",
+                      (long long)KB_OBS_HOUR, (long long)KB_OBS_HR_NONE, st->evtab, cond.data,
+                      (long long)KB_OBS_HOUR, (long long)KB_OBS_HR_NONE))
+        goto fail;
+    {
+        struct cnt_acc acc = {st, 0};
+        if ((rc = kb_store_exec(st, sql.data, p, n, cnt_row, &acc)) ||
+            (rc = uncount(st, acc.n)))
+            goto fail;
+        rc = KB_ENOMEM;
+    }
     kb_buf_clear(&sql);
     if (kb_buf_printf(&sql,
                       "DELETE FROM obs_events WHERE event_id IN (SELECT id FROM %s WHERE %s)",

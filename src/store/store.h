@@ -45,6 +45,14 @@
  *                   the value was in the i-th indexed field
  *                   (kb_obs_field_bit), so a pivot on one field
  *                   (source.ip:X) reads no event row
+ *   obs_counts      (schema 4) (vid, fm, hr, n, lo, hi): how many
+ *                   obs_events rows of value vid with field mask fm are
+ *                   events of hour hr (KB_OBS_HOUR), and the range of their
+ *                   event ids (lo..hi, a superset after a prune); kept by
+ *                   the loader and by prune, so counting a pivot
+ *                   (`source.ip:X | stats count()`) reads a few rows, not
+ *                   every sighting, and listing its first or newest N
+ *                   events reads only the hours that hold them
  *   observables     a view (kind, value, ts, host, event_id) joining the
  *                   two with events, for reading: every address, domain,
  *                   URL, hash, user, host, file name and process of each
@@ -74,7 +82,7 @@
 #include "event/event.h"
 #include "ingest/ingest.h"
 
-#define KB_STORE_SCHEMA_VERSION 3
+#define KB_STORE_SCHEMA_VERSION 4
 
 /* Raw records per compressed block, and the block's size cap (a longer
  * record gets a block of its own). */
@@ -234,6 +242,12 @@ enum {
 const char *kb_obs_kind_name(int kind);
 /* Kind for a name ("ip", ...), or -1. */
 int kb_obs_kind_find(const char *s, size_t len);
+
+/* obs_counts (schema 4) counts sightings per hour of @timestamp:
+ * hr = ts / KB_OBS_HOUR (truncated), KB_OBS_HR_NONE for events without a
+ * time. */
+#define KB_OBS_HOUR 3600000000000LL
+#define KB_OBS_HR_NONE (-1000000000LL)
 
 /* The bit of canonical field canon in obs_events.fm (schema 3: the fields
  * an observable was found in, one row per (kind, value) and event), or 0

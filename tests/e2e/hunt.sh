@@ -38,6 +38,21 @@ $K hunt -o csv 'destination.ip:10.0.0.0/8 | stats count() by destination.ip | so
 printf 'destination.ip,count\n10.1.0.80,5\n10.1.20.10,2\n' | cmp -s - "$tmp/csv" || fail "stats csv: $(cat "$tmp/csv")"
 $K hunt -o jsonl 'Image:*powershell* | fields host.name, user.name | head 1' |
     grep -qx '{"host.name":"PC-0042.corp.example.com","user.name":"alice"}' || fail "raw field hunt"
+# Raw fields and free text: SQLite's SQL functions and the residual that
+# koban evaluates in C (PostgreSQL's path, forced here) print the same lines
+# (pg.sh runs the same list against PostgreSQL).
+grep -v '^#' "$(dirname "$0")/lib/raw-hunts.txt" >"$tmp/raw-hunts"
+while IFS='	' read -r n q; do
+    a=$($K hunt -o jsonl "$q" 2>/dev/null)
+    b=$(KOBAN_HUNT_RESIDUAL=1 $K hunt -o jsonl "$q" 2>/dev/null)
+    [ "$(printf '%s\n' "$a" | grep -c .)" -eq "$n" ] || fail "raw hunt '$q': $(printf '%s\n' "$a" | grep -c .) lines, expected $n"
+    [ "$a" = "$b" ] || fail "raw hunt '$q': the residual in C differs: $b (SQL: $a)"
+done <"$tmp/raw-hunts"
+$K hunt -o jsonl '"failed password" | stats count()' | grep -qx '{"count":6}' || fail "free text is case-insensitive"
+KOBAN_HUNT_RESIDUAL=1 $K hunt --explain 'host.name:PC* and Image:*powershell*' >"$tmp/res.exp"
+grep -q '^residual (koban evaluates it in C.*: (sql#1 and raw(Image):"\*powershell\*")$' "$tmp/res.exp" ||
+    fail "explain shows the residual: $(cat "$tmp/res.exp")"
+grep -q '^candidates sql.*WHERE (e.host_name LIKE ? ESCAPE' "$tmp/res.exp" || fail "explain: the candidates are narrowed in SQL"
 $K hunt -o jsonl --ask where-hash 7353f60b1739074eb17c5f4dddefe239 |
     grep -q '"host.name":"PC-0042.corp.example.com","count":1' || fail "ask where-hash"
 n=$($K hunt -o jsonl --ask host-activity bastion-1 2026-11-20T08:55:05Z 2026-11-20T08:55:12Z | wc -l)
@@ -92,6 +107,56 @@ grep -q '^  6 events older than 1 days from demo/incident/endpoint/sysmon.jsonl$
 $R hunt -o csv '| stats count() by log.format' >"$tmp/ret.csv"
 printf 'log.format,count\nsyslog,10\nzeek,11\n' | cmp -s - "$tmp/ret.csv" || fail "left after retention: $(cat "$tmp/ret.csv")"
 
+# --- pivot counts (schema 4: obs_counts, kept by load and prune) -----------------
+# A count pivot is one obs_counts lookup; it must agree with counting the
+# listed events, after a load, after a prune, and after migration 4 rebuilt
+# the table from obs_events.
+C="$koban --data $tmp/cnt"
+$C load -q "$inc" 2>/dev/null
+$C hunt --explain 'source.ip:198.51.100.23 | stats count()' | grep -q '^sql: SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM obs_counts' ||
+    fail "count pivot reads obs_counts"
+$C hunt --explain 'ip:10.1.0.80 | sort -@timestamp | head 2' | grep -q '^sql: .*AND event_id BETWEEN ? AND ?[^)]*) AND e2.ts >= ? ORDER BY e2.ts DESC, e2.id LIMIT ?) ORDER BY e.ts DESC' ||
+    fail "newest-N pivot reads the hours that hold them"
+pivots='source.ip:198.51.100.23 destination.ip:10.1.0.80 ip:10.1.0.80 ip:10.1.20.10 user.name:alice user:root user:deploy hash:7353f60b1739074eb17c5f4dddefe239 url.domain:nosuch.example'
+check_counts() {
+    for q in $pivots; do
+        a=$($C hunt -o jsonl "$q | stats count()")
+        b=$($C hunt --limit 0 -o jsonl "$q" 2>/dev/null | wc -l)
+        [ "$a" = "{\"count\":$b}" ] || fail "$1: $q | stats count() gives $a, the listing $b events"
+        # First / newest N through the hours of obs_counts, against the same
+        # query in a shape that takes the plain plan.
+        for t in '| head 1' '| head 3' '| sort -@timestamp | head 1' '| sort -@timestamp | head 4' '| sort @timestamp | head 2'; do
+            a=$($C hunt -o jsonl "$q $t" 2>/dev/null)
+            b=$($C hunt -o jsonl "$q and not user.name:zz-none $t" 2>/dev/null)
+            [ "$a" = "$b" ] || fail "$1: $q $t lists other events than the plain plan"
+        done
+    done
+}
+check_counts "after load"
+# A pivot inside a time window reads only the window's hours of sightings:
+# the same counts as the query in a shape that cannot narrow (top-level or).
+for q in 'source.ip:198.51.100.23 and @timestamp >= 2026-11-20T08:55:05Z and @timestamp <= 2026-11-20T09:00:00Z' \
+    'ip:10.1.0.80 and @timestamp > 2026-11-20T09:00:00Z' 'user.name:alice and @timestamp < 2026-11-20T09:10:00Z' \
+    'not user.name:alice and @timestamp >= 2026-11-20T09:00:00Z' 'user:alice and @timestamp >= 2026-11-20T10:00:00Z' \
+    '(ip:10.1.0.80 or user.name:alice) and @timestamp >= 2026-11-20T09:05:00Z and @timestamp <= 2026-11-20T09:45:00Z'; do
+    a=$($C hunt -o jsonl "$q | stats count()")
+    b=$($C hunt -o jsonl "($q) or host.name:zz-none | stats count()")
+    [ "$a" = "$b" ] || fail "windowed pivot $q: $a, plain plan $b"
+done
+$C hunt --explain 'source.ip:198.51.100.23 and @timestamp >= 2026-11-20T08:55:05Z' | grep -q '^sql: .*(fm & ?) <> 0 AND event_id BETWEEN ? AND ?)' ||
+    fail "windowed pivot narrows the sightings"
+[ "$($C hunt -o jsonl 'source.ip:198.51.100.23 | stats count()')" = '{"count":8}' ] || fail "source.ip count"
+$C store prune --source "$inc/linux" >/dev/null
+check_counts "after prune"
+[ "$($C hunt -o jsonl 'user.name:alice | stats count()')" = '{"count":9}' ] || fail "alice count after prune"
+$C load -q "$inc" 2>/dev/null
+check_counts "after reload"
+python3 -c "import sqlite3, sys
+db = sqlite3.connect(sys.argv[1]); db.executescript('DROP TABLE obs_counts; DELETE FROM schema_version WHERE version = 4'); db.commit()" "$tmp/cnt/koban.db"
+$C store stats | grep -q "schema version 4" || fail "migration 4"
+check_counts "after migration 4"
+[ "$($C hunt -o jsonl 'user.name:alice | stats count()')" = '{"count":9}' ] || fail "alice count after migration 4"
+
 # --- migration: a schema 2 store (dumped from koban before schema 3) -------------
 # tests/data/store-v2.sql is demo/incident loaded by the schema 2 loader (wide
 # events rows). Opening it migrates it to narrow rows; every event must read
@@ -103,7 +168,7 @@ db = sqlite3.connect(sys.argv[1]); db.executescript(open(sys.argv[2]).read()); d
     "$mig/koban.db" tests/data/store-v2.sql 2>"$tmp/mig.err"; then
     M="$koban --data $mig"
     $M store stats >"$tmp/mig.stats" 2>&1 || fail "stats on the migrated store: $(cat "$tmp/mig.stats")"
-    grep -q 'schema version 3' "$tmp/mig.stats" || fail "not migrated: $(head -1 "$tmp/mig.stats")"
+    grep -q "schema version 4" "$tmp/mig.stats" || fail "not migrated: $(head -1 "$tmp/mig.stats")"
     grep -q '^events: *44$' "$tmp/mig.stats" || fail "migrated events: $(cat "$tmp/mig.stats")"
     $koban --data "$tmp/fresh" load -q "$inc" 2>/dev/null
     $koban --data "$tmp/fresh" hunt -o jsonl '| head 100' >"$tmp/fresh.jsonl"
@@ -129,6 +194,11 @@ print(sqlite3.connect(sys.argv[1]).execute('select count(*) from ev where canon 
     $M hunt -o jsonl '| stats count()' | grep -qx '{"count":55}' || fail "load after migration"
     $M hunt -o jsonl 'event.id > 44 and destination.port:443 | stats count()' | grep -qx '{"count":8}' ||
         fail "canonical fields of new rows after migration"
+    for q in ip:10.1.0.80 source.ip:198.51.100.23 user.name:alice; do
+        a=$($M hunt -o jsonl "$q | stats count()")
+        b=$($M hunt --limit 0 -o jsonl "$q" 2>/dev/null | wc -l)
+        [ "$a" = "{\"count\":$b}" ] && [ "$b" -gt 0 ] || fail "obs_counts after migrations 3, 4 and a load: $q: $a, $b events"
+    done
 else
     fail "cannot build the schema 2 store: $(cat "$tmp/mig.err")"
 fi
@@ -163,8 +233,10 @@ db = sqlite3.connect(sys.argv[1])
 n, d = db.execute("select count(*), count(distinct rec_offset) from ev").fetchone()
 ok = db.execute("pragma integrity_check").fetchone()[0]
 o = db.execute("select count(*) from obs_events where event_id not in (select id from ev)").fetchone()[0]
-print("events", n, "distinct", d, "integrity", ok, "orphans", o)
-sys.exit(0 if n == int(sys.argv[2]) and d == n and ok == "ok" and o == 0 else 1)
+# obs_counts commits with its batch: it counts exactly the obs_events rows.
+c = db.execute("select (select count(*) from obs_events) - (select coalesce(sum(n), 0) from obs_counts)").fetchone()[0]
+print("events", n, "distinct", d, "integrity", ok, "orphans", o, "count drift", c)
+sys.exit(0 if n == int(sys.argv[2]) and d == n and ok == "ok" and o == 0 and c == 0 else 1)
 PY
 else
     echo "note: $src missing, crash test skipped" >&2
