@@ -396,7 +396,8 @@ static int run_hunt_text(proc_ctx *c, const char *q, size_t qlen)
         snprintf(c->err, c->errsize, "hunt does not parse at column %zu: %s", he.pos + 1, he.msg);
         return R_FAIL;
     }
-    if (kb_hunt_compile(h, c->st, KB_TIME_NONE, &sql, &he) != KB_OK) {
+    /* KB_HUNT_RESIDUAL: raw fields and free text on every back end */
+    if (kb_hunt_compile_ex(h, c->st, KB_TIME_NONE, KB_HUNT_RESIDUAL, &sql, &he) != KB_OK) {
         snprintf(c->err, c->errsize, "hunt: %s", he.msg);
         goto out;
     }
@@ -405,7 +406,7 @@ static int run_hunt_text(proc_ctx *c, const char *q, size_t qlen)
         if (strcmp(f, "count") && strcmp(f, "found"))
             hr.lists[k] = json_array();
     }
-    if (kb_store_exec(c->st, sql.sql.data, sql.params, sql.nparams, hunt_row, &hr) != KB_OK) {
+    if (kb_hunt_run(c->st, &sql, hunt_row, &hr) != KB_OK) {
         snprintf(c->err, c->errsize, "hunt failed: %s", kb_store_errmsg(c->st));
         goto out;
     }

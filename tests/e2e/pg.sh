@@ -62,6 +62,16 @@ sh scripts/pg-test.sh sh -c '
                 { echo "FAIL: pg listing pivot $q $t" >&2; exit 1; }
         done
     done
+    # a playbook step hunts a raw field (Sysmon Image) on PostgreSQL too
+    mkdir -p "$3/pb"
+    printf "%s\n" "name: rawpb" "processes:" \
+        "  - {id: a, method: {hunt: \"host.name:{{incident.host}} and Image:*powershell*\"}, outputs: {n: count, imgs: Image}}" \
+        "steps:" "  - {id: s, process: a}" "  - {id: fin, outcome: done, end: true}" >"$3/pb/rawpb.yml"
+    printf "{\"type\":\"x\",\"severity\":\"low\",\"host\":\"PC-0042.corp.example.com\"}" >"$3/inc.json"
+    $K playbook run rawpb --dir "$3/pb" --incident-file "$3/inc.json" >"$3/pb.out" 2>&1 ||
+        { cat "$3/pb.out" >&2; echo "FAIL: pg playbook with a raw-field hunt" >&2; exit 1; }
+    grep -q "step s: hunt: .* -> 3 rows" "$3/pb.out" ||
+        { cat "$3/pb.out" >&2; echo "FAIL: pg playbook raw-field hunt rows" >&2; exit 1; }
     $K store prune --source demo/incident/linux >/dev/null
     [ "$($K hunt -o jsonl "source.ip:198.51.100.23 | stats count()")" = "{\"count\":0}" ] &&
         [ "$($K hunt -o jsonl "user.name:alice | stats count()")" = "{\"count\":9}" ] ||
