@@ -1324,8 +1324,8 @@ static int flag_suppressed(scan *sc, const alert *all, const size_t *from, const
     return rc;
 }
 
-/* --store: the alerts of events stored by this scan (a record stored by an
- * earlier run has no new id, and its alerts are already in the store). */
+/* --store: the alerts of events stored by this scan, and the new alerts of
+ * events an earlier run stored (koban load; a scan with other rules). */
 static int store_alerts(scan *sc, const alert *all, size_t n)
 {
     kb_store_alert *rows = n ? kb_calloc(n, sizeof *rows) : NULL;
@@ -1342,8 +1342,22 @@ static int store_alerts(scan *sc, const alert *all, size_t n)
     }
     for (size_t i = 0; i < n; i++) {
         const kb_rule_meta *m = alert_rule(sc, &all[i]);
-        if (!all[i].event_id || all[i].hide == HIDE_INPUT) /* a correlation input only */
+        int64_t eid = all[i].event_id;
+        if (all[i].hide == HIDE_INPUT) /* a correlation input only */
             continue;
+        if (!eid) {
+            /* its event was stored before (koban load, an earlier scan):
+             * the alert is new unless that run stored it already */
+            int found = 1;
+            if (atomic_load(&sc->store_failed) ||
+                kb_store_event_at(sc->store, sc->files[all[i].file].path, all[i].line,
+                                  all[i].ts, &eid) != KB_OK ||
+                !eid ||
+                kb_store_alert_exists(sc->store, m->id ? m->id : "", all[i].ts, eid, &found) !=
+                    KB_OK ||
+                found)
+                continue;
+        }
         from[k] = i;
         tag_off[k] = tags.len;
         for (const char *const *t = m->tags; *t; t++) {
@@ -1358,7 +1372,7 @@ static int store_alerts(scan *sc, const alert *all, size_t n)
         rows[k].level = all[i].level_ovr ? kb_level_name(all[i].level_ovr - 1)
                         : m->level ? m->level : "";
         rows[k].author = m->author ? m->author : "";
-        rows[k].event_id = all[i].event_id;
+        rows[k].event_id = eid;
         rows[k].host = all[i].host;
         k++;
     }

@@ -271,6 +271,14 @@ typedef struct kb_store_alert {
 /* Inserts n alerts in one transaction; ids (may be NULL) receives theirs. */
 int kb_store_put_alerts(kb_store *st, const kb_store_alert *alerts, size_t n, int64_t *ids);
 
+/* An event stored by an earlier run (koban load, or a scan whose alerts
+ * came from other rules): *id is the stored event read from path at line
+ * with time ts, or 0 when there is none (or ts is KB_TIME_NONE). */
+int kb_store_event_at(kb_store *st, const char *path, uint64_t line, int64_t ts, int64_t *id);
+/* *found = 1 when an alert of rule_id at ts on event_id is stored. */
+int kb_store_alert_exists(kb_store *st, const char *rule_id, int64_t ts, int64_t event_id,
+                          int *found);
+
 /* ---- statistics and retention ------------------------------------------- */
 
 /* Prints events, bytes, per source (events, format, oldest, newest) and

@@ -225,5 +225,13 @@ n=$(sqlite3 "$tmp/store/koban.db" "SELECT COUNT(*) FROM alerts WHERE event_id > 
     fail "scan --store twice: events duplicated"
 n=$(sqlite3 "$tmp/store/koban.db" "SELECT COUNT(*) FROM alerts")
 [ "$n" = "27" ] || fail "scan --store twice: $n alerts, expected 27"
+# Events loaded first (koban load), then scanned: the alerts are stored on
+# the loaded events, once.
+"$koban" --data "$tmp/ls" load -q demo/incident >/dev/null 2>&1 || fail "load before scan"
+"$koban" --data "$tmp/ls" scan --store -o jsonl demo/incident 2>"$tmp/ls.err" >/dev/null
+grep -q '^stored 0 new events and 27 alerts$' "$tmp/ls.err" || fail "scan --store after load: $(grep stored "$tmp/ls.err")"
+"$koban" --data "$tmp/ls" scan --store -o jsonl -j 2 demo/incident >/dev/null 2>&1
+n=$(sqlite3 "$tmp/ls/koban.db" "SELECT COUNT(*) || ' ' || COUNT(DISTINCT event_id || rule_id) FROM alerts WHERE event_id > 0")
+[ "$n" = "27 27" ] || fail "scan --store after load, twice: $n alerts (all, distinct), expected 27 27"
 
 finish
