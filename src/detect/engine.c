@@ -2820,6 +2820,102 @@ static int glob_fits(const kb_engine *e, const eglob *g, const unsigned char *h,
     return g->tail || p == end;
 }
 
+/* Bytes token t consumes at s (len > 0), 0 on mismatch: as sigma_glob. */
+static inline size_t tok_at(uint16_t t, const unsigned char *s, size_t len, int fold)
+{
+    if (t < 256)
+        return (fold ? lower(s[0]) : s[0]) == t;
+    if (t == KB_SIGMA_TOK_QMARK) {
+        size_t n = s[0] < 0x80           ? 1
+                   : (s[0] >> 5) == 6  ? 2
+                   : (s[0] >> 4) == 14 ? 3
+                   : (s[0] >> 3) == 30 ? 4
+                                       : 1;
+        return n <= len ? n : 1;
+    }
+    if (t == KB_SIGMA_TOK_DASH) {
+        if (s[0] == '-' || s[0] == '/')
+            return 1;
+        if (len >= 3 && s[0] == 0xE2 && s[1] == 0x80 && s[2] >= 0x93 && s[2] <= 0x95)
+            return 3;
+    }
+    return 0;
+}
+
+/* Tokens t[0..nt) (no star) at s: bytes consumed + 1, or 0. */
+static inline size_t seg_at(const uint16_t *t, size_t nt, const unsigned char *s, size_t len,
+                            int fold)
+{
+    size_t i = 0;
+    for (size_t k = 0; k < nt; k++) {
+        size_t adv;
+        if (i >= len || !(adv = tok_at(t[k], s + i, len - i, fold)))
+            return 0;
+        i += adv;
+    }
+    return i + 1;
+}
+
+/* sigma_glob's answer without its backtracking: sigma_glob retries only
+ * the part after the last star it passed, so it finds every star-free
+ * segment at its leftmost place after the previous one, and the last one
+ * (without a trailing star) at a place where it ends the subject. Tokens
+ * consume a number of bytes fixed by the subject, so each try is one
+ * comparison; a segment starting with a byte is looked for with memchr. */
+int kb_engine_glob(const uint16_t *tok, size_t nt, const char *subj, size_t len, int fold)
+{
+    const unsigned char *s = (const unsigned char *)subj;
+    size_t p = 0, q = 0, i = 0, r;
+    while (q < nt && tok[q] != KB_SIGMA_TOK_STAR)
+        q++;
+    if (q == nt)
+        return (r = seg_at(tok, nt, s, len, fold)) && r - 1 == len;
+    if (q) {
+        if (!(r = seg_at(tok, q, s, len, fold)))
+            return 0;
+        i = r - 1;
+    }
+    p = q;
+    for (;;) {
+        while (p < nt && tok[p] == KB_SIGMA_TOK_STAR)
+            p++;
+        if (p == nt)
+            return 1;
+        for (q = p; q < nt && tok[q] != KB_SIGMA_TOK_STAR; q++)
+            ;
+        for (size_t st = i;; st++) {
+            if (st >= len)
+                return 0;
+            if (tok[p] < 256) {
+                /* next place the first byte can match */
+                unsigned c = tok[p];
+                if (!fold || c == upper((unsigned char)c)) {
+                    const unsigned char *at = memchr(s + st, (int)c, len - st);
+                    if (!at)
+                        return 0;
+                    st = (size_t)(at - s);
+                } else {
+                    while (st < len && lower(s[st]) != c)
+                        st++;
+                    if (st == len)
+                        return 0;
+                }
+            }
+            r = seg_at(tok + p, q - p, s + st, len - st, fold);
+            if (!r)
+                continue;
+            if (q == nt) {
+                if (st + r - 1 == len)
+                    return 1;
+                continue;
+            }
+            i = st + r - 1;
+            break;
+        }
+        p = q;
+    }
+}
+
 /* Literal (or expression) uid found in the instance being scanned. */
 static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
 {
@@ -2834,7 +2930,8 @@ static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
         if ((ent & CONFIRM_BIT) &&
             !(v->glob != NOSLOT ? glob_fits(e, &e->globs[v->glob], (const unsigned char *)s->inst,
                                             s->inst_len, v->fold)
-                                : sigma_str_match(v->v, s->inst, s->inst_len, v->fold)))
+                : v->v->lit ? sigma_str_match(v->v, s->inst, s->inst_len, v->fold)
+                            : kb_engine_glob(v->v->tok, v->v->ntok, s->inst, s->inst_len, v->fold)))
             continue;
         value_hit(e, s, ent & ~CONFIRM_BIT);
     }
