@@ -185,6 +185,7 @@ typedef struct esub {
     hs_database_t *db;
     size_t npat;
     uint32_t proot, sroot; /* prefix/exact and suffix tries, NOSLOT if none */
+    uint32_t minlen; /* no pattern matches fewer bytes (keyword sets skip shorter values) */
     eint *ints;
     size_t nints;
 } esub;
@@ -1590,6 +1591,17 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
             x->hstart[pos] = (uint32_t)k;
         }
     }
+    x->minlen = x->nrexpr ? 1 : UINT32_MAX;
+    for (size_t k = 0; k < x->nshort; k++)
+        if (x->shorts[k].len < x->minlen)
+            x->minlen = x->shorts[k].len;
+    for (size_t k = 0; k < x->nexpr; k++) {
+        uint32_t m = x->expr[k].lit ? x->expr[k].litlen : 1;
+        if (m < x->minlen)
+            x->minlen = m;
+    }
+    if (x->minlen == 0 || x->minlen == UINT32_MAX)
+        x->minlen = 1;
 out:
     for (size_t i = 0; i < g.n; i++)
         free(g.r[i].bytes);
@@ -3189,32 +3201,37 @@ static int scan_slot(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
 }
 
 /* Keyword predicates: every string or number value, joined by NUL,
- * through the pattern sets xs[0..nx). */
+ * through the pattern sets xs[0..nx). Keyword literals hold no NUL, so a
+ * value shorter than every pattern of the sets cannot hold one: it is
+ * left out (the NUL after the previous value still separates). */
 static int scan_keywords(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev,
                          const uint32_t *xs, size_t nx)
 {
     int rc;
     size_t total = 0;
+    uint32_t minlen = UINT32_MAX;
     char *o;
+    for (size_t k = 0; k < nx; k++)
+        if (e->subs[xs[k]].minlen < minlen)
+            minlen = e->subs[xs[k]].minlen;
     kb_buf_clear(&s->kw);
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        const kb_field *f = &ev->fields[i];
-        if (f->type == KB_V_STR || f->type == KB_V_INT || f->type == KB_V_FLOAT ||
-            f->type == KB_V_BOOL)
-            total += (size_t)f->len + 1;
-    }
-    if (kb_buf_reserve(&s->kw, total))
-        return KB_ENOMEM;
     o = s->kw.data;
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const kb_field *f = &ev->fields[i];
-        if (f->type != KB_V_STR && f->type != KB_V_INT && f->type != KB_V_FLOAT &&
-            f->type != KB_V_BOOL)
+        if ((f->type != KB_V_STR && f->type != KB_V_INT && f->type != KB_V_FLOAT &&
+             f->type != KB_V_BOOL) ||
+            f->len < minlen)
             continue;
-        if (f->len)
-            memcpy(o, f->val, f->len);
+        if (total + f->len + 1 >= s->kw.alloc) {
+            s->kw.len = total;
+            if (kb_buf_reserve(&s->kw, (size_t)f->len + 1))
+                return KB_ENOMEM;
+            o = s->kw.data + total;
+        }
+        memcpy(o, f->val, f->len);
         o += f->len;
         *o++ = 0;
+        total += (size_t)f->len + 1;
     }
     s->kw.len = total;
     s->inst_parsed = 0;
