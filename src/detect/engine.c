@@ -214,6 +214,7 @@ typedef struct eglob {
 /* Rules with the same logsource (product, category, service). */
 typedef struct elsg {
     const kb_rule *r; /* the first rule of the group: its logsource */
+    uint32_t r0, nr;  /* its rules in kb_engine.lsg_rules, in ruleset order */
 } elsg;
 
 typedef struct erule {
@@ -243,6 +244,7 @@ struct kb_engine {
     size_t nsubs, asubs;
     elsg *lsgs;
     size_t nlsgs;
+    uint32_t *lsg_rules; /* rule indexes grouped by logsource group */
     euid *uids;
     size_t nuids, auids;
     erx *rxs; /* per regex value: literal runs a match needs, in order */
@@ -307,7 +309,6 @@ struct kb_engine_scratch {
     int32_t *route_hash; /* index into routes, -1 empty */
     route *last;
     uint8_t *mark; /* nsubs, for building routes */
-    uint8_t *lsmark; /* nlsgs, for building routes */
     const uint8_t *cand;
     int inst_parsed; /* the instance being scanned reads as an integer */
     const char *inst; /* the instance being scanned */
@@ -2201,6 +2202,7 @@ static int group_rules(kb_engine *e)
                 if (grow((void **)&e->lsgs, &alsgs, e->nlsgs + 1, sizeof *e->lsgs))
                     goto out;
                 e->lsgs[e->nlsgs].r = e->rules[ri].r;
+                e->lsgs[e->nlsgs].r0 = e->lsgs[e->nlsgs].nr = 0;
                 tab[pos] = (uint32_t)e->nlsgs++;
                 break;
             }
@@ -2210,6 +2212,19 @@ static int group_rules(kb_engine *e)
                 break;
         }
         e->rules[ri].lsg = tab[pos];
+    }
+    if (!(e->lsg_rules = malloc((e->nrules + 1) * sizeof *e->lsg_rules)))
+        goto out;
+    for (uint32_t ri = 0; ri < e->nrules; ri++)
+        e->lsgs[e->rules[ri].lsg].nr++;
+    for (size_t g = 0, at = 0; g < e->nlsgs; g++) {
+        e->lsgs[g].r0 = (uint32_t)at;
+        at += e->lsgs[g].nr;
+        e->lsgs[g].nr = 0;
+    }
+    for (uint32_t ri = 0; ri < e->nrules; ri++) {
+        elsg *g = &e->lsgs[e->rules[ri].lsg];
+        e->lsg_rules[g->r0 + g->nr++] = ri;
     }
     rc = KB_OK;
 out:
@@ -2433,6 +2448,7 @@ void kb_engine_free(kb_engine *e)
     free(e->runbytes);
     free(e->subs);
     free(e->lsgs);
+    free(e->lsg_rules);
     if (e->rules)
         for (size_t i = 0; i < e->nrules; i++)
             free(e->rules[i].req);
@@ -2501,14 +2517,13 @@ kb_engine_scratch *kb_engine_scratch_new(const kb_engine *e)
     s->ahead = calloc(ns, sizeof *s->ahead);
     s->present = calloc(ns, sizeof *s->present);
     s->mark = calloc(e->nsubs + 1, 1);
-    s->lsmark = calloc(e->nlsgs + 1, 1);
     s->ustamp = calloc(e->nuids + 1, sizeof *s->ustamp);
     s->dnext = calloc(KB_EVENT_MAX_FIELDS, sizeof *s->dnext);
     s->anext = calloc(KB_EVENT_MAX_FIELDS, sizeof *s->anext);
     s->routes = calloc(ROUTE_MAX, sizeof *s->routes);
     s->route_hash = malloc(ROUTE_HASH * sizeof *s->route_hash);
     if (!s->pstamp || !s->pcnt || !s->gstamp || !s->rstamp || !s->trig || !s->slot_gen ||
-        !s->dhead || !s->ahead || !s->present || !s->mark || !s->lsmark || !s->ustamp ||
+        !s->dhead || !s->ahead || !s->present || !s->mark || !s->ustamp ||
         !s->dnext || !s->anext ||
         !s->routes || !s->route_hash)
         goto fail;
@@ -2536,7 +2551,6 @@ void kb_engine_scratch_free(kb_engine_scratch *s)
     free(s->ahead);
     free(s->present);
     free(s->mark);
-    free(s->lsmark);
     free(s->ustamp);
     free(s->low);
     free(s->dnext);
@@ -2602,24 +2616,24 @@ static route *route_build(const kb_engine *e, kb_engine_scratch *s, const kb_log
     if (!(rt->cand = calloc(e->cand_bytes, 1)))
         goto fail;
     memset(s->mark, 0, e->nsubs + 1);
-    /* 1: the group applies, 2: it does not */
-    memset(s->lsmark, 0, e->nlsgs + 1);
-    for (uint32_t ri = 0; ri < e->nrules; ri++) {
-        const erule *er = &e->rules[ri];
-        if (!s->lsmark[er->lsg])
-            s->lsmark[er->lsg] = kb_rule_logsource_applies(e->lsgs[er->lsg].r, ls) ? 1 : 2;
-        if (s->lsmark[er->lsg] != 1)
+    /* the rules of the groups whose logsource applies */
+    for (size_t g = 0; g < e->nlsgs; g++) {
+        if (!kb_rule_logsource_applies(e->lsgs[g].r, ls))
             continue;
-        if (er->has_req && has_id &&
-            !bsearch(&id, er->req, er->nreq, sizeof *er->req, cmp_i64))
-            continue;
-        rt->cand[ri >> 3] |= (uint8_t)(1u << (ri & 7));
-        nal += er->always;
-        for (uint32_t k2 = 0; k2 < er->npreds; k2++) {
-            const epred *ep = &e->preds[er->pred0 + k2];
-            if (ep->mode == PM_HS && !s->mark[ep->sub]) {
-                s->mark[ep->sub] = 1;
-                nsc++;
+        for (uint32_t j = 0; j < e->lsgs[g].nr; j++) {
+            uint32_t ri = e->lsg_rules[e->lsgs[g].r0 + j];
+            const erule *er = &e->rules[ri];
+            if (er->has_req && has_id &&
+                !bsearch(&id, er->req, er->nreq, sizeof *er->req, cmp_i64))
+                continue;
+            rt->cand[ri >> 3] |= (uint8_t)(1u << (ri & 7));
+            nal += er->always;
+            for (uint32_t k2 = 0; k2 < er->npreds; k2++) {
+                const epred *ep = &e->preds[er->pred0 + k2];
+                if (ep->mode == PM_HS && !s->mark[ep->sub]) {
+                    s->mark[ep->sub] = 1;
+                    nsc++;
+                }
             }
         }
     }
@@ -2627,9 +2641,16 @@ static route *route_build(const kb_engine *e, kb_engine_scratch *s, const kb_log
     rt->scan = malloc((nsc + 1) * sizeof *rt->scan);
     if (!rt->always || !rt->scan)
         goto fail;
-    for (uint32_t ri = 0; ri < e->nrules; ri++)
-        if (e->rules[ri].always && bit_get(rt->cand, ri))
-            rt->always[rt->nalways++] = ri;
+    /* always-evaluated rules in ruleset order: the candidate bitmap by word */
+    for (size_t w = 0; w * 8 < e->nrules && rt->nalways < nal; w++) {
+        uint8_t b = rt->cand[w];
+        while (b) {
+            uint32_t ri = (uint32_t)(w * 8 + (size_t)__builtin_ctz(b));
+            b &= (uint8_t)(b - 1);
+            if (e->rules[ri].always)
+                rt->always[rt->nalways++] = ri;
+        }
+    }
     for (uint32_t xi = 0; xi < e->nsubs; xi++)
         if (s->mark[xi])
             rt->scan[rt->nscan++] = xi;
