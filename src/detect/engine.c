@@ -48,6 +48,7 @@
  * hits first, then the predicates that need the reference one at a time,
  * only while the known ones leave the rule undecided (three-valued
  * evaluation of the condition program). */
+#include <arpa/inet.h>
 #include <hs/hs.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -3332,6 +3333,74 @@ static int rx_maybe(const kb_engine *e, const kb_engine_scratch *s, const kb_eve
     return 0;
 }
 
+/* A CIDR predicate (not `all`) as kb_sigma_pred_match decides it, with
+ * each instance parsed once instead of once per value: rules list many
+ * networks (private ranges) against one address. */
+static int cidr_pred(const kb_engine *e, const kb_engine_scratch *s, const kb_event *ev,
+                     uint32_t gp)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const kb_sigma_pred *p = pred_of(e, gp);
+    uint32_t si = e->preds[gp].slot;
+    int any = 0, has_null = 0, r = 0;
+    if (s->slot_gen[si] == s->gen) {
+        int alias = !s->dhead[si];
+        uint16_t i = alias ? s->ahead[si] : s->dhead[si];
+        for (; i && !r; i = alias ? s->anext[i - 1] : e->slots[si].canon ? 0 : s->dnext[i - 1]) {
+            const kb_field *f = &ev->fields[i - 1];
+            char buf[64];
+            uint8_t addr[16];
+            int fam;
+            if (f->type == KB_V_ARRAY || f->type == KB_V_OBJECT)
+                continue;
+            any = 1;
+            if (f->type == KB_V_NULL) {
+                has_null = 1;
+                continue;
+            }
+            if (f->len == 0 || f->len >= sizeof buf)
+                continue;
+            memcpy(buf, f->val, f->len);
+            buf[f->len] = 0;
+            {
+                char *pct = memchr(buf, '%', f->len); /* fe80::1%eth0 */
+                if (pct)
+                    *pct = 0;
+            }
+            if (inet_pton(AF_INET, buf, addr) == 1)
+                fam = 4;
+            else if (inet_pton(AF_INET6, buf, addr) == 1)
+                fam = 6;
+            else
+                continue;
+            for (uint32_t k = 0; k < p->nvals && !r; k++) {
+                const kb_sigma_val *v = &p->vals[k];
+                const uint8_t *a = addr;
+                int vf = fam;
+                unsigned b;
+                if (v->never || v->isnull)
+                    continue;
+                if (fam == 6 && v->family == 4 && memcmp(addr, mapped, 12) == 0) {
+                    vf = 4;
+                    a = addr + 12;
+                }
+                if (vf != v->family)
+                    continue;
+                for (b = 0; b < v->prefix; b += 8) {
+                    unsigned rem = v->prefix - b;
+                    uint8_t mask = rem >= 8 ? 0xff : (uint8_t)(0xff << (8 - rem));
+                    if ((a[b / 8] & mask) != v->net[b / 8])
+                        break;
+                }
+                r = b >= v->prefix;
+            }
+        }
+    }
+    for (uint32_t k = 0; k < p->nvals && !r; k++)
+        r = !p->vals[k].never && p->vals[k].isnull && (has_null || !any);
+    return p->neq ? !r : r;
+}
+
 /* kb_sigma_program_eval in three-valued logic (H_UNKNOWN: not computed
  * yet): 0 or 1 when the known hits decide the rule whatever the unknown
  * ones are, else H_UNKNOWN. Malformed programs give 0, as there. */
@@ -3419,9 +3488,13 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
     for (uint32_t k = 0; k < er->npreds && v == H_UNKNOWN; k++) {
         if (s->hits[k] != H_UNKNOWN)
             continue;
-        s->hits[k] = rx_maybe(e, s, ev, er->pred0 + k)
-                         ? (uint8_t)kb_sigma_pred_match(&r->preds[k], ev)
-                         : 0;
+        if (r->preds[k].kind == KB_SP_CIDR && !r->preds[k].all &&
+            e->preds[er->pred0 + k].slot != NOSLOT)
+            s->hits[k] = (uint8_t)cidr_pred(e, s, ev, er->pred0 + k);
+        else
+            s->hits[k] = rx_maybe(e, s, ev, er->pred0 + k)
+                             ? (uint8_t)kb_sigma_pred_match(&r->preds[k], ev)
+                             : 0;
         if (--nunk == 0)
             return kb_sigma_program_eval(r->prog, r->nops, s->hits);
         v = program_eval3(r->prog, r->nops, s->hits);
