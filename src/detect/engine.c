@@ -227,6 +227,8 @@ typedef struct erule {
     uint8_t has_req; /* EventID values required */
     int64_t *req;    /* sorted */
     size_t nreq;
+    uint32_t *must;  /* predicates ANDed at the top of its program */
+    uint32_t nmust;
 } erule;
 
 struct kb_engine {
@@ -2006,6 +2008,38 @@ static int analyse_rule(kb_engine *e, uint32_t ri)
                     t[kids[n->c0 + k]].need = 1;
         }
     }
+    {
+        /* predicates ANDed at the top (through nested ANDs): when one of
+         * them is a Hyperscan predicate without a hit, the rule is false */
+        uint32_t *todo = malloc(nops * sizeof *todo);
+        size_t nt = 0;
+        if (!todo) {
+            rc = KB_ENOMEM;
+            goto out;
+        }
+        if (r->prog[stack[0]].op == KB_SOP_AND)
+            todo[nt++] = stack[0];
+        while (nt) {
+            const tnode *n = &t[todo[--nt]];
+            for (uint32_t k = 0; k < n->n; k++) {
+                uint32_t c = kids[n->c0 + k];
+                const kb_sigma_op *o = &r->prog[c];
+                if (o->op == KB_SOP_AND) {
+                    todo[nt++] = c;
+                } else if (o->op == KB_SOP_PRED) {
+                    uint32_t *m = realloc(er->must, (er->nmust + 1) * sizeof *m);
+                    if (!m) {
+                        free(todo);
+                        rc = KB_ENOMEM;
+                        goto out;
+                    }
+                    er->must = m;
+                    er->must[er->nmust++] = er->pred0 + o->arg;
+                }
+            }
+        }
+        free(todo);
+    }
 always_req:
     if (sp == 1 && !t[stack[0]].any && t[stack[0]].nreq) {
         tnode *root = &t[stack[0]];
@@ -2451,8 +2485,10 @@ void kb_engine_free(kb_engine *e)
     free(e->lsgs);
     free(e->lsg_rules);
     if (e->rules)
-        for (size_t i = 0; i < e->nrules; i++)
+        for (size_t i = 0; i < e->nrules; i++) {
             free(e->rules[i].req);
+            free(e->rules[i].must);
+        }
     free(e->slots);
     free(e->rules);
     free(e->preds);
@@ -3459,6 +3495,12 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
     const erule *er = &e->rules[ri];
     const kb_rule *r = er->r;
     int nunk = 0, v;
+    for (uint32_t k = 0; k < er->nmust; k++) {
+        uint32_t gp = er->must[k];
+        const epred *ep = &e->preds[gp];
+        if (ep->mode == PM_HS && !ep->confirm && !(s->pstamp[gp] == s->gen && s->pcnt[gp] >= ep->need))
+            return 0;
+    }
     for (uint32_t k = 0; k < er->npreds; k++) {
         uint32_t gp = er->pred0 + k;
         const epred *ep = &e->preds[gp];
