@@ -796,11 +796,17 @@ static const unsigned char *find_from(const unsigned char *h, size_t hlen, const
     unsigned char c, cu;
     if (nlen > hlen)
         return NULL;
-    if (!fold)
-        return (const unsigned char *)kb_memmem((const char *)h, hlen, n, nlen);
     if (nlen == 0)
         return h;
     end = h + (hlen - nlen) + 1; /* candidate starts are below end */
+    if (!fold) {
+        /* memchr and memcmp: glibc's memmem costs ~2k instructions a call
+         * on these short subjects */
+        for (a = h; (a = memchr(a, (unsigned char)n[0], (size_t)(end - a))) != NULL; a++)
+            if (memcmp(a + 1, n + 1, nlen - 1) == 0)
+                return a;
+        return NULL;
+    }
     c = (unsigned char)n[0];
     cu = c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
     a = memchr(h, c, (size_t)(end - h));
