@@ -3181,6 +3181,33 @@ static int scan_inst(const kb_engine *e, kb_engine_scratch *s, const esub *x)
     return KB_OK;
 }
 
+/* kb_parse_i64's answer; up to 18 bytes cannot overflow, so no checks. */
+static inline int parse_int(const char *p, size_t len, int64_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    int neg = 0;
+    if (len == 0 || len > 18)
+        return kb_parse_i64(p, len, out) == KB_OK;
+    if (p[0] == '-')
+        neg = i = 1;
+    if (i < len && p[i] == '+') {
+        if (neg)
+            return 0;
+        i++;
+    }
+    if (i == len)
+        return 0;
+    for (; i < len; i++) {
+        unsigned d = (unsigned char)p[i] - '0';
+        if (d > 9)
+            return 0;
+        v = v * 10 + d;
+    }
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return 1;
+}
+
 static int scan_field(const kb_engine *e, kb_engine_scratch *s, const esub *sl, const kb_field *f)
 {
     if (f->type == KB_V_NULL || f->type == KB_V_ARRAY || f->type == KB_V_OBJECT)
@@ -3188,7 +3215,7 @@ static int scan_field(const kb_engine *e, kb_engine_scratch *s, const esub *sl, 
     s->inst_parsed = 0;
     if (sl->nints && (f->type == KB_V_INT || f->type == KB_V_STR)) {
         int64_t x;
-        if (kb_parse_i64(f->val, f->len, &x) == KB_OK) {
+        if (parse_int(f->val, f->len, &x)) {
             size_t lo = 0, hi = sl->nints;
             s->inst_parsed = 1;
             while (lo < hi) {
