@@ -18,7 +18,10 @@
  *     a set with only a few of them searches each with memchr). A set of
  *     at most LIT_FEW long literals and no expression skips Hyperscan:
  *     find_from searches each. A wildcard value of literal runs and `*`
- *     is confirmed by its runs in order (glob_fits), others by sigma_glob;
+ *     is confirmed by its runs in order (glob_fits), others (`?`,
+ *     windash) by kb_engine_glob (sigma_glob's answer without
+ *     backtracking); keyword sets know the fewest bytes any of their
+ *     patterns matches, and values shorter than that are not scanned;
  *   - a regex is found by the longest literal it requires, or else by
  *     Hyperscan in HS_FLAG_PREFILTER | HS_FLAG_UTF8 mode (scanned over
  *     valid UTF-8 only, every id hits otherwise), then confirmed by PCRE2
@@ -37,7 +40,11 @@
  *     one child be watched, pred_cost picks the one least likely to hit
  *     (substrings before anchored values, EventID last);
  *   - the EventID values a rule requires (a predicate ANDed at the top of
- *     its program with only integer values), for routing;
+ *     its program with only integer values), for routing; the predicates
+ *     ANDed at the top (`must`): one Hyperscan predicate of them without a
+ *     hit makes the rule false before its program runs;
+ *   - per logsource group, its rules, so a route visits only the rules of
+ *     the groups whose logsource applies;
  *   - the pattern sets compile on COMPILE_THREADS threads.
  *
  * Match time, per event: gather the instances of every slot in one pass
@@ -47,7 +54,16 @@
  * through those sets, then evaluate the triggered rules in ruleset order:
  * hits first, then the predicates that need the reference one at a time,
  * only while the known ones leave the rule undecided (three-valued
- * evaluation of the condition program). */
+ * evaluation of the condition program); CIDR predicates are decided here
+ * (cidr_pred: each instance parsed once, not once per network).
+ *
+ * Tried and dropped (branch perf2, docs/BENCHMARKS.md): leaving the
+ * predicates outside a rule's watch set out of the pattern sets and
+ * deciding them only when the rule is evaluated (two-phase evaluation),
+ * either by scanning a second, lazy set per slot on demand or by searching
+ * their literals directly: on the SigmaHQ Windows sample the gating
+ * predicates (Image endswith cmd.exe, powershell.exe...) hold so often
+ * that both cost more than the one merged scan (+5% to +95% instructions). */
 #include <arpa/inet.h>
 #include <hs/hs.h>
 #include <pthread.h>
