@@ -18,7 +18,10 @@
  *     a set with only a few of them searches each with memchr). A set of
  *     at most LIT_FEW long literals and no expression skips Hyperscan:
  *     find_from searches each. A wildcard value of literal runs and `*`
- *     is confirmed by its runs in order (glob_fits), others by sigma_glob;
+ *     is confirmed by its runs in order (glob_fits), others (`?`,
+ *     windash) by kb_engine_glob (sigma_glob's answer without
+ *     backtracking); keyword sets know the fewest bytes any of their
+ *     patterns matches, and values shorter than that are not scanned;
  *   - a regex is found by the longest literal it requires, or else by
  *     Hyperscan in HS_FLAG_PREFILTER | HS_FLAG_UTF8 mode (scanned over
  *     valid UTF-8 only, every id hits otherwise), then confirmed by PCRE2
@@ -37,7 +40,11 @@
  *     one child be watched, pred_cost picks the one least likely to hit
  *     (substrings before anchored values, EventID last);
  *   - the EventID values a rule requires (a predicate ANDed at the top of
- *     its program with only integer values), for routing;
+ *     its program with only integer values), for routing; the predicates
+ *     ANDed at the top (`must`): one Hyperscan predicate of them without a
+ *     hit makes the rule false before its program runs;
+ *   - per logsource group, its rules, so a route visits only the rules of
+ *     the groups whose logsource applies;
  *   - the pattern sets compile on COMPILE_THREADS threads.
  *
  * Match time, per event: gather the instances of every slot in one pass
@@ -47,7 +54,17 @@
  * through those sets, then evaluate the triggered rules in ruleset order:
  * hits first, then the predicates that need the reference one at a time,
  * only while the known ones leave the rule undecided (three-valued
- * evaluation of the condition program). */
+ * evaluation of the condition program); CIDR predicates are decided here
+ * (cidr_pred: each instance parsed once, not once per network).
+ *
+ * Tried and dropped (branch perf2, docs/BENCHMARKS.md): leaving the
+ * predicates outside a rule's watch set out of the pattern sets and
+ * deciding them only when the rule is evaluated (two-phase evaluation),
+ * either by scanning a second, lazy set per slot on demand or by searching
+ * their literals directly: on the SigmaHQ Windows sample the gating
+ * predicates (Image endswith cmd.exe, powershell.exe...) hold so often
+ * that both cost more than the one merged scan (+5% to +95% instructions). */
+#include <arpa/inet.h>
 #include <hs/hs.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -185,6 +202,7 @@ typedef struct esub {
     hs_database_t *db;
     size_t npat;
     uint32_t proot, sroot; /* prefix/exact and suffix tries, NOSLOT if none */
+    uint32_t minlen; /* no pattern matches fewer bytes (keyword sets skip shorter values) */
     eint *ints;
     size_t nints;
 } esub;
@@ -213,6 +231,7 @@ typedef struct eglob {
 /* Rules with the same logsource (product, category, service). */
 typedef struct elsg {
     const kb_rule *r; /* the first rule of the group: its logsource */
+    uint32_t r0, nr;  /* its rules in kb_engine.lsg_rules, in ruleset order */
 } elsg;
 
 typedef struct erule {
@@ -224,6 +243,8 @@ typedef struct erule {
     uint8_t has_req; /* EventID values required */
     int64_t *req;    /* sorted */
     size_t nreq;
+    uint32_t *must;  /* predicates ANDed at the top of its program */
+    uint32_t nmust;
 } erule;
 
 struct kb_engine {
@@ -242,6 +263,7 @@ struct kb_engine {
     size_t nsubs, asubs;
     elsg *lsgs;
     size_t nlsgs;
+    uint32_t *lsg_rules; /* rule indexes grouped by logsource group */
     euid *uids;
     size_t nuids, auids;
     erx *rxs; /* per regex value: literal runs a match needs, in order */
@@ -306,7 +328,6 @@ struct kb_engine_scratch {
     int32_t *route_hash; /* index into routes, -1 empty */
     route *last;
     uint8_t *mark; /* nsubs, for building routes */
-    uint8_t *lsmark; /* nlsgs, for building routes */
     const uint8_t *cand;
     int inst_parsed; /* the instance being scanned reads as an integer */
     const char *inst; /* the instance being scanned */
@@ -791,11 +812,17 @@ static const unsigned char *find_from(const unsigned char *h, size_t hlen, const
     unsigned char c, cu;
     if (nlen > hlen)
         return NULL;
-    if (!fold)
-        return (const unsigned char *)kb_memmem((const char *)h, hlen, n, nlen);
     if (nlen == 0)
         return h;
     end = h + (hlen - nlen) + 1; /* candidate starts are below end */
+    if (!fold) {
+        /* memchr and memcmp: glibc's memmem costs ~2k instructions a call
+         * on these short subjects */
+        for (a = h; (a = memchr(a, (unsigned char)n[0], (size_t)(end - a))) != NULL; a++)
+            if (memcmp(a + 1, n + 1, nlen - 1) == 0)
+                return a;
+        return NULL;
+    }
     c = (unsigned char)n[0];
     cu = c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
     a = memchr(h, c, (size_t)(end - h));
@@ -1590,6 +1617,17 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
             x->hstart[pos] = (uint32_t)k;
         }
     }
+    x->minlen = x->nrexpr ? 1 : UINT32_MAX;
+    for (size_t k = 0; k < x->nshort; k++)
+        if (x->shorts[k].len < x->minlen)
+            x->minlen = x->shorts[k].len;
+    for (size_t k = 0; k < x->nexpr; k++) {
+        uint32_t m = x->expr[k].lit ? x->expr[k].litlen : 1;
+        if (m < x->minlen)
+            x->minlen = m;
+    }
+    if (x->minlen == 0 || x->minlen == UINT32_MAX)
+        x->minlen = 1;
 out:
     for (size_t i = 0; i < g.n; i++)
         free(g.r[i].bytes);
@@ -1992,6 +2030,38 @@ static int analyse_rule(kb_engine *e, uint32_t ri)
                     t[kids[n->c0 + k]].need = 1;
         }
     }
+    {
+        /* predicates ANDed at the top (through nested ANDs): when one of
+         * them is a Hyperscan predicate without a hit, the rule is false */
+        uint32_t *todo = malloc(nops * sizeof *todo);
+        size_t nt = 0;
+        if (!todo) {
+            rc = KB_ENOMEM;
+            goto out;
+        }
+        if (r->prog[stack[0]].op == KB_SOP_AND)
+            todo[nt++] = stack[0];
+        while (nt) {
+            const tnode *n = &t[todo[--nt]];
+            for (uint32_t k = 0; k < n->n; k++) {
+                uint32_t c = kids[n->c0 + k];
+                const kb_sigma_op *o = &r->prog[c];
+                if (o->op == KB_SOP_AND) {
+                    todo[nt++] = c;
+                } else if (o->op == KB_SOP_PRED) {
+                    uint32_t *m = realloc(er->must, (er->nmust + 1) * sizeof *m);
+                    if (!m) {
+                        free(todo);
+                        rc = KB_ENOMEM;
+                        goto out;
+                    }
+                    er->must = m;
+                    er->must[er->nmust++] = er->pred0 + o->arg;
+                }
+            }
+        }
+        free(todo);
+    }
 always_req:
     if (sp == 1 && !t[stack[0]].any && t[stack[0]].nreq) {
         tnode *root = &t[stack[0]];
@@ -2189,6 +2259,7 @@ static int group_rules(kb_engine *e)
                 if (grow((void **)&e->lsgs, &alsgs, e->nlsgs + 1, sizeof *e->lsgs))
                     goto out;
                 e->lsgs[e->nlsgs].r = e->rules[ri].r;
+                e->lsgs[e->nlsgs].r0 = e->lsgs[e->nlsgs].nr = 0;
                 tab[pos] = (uint32_t)e->nlsgs++;
                 break;
             }
@@ -2198,6 +2269,19 @@ static int group_rules(kb_engine *e)
                 break;
         }
         e->rules[ri].lsg = tab[pos];
+    }
+    if (!(e->lsg_rules = malloc((e->nrules + 1) * sizeof *e->lsg_rules)))
+        goto out;
+    for (uint32_t ri = 0; ri < e->nrules; ri++)
+        e->lsgs[e->rules[ri].lsg].nr++;
+    for (size_t g = 0, at = 0; g < e->nlsgs; g++) {
+        e->lsgs[g].r0 = (uint32_t)at;
+        at += e->lsgs[g].nr;
+        e->lsgs[g].nr = 0;
+    }
+    for (uint32_t ri = 0; ri < e->nrules; ri++) {
+        elsg *g = &e->lsgs[e->rules[ri].lsg];
+        e->lsg_rules[g->r0 + g->nr++] = ri;
     }
     rc = KB_OK;
 out:
@@ -2421,9 +2505,12 @@ void kb_engine_free(kb_engine *e)
     free(e->runbytes);
     free(e->subs);
     free(e->lsgs);
+    free(e->lsg_rules);
     if (e->rules)
-        for (size_t i = 0; i < e->nrules; i++)
+        for (size_t i = 0; i < e->nrules; i++) {
             free(e->rules[i].req);
+            free(e->rules[i].must);
+        }
     free(e->slots);
     free(e->rules);
     free(e->preds);
@@ -2489,14 +2576,13 @@ kb_engine_scratch *kb_engine_scratch_new(const kb_engine *e)
     s->ahead = calloc(ns, sizeof *s->ahead);
     s->present = calloc(ns, sizeof *s->present);
     s->mark = calloc(e->nsubs + 1, 1);
-    s->lsmark = calloc(e->nlsgs + 1, 1);
     s->ustamp = calloc(e->nuids + 1, sizeof *s->ustamp);
     s->dnext = calloc(KB_EVENT_MAX_FIELDS, sizeof *s->dnext);
     s->anext = calloc(KB_EVENT_MAX_FIELDS, sizeof *s->anext);
     s->routes = calloc(ROUTE_MAX, sizeof *s->routes);
     s->route_hash = malloc(ROUTE_HASH * sizeof *s->route_hash);
     if (!s->pstamp || !s->pcnt || !s->gstamp || !s->rstamp || !s->trig || !s->slot_gen ||
-        !s->dhead || !s->ahead || !s->present || !s->mark || !s->lsmark || !s->ustamp ||
+        !s->dhead || !s->ahead || !s->present || !s->mark || !s->ustamp ||
         !s->dnext || !s->anext ||
         !s->routes || !s->route_hash)
         goto fail;
@@ -2524,7 +2610,6 @@ void kb_engine_scratch_free(kb_engine_scratch *s)
     free(s->ahead);
     free(s->present);
     free(s->mark);
-    free(s->lsmark);
     free(s->ustamp);
     free(s->low);
     free(s->dnext);
@@ -2590,24 +2675,24 @@ static route *route_build(const kb_engine *e, kb_engine_scratch *s, const kb_log
     if (!(rt->cand = calloc(e->cand_bytes, 1)))
         goto fail;
     memset(s->mark, 0, e->nsubs + 1);
-    /* 1: the group applies, 2: it does not */
-    memset(s->lsmark, 0, e->nlsgs + 1);
-    for (uint32_t ri = 0; ri < e->nrules; ri++) {
-        const erule *er = &e->rules[ri];
-        if (!s->lsmark[er->lsg])
-            s->lsmark[er->lsg] = kb_rule_logsource_applies(e->lsgs[er->lsg].r, ls) ? 1 : 2;
-        if (s->lsmark[er->lsg] != 1)
+    /* the rules of the groups whose logsource applies */
+    for (size_t g = 0; g < e->nlsgs; g++) {
+        if (!kb_rule_logsource_applies(e->lsgs[g].r, ls))
             continue;
-        if (er->has_req && has_id &&
-            !bsearch(&id, er->req, er->nreq, sizeof *er->req, cmp_i64))
-            continue;
-        rt->cand[ri >> 3] |= (uint8_t)(1u << (ri & 7));
-        nal += er->always;
-        for (uint32_t k2 = 0; k2 < er->npreds; k2++) {
-            const epred *ep = &e->preds[er->pred0 + k2];
-            if (ep->mode == PM_HS && !s->mark[ep->sub]) {
-                s->mark[ep->sub] = 1;
-                nsc++;
+        for (uint32_t j = 0; j < e->lsgs[g].nr; j++) {
+            uint32_t ri = e->lsg_rules[e->lsgs[g].r0 + j];
+            const erule *er = &e->rules[ri];
+            if (er->has_req && has_id &&
+                !bsearch(&id, er->req, er->nreq, sizeof *er->req, cmp_i64))
+                continue;
+            rt->cand[ri >> 3] |= (uint8_t)(1u << (ri & 7));
+            nal += er->always;
+            for (uint32_t k2 = 0; k2 < er->npreds; k2++) {
+                const epred *ep = &e->preds[er->pred0 + k2];
+                if (ep->mode == PM_HS && !s->mark[ep->sub]) {
+                    s->mark[ep->sub] = 1;
+                    nsc++;
+                }
             }
         }
     }
@@ -2615,9 +2700,16 @@ static route *route_build(const kb_engine *e, kb_engine_scratch *s, const kb_log
     rt->scan = malloc((nsc + 1) * sizeof *rt->scan);
     if (!rt->always || !rt->scan)
         goto fail;
-    for (uint32_t ri = 0; ri < e->nrules; ri++)
-        if (e->rules[ri].always && bit_get(rt->cand, ri))
-            rt->always[rt->nalways++] = ri;
+    /* always-evaluated rules in ruleset order: the candidate bitmap by word */
+    for (size_t w = 0; w * 8 < e->nrules && rt->nalways < nal; w++) {
+        uint8_t b = rt->cand[w];
+        while (b) {
+            uint32_t ri = (uint32_t)(w * 8 + (size_t)__builtin_ctz(b));
+            b &= (uint8_t)(b - 1);
+            if (e->rules[ri].always)
+                rt->always[rt->nalways++] = ri;
+        }
+    }
     for (uint32_t xi = 0; xi < e->nsubs; xi++)
         if (s->mark[xi])
             rt->scan[rt->nscan++] = xi;
@@ -2820,6 +2912,102 @@ static int glob_fits(const kb_engine *e, const eglob *g, const unsigned char *h,
     return g->tail || p == end;
 }
 
+/* Bytes token t consumes at s (len > 0), 0 on mismatch: as sigma_glob. */
+static inline size_t tok_at(uint16_t t, const unsigned char *s, size_t len, int fold)
+{
+    if (t < 256)
+        return (fold ? lower(s[0]) : s[0]) == t;
+    if (t == KB_SIGMA_TOK_QMARK) {
+        size_t n = s[0] < 0x80           ? 1
+                   : (s[0] >> 5) == 6  ? 2
+                   : (s[0] >> 4) == 14 ? 3
+                   : (s[0] >> 3) == 30 ? 4
+                                       : 1;
+        return n <= len ? n : 1;
+    }
+    if (t == KB_SIGMA_TOK_DASH) {
+        if (s[0] == '-' || s[0] == '/')
+            return 1;
+        if (len >= 3 && s[0] == 0xE2 && s[1] == 0x80 && s[2] >= 0x93 && s[2] <= 0x95)
+            return 3;
+    }
+    return 0;
+}
+
+/* Tokens t[0..nt) (no star) at s: bytes consumed + 1, or 0. */
+static inline size_t seg_at(const uint16_t *t, size_t nt, const unsigned char *s, size_t len,
+                            int fold)
+{
+    size_t i = 0;
+    for (size_t k = 0; k < nt; k++) {
+        size_t adv;
+        if (i >= len || !(adv = tok_at(t[k], s + i, len - i, fold)))
+            return 0;
+        i += adv;
+    }
+    return i + 1;
+}
+
+/* sigma_glob's answer without its backtracking: sigma_glob retries only
+ * the part after the last star it passed, so it finds every star-free
+ * segment at its leftmost place after the previous one, and the last one
+ * (without a trailing star) at a place where it ends the subject. Tokens
+ * consume a number of bytes fixed by the subject, so each try is one
+ * comparison; a segment starting with a byte is looked for with memchr. */
+int kb_engine_glob(const uint16_t *tok, size_t nt, const char *subj, size_t len, int fold)
+{
+    const unsigned char *s = (const unsigned char *)subj;
+    size_t p = 0, q = 0, i = 0, r;
+    while (q < nt && tok[q] != KB_SIGMA_TOK_STAR)
+        q++;
+    if (q == nt)
+        return (r = seg_at(tok, nt, s, len, fold)) && r - 1 == len;
+    if (q) {
+        if (!(r = seg_at(tok, q, s, len, fold)))
+            return 0;
+        i = r - 1;
+    }
+    p = q;
+    for (;;) {
+        while (p < nt && tok[p] == KB_SIGMA_TOK_STAR)
+            p++;
+        if (p == nt)
+            return 1;
+        for (q = p; q < nt && tok[q] != KB_SIGMA_TOK_STAR; q++)
+            ;
+        for (size_t st = i;; st++) {
+            if (st >= len)
+                return 0;
+            if (tok[p] < 256) {
+                /* next place the first byte can match */
+                unsigned c = tok[p];
+                if (!fold || c == upper((unsigned char)c)) {
+                    const unsigned char *at = memchr(s + st, (int)c, len - st);
+                    if (!at)
+                        return 0;
+                    st = (size_t)(at - s);
+                } else {
+                    while (st < len && lower(s[st]) != c)
+                        st++;
+                    if (st == len)
+                        return 0;
+                }
+            }
+            r = seg_at(tok + p, q - p, s + st, len - st, fold);
+            if (!r)
+                continue;
+            if (q == nt) {
+                if (st + r - 1 == len)
+                    return 1;
+                continue;
+            }
+            i = st + r - 1;
+            break;
+        }
+        p = q;
+    }
+}
+
 /* Literal (or expression) uid found in the instance being scanned. */
 static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
 {
@@ -2834,7 +3022,8 @@ static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
         if ((ent & CONFIRM_BIT) &&
             !(v->glob != NOSLOT ? glob_fits(e, &e->globs[v->glob], (const unsigned char *)s->inst,
                                             s->inst_len, v->fold)
-                                : sigma_str_match(v->v, s->inst, s->inst_len, v->fold)))
+                : v->v->lit ? sigma_str_match(v->v, s->inst, s->inst_len, v->fold)
+                            : kb_engine_glob(v->v->tok, v->v->ntok, s->inst, s->inst_len, v->fold)))
             continue;
         value_hit(e, s, ent & ~CONFIRM_BIT);
     }
@@ -3008,6 +3197,33 @@ static int scan_inst(const kb_engine *e, kb_engine_scratch *s, const esub *x)
     return KB_OK;
 }
 
+/* kb_parse_i64's answer; up to 18 bytes cannot overflow, so no checks. */
+static inline int parse_int(const char *p, size_t len, int64_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    int neg = 0;
+    if (len == 0 || len > 18)
+        return kb_parse_i64(p, len, out) == KB_OK;
+    if (p[0] == '-')
+        neg = i = 1;
+    if (i < len && p[i] == '+') {
+        if (neg)
+            return 0;
+        i++;
+    }
+    if (i == len)
+        return 0;
+    for (; i < len; i++) {
+        unsigned d = (unsigned char)p[i] - '0';
+        if (d > 9)
+            return 0;
+        v = v * 10 + d;
+    }
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return 1;
+}
+
 static int scan_field(const kb_engine *e, kb_engine_scratch *s, const esub *sl, const kb_field *f)
 {
     if (f->type == KB_V_NULL || f->type == KB_V_ARRAY || f->type == KB_V_OBJECT)
@@ -3015,7 +3231,7 @@ static int scan_field(const kb_engine *e, kb_engine_scratch *s, const esub *sl, 
     s->inst_parsed = 0;
     if (sl->nints && (f->type == KB_V_INT || f->type == KB_V_STR)) {
         int64_t x;
-        if (kb_parse_i64(f->val, f->len, &x) == KB_OK) {
+        if (parse_int(f->val, f->len, &x)) {
             size_t lo = 0, hi = sl->nints;
             s->inst_parsed = 1;
             while (lo < hi) {
@@ -3092,32 +3308,37 @@ static int scan_slot(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
 }
 
 /* Keyword predicates: every string or number value, joined by NUL,
- * through the pattern sets xs[0..nx). */
+ * through the pattern sets xs[0..nx). Keyword literals hold no NUL, so a
+ * value shorter than every pattern of the sets cannot hold one: it is
+ * left out (the NUL after the previous value still separates). */
 static int scan_keywords(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev,
                          const uint32_t *xs, size_t nx)
 {
     int rc;
     size_t total = 0;
+    uint32_t minlen = UINT32_MAX;
     char *o;
+    for (size_t k = 0; k < nx; k++)
+        if (e->subs[xs[k]].minlen < minlen)
+            minlen = e->subs[xs[k]].minlen;
     kb_buf_clear(&s->kw);
-    for (uint32_t i = 0; i < ev->nfields; i++) {
-        const kb_field *f = &ev->fields[i];
-        if (f->type == KB_V_STR || f->type == KB_V_INT || f->type == KB_V_FLOAT ||
-            f->type == KB_V_BOOL)
-            total += (size_t)f->len + 1;
-    }
-    if (kb_buf_reserve(&s->kw, total))
-        return KB_ENOMEM;
     o = s->kw.data;
     for (uint32_t i = 0; i < ev->nfields; i++) {
         const kb_field *f = &ev->fields[i];
-        if (f->type != KB_V_STR && f->type != KB_V_INT && f->type != KB_V_FLOAT &&
-            f->type != KB_V_BOOL)
+        if ((f->type != KB_V_STR && f->type != KB_V_INT && f->type != KB_V_FLOAT &&
+             f->type != KB_V_BOOL) ||
+            f->len < minlen)
             continue;
-        if (f->len)
-            memcpy(o, f->val, f->len);
+        if (total + f->len + 1 >= s->kw.alloc) {
+            s->kw.len = total;
+            if (kb_buf_reserve(&s->kw, (size_t)f->len + 1))
+                return KB_ENOMEM;
+            o = s->kw.data + total;
+        }
+        memcpy(o, f->val, f->len);
         o += f->len;
         *o++ = 0;
+        total += (size_t)f->len + 1;
     }
     s->kw.len = total;
     s->inst_parsed = 0;
@@ -3197,6 +3418,74 @@ static int rx_maybe(const kb_engine *e, const kb_engine_scratch *s, const kb_eve
     return 0;
 }
 
+/* A CIDR predicate (not `all`) as kb_sigma_pred_match decides it, with
+ * each instance parsed once instead of once per value: rules list many
+ * networks (private ranges) against one address. */
+static int cidr_pred(const kb_engine *e, const kb_engine_scratch *s, const kb_event *ev,
+                     uint32_t gp)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    const kb_sigma_pred *p = pred_of(e, gp);
+    uint32_t si = e->preds[gp].slot;
+    int any = 0, has_null = 0, r = 0;
+    if (s->slot_gen[si] == s->gen) {
+        int alias = !s->dhead[si];
+        uint16_t i = alias ? s->ahead[si] : s->dhead[si];
+        for (; i && !r; i = alias ? s->anext[i - 1] : e->slots[si].canon ? 0 : s->dnext[i - 1]) {
+            const kb_field *f = &ev->fields[i - 1];
+            char buf[64];
+            uint8_t addr[16];
+            int fam;
+            if (f->type == KB_V_ARRAY || f->type == KB_V_OBJECT)
+                continue;
+            any = 1;
+            if (f->type == KB_V_NULL) {
+                has_null = 1;
+                continue;
+            }
+            if (f->len == 0 || f->len >= sizeof buf)
+                continue;
+            memcpy(buf, f->val, f->len);
+            buf[f->len] = 0;
+            {
+                char *pct = memchr(buf, '%', f->len); /* fe80::1%eth0 */
+                if (pct)
+                    *pct = 0;
+            }
+            if (inet_pton(AF_INET, buf, addr) == 1)
+                fam = 4;
+            else if (inet_pton(AF_INET6, buf, addr) == 1)
+                fam = 6;
+            else
+                continue;
+            for (uint32_t k = 0; k < p->nvals && !r; k++) {
+                const kb_sigma_val *v = &p->vals[k];
+                const uint8_t *a = addr;
+                int vf = fam;
+                unsigned b;
+                if (v->never || v->isnull)
+                    continue;
+                if (fam == 6 && v->family == 4 && memcmp(addr, mapped, 12) == 0) {
+                    vf = 4;
+                    a = addr + 12;
+                }
+                if (vf != v->family)
+                    continue;
+                for (b = 0; b < v->prefix; b += 8) {
+                    unsigned rem = v->prefix - b;
+                    uint8_t mask = rem >= 8 ? 0xff : (uint8_t)(0xff << (8 - rem));
+                    if ((a[b / 8] & mask) != v->net[b / 8])
+                        break;
+                }
+                r = b >= v->prefix;
+            }
+        }
+    }
+    for (uint32_t k = 0; k < p->nvals && !r; k++)
+        r = !p->vals[k].never && p->vals[k].isnull && (has_null || !any);
+    return p->neq ? !r : r;
+}
+
 /* kb_sigma_program_eval in three-valued logic (H_UNKNOWN: not computed
  * yet): 0 or 1 when the known hits decide the rule whatever the unknown
  * ones are, else H_UNKNOWN. Malformed programs give 0, as there. */
@@ -3255,6 +3544,12 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
     const erule *er = &e->rules[ri];
     const kb_rule *r = er->r;
     int nunk = 0, v;
+    for (uint32_t k = 0; k < er->nmust; k++) {
+        uint32_t gp = er->must[k];
+        const epred *ep = &e->preds[gp];
+        if (ep->mode == PM_HS && !ep->confirm && !(s->pstamp[gp] == s->gen && s->pcnt[gp] >= ep->need))
+            return 0;
+    }
     for (uint32_t k = 0; k < er->npreds; k++) {
         uint32_t gp = er->pred0 + k;
         const epred *ep = &e->preds[gp];
@@ -3284,9 +3579,13 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
     for (uint32_t k = 0; k < er->npreds && v == H_UNKNOWN; k++) {
         if (s->hits[k] != H_UNKNOWN)
             continue;
-        s->hits[k] = rx_maybe(e, s, ev, er->pred0 + k)
-                         ? (uint8_t)kb_sigma_pred_match(&r->preds[k], ev)
-                         : 0;
+        if (r->preds[k].kind == KB_SP_CIDR && !r->preds[k].all &&
+            e->preds[er->pred0 + k].slot != NOSLOT)
+            s->hits[k] = (uint8_t)cidr_pred(e, s, ev, er->pred0 + k);
+        else
+            s->hits[k] = rx_maybe(e, s, ev, er->pred0 + k)
+                             ? (uint8_t)kb_sigma_pred_match(&r->preds[k], ev)
+                             : 0;
         if (--nunk == 0)
             return kb_sigma_program_eval(r->prog, r->nops, s->hits);
         v = program_eval3(r->prog, r->nops, s->hits);

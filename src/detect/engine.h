@@ -55,4 +55,8 @@ typedef int (*kb_engine_hit_fn)(const kb_rule *rule, const kb_event *ev, void *u
 int kb_engine_match(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev,
                     kb_engine_hit_fn fn, void *ud);
 
+/* sigma_glob's answer for wildcard tokens (KB_SIGMA_TOK_*) on subj, without
+ * backtracking (the engine confirms `?` and windash wildcards with it). */
+int kb_engine_glob(const uint16_t *tok, size_t nt, const char *subj, size_t len, int fold);
+
 #endif

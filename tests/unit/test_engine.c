@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "detect/engine.h"
+#include "detect/sigma-int.h"
 #include "event/json.h"
 #include "ingest/decoders.h"
 #include "ingest/ingest.h"
@@ -714,6 +715,58 @@ static void differential(void **state)
     kb_names_free(names);
 }
 
+/* kb_engine_glob gives sigma_glob's answer: random patterns of a small
+ * alphabet (letters, '-', '/', an en dash, stars, `?`, windash) on random
+ * subjects, both cases, plus a few fixed ones. */
+static void unit_glob(void **state)
+{
+    static const char *bytes[] = {"a", "b", "A", "-", "/", "\xe2\x80\x93", "\xc3\xa9", " "};
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    unsigned long checked = 0, matched = 0;
+    (void)state;
+    for (int it = 0; it < 200000; it++) {
+        uint16_t tok[12];
+        char subj[64];
+        size_t nt, len = 0;
+        int fold;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        nt = x % 9;
+        fold = (int)(x >> 8) & 1;
+        for (size_t k = 0; k < nt; k++) {
+            unsigned r = (unsigned)(x >> (12 + 5 * (k % 10))) % 8;
+            tok[k] = r < 4   ? (uint16_t)"ab-/"[r]
+                     : r < 6 ? KB_SIGMA_TOK_STAR
+                     : r < 7 ? KB_SIGMA_TOK_QMARK
+                             : KB_SIGMA_TOK_DASH;
+            if (k % 10 == 9)
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        }
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        for (unsigned k = 0, n = (unsigned)(x % 12); k < n; k++) {
+            const char *b = bytes[(x >> (4 + 3 * k)) % 8];
+            memcpy(subj + len, b, strlen(b));
+            len += strlen(b);
+        }
+        {
+            int want = sigma_glob(tok, nt, subj, len, fold);
+            int got = kb_engine_glob(tok, nt, subj, len, fold);
+            if (want != got)
+                fail_msg("glob mismatch at iteration %d: want %d got %d", it, want, got);
+            checked++;
+            matched += (unsigned long)want;
+        }
+    }
+    assert_true(matched > checked / 50 && matched < checked);
+    {
+        const uint16_t t[] = {KB_SIGMA_TOK_STAR, ' ', KB_SIGMA_TOK_DASH, 'e', KB_SIGMA_TOK_STAR};
+        assert_int_equal(kb_engine_glob(t, 5, "x -E y", 6, 1), 1);
+        assert_int_equal(kb_engine_glob(t, 5, "x /e", 4, 1), 1);
+        assert_int_equal(kb_engine_glob(t, 5, "x \xe2\x80\x94" "e", 6, 1), 1);
+        assert_int_equal(kb_engine_glob(t, 5, "x -E y", 6, 0), 0);
+        assert_int_equal(kb_engine_glob(t, 5, "x e", 3, 1), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -722,6 +775,7 @@ int main(void)
         cmocka_unit_test(unit_fastpaths),
         cmocka_unit_test(unit_wildcards),
         cmocka_unit_test(unit_stop),
+        cmocka_unit_test(unit_glob),
         cmocka_unit_test(differential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
