@@ -112,6 +112,10 @@ static int pend_add(kb_intel_scan *s, uint64_t h)
     return KB_OK;
 }
 
+/* The bytes that end or split a URL's authority. */
+static const uint8_t url_special[256] = {['/'] = 1, ['?'] = 1, ['#'] = 1,
+                                         ['@'] = 1, [':'] = 1, [']'] = 1};
+
 /* The host of a URL: after "scheme://" and any userinfo, before the port,
  * path, query or fragment, without trailing dots. Returns 0 when there is
  * none. */
@@ -123,15 +127,18 @@ static int url_host(const char *v, size_t len, const char **host, size_t *hlen)
         return 0;
     p = sep + 3;
     for (q = p; q < end; q++) { /* one pass: userinfo, port, end of the authority */
-        char c = *q;
+        unsigned char c = (unsigned char)*q;
+        if (!url_special[c]) /* most bytes: one table look-up */
+            continue;
         if (c == '/' || c == '?' || c == '#')
             break;
         if (c == '@') {
             p = q + 1;
             colon = NULL;
-        } else if (c == ':' && !colon) {
-            colon = q;
-        } else if (c == ']') {
+        } else if (c == ':') {
+            if (!colon)
+                colon = q;
+        } else { /* ']' */
             colon = NULL; /* [v6]: the colons inside are not a port */
         }
     }
@@ -485,18 +492,21 @@ static inline int usable(const kb_field *f)
            f->type != KB_V_OBJECT;
 }
 
-/* The field in canonical slot c, or NULL. */
-static inline const kb_field *slot(const kb_event *ev, int c)
-{
-    uint16_t i = ev->canon[c];
-    return i == KB_CANON_NONE ? NULL : &ev->fields[i];
-}
+/* Calls look(x, ..., f) when canonical slot c is set. */
+#define SLOT(ev, c, call)                                   \
+    do {                                                    \
+        uint16_t i_ = (ev)->canon[c];                       \
+        if (i_ != KB_CANON_NONE) {                          \
+            const kb_field *f = &(ev)->fields[i_];          \
+            call;                                           \
+        }                                                   \
+    } while (0)
 
-static void look_ip(mctx *x, int field, const char *fname, const kb_field *f)
+static inline void look_ip(mctx *x, int field, const char *fname, const kb_field *f)
 {
     uint8_t a[16];
     int n;
-    if (!f || !usable(f))
+    if (!usable(f))
         return;
     if (parse_v4(f->val, f->len, a))
         n = kb_intel_lookup_ip(x->s->m, a, 0, NULL, NULL);
@@ -510,13 +520,13 @@ static void look_ip(mctx *x, int field, const char *fname, const kb_field *f)
         exact(x, KB_IOC_IP, f->val, f->len, field, field, fname, f);
 }
 
-static void look_domain(mctx *x, int field, const char *fname, const kb_field *f)
+static inline void look_domain(mctx *x, int field, const char *fname, const kb_field *f)
 {
     const kb_intel_scan *s = x->s;
     const char *v;
     size_t n;
     int cand;
-    if (!f || !usable(f))
+    if (!usable(f))
         return;
     v = f->val;
     n = f->len;
@@ -541,11 +551,11 @@ static void look_domain(mctx *x, int field, const char *fname, const kb_field *f
     exact(x, KB_IOC_DOMAIN, f->val, f->len, KB_F_DNS_QUESTION_NAME, field, fname, f);
 }
 
-static void look_url(mctx *x, const kb_field *f)
+static inline void look_url(mctx *x, const kb_field *f)
 {
     const char *host;
     size_t hl;
-    if (!f || !usable(f))
+    if (!usable(f))
         return;
     if (!url_host(f->val, f->len, &host, &hl) || !set_has(x->s, lhash(C_URLHOST, host, hl))) {
         x->c->lookups++; /* answered by the prefilter */
@@ -554,11 +564,11 @@ static void look_url(mctx *x, const kb_field *f)
     exact(x, KB_IOC_URL, f->val, f->len, KB_F_URL_FULL, KB_F_URL_FULL, "url.full", f);
 }
 
-static void look_digest(mctx *x, int field, const char *fname, const kb_field *f)
+static inline void look_digest(mctx *x, int field, const char *fname, const kb_field *f)
 {
     size_t len;
     int k;
-    if (!f || !usable(f))
+    if (!usable(f))
         return;
     len = f->len;
     k = len == 32 ? KB_IOC_MD5 : len == 40 ? KB_IOC_SHA1 : len == 64 ? KB_IOC_SHA256 : -1;
@@ -572,12 +582,12 @@ static void look_digest(mctx *x, int field, const char *fname, const kb_field *f
 
 /* File names (the last component of a path), e-mail addresses, user
  * agents, JA3/JA4: the prefilter's hash of the value decides. */
-static void look_str(mctx *x, int cls, int field, const char *fname, const kb_field *f)
+static inline void look_str(mctx *x, int cls, int field, const char *fname, const kb_field *f)
 {
     const char *v;
     size_t len;
     int c;
-    if (!f || !usable(f))
+    if (!usable(f))
         return;
     v = f->val;
     len = f->len;
@@ -646,41 +656,40 @@ int kb_intel_scan_match(const kb_intel_scan *s, const kb_event *ev, kb_intel_hit
     /* the canonical slots, read directly, in kb_intel_match's order (the
      * order of the hits) */
     if (g & G_IP) {
-        look_ip(&x, KB_F_SOURCE_IP, "source.ip", slot(ev, KB_F_SOURCE_IP));
-        look_ip(&x, KB_F_DESTINATION_IP, "destination.ip", slot(ev, KB_F_DESTINATION_IP));
-        look_ip(&x, KB_F_HOST_IP, "host.ip", slot(ev, KB_F_HOST_IP));
+        SLOT(ev, KB_F_SOURCE_IP, look_ip(&x, KB_F_SOURCE_IP, "source.ip", f));
+        SLOT(ev, KB_F_DESTINATION_IP, look_ip(&x, KB_F_DESTINATION_IP, "destination.ip", f));
+        SLOT(ev, KB_F_HOST_IP, look_ip(&x, KB_F_HOST_IP, "host.ip", f));
         if (x.stop)
             return x.stop;
     }
     if (g & G_URL)
-        look_url(&x, slot(ev, KB_F_URL_FULL));
+        SLOT(ev, KB_F_URL_FULL, look_url(&x, f));
     if (g & G_DOMAIN) {
-        look_domain(&x, KB_F_URL_DOMAIN, "url.domain", slot(ev, KB_F_URL_DOMAIN));
-        look_domain(&x, KB_F_DNS_QUESTION_NAME, "dns.question.name",
-                    slot(ev, KB_F_DNS_QUESTION_NAME));
+        SLOT(ev, KB_F_URL_DOMAIN, look_domain(&x, KB_F_URL_DOMAIN, "url.domain", f));
+        SLOT(ev, KB_F_DNS_QUESTION_NAME,
+             look_domain(&x, KB_F_DNS_QUESTION_NAME, "dns.question.name", f));
     }
     if (x.stop)
         return x.stop;
     if (g & G_DIGEST) {
-        look_digest(&x, KB_F_FILE_HASH_MD5, "file.hash.md5", slot(ev, KB_F_FILE_HASH_MD5));
-        look_digest(&x, KB_F_FILE_HASH_SHA1, "file.hash.sha1", slot(ev, KB_F_FILE_HASH_SHA1));
-        look_digest(&x, KB_F_FILE_HASH_SHA256, "file.hash.sha256",
-                    slot(ev, KB_F_FILE_HASH_SHA256));
+        SLOT(ev, KB_F_FILE_HASH_MD5, look_digest(&x, KB_F_FILE_HASH_MD5, "file.hash.md5", f));
+        SLOT(ev, KB_F_FILE_HASH_SHA1, look_digest(&x, KB_F_FILE_HASH_SHA1, "file.hash.sha1", f));
+        SLOT(ev, KB_F_FILE_HASH_SHA256,
+             look_digest(&x, KB_F_FILE_HASH_SHA256, "file.hash.sha256", f));
         if (x.stop)
             return x.stop;
     }
     if (g & G_FILE) {
-        look_str(&x, KB_IOC_FILENAME, KB_F_FILE_NAME, "file.name", slot(ev, KB_F_FILE_NAME));
-        look_str(&x, KB_IOC_FILENAME, KB_F_FILE_PATH, "file.path", slot(ev, KB_F_FILE_PATH));
+        SLOT(ev, KB_F_FILE_NAME, look_str(&x, KB_IOC_FILENAME, KB_F_FILE_NAME, "file.name", f));
+        SLOT(ev, KB_F_FILE_PATH, look_str(&x, KB_IOC_FILENAME, KB_F_FILE_PATH, "file.path", f));
     }
     if (g & G_UA)
-        look_str(&x, KB_IOC_UA, KB_F_USER_AGENT_ORIGINAL, "user_agent.original",
-                 slot(ev, KB_F_USER_AGENT_ORIGINAL));
-    if (g & G_EMAIL) {
-        const kb_field *u = slot(ev, KB_F_USER_NAME);
-        if (u && memchr(u->val, '@', u->len))
-            look_str(&x, KB_IOC_EMAIL, KB_F_USER_NAME, "user.name", u);
-    }
+        SLOT(ev, KB_F_USER_AGENT_ORIGINAL,
+             look_str(&x, KB_IOC_UA, KB_F_USER_AGENT_ORIGINAL, "user_agent.original", f));
+    if (g & G_EMAIL)
+        SLOT(ev, KB_F_USER_NAME,
+             if (memchr(f->val, '@', f->len)) look_str(&x, KB_IOC_EMAIL, KB_F_USER_NAME,
+                                                       "user.name", f));
     if (x.stop)
         return x.stop;
     if (s->want_span) {
