@@ -416,36 +416,41 @@ static int once(mctx *x, int cls, const char *v, size_t len)
 }
 
 /* Dotted-quad IPv4, strictly (no leading zeros past the first digit, each
- * octet <= 255). Returns 1 and a[0..4) on success. */
+ * octet <= 255). Returns 1 and a[0..4) on success. The value is copied
+ * behind a NUL sentinel first, so the octets are read without bounds
+ * checks (the sentinel is neither a digit nor a dot). */
 static inline int parse_v4(const char *p, size_t n, uint8_t a[4])
 {
-    const char *e = p + n;
-    if (n < 7 || n > 15)
+    unsigned char b[16];
+    const unsigned char *q = b;
+    if (n - 7 > 8) /* 7 ..15 bytes */
         return 0;
+    memcpy(b, p, 7); /* [0, 7) and [n - 8, n): all of it, in fixed-size copies */
+    if (n > 7)
+        memcpy(b + n - 8, p + n - 8, 8);
+    b[n] = 0;
     for (int o = 0; o < 4; o++) {
-        unsigned d0, v;
-        if (p >= e || (d0 = (unsigned)(unsigned char)*p - '0') > 9)
+        unsigned v = (unsigned)q[0] - '0', d;
+        if (v > 9)
             return 0;
-        v = d0;
-        p++;
-        if (p < e && (unsigned)(unsigned char)*p - '0' <= 9) {
-            if (d0 == 0)
+        if ((d = (unsigned)q[1] - '0') <= 9) {
+            if (v == 0)
                 return 0;
-            v = v * 10 + (unsigned)(unsigned char)*p++ - '0';
-            if (p < e && (unsigned)(unsigned char)*p - '0' <= 9) {
-                v = v * 10 + (unsigned)(unsigned char)*p++ - '0';
+            v = v * 10 + d;
+            if ((d = (unsigned)q[2] - '0') <= 9) {
+                v = v * 10 + d;
                 if (v > 255)
                     return 0;
+                q++;
             }
+            q++;
         }
+        q++;
         a[o] = (uint8_t)v;
-        if (o < 3) {
-            if (p >= e || *p != '.')
-                return 0;
-            p++;
-        }
+        if (o < 3 && *q++ != '.')
+            return 0;
     }
-    return p == e;
+    return q == b + n;
 }
 
 /* The exact answer for a candidate (a value that may hit, said the
@@ -502,7 +507,7 @@ static inline int usable(const kb_field *f)
         }                                                   \
     } while (0)
 
-static inline void look_ip(mctx *x, int field, const char *fname, const kb_field *f)
+static inline __attribute__((always_inline)) void look_ip(mctx *x, int field, const char *fname, const kb_field *f)
 {
     uint8_t a[16];
     int n;
