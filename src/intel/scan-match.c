@@ -322,8 +322,11 @@ kb_intel_scan *kb_intel_scan_from_store(struct kb_store *st, int64_t now,
         snprintf(errbuf, errsize, "%s", kb_strerror(KB_ENOMEM));
         return NULL;
     }
-    if ((rc = kb_intel_store_init(st)) != KB_OK ||
-        (rc = kb_intel_store_each(st, NULL, KB_TIME_NONE, from_store_add, s)) != KB_OK) {
+    /* the store is read, never modified: without intel tables there is
+     * nothing to load */
+    if ((rc = kb_intel_store_ready(st)) < 0 ||
+        (rc == 1 &&
+         (rc = kb_intel_store_each(st, NULL, KB_TIME_NONE, from_store_add, s)) != KB_OK)) {
         snprintf(errbuf, errsize, "%s", rc == KB_EIO ? kb_store_errmsg(st) : kb_strerror(rc));
         kb_intel_scan_free(s);
         return NULL;
