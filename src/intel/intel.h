@@ -261,6 +261,12 @@ int kb_intel_lookup_ip(const kb_intel_matcher *m, const uint8_t *addr, int is_v6
                        kb_intel_hit_fn fn, void *ud);
 int kb_intel_lookup_hash(const kb_intel_matcher *m, const char *hex, size_t len,
                          kb_intel_hit_fn fn, void *ud);
+/* Whether an IPv4 address (host byte order) may hit: 0 when no indicator,
+ * range or allowlist entry holds it (the common case, decided by the
+ * range bitmaps, the Bloom filter and at most a probe), non-zero when a
+ * full lookup must decide. No callback, no reporting: a prefilter for
+ * callers that confirm candidates themselves (koban scan). */
+int kb_intel_ip4_may(const kb_intel_matcher *m, uint32_t a4);
 
 /* ---- batches ------------------------------------------------------------------
  *

@@ -937,6 +937,16 @@ int kb_intel_lookup_ip(const kb_intel_matcher *m, const uint8_t *addr, int is_v6
     return rp.hits;
 }
 
+int kb_intel_ip4_may(const kb_intel_matcher *m, uint32_t a4)
+{
+    uint64_t hv;
+    uint32_t info;
+    if (v4_range_may(m, a4))
+        return 1;
+    hv = v4_hash(a4);
+    return filt_has(m, hv) && probe_v4(m, a4, hv, &info) != NIL;
+}
+
 static int digest_kind(size_t len)
 {
     return len == 32 ? KB_IOC_MD5 : len == 40 ? KB_IOC_SHA1 : len == 64 ? KB_IOC_SHA256 : -1;

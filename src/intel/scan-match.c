@@ -419,13 +419,14 @@ static int once(mctx *x, int cls, const char *v, size_t len)
 }
 
 /* Dotted-quad IPv4, strictly (no leading zeros past the first digit, each
- * octet <= 255). Returns 1 and a[0..4) on success. The value is copied
+ * octet <= 255). Returns 1 and *a4 (host byte order) on success. The value is copied
  * behind a NUL sentinel first, so the octets are read without bounds
  * checks (the sentinel is neither a digit nor a dot). */
-static inline int parse_v4(const char *p, size_t n, uint8_t a[4])
+static inline int parse_v4(const char *p, size_t n, uint32_t *a4)
 {
     unsigned char b[16];
     const unsigned char *q = b;
+    uint32_t a = 0;
     if (n - 7 > 8) /* 7 ..15 bytes */
         return 0;
     memcpy(b, p, 7); /* [0, 7) and [n - 8, n): all of it, in fixed-size copies */
@@ -449,10 +450,11 @@ static inline int parse_v4(const char *p, size_t n, uint8_t a[4])
             q++;
         }
         q++;
-        a[o] = (uint8_t)v;
+        a = a << 8 | v;
         if (o < 3 && *q++ != '.')
             return 0;
     }
+    *a4 = a;
     return q == b + n;
 }
 
@@ -496,8 +498,8 @@ static void exact(mctx *x, int cls, const char *key, size_t klen, int c, int fie
 /* A field worth looking at: a non-empty scalar of at most MAX_VALUE bytes. */
 static inline int usable(const kb_field *f)
 {
-    return f->len - 1u < MAX_VALUE && f->type != KB_V_NULL && f->type != KB_V_ARRAY &&
-           f->type != KB_V_OBJECT;
+    return f->len - 1u < MAX_VALUE &&
+           !((1u << f->type) & (1u << KB_V_NULL | 1u << KB_V_ARRAY | 1u << KB_V_OBJECT));
 }
 
 /* Calls look(x, ..., f) when canonical slot c is set. */
@@ -513,11 +515,12 @@ static inline int usable(const kb_field *f)
 static inline __attribute__((always_inline)) void look_ip(mctx *x, int field, const char *fname, const kb_field *f)
 {
     uint8_t a[16];
+    uint32_t a4;
     int n;
     if (!usable(f))
         return;
-    if (parse_v4(f->val, f->len, a))
-        n = kb_intel_lookup_ip(x->s->m, a, 0, NULL, NULL);
+    if (parse_v4(f->val, f->len, &a4))
+        n = kb_intel_ip4_may(x->s->m, a4);
     else if (memchr(f->val, ':', f->len) && kb_intel_parse_ip(f->val, f->len, a))
         n = kb_intel_lookup_ip(x->s->m, a, 1, NULL, NULL);
     else
