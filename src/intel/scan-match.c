@@ -710,7 +710,13 @@ int kb_intel_scan_match(const kb_intel_scan *s, const kb_event *ev, kb_intel_hit
         uint32_t span = s->want_span;
         for (; f < end; f++) {
             uint8_t r;
-            /* four names at a time: most events have none of these */
+            /* eight, then four names at a time: most events have none of
+             * these */
+            while (end - f >= 8 && f[0].name - lo >= span && f[1].name - lo >= span &&
+                   f[2].name - lo >= span && f[3].name - lo >= span &&
+                   f[4].name - lo >= span && f[5].name - lo >= span &&
+                   f[6].name - lo >= span && f[7].name - lo >= span)
+                f += 8;
             while (end - f >= 4 && f[0].name - lo >= span && f[1].name - lo >= span &&
                    f[2].name - lo >= span && f[3].name - lo >= span)
                 f += 4;
