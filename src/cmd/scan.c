@@ -1443,11 +1443,14 @@ out:
 static kb_triage_alerts *triage_input(scan *sc, const alert *all, size_t n)
 {
     kb_triage_alerts *tl = kb_triage_alerts_new();
-    kb_buf tags;
+    kb_buf tags, grp, gv[4];
     int rc = KB_OK;
     if (!tl)
         return NULL;
     kb_buf_init(&tags, 0);
+    kb_buf_init(&grp, 0);
+    for (int g = 0; g < 4; g++)
+        kb_buf_init(&gv[g], 0);
     for (size_t k = 0; k < n && rc == KB_OK; k++) {
         const alert *a = &all[k];
         kb_triage_alert t;
@@ -1477,11 +1480,27 @@ static kb_triage_alerts *triage_input(scan *sc, const alert *all, size_t n)
             t.tags = tags.len ? tags.data : NULL;
             t.host = a->host && *a->host ? a->host : NULL;
             t.confidence = -1;
+            /* its entity is its group (a->fields: "GROUP | type: ..."), as
+             * `koban triage --alerts` reads matched.correlation.group */
+            if (a->fields) {
+                const char *bar = strstr(a->fields, " | ");
+                kb_buf_clear(&grp);
+                kb_buf_append(&grp, a->fields,
+                              bar ? (size_t)(bar - a->fields) : strlen(a->fields));
+                if (!t.host)
+                    t.host = kb_triage_group_value(grp.data, "host.name", &gv[0]);
+                t.user = kb_triage_group_value(grp.data, "user.name", &gv[1]);
+                t.src_ip = kb_triage_group_value(grp.data, "source.ip", &gv[2]);
+                t.dst_ip = kb_triage_group_value(grp.data, "destination.ip", &gv[3]);
+            }
         }
         t.level = alert_level(sc, a);
         rc = kb_triage_alerts_add(tl, &t);
     }
     kb_buf_release(&tags);
+    kb_buf_release(&grp);
+    for (int g = 0; g < 4; g++)
+        kb_buf_release(&gv[g]);
     if (rc != KB_OK && rc != KB_ELIMIT) {
         kb_triage_alerts_free(tl);
         return NULL;

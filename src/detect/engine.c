@@ -6,14 +6,19 @@
  *     pattern set, so an event scans only the sets of the groups whose
  *     logsource applies to it;
  *   - a set finds its values through: tries (case-insensitive exact, prefix
- *     and suffix literals), a sorted integer index (EventID: 4688 compares
+ *     and suffix literals, and such values with windash dashes as their
+ *     dash variants), a sorted integer index (EventID: 4688 compares
  *     numerically with fields that read as integers), and literals: each
  *     distinct literal has one id whose entries are the values it stands
  *     for. A substring value is its literal (windash: one literal per dash
  *     variant); a value with wildcards is found by its longest literal run
  *     and confirmed on the instance (the reference's glob); literals of more
  *     than SHORT_MAX bytes go to a Hyperscan literal database, shorter ones
- *     to a bigram/trigram table (they hit often and slow Hyperscan down);
+ *     to a bigram/trigram table (they hit often and slow Hyperscan down;
+ *     a set with only a few of them searches each with memchr). A set of
+ *     at most LIT_FEW long literals and no expression skips Hyperscan:
+ *     find_from searches each. A wildcard value of literal runs and `*`
+ *     is confirmed by its runs in order (glob_fits), others by sigma_glob;
  *   - a regex is found by the longest literal it requires, or else by
  *     Hyperscan in HS_FLAG_PREFILTER | HS_FLAG_UTF8 mode (scanned over
  *     valid UTF-8 only, every id hits otherwise), then confirmed by PCRE2
@@ -28,7 +33,9 @@
  *     them deviates from z. A rule is evaluated only when a watched HS
  *     predicate got a hit or the field of a watched REF predicate is
  *     present; rules true on an empty event, or watching a keyword, are
- *     evaluated for every event their logsource admits;
+ *     evaluated for every event their logsource admits. Where an AND lets
+ *     one child be watched, pred_cost picks the one least likely to hit
+ *     (substrings before anchored values, EventID last);
  *   - the EventID values a rule requires (a predicate ANDed at the top of
  *     its program with only integer values), for routing;
  *   - the pattern sets compile on COMPILE_THREADS threads.
@@ -59,6 +66,9 @@ enum { PM_HS, PM_REF, PM_ALWAYS, PM_CONST };
 #define COST_HS 1u
 #define COST_REF 50u
 #define COST_SHORT 20u /* HS predicate with a short literal: it hits often */
+#define COST_ANCHORED 3u /* HS predicate of exact/prefix/suffix values or integers */
+#define COST_EVENTID 10u /* HS predicate on EventID */
+#define COST_CONFIRM 8u  /* HS predicate confirmed on hits (regexes, expressions) */
 #define ROUTE_MAX 512 /* cached routing entries per scratch */
 #define ROUTE_HASH 1024
 #define KEY_MIN 4 /* shortest literal that prefilters a regex (else HS_FLAG_PREFILTER) */
@@ -85,6 +95,7 @@ typedef struct evalue {
     const kb_sigma_val *v;
     uint32_t pred; /* global predicate index */
     uint32_t gid;  /* global group index (for `all`) */
+    uint32_t glob; /* its wildcard runs in kb_engine.globs, or NOSLOT */
     uint8_t is_int;
     uint8_t fold; /* case-insensitive */
 } evalue;
@@ -116,6 +127,7 @@ typedef struct eslot {
 /* A literal shorter than SHORT_MAX + 1 bytes: found by the set's bigram
  * table instead of Hyperscan (short literals slow Hyperscan down most). */
 #define SHORT_MAX 4
+#define SHORT_FEW 6 /* at most this many two- to four-byte literals: searched one by one */
 typedef struct eshort {
     uint32_t key; /* lower-cased first two bytes, or 0x10000 | byte */
     uint32_t uid;
@@ -127,7 +139,19 @@ typedef struct eexpr {
     char *s;
     unsigned flags;
     uint32_t uid;
+    char *lit; /* a literal: its bytes (lower-case when fold), else NULL */
+    uint32_t litlen;
+    uint8_t fold;
 } eexpr;
+
+/* A literal of a set searched directly (sets of at most LIT_FEW literals
+ * and no expression: cheaper than a Hyperscan call per instance). */
+#define LIT_FEW 8
+typedef struct elit {
+    const char *b;
+    uint32_t len, uid;
+    uint8_t fold;
+} elit;
 
 /* A literal (or expression) id: its entries in kb_engine.ents. */
 typedef struct euid {
@@ -142,6 +166,8 @@ typedef struct esub {
     size_t np, ap;
     eexpr *expr; /* to compile (compile time) */
     size_t nexpr;
+    elit *flits; /* instead of db: a few literals, found by find_from */
+    size_t nflits;
     eexpr *rexpr; /* regex prefilters (HS_FLAG_UTF8) */
     size_t nrexpr;
     hs_database_t *rdb; /* scanned over valid UTF-8 only; else every id hits */
@@ -174,6 +200,15 @@ typedef struct erx {
 typedef struct erun {
     uint32_t off, len;
 } erun;
+
+/* A wildcard value made of literal runs and `*` only: it matches when the
+ * runs appear in order (leftmost each), the first at the start unless
+ * head, the last at the end unless tail: what sigma_glob decides, without
+ * its backtracking. */
+typedef struct eglob {
+    uint32_t run0, nrun;
+    uint8_t head, tail; /* starts / ends with `*` */
+} eglob;
 
 /* Rules with the same logsource (product, category, service). */
 typedef struct elsg {
@@ -213,6 +248,8 @@ struct kb_engine {
     size_t nrxs, arxs;
     erun *runs;
     size_t nruns, aruns;
+    eglob *globs;
+    size_t nglobs, aglobs;
     char *runbytes;
     size_t nrunbytes, arunbytes;
     uint32_t *ents;
@@ -697,8 +734,17 @@ static int utf8_valid(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        unsigned c = s[i];
+        unsigned c;
         size_t k;
+        if (i + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (!(x & 0x8080808080808080ull)) { /* eight ASCII bytes */
+                i += 8;
+                continue;
+            }
+        }
+        c = s[i];
         if (c < 0x80) {
             i++;
             continue;
@@ -736,6 +782,36 @@ static int eq_fold(const char *a, const char *b, size_t n, int fold)
     return 1;
 }
 
+/* The first occurrence of n in h (ASCII folding when fold: n lower-case),
+ * or NULL: memchr for the first byte (both cases), then the rest. */
+static const unsigned char *find_from(const unsigned char *h, size_t hlen, const char *n,
+                                      size_t nlen, int fold)
+{
+    const unsigned char *end, *a, *b;
+    unsigned char c, cu;
+    if (nlen > hlen)
+        return NULL;
+    if (!fold)
+        return (const unsigned char *)kb_memmem((const char *)h, hlen, n, nlen);
+    if (nlen == 0)
+        return h;
+    end = h + (hlen - nlen) + 1; /* candidate starts are below end */
+    c = (unsigned char)n[0];
+    cu = c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
+    a = memchr(h, c, (size_t)(end - h));
+    b = cu != c ? memchr(h, cu, (size_t)(end - h)) : NULL;
+    while (a || b) {
+        const unsigned char *q = !b || (a && a < b) ? a : b;
+        if (eq_fold((const char *)q + 1, n + 1, nlen - 1, 1))
+            return q;
+        if (q == a)
+            a = q + 1 < end ? memchr(q + 1, c, (size_t)(end - q - 1)) : NULL;
+        else
+            b = q + 1 < end ? memchr(q + 1, cu, (size_t)(end - q - 1)) : NULL;
+    }
+    return NULL;
+}
+
 /* ---- compile ----------------------------------------------------------- */
 
 static int in_trie(const kb_sigma_pred *p, const kb_sigma_val *v);
@@ -750,6 +826,8 @@ static int in_trie(const kb_sigma_pred *p, const kb_sigma_val *v);
 enum { VR_TRIE, VR_LITS, VR_KEY, VR_EXPR };
 
 #define DASH_MAX 2 /* windash tokens expanded into variants (5^n literals) */
+/* what KB_SIGMA_TOK_DASH matches (sigma-match.c's match_one) */
+static const char *const windash[5] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94", "\xe2\x80\x95"};
 
 static int value_class(const kb_sigma_pred *p, const kb_sigma_val *v)
 {
@@ -893,6 +971,7 @@ hs:
             e->vals[e->nvals].v = v;
             e->vals[e->nvals].pred = gp;
             e->vals[e->nvals].gid = (uint32_t)(e->ngroups + runs - 1);
+            e->vals[e->nvals].glob = NOSLOT;
             e->vals[e->nvals].is_int = v->is_int;
             e->vals[e->nvals].fold = !p->cased;
             e->nvals++;
@@ -947,9 +1026,47 @@ static int patset_add(patset *ps, const char *expr, unsigned flags, unsigned id)
 
 /* A value the tries take: case-insensitive literal anchored at one end or
  * both (exact). */
+/* A case-insensitive token value made of bytes and 1..DASH_MAX windash
+ * dashes, anchored: exact, or one `*` at the end (prefix, *anchor 1) or at
+ * the start (suffix, *anchor 2). Its tokens without the star are
+ * [*lo, *hi); the tries take each dash variant (5^n literals), which
+ * decides it as sigma_glob does (a dash is one of five fixed byte strings). */
+static int trie_toks(const kb_sigma_pred *p, const kb_sigma_val *v, size_t *lo, size_t *hi,
+                     int *anchor)
+{
+    size_t a = 0, b = v->ntok, ndash = 0;
+    if (p->cased || p->kind != KB_SP_STR || v->lit || v->never || v->isnull || v->ntok < 2)
+        return 0;
+    *anchor = 0;
+    if (v->tok[0] == KB_SIGMA_TOK_STAR) {
+        a = 1;
+        *anchor = 2;
+    } else if (v->tok[b - 1] == KB_SIGMA_TOK_STAR) {
+        b--;
+        *anchor = 1;
+    }
+    if (a >= b)
+        return 0;
+    for (size_t i = a; i < b; i++) {
+        if (v->tok[i] == KB_SIGMA_TOK_DASH)
+            ndash++;
+        else if (v->tok[i] >= 256)
+            return 0;
+    }
+    if (ndash == 0 || ndash > DASH_MAX || (b - a) * 3 > 256)
+        return 0;
+    *lo = a;
+    *hi = b;
+    return 1;
+}
+
 static int in_trie(const kb_sigma_pred *p, const kb_sigma_val *v)
 {
-    return !p->cased && v->lit && v->litlen > 0 && v->anchor <= 2 && !v->never;
+    size_t lo, hi;
+    int anchor;
+    if (!p->cased && v->lit && v->litlen > 0 && v->anchor <= 2 && !v->never)
+        return 1;
+    return trie_toks(p, v, &lo, &hi, &anchor);
 }
 
 static inline size_t edge_pos(uint64_t key, size_t cap)
@@ -1065,19 +1182,49 @@ static int build_tries(kb_engine *e)
         for (uint32_t vid = ep->v0; vid < ep->v0 + ep->nv; vid++) {
             const kb_sigma_val *v = e->vals[vid].v;
             uint32_t *root, node;
+            size_t lo = 0, hi = 0, nvar = 1;
+            int anchor;
+            char buf[256];
             if (!in_trie(p, v))
                 continue;
-            root = v->anchor == 2 ? &sl->sroot : &sl->proot;
+            if (v->lit) {
+                anchor = v->anchor;
+            } else {
+                trie_toks(p, v, &lo, &hi, &anchor);
+                for (size_t i = lo; i < hi; i++)
+                    if (v->tok[i] == KB_SIGMA_TOK_DASH)
+                        nvar *= 5;
+            }
+            root = anchor == 2 ? &sl->sroot : &sl->proot;
             if (*root == NOSLOT && (*root = trie_new_node(e)) == NOSLOT)
                 goto nomem;
-            if ((node = trie_insert(e, *root, v->lit, v->litlen, v->anchor == 2)) == NOSLOT)
-                goto nomem;
-            if (grow((void **)&terms, &aterms, nterms + 1, sizeof *terms))
-                goto nomem;
-            terms[nterms].node = node;
-            terms[nterms].vid = vid;
-            terms[nterms].exact = v->anchor == 0;
-            nterms++;
+            for (size_t var = 0; var < nvar; var++) {
+                const char *lit = v->lit;
+                size_t len = v->litlen;
+                if (!lit) {
+                    size_t sel = var;
+                    len = 0;
+                    for (size_t i = lo; i < hi; i++) {
+                        if (v->tok[i] == KB_SIGMA_TOK_DASH) {
+                            const char *d = windash[sel % 5];
+                            sel /= 5;
+                            memcpy(buf + len, d, strlen(d));
+                            len += strlen(d);
+                        } else {
+                            buf[len++] = (char)v->tok[i];
+                        }
+                    }
+                    lit = buf;
+                }
+                if ((node = trie_insert(e, *root, lit, len, anchor == 2)) == NOSLOT)
+                    goto nomem;
+                if (grow((void **)&terms, &aterms, nterms + 1, sizeof *terms))
+                    goto nomem;
+                terms[nterms].node = node;
+                terms[nterms].vid = vid;
+                terms[nterms].exact = anchor == 0;
+                nterms++;
+            }
         }
     }
     if (nterms) {
@@ -1209,13 +1356,11 @@ static int value_literals(const kb_engine *e, uint32_t vid, lgather *g)
             if (v->tok[i] == KB_SIGMA_TOK_DASH)
                 nvar *= 5;
         for (size_t var = 0; var < nvar; var++) {
-            static const char *const dash[5] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94",
-                                                "\xe2\x80\x95"};
             size_t n = 0, sel = var;
             int rc;
             for (size_t i = lo; i < hi; i++) {
                 if (v->tok[i] == KB_SIGMA_TOK_DASH) {
-                    const char *d = dash[sel % 5];
+                    const char *d = windash[sel % 5];
                     sel /= 5;
                     memcpy(buf + n, d, strlen(d));
                     n += strlen(d);
@@ -1341,6 +1486,7 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
             x->expr[x->nexpr].flags = HS_FLAG_SINGLEMATCH | HS_FLAG_DOTALL |
                                       (p->cased ? 0 : HS_FLAG_CASELESS);
             x->expr[x->nexpr].uid = uid;
+            x->expr[x->nexpr].lit = NULL;
             x->nexpr++;
         }
     }
@@ -1391,6 +1537,18 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
             }
             x->expr[x->nexpr].flags = HS_FLAG_SINGLEMATCH | (r->fold ? HS_FLAG_CASELESS : 0);
             x->expr[x->nexpr].uid = uid;
+            x->expr[x->nexpr].lit = NULL;
+            if (!(x->expr[x->nexpr].lit = malloc(r->len))) {
+                free(x->expr[x->nexpr].s);
+                rc = KB_ENOMEM;
+                goto out;
+            }
+            for (size_t k = 0; k < r->len; k++) {
+                unsigned char c = (unsigned char)r->bytes[k];
+                x->expr[x->nexpr].lit[k] = (char)(r->fold ? lower(c) : c);
+            }
+            x->expr[x->nexpr].litlen = (uint32_t)r->len;
+            x->expr[x->nexpr].fold = r->fold;
             x->nexpr++;
         }
         i = j;
@@ -1498,8 +1656,41 @@ static int compile_sub(kb_engine *e, esub *x, patset *ps)
                 goto out;
             x->ruids[x->nruids++] = x->rexpr[k].uid;
         }
-    if ((rc = compile_db(e, x, x->expr, x->nexpr, &x->db, &x->npat, ps)))
-        goto out;
+    {
+        /* a few literals and nothing else: searched directly */
+        size_t nlive = 0, nlit = 0;
+        for (size_t k = 0; k < x->nexpr; k++) {
+            const euid *u = &e->uids[x->expr[k].uid];
+            int live = 0;
+            for (uint32_t q = 0; q < u->nent; q++)
+                live |= e->preds[e->vals[e->ents[u->ent0 + q] & ~CONFIRM_BIT].pred].mode == PM_HS;
+            nlive += live;
+            nlit += live && x->expr[k].lit;
+        }
+        if (nlive && nlive == nlit && nlive <= LIT_FEW) {
+            if (!(x->flits = calloc(nlive, sizeof *x->flits))) {
+                rc = KB_ENOMEM;
+                goto out;
+            }
+            for (size_t k = 0; k < x->nexpr; k++) {
+                const euid *u = &e->uids[x->expr[k].uid];
+                int live = 0;
+                for (uint32_t q = 0; q < u->nent; q++)
+                    live |=
+                        e->preds[e->vals[e->ents[u->ent0 + q] & ~CONFIRM_BIT].pred].mode == PM_HS;
+                if (!live)
+                    continue;
+                x->flits[x->nflits].b = x->expr[k].lit;
+                x->flits[x->nflits].len = x->expr[k].litlen;
+                x->flits[x->nflits].uid = x->expr[k].uid;
+                x->flits[x->nflits].fold = x->expr[k].fold;
+                x->nflits++;
+            }
+            x->npat += x->nflits;
+        } else if ((rc = compile_db(e, x, x->expr, x->nexpr, &x->db, &x->npat, ps))) {
+            goto out;
+        }
+    }
     x->npat += npat;
     for (size_t k = 0; k < x->np; k++) {
         const epred *ep = &e->preds[x->preds[k]];
@@ -1567,10 +1758,37 @@ static int compile_subs(kb_engine *e)
 }
 
 /* Cost of the trigger a predicate needs when it must be watched. */
-static uint32_t pred_cost(const epred *ep)
+/* The cost of watching a predicate: how often it would wake its rule up
+ * for nothing, roughly. Exact, prefix and suffix values and integers
+ * (Image|endswith '\\powershell.exe', EventID) hit far more often than the
+ * longer substrings rules pair them with, so an AND watches the substring. */
+static uint32_t pred_cost(const kb_engine *e, uint32_t gp)
 {
+    const epred *ep = &e->preds[gp];
     switch (ep->mode) {
-    case PM_HS: return ep->shorty ? COST_SHORT : COST_HS;
+    case PM_HS: {
+        const kb_sigma_pred *p = pred_of(e, gp);
+        int anchored = ep->nv > 0 && p->kind == KB_SP_STR;
+        if (ep->shorty)
+            return COST_SHORT;
+        if (ep->slot != NOSLOT && ep->slot == e->eventid_slot)
+            return COST_EVENTID; /* routing already checked it: it would always hit */
+        int exact = 1;
+        size_t minlen = SIZE_MAX;
+        if (ep->confirm)
+            return COST_CONFIRM;
+        for (uint32_t vid = ep->v0; anchored && vid < ep->v0 + ep->nv; vid++) {
+            const kb_sigma_val *v = e->vals[vid].v;
+            size_t len = v->lit ? v->litlen : v->ntok;
+            anchored = e->vals[vid].is_int || in_trie(p, v);
+            exact &= e->vals[vid].is_int || (v->lit && v->anchor == 0);
+            if (len < minlen)
+                minlen = len;
+        }
+        if (!anchored)
+            return COST_HS;
+        return (exact ? COST_ANCHORED - 1 : COST_ANCHORED) + (minlen <= SHORT_MAX ? 3 : 0);
+    }
     case PM_REF: return COST_REF;
     case PM_CONST: return 0;
     default: return COST_INF;
@@ -1647,7 +1865,7 @@ static int analyse_rule(kb_engine *e, uint32_t ri)
             if (o->arg >= er->npreds)
                 goto always;
             n->val = e->preds[gp].z;
-            n->cost = pred_cost(&e->preds[gp]);
+            n->cost = pred_cost(e, gp);
             if (pred_req(e, gp, &n->req, &n->nreq))
                 n->any = 0;
             break;
@@ -1803,6 +2021,64 @@ out:
 }
 
 /* Regex runs for the regex predicates (not negated, not `all`). */
+static int add_run(kb_engine *e, const char *b, size_t len)
+{
+    if (grow((void **)&e->runs, &e->aruns, e->nruns + 1, sizeof *e->runs) ||
+        grow((void **)&e->runbytes, &e->arunbytes, e->nrunbytes + len, 1))
+        return KB_ENOMEM;
+    memcpy(e->runbytes + e->nrunbytes, b, len);
+    e->runs[e->nruns].off = (uint32_t)e->nrunbytes;
+    e->runs[e->nruns].len = (uint32_t)len;
+    e->nrunbytes += len;
+    e->nruns++;
+    return KB_OK;
+}
+
+/* The runs of every string value made of bytes and `*` with a `*` inside
+ * or at an end (values the engine confirms on a literal hit). */
+static int build_globs(kb_engine *e)
+{
+    for (size_t vid = 0; vid < e->nvals; vid++) {
+        const kb_sigma_val *v = e->vals[vid].v;
+        const kb_sigma_pred *p = pred_of(e, e->vals[vid].pred);
+        eglob g;
+        char buf[256];
+        size_t n = 0, i;
+        if (p->kind != KB_SP_STR || v->lit || v->never || v->isnull || !v->ntok)
+            continue;
+        for (i = 0; i < v->ntok; i++)
+            if (v->tok[i] > KB_SIGMA_TOK_STAR)
+                break;
+        if (i < v->ntok)
+            continue;
+        memset(&g, 0, sizeof g);
+        g.run0 = (uint32_t)e->nruns;
+        g.head = v->tok[0] == KB_SIGMA_TOK_STAR;
+        g.tail = v->tok[v->ntok - 1] == KB_SIGMA_TOK_STAR;
+        for (i = 0; i <= v->ntok; i++) {
+            if (i == v->ntok || v->tok[i] == KB_SIGMA_TOK_STAR) {
+                if (n && add_run(e, buf, n))
+                    return KB_ENOMEM;
+                g.nrun += n > 0;
+                n = 0;
+            } else if (n == sizeof buf) {
+                break;
+            } else {
+                buf[n++] = (char)v->tok[i];
+            }
+        }
+        if (i <= v->ntok || g.nrun == 0) {
+            e->nruns = g.run0; /* too long a run: sigma_glob decides */
+            continue;
+        }
+        if (grow((void **)&e->globs, &e->aglobs, e->nglobs + 1, sizeof *e->globs))
+            return KB_ENOMEM;
+        e->globs[e->nglobs] = g;
+        e->vals[vid].glob = (uint32_t)e->nglobs++;
+    }
+    return KB_OK;
+}
+
 static int build_rxs(kb_engine *e)
 {
     for (uint32_t gp = 0; gp < e->npreds; gp++) {
@@ -2034,7 +2310,7 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
             if (setup_pred(e, (uint32_t)i, e->rules[i].pred0 + j, &rs->rules[i]->preds[j], &empty,
                            &b))
                 goto fail;
-    if (build_rxs(e))
+    if (build_rxs(e) || build_globs(e))
         goto fail;
     mark_shorts(e);
     /* pattern sets: one per (slot, logsource group) */
@@ -2121,8 +2397,11 @@ void kb_engine_free(kb_engine *e)
         hs_free_database(e->subs[xi].db);
         free(e->subs[xi].ints);
         free(e->subs[xi].preds);
-        for (size_t k = 0; k < e->subs[xi].nexpr; k++)
+        for (size_t k = 0; k < e->subs[xi].nexpr; k++) {
             free(e->subs[xi].expr[k].s);
+            free(e->subs[xi].expr[k].lit);
+        }
+        free(e->subs[xi].flits);
         free(e->subs[xi].expr);
         for (size_t k = 0; k < e->subs[xi].nrexpr; k++)
             free(e->subs[xi].rexpr[k].s);
@@ -2138,6 +2417,7 @@ void kb_engine_free(kb_engine *e)
     free(e->ents);
     free(e->rxs);
     free(e->runs);
+    free(e->globs);
     free(e->runbytes);
     free(e->subs);
     free(e->lsgs);
@@ -2516,6 +2796,30 @@ static void value_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
         trigger(s, p->rule);
 }
 
+/* Wildcard value g (build_globs) on subject h: as sigma_glob decides. */
+static int glob_fits(const kb_engine *e, const eglob *g, const unsigned char *h, size_t n, int fold)
+{
+    const unsigned char *p = h, *end = h + n;
+    for (uint32_t k = 0; k < g->nrun; k++) {
+        const erun *r = &e->runs[g->run0 + k];
+        const char *rb = e->runbytes + r->off;
+        if (k == 0 && !g->head) {
+            if (r->len > n || !eq_fold((const char *)h, rb, r->len, fold))
+                return 0;
+            p = h + r->len;
+        } else if (k == g->nrun - 1 && !g->tail) {
+            return (size_t)(end - p) >= r->len &&
+                   eq_fold((const char *)end - r->len, rb, r->len, fold);
+        } else {
+            const unsigned char *at = find_from(p, (size_t)(end - p), rb, r->len, fold);
+            if (!at)
+                return 0;
+            p = at + r->len;
+        }
+    }
+    return g->tail || p == end;
+}
+
 /* Literal (or expression) uid found in the instance being scanned. */
 static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
 {
@@ -2527,7 +2831,10 @@ static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
             continue; /* compared numerically instead */
         if (!bit_get(s->cand, e->preds[v->pred].rule))
             continue;
-        if ((ent & CONFIRM_BIT) && !sigma_str_match(v->v, s->inst, s->inst_len, v->fold))
+        if ((ent & CONFIRM_BIT) &&
+            !(v->glob != NOSLOT ? glob_fits(e, &e->globs[v->glob], (const unsigned char *)s->inst,
+                                            s->inst_len, v->fold)
+                                : sigma_str_match(v->v, s->inst, s->inst_len, v->fold)))
             continue;
         value_hit(e, s, ent & ~CONFIRM_BIT);
     }
@@ -2588,8 +2895,22 @@ static int lower_inst(kb_engine_scratch *s)
         s->alow = n;
     }
     o = s->low;
-    for (size_t i = 0; i < s->inst_len; i++)
-        o[i] = (unsigned char)(p[i] + (((unsigned char)(p[i] - 'A') < 26) << 5));
+    {
+        /* eight bytes at a time: 0x20 added to the bytes in 'A'..'Z' */
+        size_t i = 0;
+        for (; i + 8 <= s->inst_len; i += 8) {
+            uint64_t x, h, ge, gt, up;
+            memcpy(&x, p + i, 8);
+            h = x & 0x7f7f7f7f7f7f7f7full;
+            ge = h + 0x3f3f3f3f3f3f3f3full; /* bit 7 set: low 7 bits >= 'A' */
+            gt = h + 0x2525252525252525ull; /* bit 7 set: low 7 bits > 'Z' */
+            up = ge & ~gt & ~x & 0x8080808080808080ull;
+            x |= up >> 2;
+            memcpy(o + i, &x, 8);
+        }
+        for (; i < s->inst_len; i++)
+            o[i] = (unsigned char)(p[i] + (((unsigned char)(p[i] - 'A') < 26) << 5));
+    }
     o[s->inst_len] = 0;
     s->low_of = s->inst;
     s->low_len = s->inst_len;
@@ -2624,6 +2945,23 @@ static int scan_short(const kb_engine *e, kb_engine_scratch *s, const esub *x)
     if (lower_inst(s))
         return KB_ENOMEM;
     l = s->low;
+    if (x->nshort - x->nsingle <= SHORT_FEW) {
+        /* a few literals: memchr on the first byte of each beats the byte loop */
+        for (size_t k = x->nsingle; k < x->nshort; k++) {
+            const eshort *sh = &x->shorts[k];
+            const unsigned char *h = sh->fold ? l : p, *q = h, *end = h + n - sh->len + 1;
+            if (s->ustamp[sh->uid] == s->sgen || sh->len > n)
+                continue;
+            while ((q = memchr(q, (unsigned char)sh->b[0], (size_t)(end - q))) &&
+                   memcmp(q + 1, sh->b + 1, sh->len - 1u) != 0)
+                q++;
+            if (!q)
+                continue;
+            s->ustamp[sh->uid] = s->sgen;
+            uid_hit(e, s, sh->uid);
+        }
+        return KB_OK;
+    }
     k2 = l[0];
     for (size_t i = 0; i + 1 < n; i++) {
         k2 = (k2 << 8 | l[i + 1]) & 0xffff;
@@ -2652,6 +2990,10 @@ static int scan_inst(const kb_engine *e, kb_engine_scratch *s, const esub *x)
 {
     if (x->nshort && scan_short(e, s, x))
         return KB_ENOMEM;
+    for (size_t k = 0; k < x->nflits; k++)
+        if (find_from((const unsigned char *)s->inst, s->inst_len, x->flits[k].b, x->flits[k].len,
+                      x->flits[k].fold))
+            uid_hit(e, s, x->flits[k].uid);
     if (x->db && hs_scan(x->db, s->inst, (unsigned)s->inst_len, 0, s->hs, on_hit, s) != HS_SUCCESS)
         return KB_ENOMEM;
     if (x->rdb) {
@@ -2810,21 +3152,6 @@ static int event_id(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev
 }
 
 #define H_UNKNOWN 2
-
-/* Naive search from a cursor (ASCII folding when fold: needle lower-case). */
-static const unsigned char *find_from(const unsigned char *h, size_t hlen, const char *n,
-                                      size_t nlen, int fold)
-{
-    if (nlen > hlen)
-        return NULL;
-    if (!fold)
-        return (const unsigned char *)kb_memmem((const char *)h, hlen, n, nlen);
-    for (size_t i = 0; i + nlen <= hlen; i++)
-        if (lower(h[i]) == (unsigned char)n[0] &&
-            eq_fold((const char *)h + i + 1, n + 1, nlen - 1, 1))
-            return h + i;
-    return NULL;
-}
 
 /* The runs of x in order in one instance. */
 static int rx_fits(const kb_engine *e, const erx *x, const kb_field *f)

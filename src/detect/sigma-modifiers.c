@@ -548,6 +548,79 @@ static void *arena_copy(kb_arena *a, const void *p, size_t n)
     return d;
 }
 
+/* A Sigma `re` value only asks whether the subject matches, and a regex
+ * matches the same subjects whether its `.*` are greedy or lazy. Greedy
+ * `.*` between literals backtrack through the whole subject once per
+ * literal (SigmaHQ's `\+.*\+.*\+...` takes millions of steps on a
+ * PowerShell line with thirty `+`, and may reach the match limit on
+ * longer ones), lazy ones stop at the next occurrence. Into out (at least
+ * 2 * len + 1 bytes): re with every top-level `.*` that is neither lazy
+ * nor possessive made lazy, when it has at least two of them and nothing
+ * whose meaning depends on which match is found (backreferences, atomic
+ * groups, verbs, conditionals, callouts, \Q quoting, extended mode).
+ * Returns the new length, or 0 to keep re as it is. */
+static size_t lazy_dotstar(const char *re, size_t len, char *out)
+{
+    size_t o = 0, n = 0;
+    int depth = 0;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (re[i] == '\\') {
+            char c = re[i + 1];
+            if ((c >= '1' && c <= '9') || c == 'g' || c == 'k' || c == 'Q' || c == 'K')
+                return 0;
+            i++;
+        } else if (re[i] == '(' && (re[i + 1] == '?' || re[i + 1] == '*')) {
+            if (re[i + 1] == '*')
+                return 0;
+            for (size_t j = i + 2; j < len && re[j] != ')' && re[j] != ':'; j++)
+                if (strchr(">(Cx|PR&0123456789+-", re[j]))
+                    return 0;
+        }
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = re[i];
+        out[o++] = c;
+        if (c == '\\') {
+            if (i + 1 < len)
+                out[o++] = re[++i];
+            continue;
+        }
+        if (c == '[') {
+            /* copy the class through its closing bracket */
+            size_t j = i + 1;
+            if (j < len && re[j] == '^')
+                j++;
+            if (j < len && re[j] == ']')
+                j++;
+            while (j < len && re[j] != ']') {
+                if (re[j] == '\\')
+                    j++;
+                else if (re[j] == '[' && j + 1 < len && strchr(":.=", re[j + 1]))
+                    return 0;
+                j++;
+            }
+            if (j >= len)
+                return 0;
+            memcpy(out + o, re + i + 1, j - i);
+            o += j - i;
+            i = j;
+            continue;
+        }
+        if (c == '(')
+            depth++;
+        else if (c == ')')
+            depth--;
+        else if (c == '.' && depth == 0 && i + 1 < len && re[i + 1] == '*' &&
+                 (i + 2 >= len || (re[i + 2] != '?' && re[i + 2] != '+'))) {
+            out[o++] = '*';
+            out[o++] = '?';
+            i++;
+            n++;
+        }
+    }
+    return n >= 2 ? o : 0;
+}
+
 /* Keeps code (freed with the ruleset) and its source (a list in rs->arena,
  * for engines that prefilter regexes: sigma_re_source). */
 static int register_re(kb_ruleset *rs, void *code, const char *src, size_t len)
@@ -810,7 +883,14 @@ static int compile_values(cstate *cs, const kb_yaml_node *val, uint64_t mods, in
                     opts |= PCRE2_MULTILINE;
                 if (mods & KB_SM(RE_S))
                     opts |= PCRE2_DOTALL;
-                code = pcre2_compile((PCRE2_SPTR)n->str, n->len, opts, &ec, &eo, NULL);
+                {
+                    char lazy[1024];
+                    size_t ll =
+                        n->len * 2 + 1 <= sizeof lazy ? lazy_dotstar(n->str, n->len, lazy) : 0;
+                    code = ll ? pcre2_compile((PCRE2_SPTR)lazy, ll, opts, &ec, &eo, NULL) : NULL;
+                    if (!code)
+                        code = pcre2_compile((PCRE2_SPTR)n->str, n->len, opts, &ec, &eo, NULL);
+                }
                 if (!code) {
                     *cs->err = "invalid regular expression";
                     return KB_EPARSE;

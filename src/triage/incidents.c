@@ -172,11 +172,7 @@ static const char *fstr(const kb_event *ev, const char *name, kb_buf *tmp)
     return tmp->data;
 }
 
-/* A correlation alert (koban scan: matched.correlation.group, "source.ip=
- * 10.1.20.42 host.name=pc-1") names its entity by its group-by values, not
- * by an event: the value of key there, up to the next space, or NULL (absent,
- * or "(none)"). */
-static const char *group_value(const char *group, const char *key, kb_buf *tmp)
+const char *kb_triage_group_value(const char *group, const char *key, kb_buf *tmp)
 {
     size_t kl = strlen(key);
     for (const char *p = group; p && *p;) {
@@ -273,13 +269,13 @@ int kb_triage_alerts_read_jsonl(kb_triage_alerts *al, const char *name, const ch
         if ((v = fstr(&ev, "matched.correlation.group", &grp))) {
             /* a correlation alert: its group names the entity */
             if (!a.host)
-                a.host = group_value(v, "host.name", &t[4]);
+                a.host = kb_triage_group_value(v, "host.name", &t[4]);
             if (!a.user)
-                a.user = group_value(v, "user.name", &t[5]);
+                a.user = kb_triage_group_value(v, "user.name", &t[5]);
             if (!a.src_ip)
-                a.src_ip = group_value(v, "source.ip", &t[6]);
+                a.src_ip = kb_triage_group_value(v, "source.ip", &t[6]);
             if (!a.dst_ip)
-                a.dst_ip = group_value(v, "destination.ip", &t[7]);
+                a.dst_ip = kb_triage_group_value(v, "destination.ip", &t[7]);
         }
         kb_buf_release(&grp);
         if (!(a.source = fstr(&ev, "event.observer.product", &t[8])) &&
@@ -1442,7 +1438,8 @@ int kb_triage_run(const kb_triage_policy *pol, kb_assets *assets, const kb_vulns
         rc = KB_ENOMEM;
         goto out;
     }
-    qsort(al->v, al->n, sizeof *al->v, cmp_ts);
+    if (al->n) /* qsort must not be given a NULL array, even empty */
+        qsort(al->v, al->n, sizeof *al->v, cmp_ts);
     res->stats.alerts = al->n;
     for (size_t i = 0; i < al->n; i++) {
         ialert *x = &al->v[i];
@@ -1518,7 +1515,8 @@ int kb_triage_run(const kb_triage_policy *pol, kb_assets *assets, const kb_vulns
         if (choose_type(pol, r.groups[i]))
             if (r.groups[i]->type < 0)
                 res->stats.unconfirmed++;
-    qsort(r.groups, r.ngroups, sizeof *r.groups, cmp_group);
+    if (r.ngroups)
+        qsort(r.groups, r.ngroups, sizeof *r.groups, cmp_group);
     attach_sources(&r);
     for (size_t i = 0; i < r.ngroups; i++) {
         group *g = r.groups[i];

@@ -219,6 +219,12 @@ typedef struct kb_triage_alert {
     const char *file_hash;   /* file.hash.sha256, else sha1, else md5 */
 } kb_triage_alert;
 
+/* A correlation alert (koban scan: matched.correlation.group, "source.ip=
+ * 10.1.20.42 host.name=pc-1") names its entity by its group-by values, not
+ * by an event: the value of key in group, up to the next space, copied into
+ * tmp, or NULL (absent, or "(none)"). */
+const char *kb_triage_group_value(const char *group, const char *key, kb_buf *tmp);
+
 /* A growable list of alerts whose strings live in its own arena. */
 typedef struct kb_triage_alerts kb_triage_alerts;
 kb_triage_alerts *kb_triage_alerts_new(void);

@@ -167,6 +167,21 @@ grep -q ' high .*Targeted attack / data exfiltration on pc-0042$' "$tmp/tri.out"
 grep -q ' high .*Exploit against a public server on www$' "$tmp/tri.out" || fail "exploit row"
 grep -q ' medium .*Brute force / password spraying on bastion-1$' "$tmp/tri.out" || fail "brute force row"
 grep -q ' low .*Scan and reconnaissance on 192.0.2.200$' "$tmp/tri.out" || fail "scan row"
+# with correlation (the default): a correlation alert joins the incident of
+# the entity its group names, as `koban triage --alerts` reads
+# matched.correlation.group; no incident is opened on a rule id
+k scan --triage -o table "$inc" >"$tmp/tric.out" 2>"$tmp/tric.err" ||
+    fail "scan --triage with correlation: $(cat "$tmp/tric.err")"
+grep -q '^triage: 27 alerts -> 4 incidents' "$tmp/tric.err" ||
+    fail "scan --triage with correlation: $(grep triage "$tmp/tric.err") $(cat "$tmp/tric.out")"
+grep -q ' high .*Targeted attack / data exfiltration on pc-0042$' "$tmp/tric.out" ||
+    fail "correlation: targeted attack row: $(cat "$tmp/tric.out")"
+"$koban" scan -o jsonl "$inc" >"$tmp/corr.jsonl" 2>/dev/null
+cp -r "$d" "$tmp/d2"
+"$koban" --data "$tmp/d2" triage --no-playbooks --alerts "$tmp/corr.jsonl" >/dev/null 2>"$tmp/tric2.err"
+[ "$(grep '^triage: ' "$tmp/tric2.err" | head -1 | cut -d';' -f1)" = \
+  "$(grep '^triage: ' "$tmp/tric.err" | head -1 | cut -d';' -f1)" ] ||
+    fail "scan --triage and triage --alerts differ: $(grep '^triage: ' "$tmp/tric.err" "$tmp/tric2.err")"
 # nothing saved without --store
 [ "$(k incidents list -o csv | wc -l)" -le 1 ] || fail "incidents saved without --store"
 # jsonl, -j 3, saved with --store

@@ -226,6 +226,53 @@ static void regex(void **state)
     assert_non_null(strstr(last_err, "t.yml:7: invalid regular expression"));
 }
 
+/* Top-level greedy `.*` are compiled lazy (same subjects match, no
+ * backtracking through the subject): what the pattern means is kept. */
+static void regex_lazy_dotstar(void **state)
+{
+    static const char *const plus14 =
+        "\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+";
+    char det[512], json[4096];
+    kb_ruleset *rs;
+    size_t o;
+    (void)state;
+    snprintf(det, sizeof det, "  a:\n    C|re: '%s'\n  condition: a", plus14);
+    rs = rule(det);
+    assert_non_null(rs);
+    for (int n = 12; n <= 40; n++) {
+        o = (size_t)snprintf(json, sizeof json, "{\"C\":\"");
+        for (int k = 0; k < n; k++)
+            o += (size_t)snprintf(json + o, sizeof json - o, "+ [char]%d ", k);
+        snprintf(json + o, sizeof json - o, "\"}");
+        assert_int_equal(m(rs, json), n >= 14);
+    }
+    /* fourteen `+`, but not on one line: `.` stops at a newline */
+    o = (size_t)snprintf(json, sizeof json, "{\"C\":\"");
+    for (int k = 0; k < 14; k++)
+        o += (size_t)snprintf(json + o, sizeof json - o, "%s+a", k == 7 ? "\\n" : "");
+    snprintf(json + o, sizeof json - o, "\"}");
+    assert_false(m(rs, json));
+    kb_ruleset_free(rs);
+    /* escaped dots, classes and groups keep their meaning */
+    rs = rule("  a:\n    C|re: 'a\\.*b.*c.*d'\n  condition: a");
+    assert_true(m(rs, "{\"C\":\"a..bxcxd\"}"));
+    assert_false(m(rs, "{\"C\":\"axbxcxd\"}"));
+    kb_ruleset_free(rs);
+    rs = rule("  a:\n    C|re: '[.*]x.*y.*z$'\n  condition: a");
+    assert_true(m(rs, "{\"C\":\"*x1y2z\"}"));
+    assert_false(m(rs, "{\"C\":\"ax1y2z\"}"));
+    assert_false(m(rs, "{\"C\":\"*x1y2za\"}"));
+    kb_ruleset_free(rs);
+    rs = rule("  a:\n    C|re: '^(a.*b).*c.*d$'\n  condition: a");
+    assert_true(m(rs, "{\"C\":\"a1b2c3d\"}"));
+    assert_false(m(rs, "{\"C\":\"a1b2c3dx\"}"));
+    kb_ruleset_free(rs);
+    rs = rule("  a:\n    C|re: '(\\w)\\1.*x.*y'\n  condition: a"); /* backreference: kept */
+    assert_true(m(rs, "{\"C\":\"aa-x-y\"}"));
+    assert_false(m(rs, "{\"C\":\"ab-x-y\"}"));
+    kb_ruleset_free(rs);
+}
+
 static void catastrophic_regex(void **state)
 {
     kb_ruleset *rs = rule("  a:\n    C|re: '^(a+)+$'\n  condition: a");
@@ -555,6 +602,7 @@ int main(void)
         cmocka_unit_test(base64_modifiers),
         cmocka_unit_test(utf16_variants),
         cmocka_unit_test(regex),
+        cmocka_unit_test(regex_lazy_dotstar),
         cmocka_unit_test(catastrophic_regex),
         cmocka_unit_test(cidr),
         cmocka_unit_test(neq_exists),
