@@ -1259,7 +1259,9 @@ static int suppression_setup(scan *sc, const kb_cli *cli)
         kb_tune_load_exceptions(sc->store, sc->sup, kb_time_now());
     } else if (!getenv("KOBAN_STORE") && access(path.data, R_OK) == 0) {
         char eb[256];
-        kb_store *st = kb_store_open(path.data, eb, sizeof eb);
+        /* read only: a scan without --store never writes the store (no
+         * tune tables: no exceptions) */
+        kb_store *st = kb_store_open_ro(path.data, eb, sizeof eb);
         if (st)
             kb_tune_load_exceptions(st, sc->sup, kb_time_now());
         kb_store_close(st);
@@ -1410,13 +1412,19 @@ static int intel_setup(scan *sc, const kb_cli *cli)
 
     kb_buf_init(&path, 0);
     kb_buf_printf(&path, "%s/koban.db", cli->data_dir);
-    if (!st && ((getenv("KOBAN_STORE") && *getenv("KOBAN_STORE")) ||
-                access(path.data, R_OK) == 0) &&
-        !(st = kb_cmd_open_store(cli, NULL))) {
-        /* a store the scan was not asked to use: go on without indicators */
-        fprintf(stderr, "koban scan: intel: no store, scanning without indicators\n");
-        kb_buf_release(&path);
-        return KB_EXIT_OK;
+    if (!st) {
+        /* a store the scan was not asked to use: read only, never created,
+         * migrated or written; unusable, the scan goes on without
+         * indicators */
+        const char *env = getenv("KOBAN_STORE");
+        const char *dsn = env && *env ? env : access(path.data, R_OK) == 0 ? path.data : NULL;
+        if (dsn && !(st = kb_store_open_ro(dsn, err, sizeof err))) {
+            fprintf(stderr, "koban scan: intel: cannot read the store (%s), scanning without "
+                            "indicators\n",
+                    err);
+            kb_buf_release(&path);
+            return KB_EXIT_OK;
+        }
     }
     kb_buf_release(&path);
     if (!st)

@@ -31,6 +31,20 @@ int kb_intel_store_init(kb_store *st)
                                    sizeof intel_steps / sizeof intel_steps[0]);
 }
 
+int kb_intel_store_ready(kb_store *st)
+{
+    int64_t have = kb_store_scalar(
+        st, "SELECT version FROM koban_modules WHERE module = 'intel'", NULL, 0, 0);
+    int rc;
+    if (have == intel_steps[sizeof intel_steps / sizeof intel_steps[0] - 1].version)
+        return 1;
+    if (have <= 0) /* no koban_modules table, or no intel row: no indicators */
+        return 0;
+    /* an older (or newer: refused) version: migrating writes, and fails on a
+     * store opened read-only */
+    return (rc = kb_intel_store_init(st)) == KB_OK ? 1 : rc;
+}
+
 static kb_sval sv_str(const char *s)
 {
     return s ? KB_SV_STRV(s, strlen(s)) : (kb_sval){KB_SV_NULL, 0, 0, NULL, 0};

@@ -148,6 +148,11 @@ const char *kb_intel_sniff(const char *name, const char *buf, size_t len);
  * before the other functions. Returns KB_OK or KB_EIO with the store's
  * message set (also for tables of a newer koban). */
 int kb_intel_store_init(struct kb_store *st);
+/* Whether the store holds intel tables, without creating them: 1 when they
+ * are at this koban's version, 0 when there are none (nothing to read), or
+ * a KB_E* code when they are older and migrating them failed (a store
+ * opened read-only cannot migrate). For readers such as `koban scan`. */
+int kb_intel_store_ready(struct kb_store *st);
 /* Inserts or updates (kind, value, feed): metadata replaced, `added`
  * (first import time) kept, so importing a feed twice changes nothing.
  * *is_new (may be NULL) is set when the row did not exist. */
@@ -256,6 +261,12 @@ int kb_intel_lookup_ip(const kb_intel_matcher *m, const uint8_t *addr, int is_v6
                        kb_intel_hit_fn fn, void *ud);
 int kb_intel_lookup_hash(const kb_intel_matcher *m, const char *hex, size_t len,
                          kb_intel_hit_fn fn, void *ud);
+/* Whether an IPv4 address (host byte order) may hit: 0 when no indicator,
+ * range or allowlist entry holds it (the common case, decided by the
+ * range bitmaps, the Bloom filter and at most a probe), non-zero when a
+ * full lookup must decide. No callback, no reporting: a prefilter for
+ * callers that confirm candidates themselves (koban scan). */
+int kb_intel_ip4_may(const kb_intel_matcher *m, uint32_t a4);
 
 /* ---- batches ------------------------------------------------------------------
  *

@@ -331,20 +331,40 @@ static const uint8_t hex1[256] = {
     ['C'] = 13,  ['D'] = 14,  ['E'] = 15,  ['F'] = 16,
 };
 
+#define ONES8 UINT64_C(0x0101010101010101)
+#define HIGH8 UINT64_C(0x8080808080808080)
+
+/* Eight hex digits at s as 32 bits (the first digit highest), eight bytes
+ * at a time: returns 1 when all are hex ('0'-'9', 'a'-'f', 'A'-'F', as
+ * hex1). Each byte's range tests are additions whose carry lands in the
+ * byte's top bit, exact for bytes below 0x80 (a byte at or above 0x80
+ * fails the word anyway). */
+static inline int hex32(const char *s, uint32_t *out)
+{
+    uint64_t w, l, digit, alpha, d, p, q;
+    uint32_t r;
+    memcpy(&w, s, 8); /* s[0] in the low byte */
+    l = w | 0x20 * ONES8;                                         /* letters folded */
+    digit = ((w + 0x50 * ONES8) & ~(w + 0x46 * ONES8)) & HIGH8;   /* 0x30 <= c <= 0x39 */
+    alpha = ((l + 0x1f * ONES8) & ~(l + 0x19 * ONES8)) & HIGH8;   /* 0x61 <= c|0x20 <= 0x66 */
+    d = (w & 0x0f * ONES8) + (alpha >> 7) * 9;                    /* each byte's value */
+    p = ((d & UINT64_C(0x000f000f000f000f)) << 4) | ((d >> 8) & UINT64_C(0x000f000f000f000f));
+    q = p | p >> 8;
+    r = (uint32_t)((q & 0xffff) | ((q >> 16) & 0xffff0000));     /* bytes in text order */
+    *out = (uint32_t)(r >> 24 | (r >> 8 & 0xff00) | (r << 8 & 0xff0000) | r << 24);
+    return !(w & HIGH8) && (digit | alpha) == HIGH8;
+}
+
 /* First 64 bits of a hex digest; -1 when not hex. Branch-free. */
 static int hex64(const char *s, size_t len, uint64_t *out)
 {
-    uint64_t v = 0;
-    unsigned bad = 0;
+    uint32_t hi, lo;
+    int ok;
     if (len < 16)
         return -1;
-    for (int i = 0; i < 16; i++) {
-        unsigned d = hex1[(unsigned char)s[i]];
-        bad |= d == 0;
-        v = v << 4 | ((d - 1) & 15);
-    }
-    *out = v;
-    return bad ? -1 : 0;
+    ok = hex32(s, &hi) & hex32(s + 8, &lo);
+    *out = (uint64_t)hi << 32 | lo;
+    return ok ? 0 : -1;
 }
 
 /* Bytes 8-31 of a hex digest (zero past its end); -1 when not hex or
@@ -352,10 +372,19 @@ static int hex64(const char *s, size_t len, uint64_t *out)
 static int hex_tail(const char *s, size_t len, uint8_t t[24])
 {
     unsigned bad = 0;
+    size_t i = 16;
     memset(t, 0, 24);
     if (len < 16 || len > 64 || (len & 1))
         return -1;
-    for (size_t i = 16; i < len; i += 2) {
+    for (; i + 8 <= len; i += 8) { /* eight digits at a time, then pairs */
+        uint32_t v;
+        bad |= !hex32(s + i, &v);
+        t[(i - 16) / 2] = (uint8_t)(v >> 24);
+        t[(i - 16) / 2 + 1] = (uint8_t)(v >> 16);
+        t[(i - 16) / 2 + 2] = (uint8_t)(v >> 8);
+        t[(i - 16) / 2 + 3] = (uint8_t)v;
+    }
+    for (; i < len; i += 2) {
         unsigned hi = hex1[(unsigned char)s[i]], lo = hex1[(unsigned char)s[i + 1]];
         bad |= (hi == 0) | (lo == 0);
         t[(i - 16) / 2] = (uint8_t)(((hi - 1) & 15) << 4 | ((lo - 1) & 15));
@@ -935,6 +964,16 @@ int kb_intel_lookup_ip(const kb_intel_matcher *m, const uint8_t *addr, int is_v6
     if (match_ip16(m, addr, 0, &rp))
         return -1;
     return rp.hits;
+}
+
+int kb_intel_ip4_may(const kb_intel_matcher *m, uint32_t a4)
+{
+    uint64_t hv;
+    uint32_t info;
+    if (v4_range_may(m, a4))
+        return 1;
+    hv = v4_hash(a4);
+    return filt_has(m, hv) && probe_v4(m, a4, hv, &info) != NIL;
 }
 
 static int digest_kind(size_t len)

@@ -35,34 +35,15 @@ static const raw_field raw_fields[] = {
 };
 #define NRAW (sizeof raw_fields / sizeof raw_fields[0])
 
-/* A canonical field to look at and its class. */
-typedef struct canon_field {
-    int cls, canon;
-    const char *name;
-} canon_field;
-
-static const canon_field canon_fields[] = {
-    {KB_IOC_IP, KB_F_SOURCE_IP, "source.ip"},
-    {KB_IOC_IP, KB_F_DESTINATION_IP, "destination.ip"},
-    {KB_IOC_IP, KB_F_HOST_IP, "host.ip"},
-    {KB_IOC_URL, KB_F_URL_FULL, "url.full"},
-    {KB_IOC_DOMAIN, KB_F_URL_DOMAIN, "url.domain"},
-    {KB_IOC_DOMAIN, KB_F_DNS_QUESTION_NAME, "dns.question.name"},
-    {KB_IOC_MD5, KB_F_FILE_HASH_MD5, "file.hash.md5"},
-    {KB_IOC_MD5, KB_F_FILE_HASH_SHA1, "file.hash.sha1"},
-    {KB_IOC_MD5, KB_F_FILE_HASH_SHA256, "file.hash.sha256"},
-    {KB_IOC_FILENAME, KB_F_FILE_NAME, "file.name"},
-    {KB_IOC_FILENAME, KB_F_FILE_PATH, "file.path"},
-    {KB_IOC_UA, KB_F_USER_AGENT_ORIGINAL, "user_agent.original"},
-    {KB_IOC_EMAIL, KB_F_USER_NAME, "user.name"},
-};
-#define NCANON (sizeof canon_fields / sizeof canon_fields[0])
+/* Groups of canonical fields, read when their kinds have indicators. */
+enum { G_IP = 1, G_URL = 2, G_DOMAIN = 4, G_DIGEST = 8, G_FILE = 16, G_UA = 32, G_EMAIL = 64,
+       G_RAW = 128 };
 
 struct kb_intel_scan {
     kb_intel_matcher *m;
-    /* the canonical fields whose kinds have indicators, decided at seal */
-    const canon_field *canon[NCANON];
-    int ncanon;
+    /* G_*: the groups of canonical fields whose kinds have indicators,
+     * decided at seal */
+    unsigned groups;
     unsigned kinds; /* KIND(k) for every kind with an indicator */
     int has_wild;
     uint64_t indicators;
@@ -131,6 +112,10 @@ static int pend_add(kb_intel_scan *s, uint64_t h)
     return KB_OK;
 }
 
+/* The bytes that end or split a URL's authority. */
+static const uint8_t url_special[256] = {['/'] = 1, ['?'] = 1, ['#'] = 1,
+                                         ['@'] = 1, [':'] = 1, [']'] = 1};
+
 /* The host of a URL: after "scheme://" and any userinfo, before the port,
  * path, query or fragment, without trailing dots. Returns 0 when there is
  * none. */
@@ -142,15 +127,18 @@ static int url_host(const char *v, size_t len, const char **host, size_t *hlen)
         return 0;
     p = sep + 3;
     for (q = p; q < end; q++) { /* one pass: userinfo, port, end of the authority */
-        char c = *q;
+        unsigned char c = (unsigned char)*q;
+        if (!url_special[c]) /* most bytes: one table look-up */
+            continue;
         if (c == '/' || c == '?' || c == '#')
             break;
         if (c == '@') {
             p = q + 1;
             colon = NULL;
-        } else if (c == ':' && !colon) {
-            colon = q;
-        } else if (c == ']') {
+        } else if (c == ':') {
+            if (!colon)
+                colon = q;
+        } else { /* ']' */
             colon = NULL; /* [v6]: the colons inside are not a port */
         }
     }
@@ -297,15 +285,22 @@ int kb_intel_scan_seal(kb_intel_scan *s, kb_names *names)
             if (ids[i] != KB_FID_NONE)
                 s->want[ids[i] - minid] = (uint8_t)(i + 1);
     }
-    for (size_t i = 0; i < NCANON; i++) {
-        int cls = canon_fields[i].cls;
-        unsigned need = cls == KB_IOC_IP    ? KIND(KB_IOC_IP) | KIND(KB_IOC_CIDR)
-                        : cls == KB_IOC_MD5 ? KIND(KB_IOC_MD5) | KIND(KB_IOC_SHA1) |
-                                                  KIND(KB_IOC_SHA256)
-                                            : KIND(cls);
-        if (s->kinds & need)
-            s->canon[s->ncanon++] = &canon_fields[i];
-    }
+    if (s->kinds & (KIND(KB_IOC_IP) | KIND(KB_IOC_CIDR)))
+        s->groups |= G_IP;
+    if (s->kinds & KIND(KB_IOC_URL))
+        s->groups |= G_URL;
+    if (s->kinds & KIND(KB_IOC_DOMAIN))
+        s->groups |= G_DOMAIN;
+    if (s->kinds & (KIND(KB_IOC_MD5) | KIND(KB_IOC_SHA1) | KIND(KB_IOC_SHA256)))
+        s->groups |= G_DIGEST;
+    if (s->kinds & KIND(KB_IOC_FILENAME))
+        s->groups |= G_FILE;
+    if (s->kinds & KIND(KB_IOC_UA))
+        s->groups |= G_UA;
+    if (s->kinds & KIND(KB_IOC_EMAIL))
+        s->groups |= G_EMAIL;
+    if (s->want_span) /* raw fields to read (JA3/JA4 kinds have only those) */
+        s->groups |= G_RAW;
     s->sealed = 1;
     return KB_OK;
 }
@@ -327,8 +322,11 @@ kb_intel_scan *kb_intel_scan_from_store(struct kb_store *st, int64_t now,
         snprintf(errbuf, errsize, "%s", kb_strerror(KB_ENOMEM));
         return NULL;
     }
-    if ((rc = kb_intel_store_init(st)) != KB_OK ||
-        (rc = kb_intel_store_each(st, NULL, KB_TIME_NONE, from_store_add, s)) != KB_OK) {
+    /* the store is read, never modified: without intel tables there is
+     * nothing to load */
+    if ((rc = kb_intel_store_ready(st)) < 0 ||
+        (rc == 1 &&
+         (rc = kb_intel_store_each(st, NULL, KB_TIME_NONE, from_store_add, s)) != KB_OK)) {
         snprintf(errbuf, errsize, "%s", rc == KB_EIO ? kb_store_errmsg(st) : kb_strerror(rc));
         kb_intel_scan_free(s);
         return NULL;
@@ -405,6 +403,11 @@ static void account(mctx *x, int n)
         x->c->hits += (uint64_t)n;
 }
 
+/* De-duplication of the values of one class within an event ("a value
+ * found in two fields of the same class hits once"). Only values that may
+ * hit get here: whether a value may hit depends on the value alone, so a
+ * repeated value that cannot hit costs nothing and one that may is decided
+ * once, under its first field, as kb_intel_match does. */
 static int once(mctx *x, int cls, const char *v, size_t len)
 {
     for (int i = 0; i < x->ndone; i++)
@@ -416,57 +419,73 @@ static int once(mctx *x, int cls, const char *v, size_t len)
 }
 
 /* Dotted-quad IPv4, strictly (no leading zeros past the first digit, each
- * octet <= 255). Returns 1 and a[0..4) on success. */
-static int parse_v4(const char *p, size_t n, uint8_t a[4])
+ * octet <= 255). Returns 1 and *a4 (host byte order) on success. The value is copied
+ * behind a NUL sentinel first, so the octets are read without bounds
+ * checks (the sentinel is neither a digit nor a dot). */
+static inline int parse_v4(const char *p, size_t n, uint32_t *a4)
 {
-    const char *e = p + n;
-    if (n < 7 || n > 15)
+    unsigned char b[16];
+    const unsigned char *q = b;
+    uint32_t a = 0;
+    if (n - 7 > 8) /* 7 ..15 bytes */
         return 0;
+    memcpy(b, p, 7); /* [0, 7) and [n - 8, n): all of it, in fixed-size copies */
+    if (n > 7)
+        memcpy(b + n - 8, p + n - 8, 8);
+    b[n] = 0;
     for (int o = 0; o < 4; o++) {
-        unsigned d0, v;
-        if (p >= e || (d0 = (unsigned)(unsigned char)*p - '0') > 9)
+        unsigned v = (unsigned)q[0] - '0', d;
+        if (v > 9)
             return 0;
-        v = d0;
-        p++;
-        if (p < e && (unsigned)(unsigned char)*p - '0' <= 9) {
-            if (d0 == 0)
+        if ((d = (unsigned)q[1] - '0') <= 9) {
+            if (v == 0)
                 return 0;
-            v = v * 10 + (unsigned)(unsigned char)*p++ - '0';
-            if (p < e && (unsigned)(unsigned char)*p - '0' <= 9) {
-                v = v * 10 + (unsigned)(unsigned char)*p++ - '0';
+            v = v * 10 + d;
+            if ((d = (unsigned)q[2] - '0') <= 9) {
+                v = v * 10 + d;
                 if (v > 255)
                     return 0;
+                q++;
             }
+            q++;
         }
-        a[o] = (uint8_t)v;
-        if (o < 3) {
-            if (p >= e || *p != '.')
-                return 0;
-            p++;
-        }
+        q++;
+        a = a << 8 | v;
+        if (o < 3 && *q++ != '.')
+            return 0;
     }
-    return p == e;
+    *a4 = a;
+    return q == b + n;
 }
 
-/* The exact answer for a candidate the prefilter let through: the
- * reference kb_intel_match over an event of this one value in canonical
- * slot c, so that a hit here is exactly a hit there (its lower-casing,
- * normalisation and leniency included). Candidates are rare; this is not
- * the hot path. */
-static void exact(mctx *x, int c, const char *v, size_t len)
+/* The exact answer for a candidate (a value that may hit, said the
+ * prefilter or a single lookup): the reference kb_intel_match over an
+ * event of this one value in canonical slot c, so that a hit here is
+ * exactly a hit there (its lower-casing, normalisation and leniency
+ * included). (cls, key, klen) is the value's de-duplication key; field,
+ * fname, f name the event's field for the hit. Candidates are rare; this
+ * is not the hot path. */
+static void exact(mctx *x, int cls, const char *key, size_t klen, int c, int field,
+                  const char *fname, const kb_field *f)
 {
     kb_event ev;
-    kb_field f;
+    kb_field one;
     kb_intel_match_counts n = {0, 0, 0};
+    if (x->stop || !once(x, cls, key, klen))
+        return;
+    x->field = field;
+    x->fname = fname;
+    x->val = f->val;
+    x->len = f->len;
     memset(&ev, 0, sizeof ev);
     memset(ev.canon, 0xff, sizeof ev.canon);
-    f.name = (kb_fid)c;
-    f.type = KB_V_STR;
-    f.flags = 0;
-    f.elem = 0;
-    f.len = (uint32_t)len;
-    f.val = v;
-    ev.fields = &f;
+    one.name = (kb_fid)c;
+    one.type = KB_V_STR;
+    one.flags = 0;
+    one.elem = 0;
+    one.len = f->len;
+    one.val = f->val;
+    ev.fields = &one;
     ev.nfields = ev.cap = 1;
     ev.canon[c] = 0;
     ev.ts = x->ts;
@@ -476,12 +495,53 @@ static void exact(mctx *x, int c, const char *v, size_t len)
     x->c->suppressed += n.suppressed;
 }
 
-static void look_domain(mctx *x, const char *v, size_t len)
+/* A field worth looking at: a non-empty scalar of at most MAX_VALUE bytes. */
+static inline int usable(const kb_field *f)
+{
+    return f->len - 1u < MAX_VALUE &&
+           !((1u << f->type) & (1u << KB_V_NULL | 1u << KB_V_ARRAY | 1u << KB_V_OBJECT));
+}
+
+/* Calls look(x, ..., f) when canonical slot c is set. */
+#define SLOT(ev, c, call)                                   \
+    do {                                                    \
+        uint16_t i_ = (ev)->canon[c];                       \
+        if (i_ != KB_CANON_NONE) {                          \
+            const kb_field *f = &(ev)->fields[i_];          \
+            call;                                           \
+        }                                                   \
+    } while (0)
+
+static inline __attribute__((always_inline)) void look_ip(mctx *x, int field, const char *fname, const kb_field *f)
+{
+    uint8_t a[16];
+    uint32_t a4;
+    int n;
+    if (!usable(f))
+        return;
+    if (parse_v4(f->val, f->len, &a4))
+        n = kb_intel_ip4_may(x->s->m, a4);
+    else if (memchr(f->val, ':', f->len) && kb_intel_parse_ip(f->val, f->len, a))
+        n = kb_intel_lookup_ip(x->s->m, a, 1, NULL, NULL);
+    else
+        return;
+    if (n == 0) /* the common case: no indicator for this address */
+        x->c->lookups++;
+    else /* a hit or an allowlisted one: the reference decides, at the event's time */
+        exact(x, KB_IOC_IP, f->val, f->len, field, field, fname, f);
+}
+
+static inline void look_domain(mctx *x, int field, const char *fname, const kb_field *f)
 {
     const kb_intel_scan *s = x->s;
-    size_t n = len;
+    const char *v;
+    size_t n;
     int cand;
-    if (n && v[n - 1] == '.')
+    if (!usable(f))
+        return;
+    v = f->val;
+    n = f->len;
+    if (v[n - 1] == '.')
         n--;
     if (n == 0 || n >= 256)
         return;
@@ -499,18 +559,46 @@ static void look_domain(mctx *x, const char *v, size_t len)
         x->c->lookups++; /* answered by the prefilter */
         return;
     }
-    exact(x, KB_F_DNS_QUESTION_NAME, v, len);
+    exact(x, KB_IOC_DOMAIN, f->val, f->len, KB_F_DNS_QUESTION_NAME, field, fname, f);
 }
 
-/* One value of class cls (KB_IOC_IP, _DOMAIN, _URL, _MD5 for any digest,
- * _FILENAME, _EMAIL, _UA, _JA3, _JA4). */
-static void look(mctx *x, int cls, int field, const char *fname, const kb_field *f)
+static inline void look_url(mctx *x, const kb_field *f)
 {
-    const kb_intel_scan *s = x->s;
+    const char *host;
+    size_t hl;
+    if (!usable(f))
+        return;
+    if (!url_host(f->val, f->len, &host, &hl) || !set_has(x->s, lhash(C_URLHOST, host, hl))) {
+        x->c->lookups++; /* answered by the prefilter */
+        return;
+    }
+    exact(x, KB_IOC_URL, f->val, f->len, KB_F_URL_FULL, KB_F_URL_FULL, "url.full", f);
+}
+
+static inline void look_digest(mctx *x, int field, const char *fname, const kb_field *f)
+{
+    size_t len;
+    int k;
+    if (!usable(f))
+        return;
+    len = f->len;
+    k = len == 32 ? KB_IOC_MD5 : len == 40 ? KB_IOC_SHA1 : len == 64 ? KB_IOC_SHA256 : -1;
+    if (k < 0 || !(x->s->kinds & KIND(k)))
+        return;
+    if (kb_intel_lookup_hash(x->s->m, f->val, len, NULL, NULL) == 0)
+        x->c->lookups++;
+    else
+        exact(x, KB_IOC_MD5, f->val, len, KB_F_FILE_HASH_MD5, field, fname, f);
+}
+
+/* File names (the last component of a path), e-mail addresses, user
+ * agents, JA3/JA4: the prefilter's hash of the value decides. */
+static inline void look_str(mctx *x, int cls, int field, const char *fname, const kb_field *f)
+{
     const char *v;
     size_t len;
-    if (!f || f->len == 0 || f->len > MAX_VALUE || x->stop || f->type == KB_V_NULL ||
-        f->type == KB_V_ARRAY || f->type == KB_V_OBJECT)
+    int c;
+    if (!usable(f))
         return;
     v = f->val;
     len = f->len;
@@ -523,80 +611,51 @@ static void look(mctx *x, int cls, int field, const char *fname, const kb_field 
         if (!len)
             return;
     }
-    if (!once(x, cls, v, len))
+    c = cls == KB_IOC_FILENAME ? C_FILE
+        : cls == KB_IOC_EMAIL  ? C_EMAIL
+        : cls == KB_IOC_UA     ? C_UA
+        : cls == KB_IOC_JA3    ? C_JA3
+                               : C_JA4;
+    if (!set_has(x->s, lhash(c, v, len))) {
+        x->c->lookups++; /* answered by the prefilter */
         return;
-    x->field = field;
-    x->fname = fname;
-    x->val = f->val;
-    x->len = f->len;
-    switch (cls) {
-    case KB_IOC_IP: {
-        uint8_t a[16];
-        int n = -2;
-        if (parse_v4(v, len, a))
-            n = kb_intel_lookup_ip(s->m, a, 0, NULL, NULL);
-        else if (memchr(v, ':', len) && kb_intel_parse_ip(v, len, a))
-            n = kb_intel_lookup_ip(s->m, a, 1, NULL, NULL);
-        if (n == 0)
-            x->c->lookups++;
-        else if (n != -2) /* a hit or an allowlisted one: the reference decides, at the event's time */
-            exact(x, field >= 0 ? field : KB_F_SOURCE_IP, f->val, f->len);
-        break;
     }
-    case KB_IOC_DOMAIN:
-        look_domain(x, v, len);
-        break;
-    case KB_IOC_URL: {
-        const char *host;
-        size_t hl;
-        if (!url_host(v, len, &host, &hl) || !set_has(s, lhash(C_URLHOST, host, hl))) {
-            x->c->lookups++; /* answered by the prefilter */
-            break;
-        }
-        exact(x, KB_F_URL_FULL, v, len);
-        break;
+    if (cls == KB_IOC_JA3 || cls == KB_IOC_JA4) { /* raw fields only: no canonical slot */
+        if (x->stop || !once(x, cls, v, len))
+            return;
+        x->field = field;
+        x->fname = fname;
+        x->val = f->val;
+        x->len = f->len;
+        account(x, kb_intel_lookup(x->s->m, cls, v, len, relay, x));
+    } else {
+        exact(x, cls, v, len,
+              cls == KB_IOC_FILENAME ? KB_F_FILE_NAME
+              : cls == KB_IOC_EMAIL  ? KB_F_USER_NAME
+                                     : KB_F_USER_AGENT_ORIGINAL,
+              field, fname, f);
     }
-    case KB_IOC_MD5: { /* any digest, by its length */
-        int k = len == 32 ? KB_IOC_MD5 : len == 40 ? KB_IOC_SHA1 : len == 64 ? KB_IOC_SHA256 : -1;
-        if (k < 0 || !(s->kinds & KIND(k)))
-            break;
-        if (kb_intel_lookup_hash(s->m, v, len, NULL, NULL) == 0)
-            x->c->lookups++;
-        else
-            exact(x, KB_F_FILE_HASH_MD5, v, len);
-        break;
-    }
-    default: {
-        int c = cls == KB_IOC_FILENAME ? C_FILE
-                : cls == KB_IOC_EMAIL  ? C_EMAIL
-                : cls == KB_IOC_UA     ? C_UA
-                : cls == KB_IOC_JA3    ? C_JA3
-                                       : C_JA4;
-        if (!set_has(s, lhash(c, v, len))) {
-            x->c->lookups++; /* answered by the prefilter */
-            break;
-        }
-        if (cls == KB_IOC_JA3 || cls == KB_IOC_JA4) /* raw fields only: no canonical slot */
-            account(x, kb_intel_lookup(s->m, cls, v, len, relay, x));
-        else
-            exact(x, cls == KB_IOC_FILENAME ? KB_F_FILE_NAME
-                     : cls == KB_IOC_EMAIL  ? KB_F_USER_NAME
-                                            : KB_F_USER_AGENT_ORIGINAL,
-                  cls == KB_IOC_FILENAME ? x->val : v, cls == KB_IOC_FILENAME ? x->len : len);
-        break;
-    }
-    }
+}
+
+/* A raw field of class cls (see raw_fields). */
+static void look_raw(mctx *x, int cls, const char *fname, const kb_field *f)
+{
+    if (cls == KB_IOC_DOMAIN)
+        look_domain(x, -1, fname, f);
+    else
+        look_str(x, cls, -1, fname, f);
 }
 
 int kb_intel_scan_match(const kb_intel_scan *s, const kb_event *ev, kb_intel_hit_fn fn, void *ud,
                         kb_intel_match_counts *counts)
 {
     kb_intel_match_counts dummy = {0};
+    unsigned g;
     mctx x;
 
     if (!s->sealed)
         return KB_EINVAL;
-    if (!s->kinds)
+    if (!(g = s->groups))
         return KB_OK;
     x.s = s;
     x.fn = fn;
@@ -605,24 +664,59 @@ int kb_intel_scan_match(const kb_intel_scan *s, const kb_event *ev, kb_intel_hit
     x.stop = 0;
     x.ndone = 0;
     x.ts = ev->ts;
-    for (int i = 0; i < s->ncanon && !x.stop; i++) {
-        const canon_field *c = s->canon[i];
-        uint16_t idx = ev->canon[c->canon];
-        const kb_field *f;
-        if (idx == KB_CANON_NONE)
-            continue;
-        f = &ev->fields[idx];
-        if (c->cls == KB_IOC_EMAIL && !memchr(f->val, '@', f->len))
-            continue;
-        look(&x, c->cls, c->canon, c->name, f);
+    /* the canonical slots, read directly, in kb_intel_match's order (the
+     * order of the hits) */
+    if (g & G_IP) {
+        SLOT(ev, KB_F_SOURCE_IP, look_ip(&x, KB_F_SOURCE_IP, "source.ip", f));
+        SLOT(ev, KB_F_DESTINATION_IP, look_ip(&x, KB_F_DESTINATION_IP, "destination.ip", f));
+        SLOT(ev, KB_F_HOST_IP, look_ip(&x, KB_F_HOST_IP, "host.ip", f));
+        if (x.stop)
+            return x.stop;
     }
+    if (g & G_URL)
+        SLOT(ev, KB_F_URL_FULL, look_url(&x, f));
+    if (g & G_DOMAIN) {
+        SLOT(ev, KB_F_URL_DOMAIN, look_domain(&x, KB_F_URL_DOMAIN, "url.domain", f));
+        SLOT(ev, KB_F_DNS_QUESTION_NAME,
+             look_domain(&x, KB_F_DNS_QUESTION_NAME, "dns.question.name", f));
+    }
+    if (x.stop)
+        return x.stop;
+    if (g & G_DIGEST) {
+        SLOT(ev, KB_F_FILE_HASH_MD5, look_digest(&x, KB_F_FILE_HASH_MD5, "file.hash.md5", f));
+        SLOT(ev, KB_F_FILE_HASH_SHA1, look_digest(&x, KB_F_FILE_HASH_SHA1, "file.hash.sha1", f));
+        SLOT(ev, KB_F_FILE_HASH_SHA256,
+             look_digest(&x, KB_F_FILE_HASH_SHA256, "file.hash.sha256", f));
+        if (x.stop)
+            return x.stop;
+    }
+    if (g & G_FILE) {
+        SLOT(ev, KB_F_FILE_NAME, look_str(&x, KB_IOC_FILENAME, KB_F_FILE_NAME, "file.name", f));
+        SLOT(ev, KB_F_FILE_PATH, look_str(&x, KB_IOC_FILENAME, KB_F_FILE_PATH, "file.path", f));
+    }
+    if (g & G_UA)
+        SLOT(ev, KB_F_USER_AGENT_ORIGINAL,
+             look_str(&x, KB_IOC_UA, KB_F_USER_AGENT_ORIGINAL, "user_agent.original", f));
+    if (g & G_EMAIL)
+        SLOT(ev, KB_F_USER_NAME,
+             if (memchr(f->val, '@', f->len)) look_str(&x, KB_IOC_EMAIL, KB_F_USER_NAME,
+                                                       "user.name", f));
+    if (x.stop)
+        return x.stop;
     if (s->want_span) {
+        /* the raw fields: one pass comparing ids (interned at seal) */
         const kb_field *f = ev->fields, *end = ev->fields + ev->nfields;
         kb_fid lo = s->want_lo;
         uint32_t span = s->want_span;
         for (; f < end; f++) {
             uint8_t r;
-            /* four names at a time: most events have none of these */
+            /* eight, then four names at a time: most events have none of
+             * these */
+            while (end - f >= 8 && f[0].name - lo >= span && f[1].name - lo >= span &&
+                   f[2].name - lo >= span && f[3].name - lo >= span &&
+                   f[4].name - lo >= span && f[5].name - lo >= span &&
+                   f[6].name - lo >= span && f[7].name - lo >= span)
+                f += 8;
             while (end - f >= 4 && f[0].name - lo >= span && f[1].name - lo >= span &&
                    f[2].name - lo >= span && f[3].name - lo >= span)
                 f += 4;
@@ -630,7 +724,7 @@ int kb_intel_scan_match(const kb_intel_scan *s, const kb_event *ev, kb_intel_hit
                 break;
             if (f->name - lo >= span || !(r = s->want[f->name - lo]))
                 continue;
-            look(&x, raw_fields[r - 1].cls, -1, raw_fields[r - 1].name, f);
+            look_raw(&x, raw_fields[r - 1].cls, raw_fields[r - 1].name, f);
             if (x.stop)
                 break;
         }

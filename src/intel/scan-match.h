@@ -30,8 +30,10 @@ int kb_intel_scan_allow(kb_intel_scan *s, const char *v, size_t len, const char 
 /* Builds the tables and resolves the raw field names in `names` (the
  * table the scan's events use). */
 int kb_intel_scan_seal(kb_intel_scan *s, kb_names *names);
-/* Every unexpired indicator of the store, the allowlist, sealed. NULL with
- * a message in errbuf on error. */
+/* Every unexpired indicator of the store, the allowlist, sealed. The store
+ * is only read (no intel tables: no indicators; see kb_intel_store_ready),
+ * so it may be opened with kb_store_open_ro. NULL with a message in errbuf
+ * on error. */
 kb_intel_scan *kb_intel_scan_from_store(struct kb_store *st, int64_t now,
                                         const char *const *allow, size_t nallow,
                                         kb_names *names, char *errbuf, size_t errsize);

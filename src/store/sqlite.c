@@ -321,11 +321,16 @@ static int sq_open(kb_store *st, const char *dsn)
     if (!s || !(s->path = kb_strdup(dsn)))
         goto nomem;
     st->db = s;
-    if (sqlite3_open_v2(dsn, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                         SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+    if (sqlite3_open_v2(dsn, &s->db,
+                        (st->readonly ? SQLITE_OPEN_READONLY
+                                      : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                            SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK)
         return s->db ? sq_fail(st, s, "cannot open") : kb_store_fail(st, "%s: cannot open", dsn);
     sqlite3_busy_timeout(s->db, 5000);
-    if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+    /* read-only: the journal mode is the file's own (setting it writes) */
+    if (sqlite3_exec(s->db, st->readonly ? strchr(pragmas, ';') + 1 : pragmas, NULL, NULL,
+                     &msg) != SQLITE_OK) {
         kb_store_fail(st, "%s: %s", dsn, msg ? msg : "cannot configure");
         sqlite3_free(msg);
         return KB_EIO;

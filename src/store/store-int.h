@@ -8,6 +8,7 @@ struct kb_store {
     const kb_store_backend *be;
     void *db;          /* the back end's handle */
     int txdepth;
+    int readonly;      /* opened by kb_store_open_ro: nothing is created or written */
     const char *evtab; /* "ev" (narrow rows, canon_blocks) or "events" */
     int64_t *boffs;    /* per record of the block being built: its offset in
                           block and in cblock (pairs) */

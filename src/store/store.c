@@ -501,6 +501,23 @@ static int migrate(kb_store *st)
     return rc;
 }
 
+/* A store opened read-only is used as it is: its schema must be this
+ * koban's (nothing is migrated), and on PostgreSQL the session's
+ * transactions are read-only. */
+static int check_ro(kb_store *st)
+{
+    int have;
+    if (st->be == &kb_store_pg &&
+        exec0(st, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"))
+        return KB_EIO;
+    have = kb_store_schema_version(st);
+    if (have != KB_STORE_SCHEMA_VERSION)
+        return kb_store_fail(st, "the store has schema version %d, not this koban's %d (open it "
+                                 "read-write once to migrate it)",
+                             have, KB_STORE_SCHEMA_VERSION);
+    return KB_OK;
+}
+
 /* zstd level of the blocks: 1 compresses log blocks almost as well as 3
  * (measured on Zeek JSON) at a lower cost per event. */
 #define KB_STORE_ZSTD_LEVEL 1
@@ -602,7 +619,7 @@ static int build_sql(kb_store *st)
     return KB_OK;
 }
 
-kb_store *kb_store_open(const char *dsn, char *errbuf, size_t errsize)
+static kb_store *store_open(const char *dsn, int readonly, char *errbuf, size_t errsize)
 {
     kb_store *st = kb_calloc(1, sizeof *st);
     const char *arg = dsn;
@@ -630,13 +647,24 @@ kb_store *kb_store_open(const char *dsn, char *errbuf, size_t errsize)
         kb_store_fail(st, "out of memory");
         goto fail;
     }
-    if (st->be->open(st, arg) || migrate(st) || build_sql(st))
+    st->readonly = readonly;
+    if (st->be->open(st, arg) || (readonly ? check_ro(st) : migrate(st)) || build_sql(st))
         goto fail;
     return st;
 fail:
     snprintf(errbuf, errsize, "%s", st->err[0] ? st->err : "cannot open the store");
     kb_store_close(st);
     return NULL;
+}
+
+kb_store *kb_store_open(const char *dsn, char *errbuf, size_t errsize)
+{
+    return store_open(dsn, 0, errbuf, errsize);
+}
+
+kb_store *kb_store_open_ro(const char *dsn, char *errbuf, size_t errsize)
+{
+    return store_open(dsn, 1, errbuf, errsize);
 }
 
 static int mkdir_p(const char *dir)

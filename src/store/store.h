@@ -168,6 +168,12 @@ extern const kb_store_backend *const kb_store_backends[];
  * message in err (static or copied into errbuf, size errsize). A database
  * from a newer koban (schema version above ours) is refused. */
 kb_store *kb_store_open(const char *dsn, char *errbuf, size_t errsize);
+/* Opens an existing store to read only: nothing is created, migrated or
+ * written (SQLite: a read-only connection, the file's journal mode kept;
+ * PostgreSQL: read-only transactions). A store whose schema version is not
+ * this koban's is refused. For commands that only read (a scan looking up
+ * the stored indicators). */
+kb_store *kb_store_open_ro(const char *dsn, char *errbuf, size_t errsize);
 /* The default store of a data directory: "<dir>/koban.db" (created with
  * its directory when missing). */
 kb_store *kb_store_open_dir(const char *data_dir, char *errbuf, size_t errsize);

@@ -76,5 +76,13 @@ sh scripts/pg-test.sh sh -c '
     [ "$($K hunt -o jsonl "source.ip:198.51.100.23 | stats count()")" = "{\"count\":0}" ] &&
         [ "$($K hunt -o jsonl "user.name:alice | stats count()")" = "{\"count\":9}" ] ||
         { echo "FAIL: pg count pivots after prune" >&2; exit 1; }
+    # a scan not asked to write (KOBAN_STORE, no --store) opens the store
+    # read-only: no intel tables appear; indicators added later are read
+    $K scan -q --no-correlation demo/incident/linux >/dev/null
+    t=$(psql -qtA "$KOBAN_PG_DSN" -c "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '"'"'intel%'"'"'")
+    [ "$t" = 0 ] || { echo "FAIL: pg: a plain scan created intel tables ($t)" >&2; exit 1; }
+    $K intel add 203.0.113.66 --feed internal >/dev/null 2>&1
+    $K scan --no-correlation demo/incident 2>&1 >/dev/null | grep -q "^intel: 1 indicators; [0-9]* lookups, 13 hits" ||
+        { echo "FAIL: pg: scan with indicators read-only" >&2; exit 1; }
     echo "postgresql: all checks passed"
 ' sh "$dir" "$koban" "$tmp"

@@ -28,6 +28,25 @@ grep -q '^intel:' "$tmp/plain.err" && fail "no intel line without indicators"
 # a $KOBAN_STORE that cannot be opened: the scan goes on without indicators
 expect_status 0 env KOBAN_STORE=/nonexistent/dir/x.db "$koban" --data "$tmp/none" scan -q --no-correlation "$inc"
 
+# --- a scan without --store reads a store, never writes it -------------------
+# a store without intel tables (only `koban load` wrote it): no indicators,
+# no tables created, the file unchanged
+ro="$tmp/ro"
+"$koban" --data "$ro" load "$inc/linux" >/dev/null 2>&1 || fail "load for the read-only check"
+before=$(cksum <"$ro/koban.db")
+"$koban" --data "$ro" scan -q --no-correlation "$inc" >/dev/null 2>"$tmp/ro.err" ||
+    fail "scan over a store without intel tables: $(cat "$tmp/ro.err")"
+[ "$(cksum <"$ro/koban.db")" = "$before" ] || fail "a plain scan modified DATA/koban.db"
+python3 - "$ro/koban.db" <<'PY' || fail "a plain scan created intel or tune tables"
+import sqlite3, sys
+names = [r[0] for r in sqlite3.connect(sys.argv[1]).execute("SELECT name FROM sqlite_master")]
+assert not [n for n in names if n.startswith(("intel_", "tune_"))], names
+PY
+# the same through $KOBAN_STORE
+env KOBAN_STORE="$ro/koban.db" "$koban" --data "$tmp/none" scan -q --no-correlation "$inc" \
+    >/dev/null 2>&1 || fail "scan with KOBAN_STORE"
+[ "$(cksum <"$ro/koban.db")" = "$before" ] || fail "a plain scan modified \$KOBAN_STORE"
+
 # --- a feed ------------------------------------------------------------------------
 cat >"$tmp/feed.csv" <<'EOF'
 value,threat,confidence
@@ -48,6 +67,10 @@ k scan --no-correlation -o jsonl "$inc" >"$tmp/intel.jsonl" 2>"$tmp/intel.err" |
     fail "scan with indicators: $(cat "$tmp/intel.err")"
 grep -q '^intel: 7 indicators; [0-9]* lookups, 30 hits, 0 suppressed by the allowlist$' \
     "$tmp/intel.err" || fail "intel summary: $(grep intel "$tmp/intel.err")"
+# the scan read the indicators and left the store as it was
+before=$(cksum <"$d/koban.db")
+k scan -q --no-correlation "$inc" >/dev/null 2>&1 || fail "second scan with indicators"
+[ "$(cksum <"$d/koban.db")" = "$before" ] || fail "a scan with indicators modified the store"
 python3 - "$tmp/intel.jsonl" <<'PY' || fail "intel alerts"
 import json, sys, collections
 rows = [json.loads(l) for l in open(sys.argv[1])]

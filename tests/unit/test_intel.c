@@ -205,6 +205,20 @@ static void t_matcher(void **state)
     assert_int_equal(kb_intel_lookup_hash(m, "d41d8cd98f00b204e9800998ecf8427e", 32, NULL, NULL),
                      1);
     {
+        /* hex is decoded eight digits at a time: any case mix hits; one
+         * byte that is not a hex digit, at any position, misses */
+        static const unsigned char bad[] = {'g', 'G', '/', ':', '@', '`', 'z', ' ', 0, 0x80, 0xb0, 0xff};
+        char d[33] = "D41d8Cd98F00b204E9800998eCF8427E";
+        assert_int_equal(kb_intel_lookup_hash(m, d, 32, NULL, NULL), 1);
+        for (int i = 0; i < 32; i++)
+            for (size_t k = 0; k < sizeof bad; k++) {
+                char c = d[i];
+                d[i] = (char)bad[k];
+                assert_int_equal(kb_intel_lookup_hash(m, d, 32, NULL, NULL), 0);
+                d[i] = c;
+            }
+    }
+    {
         uint8_t a[4] = {203, 0, 113, 5};
         assert_int_equal(kb_intel_lookup_ip(m, a, 0, NULL, NULL), 2);
     }

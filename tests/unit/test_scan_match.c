@@ -222,6 +222,15 @@ static void t_stop_and_empty(void **state)
     assert_int_equal(kb_intel_scan_match(h, &ev, NULL, NULL, &c), KB_OK);
     assert_int_equal(c.lookups, 0);
     kb_intel_scan_free(h);
+    /* the IPv4 prefilter scan-match uses: addresses, ranges and allowlist
+     * entries may hit, others not (host byte order) */
+    assert_true(kb_intel_ip4_may(ref, 0xCB007105u));   /* 203.0.113.5 */
+    assert_true(kb_intel_ip4_may(ref, 0xC63364FEu));   /* 198.51.100.254, in the /24 */
+    assert_true(kb_intel_ip4_may(ref, 0x0A090909u));   /* 10.9.9.9 */
+    assert_true(kb_intel_ip4_may(ref, 0x0A010203u));   /* allowlisted 10.0.0.0/8 */
+    assert_false(kb_intel_ip4_may(ref, 0xCB007106u));  /* 203.0.113.6 */
+    assert_false(kb_intel_ip4_may(ref, 0xC6336500u));  /* 198.51.101.0 */
+    assert_false(kb_intel_ip4_may(ref, 0x08080808u));  /* 8.8.8.8 */
     kb_arena_free(ar);
     kb_intel_scan_free(fast);
     kb_intel_matcher_free(ref);
