@@ -1262,8 +1262,15 @@ static int suppression_setup(scan *sc, const kb_cli *cli)
         /* read only: a scan without --store never writes the store (no
          * tune tables: no exceptions) */
         kb_store *st = kb_store_open_ro(path.data, eb, sizeof eb);
-        if (st)
-            kb_tune_load_exceptions(st, sc->sup, kb_time_now());
+        if (st && kb_tune_load_exceptions(st, sc->sup, kb_time_now()) != KB_OK &&
+            kb_store_exec(st, "SELECT 1 FROM tune_exceptions LIMIT 1", NULL, 0, NULL, NULL) ==
+                KB_OK)
+            /* the tables are there but could not be read (an older tune
+             * schema, which a read-only open cannot upgrade) */
+            fprintf(stderr,
+                    "koban scan: %s: analyst exceptions not applied: %s (a command that writes "
+                    "the store, such as koban tune except list, upgrades it)\n",
+                    path.data, kb_store_errmsg(st));
         kb_store_close(st);
     }
     if (kb_suppress_count(sc->sup) == 0) {

@@ -127,6 +127,16 @@ grep -q '^exception 1 added$' "$tmp/ex.out" || fail "except add output"
 "$koban" tune except list -o csv >"$tmp/ex.csv" || fail "except list"
 grep -q '^1,27d0c874-0f42-46b1-90e7-9e216dfbadc6,suppress,source,192.0.2.200,,ana,' "$tmp/ex.csv" ||
     fail "except list content: $(cat "$tmp/ex.csv")"
+# a plain scan reads the exceptions from the store read-only
+"$koban" scan -q -o csv "$inc" 2>/dev/null | grep -q 'Connection Blocked' && fail "exception not applied (read-only)"
+# an older tune schema that a read-only open cannot upgrade: said, not silent
+cp "$KOBAN_DATA/koban.db" "$tmp/old-tune.db"
+sqlite3 "$tmp/old-tune.db" "UPDATE koban_modules SET version = 0 WHERE module = 'tune'" 2>/dev/null &&
+    mkdir -p "$tmp/ot" && cp "$tmp/old-tune.db" "$tmp/ot/koban.db" && {
+    "$koban" --data "$tmp/ot" scan -q -o csv "$inc" >/dev/null 2>"$tmp/ot.err"
+    grep -q 'koban.db: analyst exceptions not applied: ' "$tmp/ot.err" ||
+        fail "old tune schema, read-only: no warning: $(cat "$tmp/ot.err")"
+}
 "$koban" scan -q --store -o csv "$inc" >"$tmp/st.csv" 2>"$tmp/st.err" || fail "scan --store"
 grep -q 'Connection Blocked' "$tmp/st.csv" && fail "exception not applied"
 python3 - "$KOBAN_DATA/koban.db" <<'PY' || fail "suppressed alerts stored flagged"
