@@ -433,6 +433,8 @@ static int sighting_row(void *ud, size_t n, const kb_sval *c, const char *const 
     a->tags = (const char *)(uintptr_t)o_tags;
     a->event_id = c[2].type == KB_SV_INT ? c[2].i : 0;
     a->host = c[1].type == KB_SV_TEXT ? (const char *)(uintptr_t)o_host : NULL;
+    a->threat = ind->threat; /* the matcher's, alive until the alerts are stored */
+    a->confidence1 = ind->confidence >= 0 ? ind->confidence + 1 : 0;
     x->sightings++;
     return 0;
 }

@@ -1382,6 +1382,10 @@ static int store_alerts(scan *sc, const alert *all, size_t n)
                         : m->level ? m->level : "";
         rows[k].author = m->author ? m->author : "";
         rows[k].event_id = eid;
+        if (all[i].intel) {
+            rows[k].threat = all[i].intel->threat;
+            rows[k].confidence1 = all[i].intel->confidence >= 0 ? all[i].intel->confidence + 1 : 0;
+        }
         rows[k].host = all[i].host;
         k++;
     }

@@ -439,9 +439,20 @@ static int ddl_v4(kb_store *st, kb_buf *b)
     return rc ? KB_ENOMEM : KB_OK;
 }
 
+/* Migration 5: an indicator hit keeps its threat type and confidence, so
+ * triage over the store rates it as `koban scan --triage` does. */
+static int ddl_v5(kb_store *st, kb_buf *b)
+{
+    (void)st;
+    return kb_buf_puts(b, "ALTER TABLE alerts ADD COLUMN threat TEXT;\n"
+                          "ALTER TABLE alerts ADD COLUMN confidence BIGINT;\n")
+               ? KB_ENOMEM
+               : KB_OK;
+}
+
 typedef int (*migration_fn)(kb_store *st, kb_buf *b);
 static const migration_fn migrations[KB_STORE_SCHEMA_VERSION] = {ddl_v1, ddl_v2, ddl_v3,
-                                                                  ddl_v4};
+                                                                  ddl_v4, ddl_v5};
 
 int kb_store_schema_version(kb_store *st)
 {
@@ -1385,15 +1396,15 @@ fail_committed:
 int kb_store_put_alerts(kb_store *st, const kb_store_alert *a, size_t n, int64_t *ids)
 {
     static const char sql[] = "INSERT INTO alerts (ts, rule_id, title, level, author, tags,"
-                              " event_id, host, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                              " RETURNING id";
+                              " event_id, host, created, threat, confidence) VALUES (?, ?, ?, ?,"
+                              " ?, ?, ?, ?, ?, ?, ?) RETURNING id";
     int64_t now = kb_time_now();
     int rc;
     if ((rc = kb_store_begin(st)))
         return rc;
     for (size_t i = 0; i < n; i++) {
         int64_t id = 0;
-        kb_sval p[9] = {
+        kb_sval p[11] = {
             a[i].ts == KB_TIME_NONE ? (kb_sval){KB_SV_NULL, 0, 0, NULL, 0} : KB_SV_INTV(a[i].ts),
             str_or_null(a[i].rule_id),
             str_or_null(a[i].title),
@@ -1403,8 +1414,11 @@ int kb_store_put_alerts(kb_store *st, const kb_store_alert *a, size_t n, int64_t
             a[i].event_id ? KB_SV_INTV(a[i].event_id) : (kb_sval){KB_SV_NULL, 0, 0, NULL, 0},
             str_or_null(a[i].host),
             KB_SV_INTV(now),
+            str_or_null(a[i].threat),
+            a[i].confidence1 > 0 ? KB_SV_INTV(a[i].confidence1 - 1)
+                                 : (kb_sval){KB_SV_NULL, 0, 0, NULL, 0},
         };
-        if ((rc = st->be->exec(st, sql, p, 9, id_cb, &id, 1))) {
+        if ((rc = st->be->exec(st, sql, p, 11, id_cb, &id, 1))) {
             kb_store_rollback(st);
             return rc;
         }

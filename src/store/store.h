@@ -58,7 +58,8 @@
  *                   URL, hash, user, host, file name and process of each
  *                   event, each (kind, value) once per event
  *   field_names     every raw field name loaded (for hunts and suggestions)
- *   alerts          one rule or indicator hit on one event
+ *   alerts          one rule or indicator hit on one event; an indicator hit
+ *                   keeps its threat type and confidence (schema 5)
  *   incidents, cases, actions, audit   empty; later work fills them (audit
  *                   is append-only by convention)
  *
@@ -82,7 +83,7 @@
 #include "event/event.h"
 #include "ingest/ingest.h"
 
-#define KB_STORE_SCHEMA_VERSION 4
+#define KB_STORE_SCHEMA_VERSION 5
 
 /* Raw records per compressed block, and the block's size cap (a longer
  * record gets a block of its own). */
@@ -272,6 +273,10 @@ typedef struct kb_store_alert {
     const char *tags;    /* comma-separated Sigma tags */
     int64_t event_id;    /* from kb_store_put_batch, 0 when not stored */
     const char *host;
+    /* An indicator hit: the threat type (c2, phishing, ...) and confidence
+     * + 1 (0: unknown, so that zeroed rows mean "none"). */
+    const char *threat;
+    int confidence1;
 } kb_store_alert;
 
 /* Inserts n alerts in one transaction; ids (may be NULL) receives theirs. */

@@ -426,7 +426,7 @@ static int store_row(void *ud, size_t ncol, const kb_sval *c, const char *const 
     kb_buf cves;
     int rc;
     (void)names;
-    if (ncol < 17)
+    if (ncol < 19)
         return KB_EIO;
     memset(&a, 0, sizeof a);
     a.ts = c[0].type == KB_SV_INT ? c[0].i : KB_TIME_NONE;
@@ -443,7 +443,13 @@ static int store_row(void *ud, size_t ncol, const kb_sval *c, const char *const 
     a.dst_ip = col(&c[8], &l->s[7]);
     if (!(a.source = col(&c[9], &l->s[8])))
         a.source = col(&c[10], &l->s[8]);
-    a.confidence = -1;
+    int64_t conf = -1; /* an integer, or its text (PostgreSQL) */
+    if (c[18].type == KB_SV_INT)
+        conf = c[18].i;
+    else if (c[18].type == KB_SV_TEXT && kb_parse_i64(c[18].p, c[18].len, &conf) != KB_OK)
+        conf = -1;
+    a.confidence = conf >= 0 && conf <= 100 ? (int)conf : -1;
+    a.threat_type = col(&c[17], &l->s[9]);
     a.url = col(&c[12], &l->s[12]);
     a.file_name = col(&c[13], &l->s[13]);
     if (!(a.file_hash = col(&c[14], &l->s[14])) && !(a.file_hash = col(&c[15], &l->s[14])))
@@ -474,7 +480,8 @@ int kb_triage_alerts_read_store(kb_triage_alerts *al, kb_store *st, int64_t sinc
                        "SELECT a.ts, a.rule_id, a.title, a.level, a.tags, a.host, e.user_name,"
                        " e.source_ip, e.destination_ip, e.observer_product, e.format, e.message,"
                        " e.url_full, e.file_name, e.file_hash_sha256, e.file_hash_sha1,"
-                       " e.file_hash_md5 FROM alerts a LEFT JOIN events e ON e.id = a.event_id"
+                       " e.file_hash_md5, a.threat, a.confidence FROM alerts a LEFT JOIN events e"
+                       " ON e.id = a.event_id"
                        " WHERE a.ts >= ? ORDER BY a.ts",
                        p, 1, store_row, &l);
     for (int k = 0; k < 16; k++)

@@ -22,6 +22,8 @@ grep -q '^triage: playbooks: 1 started' "$tmp/demo.out" || fail "demo: the bound
 grep -q 'high .*Targeted attack / data exfiltration on pc-0042$' "$tmp/demo.out" || fail "demo: targeted attack"
 grep -q 'high .*Exploit against a public server on www$' "$tmp/demo.out" || fail "demo: exploit (www vulnerable)"
 grep -q 'result: high; marked for notification' "$tmp/demo.out" || fail "demo: explain"
+# the stored indicator hits keep their confidence (schema 5)
+grep -q 'highest level critical, confidence 80$' "$tmp/demo.out" || fail "demo: explain: confidence of the C2 feed"
 grep -q 'step r1-isolate waits: action #2 isolate-host pc-0042: pending' "$tmp/demo.out" || fail "demo: approval gate"
 grep -q 'first response: 1: block destination + isolate' "$tmp/demo.out" || fail "demo: first response"
 grep -q 'block-destination  203.0.113.66  *rolled-back' "$tmp/demo.out" || fail "demo: rollback"

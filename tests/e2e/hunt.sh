@@ -152,8 +152,8 @@ check_counts "after prune"
 $C load -q "$inc" 2>/dev/null
 check_counts "after reload"
 python3 -c "import sqlite3, sys
-db = sqlite3.connect(sys.argv[1]); db.executescript('DROP TABLE obs_counts; DELETE FROM schema_version WHERE version = 4'); db.commit()" "$tmp/cnt/koban.db"
-$C store stats | grep -q "schema version 4" || fail "migration 4"
+db = sqlite3.connect(sys.argv[1]); db.executescript('DROP TABLE obs_counts; ALTER TABLE alerts DROP COLUMN threat; ALTER TABLE alerts DROP COLUMN confidence; DELETE FROM schema_version WHERE version >= 4'); db.commit()" "$tmp/cnt/koban.db"
+$C store stats | grep -q "schema version 5" || fail "migrations 4 and 5"
 check_counts "after migration 4"
 [ "$($C hunt -o jsonl 'user.name:alice | stats count()')" = '{"count":9}' ] || fail "alice count after migration 4"
 
@@ -168,7 +168,7 @@ db = sqlite3.connect(sys.argv[1]); db.executescript(open(sys.argv[2]).read()); d
     "$mig/koban.db" tests/data/store-v2.sql 2>"$tmp/mig.err"; then
     M="$koban --data $mig"
     $M store stats >"$tmp/mig.stats" 2>&1 || fail "stats on the migrated store: $(cat "$tmp/mig.stats")"
-    grep -q "schema version 4" "$tmp/mig.stats" || fail "not migrated: $(head -1 "$tmp/mig.stats")"
+    grep -q "schema version 5" "$tmp/mig.stats" || fail "not migrated: $(head -1 "$tmp/mig.stats")"
     grep -q '^events: *44$' "$tmp/mig.stats" || fail "migrated events: $(cat "$tmp/mig.stats")"
     $koban --data "$tmp/fresh" load -q "$inc" 2>/dev/null
     $koban --data "$tmp/fresh" hunt -o jsonl '| head 100' >"$tmp/fresh.jsonl"

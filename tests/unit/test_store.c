@@ -301,8 +301,10 @@ static void t_alerts(void **state)
 {
     struct fixture *fx = fixture(state);
     kb_store_alert a[2] = {
-        {kb_time_now(), "rule-one", "PowerShell download", "high", "koban", "attack.t1059,attack.execution", 7, "PC-0042"},
-        {KB_TIME_NONE, "rule-two", NULL, "low", NULL, NULL, 0, NULL},
+        {.ts = kb_time_now(), .rule_id = "rule-one", .title = "PowerShell download", .level = "high",
+         .author = "koban", .tags = "attack.t1059,attack.execution", .event_id = 7, .host = "PC-0042",
+         .threat = "c2", .confidence1 = 81},
+        {.ts = KB_TIME_NONE, .rule_id = "rule-two", .level = "low"},
     };
     int64_t ids[2] = {0, 0};
     int rows = 0;
@@ -316,6 +318,10 @@ static void t_alerts(void **state)
                                    NULL, 0, alert_row, &rows),
                      KB_OK);
     assert_int_equal(rows, 1);
+    /* an indicator hit keeps its confidence (80: stored + 1) and threat type */
+    assert_int_equal(count(fx, "SELECT confidence FROM alerts WHERE threat = 'c2'"), 80);
+    assert_int_equal(count(fx, "SELECT COUNT(*) FROM alerts WHERE confidence IS NULL AND threat IS NULL"),
+                     1);
 }
 
 static void t_prune(void **state)
