@@ -351,6 +351,7 @@ typedef struct hunt_ctx {
     size_t nalerts, cap;
     kb_buf strings;
     uint64_t hits, suppressed, sightings, known;
+    int64_t now;
     int rc;
 } hunt_ctx;
 
@@ -379,6 +380,18 @@ static int sighting_row(void *ud, size_t n, const kb_sval *c, const char *const 
     (void)names;
     if (n < 3)
         return 0;
+    /* An indicator counts for what it saw while valid: one that has expired
+     * since is still raised for its earlier sightings, never for later ones
+     * (a sighting of unknown time: as of now). */
+    if (ind->valid_until != KB_TIME_NONE) {
+        int64_t ts = KB_TIME_NONE;
+        if (c[0].type == KB_SV_INT)
+            ts = c[0].i;
+        else if (c[0].type == KB_SV_TEXT && kb_parse_i64(c[0].p, c[0].len, &ts) != KB_OK)
+            ts = KB_TIME_NONE;
+        if ((ts == KB_TIME_NONE ? x->now : ts) > ind->valid_until)
+            return 0;
+    }
     if (x->nalerts == x->cap) {
         size_t cap = x->cap ? x->cap * 2 : 256;
         kb_store_alert *na = kb_realloc(x->alerts, cap * sizeof *na);
@@ -483,8 +496,10 @@ static int run_hunt(kb_store *st, const opts *o)
         if (kb_parse_i64(last.data, last.len, &t) == KB_OK)
             since_ind = t;
     }
-    /* a matcher of the indicators added since the last hunt */
-    if (!(x.m = kb_intel_matcher_new(o->now))) {
+    /* a matcher of the indicators added since the last hunt, expired ones
+     * included: each sighting's time decides (sighting_row) */
+    x.now = o->now;
+    if (!(x.m = kb_intel_matcher_new(KB_TIME_NONE))) {
         rc = KB_ENOMEM;
         goto fail;
     }

@@ -379,6 +379,15 @@ dom = [r for r in rows if "update-check.example.net" in r[2]]
 assert len(ip) + len(dom) == 16 and len(ip) >= 8 and dom, (len(ip), len(dom))
 assert all("intel.threat.c2" in r[3] for r in rows)
 PY
+# an indicator that has expired since still counts for what it saw while
+# valid (until 09:10): the C2 sightings before, none after
+hx() { "$koban" --data "$tmp/hx" "$@"; }
+hx load "$inc" >/dev/null 2>&1 || fail "hunt expired: load"
+hx intel add 203.0.113.66 --feed old --threat c2 --now 2026-11-20T09:00:00Z --valid-for 10m >/dev/null 2>&1
+hx intel hunt --all >"$tmp/hx.out" 2>&1
+grep -q "1 values hit, 7 alerts raised" "$tmp/hx.out" || fail "hunt: expired indicator, earlier sightings: $(cat "$tmp/hx.out")"
+n=$(sqlite3 "$tmp/hx/koban.db" "SELECT COUNT(*) FROM alerts WHERE ts > 1795165800000000000" 2>/dev/null || echo skip)
+[ "$n" = skip ] || [ "$n" -eq 0 ] || fail "hunt: $n sightings after the indicator expired were alerted"
 # the allowlist suppresses: the same hunt with the C2's domain allowed
 printf 'intel:\n  allowlist: ["*.example.net"]\n' >"$tmp/allow.yaml"
 "$koban" --config "$tmp/allow.yaml" --data "$tmp/hunt" intel hunt --all >"$tmp/hunt.out" 2>&1
