@@ -92,9 +92,10 @@ static unsigned start_bound(const kb_cli *cli, const kb_config *cfg, kb_store *s
     const char *dir = bound_dir(cli, b, &dirb);
     for (size_t i = 0; i < kb_triage_result_count(res); i++) {
         const kb_incident *in = kb_triage_result_at(res, i);
-        if (!in->created || in->id <= 0)
+        /* new, or raised to a severity a binding may start at */
+        if (!(in->created || in->escalated) || in->id <= 0)
             continue;
-        created++;
+        created += in->created;
         if (kb_resp_bindings_start(st, b, dir, in->id, &o, &rep, &diag)) {
             kb_buf_printf(&diag, "koban triage: incident %lld: playbooks: %s\n", (long long)in->id,
                           kb_store_errmsg(st));

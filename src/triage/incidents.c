@@ -1575,6 +1575,17 @@ out:
 
 /* ---- persistence ------------------------------------------------------------------- */
 
+/* The first column of a row as text, into the kb_buf ud. */
+static int text_row(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+{
+    kb_buf *b = ud;
+    (void)names;
+    kb_buf_clear(b);
+    if (ncol && c[0].type == KB_SV_TEXT)
+        kb_buf_append(b, c[0].p, c[0].len);
+    return 0;
+}
+
 int kb_triage_result_save(kb_triage_result *res, kb_store *st)
 {
     int rc;
@@ -1600,7 +1611,18 @@ int kb_triage_result_save(kb_triage_result *res, kb_store *st)
                         KB_SV_STRV(in->json, in->json_len),
                         KB_SV_INTV(id)};
         in->created = id <= 0;
+        in->escalated = 0;
         if (id > 0) {
+            kb_buf old;
+            kb_sval q[1] = {KB_SV_INTV(id)};
+            kb_buf_init(&old, 64);
+            if (kb_store_exec(st, "SELECT severity FROM incidents WHERE id = ?", q, 1, text_row,
+                              &old) == KB_OK &&
+                old.len) {
+                int was = kb_sev_find(old.data, old.len);
+                in->escalated = was >= 0 && in->severity > was;
+            }
+            kb_buf_release(&old);
             if ((rc = kb_store_exec(st, "UPDATE incidents SET created = ?, updated = ?, type = ?,"
                                         " severity = ?, status = ?, entity = ?, title = ?,"
                                         " detail = ? WHERE id = ?",

@@ -302,12 +302,14 @@ typedef struct kb_incident {
     size_t json_len;
     int created;         /* kb_triage_result_save: 1 when it inserted the
                             incident (new), 0 when it updated an existing one */
+    int escalated;       /* kb_triage_result_save: an existing incident whose
+                            severity this update raised */
 } kb_incident;
 const kb_incident *kb_triage_result_at(const kb_triage_result *r, size_t i);
 
 /* Saves the incidents into the store's incidents table (an incident with
  * the same type, entity and first-seen time is replaced) and sets their ids
- * and `created` flags. */
+ * and `created` and `escalated` flags. */
 int kb_triage_result_save(kb_triage_result *r, struct kb_store *st);
 
 /* Brings the triage tables in the store to the newest version

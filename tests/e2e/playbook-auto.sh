@@ -145,6 +145,22 @@ grep -q 'playbooks:' "$tmp/t2.err" && fail "triage 2 started playbooks: $(cat "$
 [ "$(q 'select count(*) from resp_runs')" = 1 ] || fail "triage 2 duplicated the run"
 [ "$(q 'select count(*) from incidents')" = 4 ] || fail "triage 2 duplicated incidents"
 [ "$(wc -l <"$tmp/srv/http.jsonl")" -eq 1 ] || fail "triage 2 notified again"
+# an update that raises an incident past a binding's minimum severity starts
+# that binding's playbook (brute-force is bound from high): criteria that
+# rate the successful brute force high
+awk '/type: \[brute-force\], signals: \[credential-theft\]/ {print; getline; sub(/min: medium/, "min: high")} {print}' \
+    config/criteria.yaml >"$tmp/crit-high.yaml"
+grep -A1 'type: \[brute-force\], signals: \[credential-theft\]' "$tmp/crit-high.yaml" | grep -q 'min: high' ||
+    fail "test setup: criteria rating brute force high"
+k triage --criteria "$tmp/crit-high.yaml" --alerts "$tmp/alerts.jsonl" >/dev/null 2>"$tmp/t3.err" ||
+    fail "triage 3: $(cat "$tmp/t3.err")"
+grep -q '^triage: playbooks: 1 started, 0 could not start, 0 already had a run, for 0 new incidents$' "$tmp/t3.err" ||
+    fail "escalation: $(cat "$tmp/t3.err")"
+[ "$(q "select count(*) from resp_runs where playbook = 'brute-force' and incident_id = $(incid brute-force)")" = 1 ] ||
+    fail "escalation: runs $(q 'select playbook, incident_id from resp_runs')"
+k triage --criteria "$tmp/crit-high.yaml" --alerts "$tmp/alerts.jsonl" >/dev/null 2>"$tmp/t4.err"
+grep -q 'playbooks:' "$tmp/t4.err" && fail "the same severity again started playbooks: $(cat "$tmp/t4.err")"
+[ "$(q 'select count(*) from resp_runs')" = 2 ] || fail "escalation duplicated runs"
 # the run goes on like any other
 k playbook answer "$run" report no >"$tmp/ans" 2>&1 || fail "answer: $(cat "$tmp/ans")"
 grep -q 'step continuing waits' "$tmp/ans" || fail "the run did not continue: $(cat "$tmp/ans")"
