@@ -506,13 +506,17 @@ static const char *event_from_record(tester *t, const kb_yaml_node *rec, const c
     return NULL;
 }
 
-/* Runs one rule's test cases; prints the failures. Returns failures. */
-static unsigned run_cases(tester *t, const char *path, const kb_rule *r,
-                          const kb_rule *const *vars, size_t nvars, const kb_yaml_node *tests)
+/* One test case of a rule's tests: k is 0 for match:, 1 for nomatch:, i
+ * its index. Prints a failure and returns 1, or returns 0. */
+typedef unsigned (*case_fn)(tester *t, void *ud, const char *path, const kb_rule_meta *m,
+                            const kb_yaml_node *c, int k, size_t i);
+
+/* Runs a rule's tests (a map with match: and nomatch: lists, shared by
+ * Sigma and correlation rules) through fn; prints the failures and an ok
+ * line ("what" names the kind of rule in it). Returns failures. */
+static unsigned run_test_map(tester *t, const char *path, const kb_rule_meta *m,
+                             const kb_yaml_node *tests, const char *what, case_fn fn, void *ud)
 {
-    const kb_rule_meta *m = kb_rule_meta_of(r);
-    const kb_yaml_node *fmt = kb_yaml_get(tests, "format");
-    const char *format = fmt && fmt->kind == KB_YAML_SCALAR ? fmt->str : NULL;
     static const char *const kinds[] = {"match", "nomatch"};
     unsigned fails = 0, n[2] = {0, 0};
 
@@ -532,37 +536,9 @@ static unsigned run_cases(tester *t, const char *path, const kb_rule *r,
             continue;
         }
         for (size_t i = 0; i < list->n; i++) {
-            const kb_yaml_node *c = list->items[i];
-            kb_event ev;
-            const char *why;
-            int hit;
-
-            kb_arena_clear(t->arena);
-            if (c->kind == KB_YAML_MAP)
-                why = event_from_map(t, c, m, &ev);
-            else if (c->kind == KB_YAML_SCALAR)
-                why = event_from_record(t, c, format, &ev);
-            else
-                why = "a test case is a map of fields or a log record string";
             n[k]++;
             t->cases++;
-            if (why) {
-                printf("FAIL %s:%u: %s: %s[%zu]: %s\n", path, c->line, m->title, kinds[k], i,
-                       why);
-                fails++;
-                continue;
-            }
-            hit = kb_rule_match(r, &ev);
-            if (hit && c->kind == KB_YAML_SCALAR && !kb_rule_logsource_applies(r, &ev.ls))
-                hit = 0;
-            /* a decoded record also meets the rule's field-map variants */
-            for (size_t v = 0; !hit && c->kind == KB_YAML_SCALAR && v < nvars; v++)
-                hit = kb_rule_logsource_applies(vars[v], &ev.ls) && kb_rule_match(vars[v], &ev);
-            if (hit != (k == 0)) {
-                printf("FAIL %s:%u: %s: %s[%zu] %s\n", path, c->line, m->title, kinds[k], i,
-                       k == 0 ? "did not fire the rule" : "fired the rule");
-                fails++;
-            }
+            fails += fn(t, ud, path, m, list->items[i], k, i);
         }
     }
     if (n[0] + n[1] == 0) {
@@ -570,9 +546,59 @@ static unsigned run_cases(tester *t, const char *path, const kb_rule *r,
                m->title);
         fails++;
     } else if (!fails) {
-        printf("ok   %s: %s (%u match, %u nomatch)\n", path, m->title, n[0], n[1]);
+        printf("ok   %s: %s (%s%u match, %u nomatch)\n", path, m->title, what, n[0], n[1]);
     }
     return fails;
+}
+
+typedef struct sigma_case {
+    const kb_rule *r;
+    const kb_rule *const *vars; /* the rule's field-map variants */
+    size_t nvars;
+    const char *format;         /* tests.format: the decoder of record cases */
+} sigma_case;
+
+static unsigned sigma_case_run(tester *t, void *ud, const char *path, const kb_rule_meta *m,
+                               const kb_yaml_node *c, int k, size_t i)
+{
+    static const char *const kinds[] = {"match", "nomatch"};
+    const sigma_case *sc = ud;
+    kb_event ev;
+    const char *why;
+    int hit;
+
+    kb_arena_clear(t->arena);
+    if (c->kind == KB_YAML_MAP)
+        why = event_from_map(t, c, m, &ev);
+    else if (c->kind == KB_YAML_SCALAR)
+        why = event_from_record(t, c, sc->format, &ev);
+    else
+        why = "a test case is a map of fields or a log record string";
+    if (why) {
+        printf("FAIL %s:%u: %s: %s[%zu]: %s\n", path, c->line, m->title, kinds[k], i, why);
+        return 1;
+    }
+    hit = kb_rule_match(sc->r, &ev);
+    if (hit && c->kind == KB_YAML_SCALAR && !kb_rule_logsource_applies(sc->r, &ev.ls))
+        hit = 0;
+    /* a decoded record also meets the rule's field-map variants */
+    for (size_t v = 0; !hit && c->kind == KB_YAML_SCALAR && v < sc->nvars; v++)
+        hit = kb_rule_logsource_applies(sc->vars[v], &ev.ls) && kb_rule_match(sc->vars[v], &ev);
+    if (hit != (k == 0)) {
+        printf("FAIL %s:%u: %s: %s[%zu] %s\n", path, c->line, m->title, kinds[k], i,
+               k == 0 ? "did not fire the rule" : "fired the rule");
+        return 1;
+    }
+    return 0;
+}
+
+/* Runs one Sigma rule's cases; prints the failures. Returns failures. */
+static unsigned run_cases(tester *t, const char *path, const kb_rule *r,
+                          const kb_rule *const *vars, size_t nvars, const kb_yaml_node *tests)
+{
+    const kb_yaml_node *fmt = kb_yaml_get(tests, "format");
+    sigma_case sc = {r, vars, nvars, fmt && fmt->kind == KB_YAML_SCALAR ? fmt->str : NULL};
+    return run_test_map(t, path, kb_rule_meta_of(r), tests, "", sigma_case_run, &sc);
 }
 
 /* ---- correlation rule tests -------------------------------------------- */
@@ -701,59 +727,36 @@ static const char *ctest_run(tester *t, const kb_correl_rule *cr, const kb_yaml_
     return err;
 }
 
+static unsigned correl_case_run(tester *t, void *ud, const char *path, const kb_rule_meta *m,
+                                const kb_yaml_node *c, int k, size_t i)
+{
+    static const char *const kinds[] = {"match", "nomatch"};
+    unsigned fired = 0;
+    char why[600];
+    const char *err = ctest_run(t, ud, c, &fired, why, sizeof why);
+    if (err) {
+        printf("FAIL %s:%u: %s: %s[%zu]: %s\n", path, c->line, m->title, kinds[k], i, err);
+        return 1;
+    }
+    if (k == 0 && fired == 0) {
+        printf("FAIL %s:%u: %s: %s[%zu] did not fire the correlation\n", path, c->line,
+               m->title, kinds[k], i);
+        return 1;
+    }
+    if (k == 1 && fired) {
+        printf("FAIL %s:%u: %s: %s[%zu] fired the correlation (%u alerts)\n", path, c->line,
+               m->title, kinds[k], i, fired);
+        return 1;
+    }
+    return 0;
+}
+
 /* Runs one correlation rule's cases; prints the failures. Returns failures. */
 static unsigned run_correl_cases(tester *t, const char *path, const kb_correl_rule *cr,
                                  const kb_yaml_node *tests)
 {
-    const kb_rule_meta *m = kb_correl_meta(cr);
-    static const char *const kinds[] = {"match", "nomatch"};
-    unsigned fails = 0, n[2] = {0, 0};
-    char why[600];
-
-    if (tests->kind != KB_YAML_MAP) {
-        printf("FAIL %s:%u: %s: tests must be a map with match: and nomatch: lists\n", path,
-               tests->line, m->title);
-        return 1;
-    }
-    for (int k = 0; k < 2; k++) {
-        const kb_yaml_node *list = kb_yaml_get(tests, kinds[k]);
-        if (!list)
-            continue;
-        if (list->kind != KB_YAML_SEQ) {
-            printf("FAIL %s:%u: %s: tests.%s must be a list\n", path, list->line, m->title,
-                   kinds[k]);
-            fails++;
-            continue;
-        }
-        for (size_t i = 0; i < list->n; i++) {
-            const kb_yaml_node *c = list->items[i];
-            unsigned fired = 0;
-            const char *err = ctest_run(t, cr, c, &fired, why, sizeof why);
-            n[k]++;
-            t->cases++;
-            if (err) {
-                printf("FAIL %s:%u: %s: %s[%zu]: %s\n", path, c->line, m->title, kinds[k], i,
-                       err);
-                fails++;
-            } else if (k == 0 && fired == 0) {
-                printf("FAIL %s:%u: %s: %s[%zu] did not fire the correlation\n", path, c->line,
-                       m->title, kinds[k], i);
-                fails++;
-            } else if (k == 1 && fired) {
-                printf("FAIL %s:%u: %s: %s[%zu] fired the correlation (%u alerts)\n", path,
-                       c->line, m->title, kinds[k], i, fired);
-                fails++;
-            }
-        }
-    }
-    if (n[0] + n[1] == 0) {
-        printf("FAIL %s:%u: %s: tests has no match: or nomatch: cases\n", path, tests->line,
-               m->title);
-        fails++;
-    } else if (!fails) {
-        printf("ok   %s: %s (correlation, %u match, %u nomatch)\n", path, m->title, n[0], n[1]);
-    }
-    return fails;
+    return run_test_map(t, path, kb_correl_meta(cr), tests, "correlation, ", correl_case_run,
+                        (void *)cr);
 }
 
 /* The correlation rule of t->ctx loaded from this path and title line. */
