@@ -81,7 +81,7 @@ static unsigned start_bound(const kb_cli *cli, const kb_config *cfg, kb_store *s
     const kb_resp_bindings *b = &cfg->respond;
     kb_resp_auto_report rep = {0, 0, 0, 0};
     const char *env = getenv("KOBAN_RESPOND_CONFIG");
-    kb_resp_opts o = {"auto", b->config ? b->config : (env && *env ? env : NULL), b->dry_run, NULL};
+    kb_resp_opts o = {"auto", b->config ? b->config : (env && *env ? env : NULL), b->dry_run, NULL, 0};
     kb_buf dirb, diag;
     size_t created = 0;
 
@@ -96,6 +96,7 @@ static unsigned start_bound(const kb_cli *cli, const kb_config *cfg, kb_store *s
         if (!(in->created || in->escalated) || in->id <= 0)
             continue;
         created += in->created;
+        o.escalated = !in->created;
         if (kb_resp_bindings_start(st, b, dir, in->id, &o, &rep, &diag)) {
             kb_buf_printf(&diag, "koban triage: incident %lld: playbooks: %s\n", (long long)in->id,
                           kb_store_errmsg(st));

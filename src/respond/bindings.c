@@ -224,7 +224,7 @@ int kb_resp_bindings_start(struct kb_store *st, const kb_resp_bindings *b, const
     kb_resp_incident in;
     size_t idx[KB_RESP_MAX_BINDINGS];
     size_t n;
-    kb_resp_opts ro = {"auto", NULL, 0, NULL};
+    kb_resp_opts ro = {"auto", NULL, 0, NULL, 0};
     kb_buf why, started;
     char err[1024];
     int rc;
@@ -327,9 +327,15 @@ int kb_resp_bindings_start(struct kb_store *st, const kb_resp_bindings *b, const
             kb_buf text;
             kb_notify_msg m;
             kb_buf_init(&text, 1 << 16);
-            kb_buf_printf(&text, "New %s incident %lld: %s. Playbooks started: %s.",
-                          in.type ? in.type : "?", (long long)incident_id, in.title ? in.title : "",
-                          started.data);
+            if (ro.escalated)
+                kb_buf_printf(&text, "%s incident %lld raised to %s: %s. Playbooks started: %s.",
+                              in.type ? in.type : "?", (long long)incident_id,
+                              in.severity ? in.severity : "?", in.title ? in.title : "",
+                              started.data);
+            else
+                kb_buf_printf(&text, "New %s incident %lld: %s. Playbooks started: %s.",
+                              in.type ? in.type : "?", (long long)incident_id,
+                              in.title ? in.title : "", started.data);
             memset(&m, 0, sizeof m);
             m.incident_id = incident_id;
             m.title = in.title ? in.title : "";

@@ -164,6 +164,8 @@ typedef struct kb_resp_opts {
     const char *connectors;   /* respond config (connectors, notify), or NULL */
     int force_dry_run;        /* every action through the dry-run connector */
     FILE *log;                /* progress lines (may be NULL) */
+    int escalated;            /* kb_resp_bindings_start: the incident is not
+                                 new, an update raised its severity */
 } kb_resp_opts;
 
 /* Creates the respond tables when missing. */

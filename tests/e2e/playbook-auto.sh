@@ -158,6 +158,8 @@ grep -q '^triage: playbooks: 1 started, 0 could not start, 0 already had a run, 
     fail "escalation: $(cat "$tmp/t3.err")"
 [ "$(q "select count(*) from resp_runs where playbook = 'brute-force' and incident_id = $(incid brute-force)")" = 1 ] ||
     fail "escalation: runs $(q 'select playbook, incident_id from resp_runs')"
+tail -n 1 "$tmp/srv/http.jsonl" | grep -q "brute-force incident $(incid brute-force) raised to high: .*Playbooks started: brute-force" ||
+    fail "escalation notification: $(tail -n 1 "$tmp/srv/http.jsonl")"
 k triage --criteria "$tmp/crit-high.yaml" --alerts "$tmp/alerts.jsonl" >/dev/null 2>"$tmp/t4.err"
 grep -q 'playbooks:' "$tmp/t4.err" && fail "the same severity again started playbooks: $(cat "$tmp/t4.err")"
 [ "$(q 'select count(*) from resp_runs')" = 2 ] || fail "escalation duplicated runs"
