@@ -7,7 +7,7 @@ PKGS="build-essential cmake pkg-config clang libclang-rt-14-dev
 libyaml-dev libpcre2-dev libhyperscan-dev libsqlite3-dev libpq-dev
 libmicrohttpd-dev libcurl4-openssl-dev libxml2-dev libcmocka-dev
 zlib1g-dev libzstd-dev libjansson-dev libjson-c-dev libsimdjson-dev
-postgresql nftables iproute2 python3 sqlite3 zstd"
+postgresql nftables iproute2 python3 sqlite3 zstd openssl"
 
 missing=""
 for p in $PKGS; do

@@ -149,6 +149,9 @@ static int send_mail(json_t *ch, const kb_notify_msg *m, kb_buf *diag)
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (json_is_true(json_object_get(ch, "starttls")))
         curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+    /* the company's own CA for its mail relay; the peer is always verified */
+    if (json_string_value(json_object_get(ch, "ca_file")))
+        curl_easy_setopt(c, CURLOPT_CAINFO, json_string_value(json_object_get(ch, "ca_file")));
     CURLcode cc = curl_easy_perform(c);
     if (cc == CURLE_OK)
         rc = 0;

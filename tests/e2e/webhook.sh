@@ -14,8 +14,13 @@ koban=$(cd "$(dirname "$koban")" && pwd)/$(basename "$koban")
 here=$(cd "$(dirname "$0")" && pwd)
 
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 is needed for the receivers"; exit 77; }
-mkdir -p "$tmp/srv"
-python3 "$here/lib/respond-servers.py" "$tmp/srv" 2>"$tmp/srv.err" &
+mkdir -p "$tmp/srv" "$tmp/tls"
+# a throw-away certificate for the STARTTLS mail relay (the test's own CA)
+tls=
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$tmp/tls/key.pem" -out "$tmp/tls/cert.pem" \
+    >/dev/null 2>&1 && tls=$tmp/tls || echo "note: no openssl, the STARTTLS part is skipped" >&2
+python3 "$here/lib/respond-servers.py" "$tmp/srv" $tls 2>"$tmp/srv.err" &
 SRV=$!
 trap 'kill $SRV 2>/dev/null; rm -rf "$tmp"' EXIT
 i=0
@@ -23,6 +28,7 @@ while [ ! -f "$tmp/srv/ports.json" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1
 [ -f "$tmp/srv/ports.json" ] || { cat "$tmp/srv.err"; echo "FAIL: receivers did not start"; exit 1; }
 port() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$tmp/srv/ports.json" "$1"; }
 HP=$(port http); SP=$(port smtp); UP=$(port udp)
+TP=$([ -n "$tls" ] && port smtp_tls)
 H="http://127.0.0.1:$HP"
 
 K() { "$koban" --data "$tmp/data" "$@"; }
@@ -87,6 +93,7 @@ notify:
   - {type: mattermost, url: "$H/mattermost/hooks/x"}
   - {type: teams, url: "$H/teams/webhook"}
   - {type: email, url: "smtp://127.0.0.1:$SP", from: koban@example.org, to: [csirt@example.org, soc@example.org]}
+$([ -n "$tls" ] && echo "  - {type: email, url: \"smtp://127.0.0.1:$TP\", starttls: true, ca_file: \"$tls/cert.pem\", from: koban@example.org, to: [tls@example.org]}")
   - {type: syslog, host: 127.0.0.1, port: $UP}
   - {type: slack, url: "$H/ransomonly/x", types: [ransomware]}
   - {type: slack, url: "$H/critonly/x", min_severity: critical}
@@ -207,6 +214,12 @@ assert "Investigation started on pc-0042.corp.example.com" in body, body
 h2 = ml[1]["data"].split("\r\n\r\n")[0].split("\r\n")
 assert "In-Reply-To: <incident-7-first@koban>" in h2 and "Message-ID: <incident-7-update-1@koban>" in h2, h2
 assert any(h.startswith("Subject: Re: [koban]") for h in h2)
+assert all(not x["tls"] for x in ml)
+# the STARTTLS relay (it refuses mail before STARTTLS): the same 3, over TLS
+if os.path.exists(os.path.join(T, "tls", "cert.pem")):
+    tl = rd("srv/smtp-tls.jsonl")
+    assert len(tl) == 3 and all(x["tls"] and x["rcpt"] == ["<tls@example.org>"] for x in tl), tl
+    assert "Message-ID: <incident-7-first@koban>" in tl[0]["data"]
 
 # syslog: CEF lines, header fields escaped
 sy = rd("srv/syslog.jsonl")
@@ -255,7 +268,8 @@ grep -q '(0 channel(s))' "$tmp/low.out" || fail "low severity notified: $(cat "$
 # a critical ransomware incident reaches the routed channels too
 printf '{"id": 9, "type": "ransomware", "severity": "critical", "host": "pc1", "title": "locker"}' > "$tmp/crit.json"
 K playbook run notify-only --dir "$tmp/pb" --connectors "$tmp/conn.yml" --incident-file "$tmp/crit.json" > "$tmp/crit.out" 2>&1 || fail "crit run"
-grep -q '(7 channel(s))' "$tmp/crit.out" || fail "critical ransomware: $(cat "$tmp/crit.out")"
+nch=$([ -n "$tls" ] && echo 8 || echo 7) # the STARTTLS relay is one more
+grep -q "($nch channel(s))" "$tmp/crit.out" || fail "critical ransomware: $(cat "$tmp/crit.out")"
 # an unreachable channel is reported, not fatal
 printf 'notify:\n  - {type: slack, url: "http://127.0.0.1:1/x"}\n' > "$tmp/dead.yml"
 K playbook run notify-only --dir "$tmp/pb" --connectors "$tmp/dead.yml" --incident-file "$tmp/crit.json" > "$tmp/dead.out" 2>&1 ||

@@ -2,7 +2,9 @@
 notification channels), an SMTP sink and a UDP syslog listener, all on
 127.0.0.1 with free ports. Every request is appended as one JSON line to
 OUT/http.jsonl, OUT/smtp.jsonl or OUT/syslog.jsonl; the ports are written to
-OUT/ports.json once everything listens.
+OUT/ports.json once everything listens. With CERTDIR (cert.pem, key.pem) a
+second SMTP sink (port "smtp_tls") accepts mail only after STARTTLS and logs
+it to OUT/smtp-tls.jsonl.
 
 HTTP behaviour by the first path component:
   flaky      500 for the first two requests, then 200
@@ -15,13 +17,14 @@ back in the response, which koban must mask in what it records). A request
 whose Idempotency-Key was already applied (answered 2xx) is answered 200 but
 logged with "duplicate": true.
 
-usage: python3 respond-servers.py OUT
+usage: python3 respond-servers.py OUT [CERTDIR]
 """
 import http.server
 import json
 import os
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -84,13 +87,16 @@ class Hook(http.server.BaseHTTPRequestHandler):
 
 
 class Smtp(socketserver.StreamRequestHandler):
-    """Just enough SMTP for libcurl: EHLO, MAIL, RCPT, DATA, QUIT."""
+    """Just enough SMTP for libcurl: EHLO, MAIL, RCPT, DATA, QUIT (and
+    STARTTLS, required, when the server has a TLS context)."""
 
     def w(self, s):
         self.wfile.write((s + "\r\n").encode())
         self.wfile.flush()
 
     def handle(self):
+        tls_ctx = getattr(self.server, "tls", None)
+        tls = False
         self.w("220 sink ESMTP")
         mail_from, rcpts = None, []
         while True:
@@ -101,7 +107,17 @@ class Smtp(socketserver.StreamRequestHandler):
             up = cmd.upper()
             if up.startswith("EHLO"):
                 self.w("250-sink")
+                if tls_ctx and not tls:
+                    self.w("250-STARTTLS")
                 self.w("250 8BITMIME")
+            elif up == "STARTTLS" and tls_ctx and not tls:
+                self.w("220 ready to start TLS")
+                self.connection = tls_ctx.wrap_socket(self.connection, server_side=True)
+                self.rfile = self.connection.makefile("rb")
+                self.wfile = self.connection.makefile("wb")
+                tls = True
+            elif tls_ctx and not tls and not up.startswith(("QUIT", "NOOP", "RSET")):
+                self.w("530 Must issue a STARTTLS command first")
             elif up.startswith("HELO"):
                 self.w("250 sink")
             elif up.startswith("MAIL FROM:"):
@@ -120,7 +136,8 @@ class Smtp(socketserver.StreamRequestHandler):
                     if dl.startswith(b".."):
                         dl = dl[1:]
                     data.append(dl.decode("utf-8", "replace"))
-                log("smtp.jsonl", {"from": mail_from, "rcpt": rcpts, "data": "".join(data)})
+                log("smtp-tls.jsonl" if tls else "smtp.jsonl",
+                    {"from": mail_from, "rcpt": rcpts, "data": "".join(data), "tls": tls})
                 self.w("250 queued")
             elif up == "QUIT":
                 self.w("221 bye")
@@ -151,6 +168,13 @@ def main():
         threading.Thread(target=target, args=arg, daemon=True).start()
     ports = {"http": http_srv.server_address[1], "smtp": smtp_srv.server_address[1],
              "udp": udp.getsockname()[1]}
+    if len(sys.argv) > 2:
+        tls_srv = TServer(("127.0.0.1", 0), Smtp)
+        tls_srv.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls_srv.tls.load_cert_chain(os.path.join(sys.argv[2], "cert.pem"),
+                                    os.path.join(sys.argv[2], "key.pem"))
+        threading.Thread(target=tls_srv.serve_forever, daemon=True).start()
+        ports["smtp_tls"] = tls_srv.server_address[1]
     tmp = os.path.join(OUT, "ports.json.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(ports, f)
