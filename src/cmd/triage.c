@@ -76,7 +76,7 @@ static const char *bound_dir(const kb_cli *cli, const kb_resp_bindings *b, kb_bu
  * incident updated in place started its playbooks when it was created).
  * Returns the number of playbooks that could not start. */
 static unsigned start_bound(const kb_cli *cli, const kb_config *cfg, kb_store *st,
-                            kb_triage_result *res, int quiet)
+                            kb_triage_result *res, int quiet, int no_start)
 {
     const kb_resp_bindings *b = &cfg->respond;
     kb_resp_auto_report rep = {0, 0, 0, 0};
@@ -85,7 +85,7 @@ static unsigned start_bound(const kb_cli *cli, const kb_config *cfg, kb_store *s
     kb_buf dirb, diag;
     size_t created = 0;
 
-    if (!b->enabled || !b->n)
+    if ((no_start || !b->enabled || !b->n) && !o.connectors)
         return 0;
     kb_buf_init(&dirb, 4096);
     kb_buf_init(&diag, 1u << 20);
@@ -97,7 +97,7 @@ static unsigned start_bound(const kb_cli *cli, const kb_config *cfg, kb_store *s
             continue;
         created += in->created;
         o.escalated = !in->created;
-        if (kb_resp_bindings_start(st, b, dir, in->id, &o, &rep, &diag)) {
+        if (kb_resp_bindings_start(st, no_start ? NULL : b, dir, in->id, &o, &rep, &diag)) {
             kb_buf_printf(&diag, "koban triage: incident %lld: playbooks: %s\n", (long long)in->id,
                           kb_store_errmsg(st));
             rep.failed++;
@@ -228,8 +228,8 @@ int kb_cmd_triage_alerts_to(const kb_cli *cli, kb_triage_alerts *al, const char 
                 (unsigned long long)s->notify, (unsigned long long)s->context,
                 (unsigned long long)s->unclassified, (unsigned long long)s->groups,
                 (unsigned long long)s->unconfirmed);
-    if (st && !(flags & (KB_TRIAGE_NO_SAVE | KB_TRIAGE_NO_PLAYBOOKS)) &&
-        start_bound(cli, &cfg, st, res, flags & KB_TRIAGE_QUIET))
+    if (st && !(flags & KB_TRIAGE_NO_SAVE) &&
+        start_bound(cli, &cfg, st, res, flags & KB_TRIAGE_QUIET, flags & KB_TRIAGE_NO_PLAYBOOKS))
         status = KB_EXIT_REJECTED;
 out:
     kb_config_release(&cfg);

@@ -229,19 +229,18 @@ int kb_resp_bindings_start(struct kb_store *st, const kb_resp_bindings *b, const
     char err[1024];
     int rc;
 
-    if (!b || !b->enabled || !b->n)
+    if (o)
+        ro = *o;
+    /* nothing to start and no channel to announce it on */
+    if ((!b || !b->enabled || !b->n) && !ro.connectors)
         return KB_OK;
     if ((rc = kb_resp_schema(st)))
         return rc;
     if ((rc = kb_resp_incident_load(&in, st, incident_id)))
         return rc == KB_ENOENT ? KB_OK : rc;
-    n = kb_resp_bindings_select(b, in.type, in.severity, idx, KB_RESP_MAX_BINDINGS);
-    if (!n) {
-        kb_resp_incident_release(&in);
-        return KB_OK;
-    }
-    if (o)
-        ro = *o;
+    n = b && b->enabled ? kb_resp_bindings_select(b, in.type, in.severity, idx,
+                                                  KB_RESP_MAX_BINDINGS)
+                        : 0;
     if (!ro.actor)
         ro.actor = "auto";
     kb_buf_init(&why, 4096);
@@ -318,7 +317,7 @@ int kb_resp_bindings_start(struct kb_store *st, const kb_resp_bindings *b, const
     }
     /* one message per incident through the configured channels, routed by
      * severity and type (kb_notify_send) */
-    if (rc == KB_OK && started.len && ro.connectors) {
+    if (rc == KB_OK && ro.connectors) {
         json_t *cfg = kb_resp_config_load(ro.connectors, err, sizeof err);
         char *cj = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
         if (!cfg && diag)
@@ -328,14 +327,14 @@ int kb_resp_bindings_start(struct kb_store *st, const kb_resp_bindings *b, const
             kb_notify_msg m;
             kb_buf_init(&text, 1 << 16);
             if (ro.escalated)
-                kb_buf_printf(&text, "%s incident %lld raised to %s: %s. Playbooks started: %s.",
+                kb_buf_printf(&text, "%s incident %lld raised to %s: %s.",
                               in.type ? in.type : "?", (long long)incident_id,
-                              in.severity ? in.severity : "?", in.title ? in.title : "",
-                              started.data);
+                              in.severity ? in.severity : "?", in.title ? in.title : "");
             else
-                kb_buf_printf(&text, "New %s incident %lld: %s. Playbooks started: %s.",
-                              in.type ? in.type : "?", (long long)incident_id,
-                              in.title ? in.title : "", started.data);
+                kb_buf_printf(&text, "New %s incident %lld: %s.", in.type ? in.type : "?",
+                              (long long)incident_id, in.title ? in.title : "");
+            if (started.len)
+                kb_buf_printf(&text, " Playbooks started: %s.", started.data);
             memset(&m, 0, sizeof m);
             m.incident_id = incident_id;
             m.title = in.title ? in.title : "";

@@ -129,14 +129,19 @@ assert tl[-1]["kind"] == "waiting" and tl[-1]["step"] == "report", tl[-1]
 PY
 # an incident without a run shows no timeline
 k incidents show "$(incid scan)" | grep -q timeline && fail "timeline on an incident without runs"
-# one message through the routed channel (not the ransomware-only one)
+# one message per new incident of medium and above through the routed
+# channel (not the ransomware-only one; the low scan incident stays quiet),
+# naming the playbooks it started
 python3 - "$tmp/srv/http.jsonl" "$ta" "$run" <<'PY' || fail "notification: $(cat "$tmp/srv/http.jsonl" 2>/dev/null)"
 import json, sys
 reqs = [json.loads(l) for l in open(sys.argv[1])]
-assert [r["path"] for r in reqs] == ["/csirt/x"], [r["path"] for r in reqs]
-text = json.loads(reqs[0]["body"])["text"]
+assert [r["path"] for r in reqs] == ["/csirt/x"] * 3, [r["path"] for r in reqs]
+texts = [json.loads(r["body"])["text"] for r in reqs]
 want = "New targeted-attack incident %s: Targeted attack / data exfiltration. Playbooks started: targeted-attack (run %s, waiting)." % (sys.argv[2], sys.argv[3])
-assert want in text, text
+assert sum(want in t for t in texts) == 1, texts
+assert sum("New brute-force incident" in t and "Playbooks started" not in t for t in texts) == 1, texts
+assert sum("New exploit-public-server incident" in t for t in texts) == 1, texts
+assert not any("scan" in t.split(":")[0] for t in texts), texts
 PY
 
 # ---- triage again: the incidents are updated, nothing starts again -----------
@@ -144,7 +149,7 @@ k triage --alerts "$tmp/alerts.jsonl" >/dev/null 2>"$tmp/t2.err" || fail "triage
 grep -q 'playbooks:' "$tmp/t2.err" && fail "triage 2 started playbooks: $(cat "$tmp/t2.err")"
 [ "$(q 'select count(*) from resp_runs')" = 1 ] || fail "triage 2 duplicated the run"
 [ "$(q 'select count(*) from incidents')" = 4 ] || fail "triage 2 duplicated incidents"
-[ "$(wc -l <"$tmp/srv/http.jsonl")" -eq 1 ] || fail "triage 2 notified again"
+[ "$(wc -l <"$tmp/srv/http.jsonl")" -eq 3 ] || fail "triage 2 notified again"
 # an update that raises an incident past a binding's minimum severity starts
 # that binding's playbook (brute-force is bound from high): criteria that
 # rate the successful brute force high
@@ -169,7 +174,12 @@ grep -q 'step continuing waits' "$tmp/ans" || fail "the run did not continue: $(
 
 # ---- --no-playbooks; and an incident created without them stays without ------
 setup d2
+nmsg=$(wc -l <"$tmp/srv/http.jsonl")
 k triage --no-playbooks --alerts "$tmp/alerts.jsonl" >/dev/null 2>"$tmp/n.err" || fail "triage --no-playbooks"
+# the new incidents are still announced, without playbooks
+tail -n +$((nmsg + 1)) "$tmp/srv/http.jsonl" >"$tmp/n.msgs"
+[ "$(wc -l <"$tmp/n.msgs")" -eq 3 ] && ! grep -q 'Playbooks started' "$tmp/n.msgs" ||
+    fail "--no-playbooks: announcements: $(cat "$tmp/n.msgs")"
 grep -q 'playbooks:' "$tmp/n.err" && fail "--no-playbooks started playbooks"
 [ "$(nruns)" = 0 ] || fail "--no-playbooks: runs"
 k triage --alerts "$tmp/alerts.jsonl" >/dev/null 2>&1 || fail "triage after --no-playbooks"
