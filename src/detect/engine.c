@@ -117,6 +117,16 @@ typedef struct evalue {
     uint8_t fold; /* case-insensitive */
 } evalue;
 
+/* What a hit on a value needs, packed (16 bytes, four to a cache line):
+ * built from vals and preds once they are final. */
+#define VH_INT 1u
+#define VH_ALL 2u
+#define VH_WATCHED 4u
+typedef struct evhot {
+    uint32_t pred, rule, gid;
+    uint32_t flags; /* VH_* */
+} evhot;
+
 typedef struct eint {
     int64_t ival;
     uint32_t vid;
@@ -256,6 +266,7 @@ struct kb_engine {
     size_t npreds;
     evalue *vals;
     size_t nvals, avals;
+    evhot *vhot; /* by value: the hot part of vals and preds */
     size_t ngroups;
     eslot *slots;
     size_t nslots, aslots;
@@ -297,6 +308,11 @@ struct kb_engine {
     kb_engine_stats st;
 };
 
+/* A predicate's hits in the current event (valid when gen is the scratch's). */
+typedef struct pstate {
+    uint32_t gen, cnt;
+} pstate;
+
 typedef struct route {
     char *key[3]; /* product, category, service (copies; NULL when absent) */
     int has_id;
@@ -313,7 +329,8 @@ struct kb_engine_scratch {
     const kb_engine *e;
     hs_scratch_t *hs;
     uint32_t gen;
-    uint32_t *pstamp, *pcnt, *gstamp, *rstamp;
+    pstate *pst; /* by predicate: generation and hits (one cache line) */
+    uint32_t *gstamp, *rstamp;
     uint32_t *slot_gen;
     uint16_t *dhead, *ahead; /* first instance + 1 per slot (direct, alias) */
     uint16_t *dnext, *anext; /* next instance + 1 per field index */
@@ -2444,6 +2461,16 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
                 goto fail;
         }
     }
+    if (!(e->vhot = calloc(e->nvals + 1, sizeof *e->vhot)))
+        goto fail;
+    for (size_t vi = 0; vi < e->nvals; vi++) {
+        const epred *ep = &e->preds[e->vals[vi].pred];
+        e->vhot[vi].pred = e->vals[vi].pred;
+        e->vhot[vi].rule = ep->rule;
+        e->vhot[vi].gid = e->vals[vi].gid;
+        e->vhot[vi].flags = (e->vals[vi].is_int ? VH_INT : 0) | (ep->all ? VH_ALL : 0) |
+                            (ep->watched ? VH_WATCHED : 0);
+    }
     e->cand_bytes = (e->nrules + 7) / 8 + 1;
     e->st.rules = e->nrules;
     e->st.preds = e->npreds;
@@ -2515,6 +2542,7 @@ void kb_engine_free(kb_engine *e)
     free(e->rules);
     free(e->preds);
     free(e->vals);
+    free(e->vhot);
     free(e->fid2slot);
     free(e->canon_slots);
     free(e->name_hash);
@@ -2566,8 +2594,7 @@ kb_engine_scratch *kb_engine_scratch_new(const kb_engine *e)
         if ((e->subs[xi].db && hs_alloc_scratch(e->subs[xi].db, &s->hs) != HS_SUCCESS) ||
             (e->subs[xi].rdb && hs_alloc_scratch(e->subs[xi].rdb, &s->hs) != HS_SUCCESS))
             goto fail;
-    s->pstamp = calloc(e->npreds + 1, sizeof *s->pstamp);
-    s->pcnt = calloc(e->npreds + 1, sizeof *s->pcnt);
+    s->pst = calloc(e->npreds + 1, sizeof *s->pst);
     s->gstamp = calloc(e->ngroups + 1, sizeof *s->gstamp);
     s->rstamp = calloc(e->nrules + 1, sizeof *s->rstamp);
     s->trig = calloc(e->nrules + 1, sizeof *s->trig);
@@ -2581,7 +2608,7 @@ kb_engine_scratch *kb_engine_scratch_new(const kb_engine *e)
     s->anext = calloc(KB_EVENT_MAX_FIELDS, sizeof *s->anext);
     s->routes = calloc(ROUTE_MAX, sizeof *s->routes);
     s->route_hash = malloc(ROUTE_HASH * sizeof *s->route_hash);
-    if (!s->pstamp || !s->pcnt || !s->gstamp || !s->rstamp || !s->trig || !s->slot_gen ||
+    if (!s->pst || !s->gstamp || !s->rstamp || !s->trig || !s->slot_gen ||
         !s->dhead || !s->ahead || !s->present || !s->mark || !s->ustamp ||
         !s->dnext || !s->anext ||
         !s->routes || !s->route_hash)
@@ -2600,8 +2627,7 @@ void kb_engine_scratch_free(kb_engine_scratch *s)
     if (s->routes && s->route_hash)
         routes_reset(s);
     hs_free_scratch(s->hs);
-    free(s->pstamp);
-    free(s->pcnt);
+    free(s->pst);
     free(s->gstamp);
     free(s->rstamp);
     free(s->trig);
@@ -2809,7 +2835,7 @@ static uint32_t fid_alias(const kb_engine *e, kb_engine_scratch *s, kb_fid fid)
 static void next_gen(const kb_engine *e, kb_engine_scratch *s)
 {
     if (++s->gen == 0) {
-        memset(s->pstamp, 0, (e->npreds + 1) * sizeof *s->pstamp);
+        memset(s->pst, 0, (e->npreds + 1) * sizeof *s->pst);
         memset(s->gstamp, 0, (e->ngroups + 1) * sizeof *s->gstamp);
         memset(s->rstamp, 0, (e->nrules + 1) * sizeof *s->rstamp);
         memset(s->slot_gen, 0, (e->nslots + 1) * sizeof *s->slot_gen);
@@ -2868,24 +2894,25 @@ static inline void trigger(kb_engine_scratch *s, uint32_t ri)
 
 static void value_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
 {
-    const evalue *v = &e->vals[vid];
-    const epred *p = &e->preds[v->pred];
-    if (!bit_get(s->cand, p->rule))
+    const evhot *v = &e->vhot[vid];
+    pstate *ps;
+    if (!bit_get(s->cand, v->rule))
         return;
-    if (s->pstamp[v->pred] != s->gen) {
-        s->pstamp[v->pred] = s->gen;
-        s->pcnt[v->pred] = 0;
+    ps = &s->pst[v->pred];
+    if (ps->gen != s->gen) {
+        ps->gen = s->gen;
+        ps->cnt = 0;
     }
-    if (p->all) {
+    if (v->flags & VH_ALL) {
         if (s->gstamp[v->gid] == s->gen)
             return;
         s->gstamp[v->gid] = s->gen;
-    } else if (s->pcnt[v->pred]) {
+    } else if (ps->cnt) {
         return;
     }
-    s->pcnt[v->pred]++;
-    if (p->watched)
-        trigger(s, p->rule);
+    ps->cnt++;
+    if (v->flags & VH_WATCHED)
+        trigger(s, v->rule);
 }
 
 /* Wildcard value g (build_globs) on subject h: as sigma_glob decides. */
@@ -3014,11 +3041,13 @@ static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
     const euid *u = &e->uids[uid];
     for (uint32_t q = 0; q < u->nent; q++) {
         uint32_t ent = e->ents[u->ent0 + q];
-        const evalue *v = &e->vals[ent & ~CONFIRM_BIT];
-        if (s->inst_parsed && v->is_int)
+        const evhot *h = &e->vhot[ent & ~CONFIRM_BIT];
+        const evalue *v;
+        if (s->inst_parsed && (h->flags & VH_INT))
             continue; /* compared numerically instead */
-        if (!bit_get(s->cand, e->preds[v->pred].rule))
+        if (!bit_get(s->cand, h->rule))
             continue;
+        v = &e->vals[ent & ~CONFIRM_BIT];
         if ((ent & CONFIRM_BIT) &&
             !(v->glob != NOSLOT ? glob_fits(e, &e->globs[v->glob], (const unsigned char *)s->inst,
                                             s->inst_len, v->fold)
@@ -3169,7 +3198,7 @@ static int scan_short(const kb_engine *e, kb_engine_scratch *s, const esub *x)
 
 static inline void trie_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
 {
-    if (s->inst_parsed && e->vals[vid].is_int)
+    if (s->inst_parsed && (e->vhot[vid].flags & VH_INT))
         return;
     value_hit(e, s, vid);
 }
@@ -3547,7 +3576,7 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
     for (uint32_t k = 0; k < er->nmust; k++) {
         uint32_t gp = er->must[k];
         const epred *ep = &e->preds[gp];
-        if (ep->mode == PM_HS && !ep->confirm && !(s->pstamp[gp] == s->gen && s->pcnt[gp] >= ep->need))
+        if (ep->mode == PM_HS && !ep->confirm && !(s->pst[gp].gen == s->gen && s->pst[gp].cnt >= ep->need))
             return 0;
     }
     for (uint32_t k = 0; k < er->npreds; k++) {
@@ -3556,7 +3585,7 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
         uint8_t h;
         switch (ep->mode) {
         case PM_HS:
-            h = s->pstamp[gp] == s->gen && s->pcnt[gp] >= ep->need;
+            h = s->pst[gp].gen == s->gen && s->pst[gp].cnt >= ep->need;
             if (h && ep->confirm)
                 h = H_UNKNOWN;
             break;
