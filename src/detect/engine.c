@@ -127,6 +127,12 @@ typedef struct evhot {
     uint32_t flags; /* VH_* */
 } evhot;
 
+/* What deciding a rule reads of a predicate, packed (8 bytes). */
+typedef struct ephot {
+    uint32_t arg; /* PM_HS: hits needed; PM_REF: its slot */
+    uint8_t mode, z, confirm, pad;
+} ephot;
+
 typedef struct eint {
     int64_t ival;
     uint32_t vid;
@@ -267,6 +273,7 @@ struct kb_engine {
     evalue *vals;
     size_t nvals, avals;
     evhot *vhot; /* by value: the hot part of vals and preds */
+    ephot *phot; /* by predicate: what eval_rule reads */
     size_t ngroups;
     eslot *slots;
     size_t nslots, aslots;
@@ -2471,6 +2478,15 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
         e->vhot[vi].flags = (e->vals[vi].is_int ? VH_INT : 0) | (ep->all ? VH_ALL : 0) |
                             (ep->watched ? VH_WATCHED : 0);
     }
+    if (!(e->phot = calloc(e->npreds + 1, sizeof *e->phot)))
+        goto fail;
+    for (size_t gp = 0; gp < e->npreds; gp++) {
+        const epred *ep = &e->preds[gp];
+        e->phot[gp].arg = ep->mode == PM_REF ? ep->slot : ep->need;
+        e->phot[gp].mode = ep->mode;
+        e->phot[gp].z = ep->z;
+        e->phot[gp].confirm = ep->confirm;
+    }
     e->cand_bytes = (e->nrules + 7) / 8 + 1;
     e->st.rules = e->nrules;
     e->st.preds = e->npreds;
@@ -2543,6 +2559,7 @@ void kb_engine_free(kb_engine *e)
     free(e->preds);
     free(e->vals);
     free(e->vhot);
+    free(e->phot);
     free(e->fid2slot);
     free(e->canon_slots);
     free(e->name_hash);
@@ -3575,22 +3592,22 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
     int nunk = 0, v;
     for (uint32_t k = 0; k < er->nmust; k++) {
         uint32_t gp = er->must[k];
-        const epred *ep = &e->preds[gp];
-        if (ep->mode == PM_HS && !ep->confirm && !(s->pst[gp].gen == s->gen && s->pst[gp].cnt >= ep->need))
+        const ephot *ep = &e->phot[gp];
+        if (ep->mode == PM_HS && !ep->confirm && !(s->pst[gp].gen == s->gen && s->pst[gp].cnt >= ep->arg))
             return 0;
     }
     for (uint32_t k = 0; k < er->npreds; k++) {
         uint32_t gp = er->pred0 + k;
-        const epred *ep = &e->preds[gp];
+        const ephot *ep = &e->phot[gp];
         uint8_t h;
         switch (ep->mode) {
         case PM_HS:
-            h = s->pst[gp].gen == s->gen && s->pst[gp].cnt >= ep->need;
+            h = s->pst[gp].gen == s->gen && s->pst[gp].cnt >= ep->arg;
             if (h && ep->confirm)
                 h = H_UNKNOWN;
             break;
         case PM_REF:
-            h = s->slot_gen[ep->slot] == s->gen ? H_UNKNOWN : ep->z;
+            h = s->slot_gen[ep->arg] == s->gen ? H_UNKNOWN : ep->z;
             break;
         case PM_CONST:
             h = ep->z;
