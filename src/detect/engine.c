@@ -144,6 +144,13 @@ typedef struct trie_node {
     uint32_t nex;  /* reported only when the node ends the subject */
 } trie_node;
 
+/* A trie edge (node, byte) -> child in the edge hash: one cache line holds
+ * the key and the child. */
+typedef struct eedge {
+    uint64_t key; /* (node << 8 | byte) + 1; 0: empty */
+    uint32_t child;
+} eedge;
+
 typedef struct trie_term {
     uint32_t node, vid;
     uint8_t exact;
@@ -307,8 +314,7 @@ struct kb_engine {
      * edges in one hash table keyed by node * 256 + byte */
     trie_node *tn;
     size_t ntn, atn;
-    uint64_t *ekey; /* key + 1, 0 empty */
-    uint32_t *eval;
+    eedge *edges; /* trie edges by key: key + 1 (0 empty) and child together */
     size_t ecap, nedges;
     uint32_t *tvids; /* terminal value ids, ranges per node */
     size_t ntvids;
@@ -1130,9 +1136,9 @@ static inline uint32_t trie_child(const kb_engine *e, uint32_t node, unsigned ch
     uint64_t key = ((uint64_t)node << 8 | c) + 1;
     size_t pos = edge_pos(key, e->ecap);
     for (;;) {
-        uint64_t k = e->ekey[pos];
+        uint64_t k = e->edges[pos].key;
         if (k == key)
-            return e->eval[pos];
+            return e->edges[pos].child;
         if (!k)
             return NOSLOT;
         pos = (pos + 1) & (e->ecap - 1);
@@ -1142,27 +1148,20 @@ static inline uint32_t trie_child(const kb_engine *e, uint32_t node, unsigned ch
 static int edge_rehash(kb_engine *e)
 {
     size_t ncap = e->ecap ? e->ecap * 2 : 1024;
-    uint64_t *nk = calloc(ncap, sizeof *nk);
-    uint32_t *nv = malloc(ncap * sizeof *nv);
-    if (!nk || !nv) {
-        free(nk);
-        free(nv);
+    eedge *nk = calloc(ncap, sizeof *nk);
+    if (!nk)
         return KB_ENOMEM;
-    }
     for (size_t i = 0; i < e->ecap; i++) {
         size_t pos;
-        if (!e->ekey[i])
+        if (!e->edges[i].key)
             continue;
-        pos = edge_pos(e->ekey[i], ncap);
-        while (nk[pos])
+        pos = edge_pos(e->edges[i].key, ncap);
+        while (nk[pos].key)
             pos = (pos + 1) & (ncap - 1);
-        nk[pos] = e->ekey[i];
-        nv[pos] = e->eval[i];
+        nk[pos] = e->edges[i];
     }
-    free(e->ekey);
-    free(e->eval);
-    e->ekey = nk;
-    e->eval = nv;
+    free(e->edges);
+    e->edges = nk;
     e->ecap = ncap;
     return KB_OK;
 }
@@ -1190,10 +1189,10 @@ static uint32_t trie_insert(kb_engine *e, uint32_t root, const char *s, size_t l
             if ((ch = trie_new_node(e)) == NOSLOT)
                 return NOSLOT;
             pos = edge_pos(key, e->ecap);
-            while (e->ekey[pos])
+            while (e->edges[pos].key)
                 pos = (pos + 1) & (e->ecap - 1);
-            e->ekey[pos] = key;
-            e->eval[pos] = ch;
+            e->edges[pos].key = key;
+            e->edges[pos].child = ch;
             e->nedges++;
         }
         node = ch;
@@ -2564,8 +2563,7 @@ void kb_engine_free(kb_engine *e)
     free(e->canon_slots);
     free(e->name_hash);
     free(e->tn);
-    free(e->ekey);
-    free(e->eval);
+    free(e->edges);
     free(e->tvids);
     free(e);
 }
