@@ -46,6 +46,11 @@
  *   - per logsource group, its rules, so a route visits only the rules of
  *     the groups whose logsource applies;
  *   - the pattern sets compile on COMPILE_THREADS threads.
+ *   - what match time reads per hit is packed, so a hit touches few cache
+ *     lines: per value its predicate, rule, group and flags (evhot, 16
+ *     bytes), per predicate what eval_rule reads (ephot, 8 bytes), a trie
+ *     edge's key and child side by side (eedge); in the scratch, a
+ *     predicate's generation and hit count side by side (pstate).
  *
  * Match time, per event: gather the instances of every slot in one pass
  * over the fields (with the "name without spaces" fallback of the
