@@ -127,9 +127,11 @@ typedef struct evalue {
 #define VH_INT 1u
 #define VH_ALL 2u
 #define VH_WATCHED 4u
+#define VH_CONFIRM 8u /* (in ehot) confirm the value on the instance */
+#define VH_VID 8      /* flags >> VH_VID: the value's index */
 typedef struct evhot {
     uint32_t pred, rule, gid;
-    uint32_t flags; /* VH_* */
+    uint32_t flags; /* VH_*, and the value's index above VH_VID */
 } evhot;
 
 /* What deciding a rule reads of a predicate, packed (8 bytes). */
@@ -285,6 +287,7 @@ struct kb_engine {
     evalue *vals;
     size_t nvals, avals;
     evhot *vhot; /* by value: the hot part of vals and preds */
+    evhot *ehot; /* by entry (parallel to ents): its value's vhot, VH_CONFIRM */
     ephot *phot; /* by predicate: what eval_rule reads */
     size_t ngroups;
     eslot *slots;
@@ -2472,7 +2475,8 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
                 goto fail;
         }
     }
-    if (!(e->vhot = calloc(e->nvals + 1, sizeof *e->vhot)))
+    if (e->nvals >= (1u << (32 - VH_VID)) || !(e->vhot = calloc(e->nvals + 1, sizeof *e->vhot)) ||
+        !(e->ehot = calloc(e->nents + 1, sizeof *e->ehot)))
         goto fail;
     for (size_t vi = 0; vi < e->nvals; vi++) {
         const epred *ep = &e->preds[e->vals[vi].pred];
@@ -2480,7 +2484,12 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
         e->vhot[vi].rule = ep->rule;
         e->vhot[vi].gid = e->vals[vi].gid;
         e->vhot[vi].flags = (e->vals[vi].is_int ? VH_INT : 0) | (ep->all ? VH_ALL : 0) |
-                            (ep->watched ? VH_WATCHED : 0);
+                            (ep->watched ? VH_WATCHED : 0) | (uint32_t)vi << VH_VID;
+    }
+    for (size_t k = 0; k < e->nents; k++) {
+        e->ehot[k] = e->vhot[e->ents[k] & ~CONFIRM_BIT];
+        if (e->ents[k] & CONFIRM_BIT)
+            e->ehot[k].flags |= VH_CONFIRM;
     }
     if (!(e->phot = calloc(e->npreds + 1, sizeof *e->phot)))
         goto fail;
@@ -2563,6 +2572,7 @@ void kb_engine_free(kb_engine *e)
     free(e->preds);
     free(e->vals);
     free(e->vhot);
+    free(e->ehot);
     free(e->phot);
     free(e->fid2slot);
     free(e->canon_slots);
@@ -2912,9 +2922,8 @@ static inline void trigger(kb_engine_scratch *s, uint32_t ri)
     }
 }
 
-static void value_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
+static void value_hot(kb_engine_scratch *s, const evhot *v)
 {
-    const evhot *v = &e->vhot[vid];
     pstate *ps;
     if (!bit_get(s->cand, v->rule))
         return;
@@ -2933,6 +2942,11 @@ static void value_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
     ps->cnt++;
     if (v->flags & VH_WATCHED)
         trigger(s, v->rule);
+}
+
+static inline void value_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
+{
+    value_hot(s, &e->vhot[vid]);
 }
 
 /* Wildcard value g (build_globs) on subject h: as sigma_glob decides. */
@@ -3060,21 +3074,20 @@ static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
 {
     const euid *u = &e->uids[uid];
     for (uint32_t q = 0; q < u->nent; q++) {
-        uint32_t ent = e->ents[u->ent0 + q];
-        const evhot *h = &e->vhot[ent & ~CONFIRM_BIT];
+        const evhot *h = &e->ehot[u->ent0 + q];
         const evalue *v;
         if (s->inst_parsed && (h->flags & VH_INT))
             continue; /* compared numerically instead */
         if (!bit_get(s->cand, h->rule))
             continue;
-        v = &e->vals[ent & ~CONFIRM_BIT];
-        if ((ent & CONFIRM_BIT) &&
+        v = &e->vals[h->flags >> VH_VID];
+        if ((h->flags & VH_CONFIRM) &&
             !(v->glob != NOSLOT ? glob_fits(e, &e->globs[v->glob], (const unsigned char *)s->inst,
                                             s->inst_len, v->fold)
                 : v->v->lit ? sigma_str_match(v->v, s->inst, s->inst_len, v->fold)
                             : kb_engine_glob(v->v->tok, v->v->ntok, s->inst, s->inst_len, v->fold)))
             continue;
-        value_hit(e, s, ent & ~CONFIRM_BIT);
+        value_hot(s, h);
     }
 }
 
