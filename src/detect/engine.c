@@ -46,6 +46,12 @@
  *   - per logsource group, its rules, so a route visits only the rules of
  *     the groups whose logsource applies;
  *   - the pattern sets compile on COMPILE_THREADS threads.
+ *   - what match time reads per hit is packed, so a hit touches few cache
+ *     lines: per value its predicate, rule, group and flags (evhot, 16
+ *     bytes), per predicate what eval_rule reads (ephot, 8 bytes), a trie
+ *     edge's key and child side by side (eedge), and a literal's entries
+ *     carry a copy of their values' evhot (ehot); in the scratch, a
+ *     predicate's generation and hit count side by side (pstate).
  *
  * Match time, per event: gather the instances of every slot in one pass
  * over the fields (with the "name without spaces" fallback of the
@@ -117,6 +123,24 @@ typedef struct evalue {
     uint8_t fold; /* case-insensitive */
 } evalue;
 
+/* What a hit on a value needs, packed (16 bytes, four to a cache line):
+ * built from vals and preds once they are final. */
+#define VH_INT 1u
+#define VH_ALL 2u
+#define VH_WATCHED 4u
+#define VH_CONFIRM 8u /* (in ehot) confirm the value on the instance */
+#define VH_VID 8      /* flags >> VH_VID: the value's index */
+typedef struct evhot {
+    uint32_t pred, rule, gid;
+    uint32_t flags; /* VH_*, and the value's index above VH_VID */
+} evhot;
+
+/* What deciding a rule reads of a predicate, packed (8 bytes). */
+typedef struct ephot {
+    uint32_t arg; /* PM_HS: hits needed; PM_REF: its slot */
+    uint8_t mode, z, confirm, pad;
+} ephot;
+
 typedef struct eint {
     int64_t ival;
     uint32_t vid;
@@ -127,6 +151,13 @@ typedef struct trie_node {
     uint32_t npre; /* reported whenever the walk reaches the node */
     uint32_t nex;  /* reported only when the node ends the subject */
 } trie_node;
+
+/* A trie edge (node, byte) -> child in the edge hash: one cache line holds
+ * the key and the child. */
+typedef struct eedge {
+    uint64_t key; /* (node << 8 | byte) + 1; 0: empty */
+    uint32_t child;
+} eedge;
 
 typedef struct trie_term {
     uint32_t node, vid;
@@ -256,6 +287,9 @@ struct kb_engine {
     size_t npreds;
     evalue *vals;
     size_t nvals, avals;
+    evhot *vhot; /* by value: the hot part of vals and preds */
+    evhot *ehot; /* by entry (parallel to ents): its value's vhot, VH_CONFIRM */
+    ephot *phot; /* by predicate: what eval_rule reads */
     size_t ngroups;
     eslot *slots;
     size_t nslots, aslots;
@@ -289,13 +323,17 @@ struct kb_engine {
      * edges in one hash table keyed by node * 256 + byte */
     trie_node *tn;
     size_t ntn, atn;
-    uint64_t *ekey; /* key + 1, 0 empty */
-    uint32_t *eval;
+    eedge *edges; /* trie edges by key: key + 1 (0 empty) and child together */
     size_t ecap, nedges;
     uint32_t *tvids; /* terminal value ids, ranges per node */
     size_t ntvids;
     kb_engine_stats st;
 };
+
+/* A predicate's hits in the current event (valid when gen is the scratch's). */
+typedef struct pstate {
+    uint32_t gen, cnt;
+} pstate;
 
 typedef struct route {
     char *key[3]; /* product, category, service (copies; NULL when absent) */
@@ -313,7 +351,8 @@ struct kb_engine_scratch {
     const kb_engine *e;
     hs_scratch_t *hs;
     uint32_t gen;
-    uint32_t *pstamp, *pcnt, *gstamp, *rstamp;
+    pstate *pst; /* by predicate: generation and hits (one cache line) */
+    uint32_t *gstamp, *rstamp;
     uint32_t *slot_gen;
     uint16_t *dhead, *ahead; /* first instance + 1 per slot (direct, alias) */
     uint16_t *dnext, *anext; /* next instance + 1 per field index */
@@ -1106,9 +1145,9 @@ static inline uint32_t trie_child(const kb_engine *e, uint32_t node, unsigned ch
     uint64_t key = ((uint64_t)node << 8 | c) + 1;
     size_t pos = edge_pos(key, e->ecap);
     for (;;) {
-        uint64_t k = e->ekey[pos];
+        uint64_t k = e->edges[pos].key;
         if (k == key)
-            return e->eval[pos];
+            return e->edges[pos].child;
         if (!k)
             return NOSLOT;
         pos = (pos + 1) & (e->ecap - 1);
@@ -1118,27 +1157,20 @@ static inline uint32_t trie_child(const kb_engine *e, uint32_t node, unsigned ch
 static int edge_rehash(kb_engine *e)
 {
     size_t ncap = e->ecap ? e->ecap * 2 : 1024;
-    uint64_t *nk = calloc(ncap, sizeof *nk);
-    uint32_t *nv = malloc(ncap * sizeof *nv);
-    if (!nk || !nv) {
-        free(nk);
-        free(nv);
+    eedge *nk = calloc(ncap, sizeof *nk);
+    if (!nk)
         return KB_ENOMEM;
-    }
     for (size_t i = 0; i < e->ecap; i++) {
         size_t pos;
-        if (!e->ekey[i])
+        if (!e->edges[i].key)
             continue;
-        pos = edge_pos(e->ekey[i], ncap);
-        while (nk[pos])
+        pos = edge_pos(e->edges[i].key, ncap);
+        while (nk[pos].key)
             pos = (pos + 1) & (ncap - 1);
-        nk[pos] = e->ekey[i];
-        nv[pos] = e->eval[i];
+        nk[pos] = e->edges[i];
     }
-    free(e->ekey);
-    free(e->eval);
-    e->ekey = nk;
-    e->eval = nv;
+    free(e->edges);
+    e->edges = nk;
     e->ecap = ncap;
     return KB_OK;
 }
@@ -1166,10 +1198,10 @@ static uint32_t trie_insert(kb_engine *e, uint32_t root, const char *s, size_t l
             if ((ch = trie_new_node(e)) == NOSLOT)
                 return NOSLOT;
             pos = edge_pos(key, e->ecap);
-            while (e->ekey[pos])
+            while (e->edges[pos].key)
                 pos = (pos + 1) & (e->ecap - 1);
-            e->ekey[pos] = key;
-            e->eval[pos] = ch;
+            e->edges[pos].key = key;
+            e->edges[pos].child = ch;
             e->nedges++;
         }
         node = ch;
@@ -2444,6 +2476,31 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
                 goto fail;
         }
     }
+    if (e->nvals >= (1u << (32 - VH_VID)) || !(e->vhot = calloc(e->nvals + 1, sizeof *e->vhot)) ||
+        !(e->ehot = calloc(e->nents + 1, sizeof *e->ehot)))
+        goto fail;
+    for (size_t vi = 0; vi < e->nvals; vi++) {
+        const epred *ep = &e->preds[e->vals[vi].pred];
+        e->vhot[vi].pred = e->vals[vi].pred;
+        e->vhot[vi].rule = ep->rule;
+        e->vhot[vi].gid = e->vals[vi].gid;
+        e->vhot[vi].flags = (e->vals[vi].is_int ? VH_INT : 0) | (ep->all ? VH_ALL : 0) |
+                            (ep->watched ? VH_WATCHED : 0) | (uint32_t)vi << VH_VID;
+    }
+    for (size_t k = 0; k < e->nents; k++) {
+        e->ehot[k] = e->vhot[e->ents[k] & ~CONFIRM_BIT];
+        if (e->ents[k] & CONFIRM_BIT)
+            e->ehot[k].flags |= VH_CONFIRM;
+    }
+    if (!(e->phot = calloc(e->npreds + 1, sizeof *e->phot)))
+        goto fail;
+    for (size_t gp = 0; gp < e->npreds; gp++) {
+        const epred *ep = &e->preds[gp];
+        e->phot[gp].arg = ep->mode == PM_REF ? ep->slot : ep->need;
+        e->phot[gp].mode = ep->mode;
+        e->phot[gp].z = ep->z;
+        e->phot[gp].confirm = ep->confirm;
+    }
     e->cand_bytes = (e->nrules + 7) / 8 + 1;
     e->st.rules = e->nrules;
     e->st.preds = e->npreds;
@@ -2515,12 +2572,14 @@ void kb_engine_free(kb_engine *e)
     free(e->rules);
     free(e->preds);
     free(e->vals);
+    free(e->vhot);
+    free(e->ehot);
+    free(e->phot);
     free(e->fid2slot);
     free(e->canon_slots);
     free(e->name_hash);
     free(e->tn);
-    free(e->ekey);
-    free(e->eval);
+    free(e->edges);
     free(e->tvids);
     free(e);
 }
@@ -2566,8 +2625,7 @@ kb_engine_scratch *kb_engine_scratch_new(const kb_engine *e)
         if ((e->subs[xi].db && hs_alloc_scratch(e->subs[xi].db, &s->hs) != HS_SUCCESS) ||
             (e->subs[xi].rdb && hs_alloc_scratch(e->subs[xi].rdb, &s->hs) != HS_SUCCESS))
             goto fail;
-    s->pstamp = calloc(e->npreds + 1, sizeof *s->pstamp);
-    s->pcnt = calloc(e->npreds + 1, sizeof *s->pcnt);
+    s->pst = calloc(e->npreds + 1, sizeof *s->pst);
     s->gstamp = calloc(e->ngroups + 1, sizeof *s->gstamp);
     s->rstamp = calloc(e->nrules + 1, sizeof *s->rstamp);
     s->trig = calloc(e->nrules + 1, sizeof *s->trig);
@@ -2581,7 +2639,7 @@ kb_engine_scratch *kb_engine_scratch_new(const kb_engine *e)
     s->anext = calloc(KB_EVENT_MAX_FIELDS, sizeof *s->anext);
     s->routes = calloc(ROUTE_MAX, sizeof *s->routes);
     s->route_hash = malloc(ROUTE_HASH * sizeof *s->route_hash);
-    if (!s->pstamp || !s->pcnt || !s->gstamp || !s->rstamp || !s->trig || !s->slot_gen ||
+    if (!s->pst || !s->gstamp || !s->rstamp || !s->trig || !s->slot_gen ||
         !s->dhead || !s->ahead || !s->present || !s->mark || !s->ustamp ||
         !s->dnext || !s->anext ||
         !s->routes || !s->route_hash)
@@ -2600,8 +2658,7 @@ void kb_engine_scratch_free(kb_engine_scratch *s)
     if (s->routes && s->route_hash)
         routes_reset(s);
     hs_free_scratch(s->hs);
-    free(s->pstamp);
-    free(s->pcnt);
+    free(s->pst);
     free(s->gstamp);
     free(s->rstamp);
     free(s->trig);
@@ -2809,7 +2866,7 @@ static uint32_t fid_alias(const kb_engine *e, kb_engine_scratch *s, kb_fid fid)
 static void next_gen(const kb_engine *e, kb_engine_scratch *s)
 {
     if (++s->gen == 0) {
-        memset(s->pstamp, 0, (e->npreds + 1) * sizeof *s->pstamp);
+        memset(s->pst, 0, (e->npreds + 1) * sizeof *s->pst);
         memset(s->gstamp, 0, (e->ngroups + 1) * sizeof *s->gstamp);
         memset(s->rstamp, 0, (e->nrules + 1) * sizeof *s->rstamp);
         memset(s->slot_gen, 0, (e->nslots + 1) * sizeof *s->slot_gen);
@@ -2866,26 +2923,31 @@ static inline void trigger(kb_engine_scratch *s, uint32_t ri)
     }
 }
 
-static void value_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
+static void value_hot(kb_engine_scratch *s, const evhot *v)
 {
-    const evalue *v = &e->vals[vid];
-    const epred *p = &e->preds[v->pred];
-    if (!bit_get(s->cand, p->rule))
+    pstate *ps;
+    if (!bit_get(s->cand, v->rule))
         return;
-    if (s->pstamp[v->pred] != s->gen) {
-        s->pstamp[v->pred] = s->gen;
-        s->pcnt[v->pred] = 0;
+    ps = &s->pst[v->pred];
+    if (ps->gen != s->gen) {
+        ps->gen = s->gen;
+        ps->cnt = 0;
     }
-    if (p->all) {
+    if (v->flags & VH_ALL) {
         if (s->gstamp[v->gid] == s->gen)
             return;
         s->gstamp[v->gid] = s->gen;
-    } else if (s->pcnt[v->pred]) {
+    } else if (ps->cnt) {
         return;
     }
-    s->pcnt[v->pred]++;
-    if (p->watched)
-        trigger(s, p->rule);
+    ps->cnt++;
+    if (v->flags & VH_WATCHED)
+        trigger(s, v->rule);
+}
+
+static inline void value_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
+{
+    value_hot(s, &e->vhot[vid]);
 }
 
 /* Wildcard value g (build_globs) on subject h: as sigma_glob decides. */
@@ -3013,19 +3075,20 @@ static void uid_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t uid)
 {
     const euid *u = &e->uids[uid];
     for (uint32_t q = 0; q < u->nent; q++) {
-        uint32_t ent = e->ents[u->ent0 + q];
-        const evalue *v = &e->vals[ent & ~CONFIRM_BIT];
-        if (s->inst_parsed && v->is_int)
+        const evhot *h = &e->ehot[u->ent0 + q];
+        const evalue *v;
+        if (s->inst_parsed && (h->flags & VH_INT))
             continue; /* compared numerically instead */
-        if (!bit_get(s->cand, e->preds[v->pred].rule))
+        if (!bit_get(s->cand, h->rule))
             continue;
-        if ((ent & CONFIRM_BIT) &&
+        v = &e->vals[h->flags >> VH_VID];
+        if ((h->flags & VH_CONFIRM) &&
             !(v->glob != NOSLOT ? glob_fits(e, &e->globs[v->glob], (const unsigned char *)s->inst,
                                             s->inst_len, v->fold)
                 : v->v->lit ? sigma_str_match(v->v, s->inst, s->inst_len, v->fold)
                             : kb_engine_glob(v->v->tok, v->v->ntok, s->inst, s->inst_len, v->fold)))
             continue;
-        value_hit(e, s, ent & ~CONFIRM_BIT);
+        value_hot(s, h);
     }
 }
 
@@ -3169,7 +3232,7 @@ static int scan_short(const kb_engine *e, kb_engine_scratch *s, const esub *x)
 
 static inline void trie_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
 {
-    if (s->inst_parsed && e->vals[vid].is_int)
+    if (s->inst_parsed && (e->vhot[vid].flags & VH_INT))
         return;
     value_hit(e, s, vid);
 }
@@ -3546,22 +3609,22 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
     int nunk = 0, v;
     for (uint32_t k = 0; k < er->nmust; k++) {
         uint32_t gp = er->must[k];
-        const epred *ep = &e->preds[gp];
-        if (ep->mode == PM_HS && !ep->confirm && !(s->pstamp[gp] == s->gen && s->pcnt[gp] >= ep->need))
+        const ephot *ep = &e->phot[gp];
+        if (ep->mode == PM_HS && !ep->confirm && !(s->pst[gp].gen == s->gen && s->pst[gp].cnt >= ep->arg))
             return 0;
     }
     for (uint32_t k = 0; k < er->npreds; k++) {
         uint32_t gp = er->pred0 + k;
-        const epred *ep = &e->preds[gp];
+        const ephot *ep = &e->phot[gp];
         uint8_t h;
         switch (ep->mode) {
         case PM_HS:
-            h = s->pstamp[gp] == s->gen && s->pcnt[gp] >= ep->need;
+            h = s->pst[gp].gen == s->gen && s->pst[gp].cnt >= ep->arg;
             if (h && ep->confirm)
                 h = H_UNKNOWN;
             break;
         case PM_REF:
-            h = s->slot_gen[ep->slot] == s->gen ? H_UNKNOWN : ep->z;
+            h = s->slot_gen[ep->arg] == s->gen ? H_UNKNOWN : ep->z;
             break;
         case PM_CONST:
             h = ep->z;
