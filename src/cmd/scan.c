@@ -154,6 +154,7 @@ typedef struct scan {
     uint8_t *rule_level; /* ruleset rules, then correlation rules */
     kb_correl *corr;     /* correlation (NULL: no correlation rules) */
     int corr_off;        /* --no-correlation: inputs only (generate: false) are dropped */
+    int quiet;           /* -q: no summary lines */
     const struct alert *corr_cur; /* the alert being pushed */
     struct alert *cal;   /* correlation alerts */
     size_t ncal, acal;
@@ -1396,7 +1397,7 @@ static int store_alerts(scan *sc, const alert *all, size_t n)
         rc = flag_suppressed(sc, all, from, ids, k);
     if (rc != KB_OK)
         fprintf(stderr, "koban scan: store: %s\n", kb_store_errmsg(sc->store));
-    else
+    else if (!sc->quiet)
         fprintf(stderr, "stored %llu new events and %zu alerts\n",
                 (unsigned long long)atomic_load(&sc->stored), k);
 out:
@@ -1630,7 +1631,7 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
                 goto out;
             }
         } else if (strcmp(a, "-q") == 0) {
-            quiet = 1;
+            quiet = sc.quiet = 1;
         } else if (strcmp(a, "--store") == 0) {
             store = 1;
         } else if (strncmp(a, "--store=", 8) == 0) {

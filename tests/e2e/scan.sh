@@ -211,6 +211,7 @@ fi
 # --- scan --store: events and alerts kept for hunting, no duplicates ------
 "$koban" --data "$tmp/store" scan --store -q -o jsonl demo/incident >"$tmp/st.jsonl" 2>"$tmp/st.err" ||
     fail "scan --store: exit $?: $(cat "$tmp/st.err")"
+[ -s "$tmp/st.err" ] && fail "scan --store -q printed: $(cat "$tmp/st.err")"
 "$koban" --data "$tmp/store" hunt -o jsonl '| stats count()' | grep -qx '{"count":44}' ||
     fail "scan --store: 44 events stored"
 "$koban" --data "$tmp/store" hunt -o jsonl 'host.name:bastion-1 | stats count()' | grep -qx '{"count":10}' ||
