@@ -301,11 +301,54 @@ static void keep_triage(worker *w, alert *a, const char *id, const char *title, 
     a->wk = (uint16_t)(w - w->sc->w);
 }
 
+/* The next alert of w's list, zeroed, with ev's time, place, stored id and
+ * host, and the suppression keys when suppressing; the caller completes it
+ * and counts it (w->n++). NULL, counted as dropped, at SCAN_MAX_ALERTS or
+ * out of memory. */
+static alert *alert_new(worker *w, const kb_event *ev)
+{
+    scan *sc = w->sc;
+    const kb_field *f;
+    alert *a;
+
+    if (w->oom || atomic_fetch_add(&sc->kept, 1) >= SCAN_MAX_ALERTS) {
+        atomic_fetch_add(&sc->dropped, 1);
+        return NULL;
+    }
+    if (w->n == w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 256;
+        alert *na = kb_realloc(w->alerts, nc * sizeof *na);
+        if (!na) {
+            w->oom = 1;
+            atomic_fetch_add(&sc->dropped, 1);
+            return NULL;
+        }
+        w->alerts = na;
+        w->cap = nc;
+    }
+    a = &w->alerts[w->n];
+    memset(a, 0, sizeof *a);
+    a->ts = ev->ts;
+    a->line = ev->line;
+    a->file = w->cur;
+    a->event_id = w->cur_ids ? w->cur_ids[ev - w->cur_base] : 0;
+    f = kb_event_canon(ev, KB_F_HOST_NAME);
+    a->host = f ? arena_copy(w, f->val, f->len) : "";
+    if (sc->sup) { /* suppression keys */
+        if ((f = kb_event_canon(ev, KB_F_SOURCE_IP)))
+            a->src = arena_copy(w, f->val, f->len);
+        if ((f = kb_event_canon(ev, KB_F_DESTINATION_IP)))
+            a->dst = arena_copy(w, f->val, f->len);
+        if ((f = kb_event_canon(ev, KB_F_USER_NAME)))
+            a->user = arena_copy(w, f->val, f->len);
+    }
+    return a;
+}
+
 static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev)
 {
     scan *sc = w->sc;
     uint32_t idx = rule_index_of(&sc->ri, r);
-    const kb_field *host;
     alert *a;
     /* correlation: an input is kept even below --min-level, and not shown
      * when no correlation referencing it says generate: true */
@@ -317,41 +360,11 @@ static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev)
         return;
     if (!hide)
         w->level_count[sc->rule_level[idx]]++;
-    if (w->oom || atomic_fetch_add(&sc->kept, 1) >= SCAN_MAX_ALERTS) {
-        atomic_fetch_add(&sc->dropped, 1);
+    if (!(a = alert_new(w, ev)))
         return;
-    }
-    if (w->n == w->cap) {
-        size_t nc = w->cap ? w->cap * 2 : 256;
-        alert *na = kb_realloc(w->alerts, nc * sizeof *na);
-        if (!na) {
-            w->oom = 1;
-            atomic_fetch_add(&sc->dropped, 1);
-            return;
-        }
-        w->alerts = na;
-        w->cap = nc;
-    }
-    a = &w->alerts[w->n];
-    memset(a, 0, sizeof *a);
-    a->ts = ev->ts;
-    a->line = ev->line;
-    a->file = w->cur;
     a->rule = idx;
-    a->event_id = w->cur_ids ? w->cur_ids[ev - w->cur_base] : 0;
-    host = kb_event_canon(ev, KB_F_HOST_NAME);
-    a->host = host ? arena_copy(w, host->val, host->len) : "";
     if (feeds && !sc->corr_off && keep_correl_input(w, a, r, ev, hide))
         return;
-    if (sc->sup) { /* suppression keys */
-        const kb_field *f;
-        if ((f = kb_event_canon(ev, KB_F_SOURCE_IP)))
-            a->src = arena_copy(w, f->val, f->len);
-        if ((f = kb_event_canon(ev, KB_F_DESTINATION_IP)))
-            a->dst = arena_copy(w, f->val, f->len);
-        if ((f = kb_event_canon(ev, KB_F_USER_NAME)))
-            a->user = arena_copy(w, f->val, f->len);
-    }
     kb_buf_clear(&w->text);
     kb_buf_clear(&w->json);
     kb_alert_matched(r, ev, &w->text, sc->fmt == KB_OUT_JSONL ? &w->json : NULL);
@@ -391,7 +404,6 @@ static void keep_intel(worker *w, const kb_intel_hit *hit, const kb_event *ev)
     const char *feed = ind->feed ? ind->feed : "";
     const char *kind = kb_intel_kind_name(ind->kind);
     int level = kb_level_parse(hit->level);
-    const kb_field *f;
     intel_info *ii;
     alert *a;
 
@@ -400,21 +412,8 @@ static void keep_intel(worker *w, const kb_intel_hit *hit, const kb_event *ev)
     if (level < sc->min_level)
         return;
     w->level_count[level]++;
-    if (w->oom || atomic_fetch_add(&sc->kept, 1) >= SCAN_MAX_ALERTS) {
-        atomic_fetch_add(&sc->dropped, 1);
+    if (!(a = alert_new(w, ev)))
         return;
-    }
-    if (w->n == w->cap) {
-        size_t nc = w->cap ? w->cap * 2 : 256;
-        alert *na = kb_realloc(w->alerts, nc * sizeof *na);
-        if (!na) {
-            w->oom = 1;
-            atomic_fetch_add(&sc->dropped, 1);
-            return;
-        }
-        w->alerts = na;
-        w->cap = nc;
-    }
     if (!(ii = kb_arena_alloc(w->arena, sizeof *ii))) {
         w->oom = 1;
         atomic_fetch_add(&sc->dropped, 1);
@@ -448,24 +447,8 @@ static void keep_intel(worker *w, const kb_intel_hit *hit, const kb_event *ev)
         ii->tags[2] = arena_copy(w, w->text.data, w->text.len);
     }
     ii->meta.tags = ii->tags;
-    a = &w->alerts[w->n];
-    memset(a, 0, sizeof *a);
-    a->ts = ev->ts;
-    a->line = ev->line;
-    a->file = w->cur;
     a->rule = INTEL_RULE;
     a->intel = ii;
-    a->event_id = w->cur_ids ? w->cur_ids[ev - w->cur_base] : 0;
-    f = kb_event_canon(ev, KB_F_HOST_NAME);
-    a->host = f ? arena_copy(w, f->val, f->len) : "";
-    if (sc->sup) {
-        if ((f = kb_event_canon(ev, KB_F_SOURCE_IP)))
-            a->src = arena_copy(w, f->val, f->len);
-        if ((f = kb_event_canon(ev, KB_F_DESTINATION_IP)))
-            a->dst = arena_copy(w, f->val, f->len);
-        if ((f = kb_event_canon(ev, KB_F_USER_NAME)))
-            a->user = arena_copy(w, f->val, f->len);
-    }
     kb_buf_clear(&w->text);
     kb_buf_printf(&w->text, "%s: ", hit->fname);
     kb_buf_append(&w->text, hit->val, hit->len);
