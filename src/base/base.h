@@ -105,6 +105,8 @@ int kb_str_eqz(const char *a, size_t alen, const char *z);       /* z: C string 
 int kb_str_ieqz(const char *a, size_t alen, const char *z);      /* ASCII case-insensitive */
 int kb_str_has_prefix(const char *s, size_t len, const char *prefix);
 const char *kb_memmem(const char *h, size_t hlen, const char *n, size_t nlen);
+/* The offset of a path's last component (after the last '/' or '\\'). */
+size_t kb_path_base(const char *s, size_t len);
 
 /* Bounded integer parsing: the whole slice must be an optionally signed
  * decimal number that fits. Returns KB_OK or KB_EPARSE / KB_ELIMIT. */

@@ -129,3 +129,11 @@ size_t kb_utf8_valid_prefix(const char *str, size_t len)
     }
     return len;
 }
+
+size_t kb_path_base(const char *s, size_t len)
+{
+    size_t b = len;
+    while (b && s[b - 1] != '/' && s[b - 1] != '\\')
+        b--;
+    return b;
+}

@@ -1237,9 +1237,7 @@ static void look(ev_ctx *x, int cls, int field, const char *fname, const kb_fiel
     v = f->val;
     len = f->len;
     if (cls == KB_IOC_FILENAME) { /* basename of a path */
-        size_t b = len;
-        while (b && v[b - 1] != '/' && v[b - 1] != '\\')
-            b--;
+        size_t b = kb_path_base(v, len);
         v += b;
         len -= b;
         if (!len)

@@ -603,9 +603,7 @@ static inline void look_str(mctx *x, int cls, int field, const char *fname, cons
     v = f->val;
     len = f->len;
     if (cls == KB_IOC_FILENAME) { /* basename of a path */
-        size_t b = len;
-        while (b && v[b - 1] != '/' && v[b - 1] != '\\')
-            b--;
+        size_t b = kb_path_base(v, len);
         v += b;
         len -= b;
         if (!len)
