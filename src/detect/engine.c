@@ -289,6 +289,7 @@ struct kb_engine {
     size_t nvals, avals;
     evhot *vhot; /* by value: the hot part of vals and preds */
     evhot *ehot; /* by entry (parallel to ents): its value's vhot, VH_CONFIRM */
+    evhot *thot; /* parallel to tvids: the terminal values' vhot (no lookup per hit) */
     ephot *phot; /* by predicate: what eval_rule reads */
     size_t ngroups;
     eslot *slots;
@@ -2492,6 +2493,12 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
         if (e->ents[k] & CONFIRM_BIT)
             e->ehot[k].flags |= VH_CONFIRM;
     }
+    if (e->ntvids) {
+        if (!(e->thot = malloc(e->ntvids * sizeof *e->thot)))
+            goto fail;
+        for (size_t k = 0; k < e->ntvids; k++)
+            e->thot[k] = e->vhot[e->tvids[k]];
+    }
     if (!(e->phot = calloc(e->npreds + 1, sizeof *e->phot)))
         goto fail;
     for (size_t gp = 0; gp < e->npreds; gp++) {
@@ -2573,6 +2580,7 @@ void kb_engine_free(kb_engine *e)
     free(e->preds);
     free(e->vals);
     free(e->vhot);
+    free(e->thot);
     free(e->ehot);
     free(e->phot);
     free(e->fid2slot);
@@ -3230,11 +3238,11 @@ static int scan_short(const kb_engine *e, kb_engine_scratch *s, const esub *x)
     return KB_OK;
 }
 
-static inline void trie_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
+static inline void trie_hit(kb_engine_scratch *s, const evhot *h)
 {
-    if (s->inst_parsed && (e->vhot[vid].flags & VH_INT))
+    if (s->inst_parsed && (h->flags & VH_INT))
         return;
-    value_hit(e, s, vid);
+    value_hot(s, h);
 }
 
 /* The literals and expressions of set x over the instance s->inst. */
@@ -3315,10 +3323,10 @@ static int scan_field(const kb_engine *e, kb_engine_scratch *s, const esub *sl, 
         for (;;) {
             const trie_node *n = &e->tn[node];
             for (uint32_t k = 0; k < n->npre; k++)
-                trie_hit(e, s, e->tvids[n->off + k]);
+                trie_hit(s, &e->thot[n->off + k]);
             if (i == f->len) {
                 for (uint32_t k = 0; k < n->nex; k++)
-                    trie_hit(e, s, e->tvids[n->off + n->npre + k]);
+                    trie_hit(s, &e->thot[n->off + n->npre + k]);
                 break;
             }
             if ((node = trie_child(e, node, lower(p[i++]))) == NOSLOT)
@@ -3332,7 +3340,7 @@ static int scan_field(const kb_engine *e, kb_engine_scratch *s, const esub *sl, 
         for (;;) {
             const trie_node *n = &e->tn[node];
             for (uint32_t k = 0; k < n->npre; k++)
-                trie_hit(e, s, e->tvids[n->off + k]);
+                trie_hit(s, &e->thot[n->off + k]);
             if (i == 0)
                 break;
             if ((node = trie_child(e, node, lower(p[--i]))) == NOSLOT)
