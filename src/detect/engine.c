@@ -51,7 +51,7 @@
  *     bytes), per predicate what eval_rule reads (ephot, 8 bytes), a trie
  *     edge's key and child side by side (eedge), and a literal's entries
  *     carry a copy of their values' evhot (ehot); in the scratch, a
- *     predicate's generation and hit count side by side (pstate).
+ *     predicate's generation and hit count in one word (pstate).
  *
  * Match time, per event: gather the instances of every slot in one pass
  * over the fields (with the "name without spaces" fallback of the
@@ -331,10 +331,11 @@ struct kb_engine {
     kb_engine_stats st;
 };
 
-/* A predicate's hits in the current event (valid when gen is the scratch's). */
-typedef struct pstate {
-    uint32_t gen, cnt;
-} pstate;
+/* A predicate's hits in the current event, 4 bytes: the generation (the
+ * scratch's, below 65536) above PST_SHIFT, the hit count below it. */
+#define PST_SHIFT 16
+#define PST_CNT 0xffffu
+typedef uint32_t pstate;
 
 typedef struct route {
     char *key[3]; /* product, category, service (copies; NULL when absent) */
@@ -352,7 +353,7 @@ struct kb_engine_scratch {
     const kb_engine *e;
     hs_scratch_t *hs;
     uint32_t gen;
-    pstate *pst; /* by predicate: generation and hits (one cache line) */
+    pstate *pst; /* by predicate: generation and hits */
     uint32_t *gstamp, *rstamp;
     uint32_t *slot_gen;
     uint16_t *dhead, *ahead; /* first instance + 1 per slot (direct, alias) */
@@ -1022,6 +1023,13 @@ static int setup_pred(kb_engine *e, uint32_t ri, uint32_t gp, const kb_sigma_pre
         return KB_OK;
     }
 hs:
+    if (p->nvals > PST_CNT) {
+        /* more groups than a hit state counts: the reference decides */
+        ep->mode = p->field == KB_FID_NONE ? PM_ALWAYS : PM_REF;
+        ep->slot = p->field == KB_FID_NONE ? NOSLOT : ep->slot;
+        ep->confirm = 0;
+        return KB_OK;
+    }
     ep->mode = PM_HS;
     ep->v0 = (uint32_t)e->nvals;
     {
@@ -2873,7 +2881,7 @@ static uint32_t fid_alias(const kb_engine *e, kb_engine_scratch *s, kb_fid fid)
 
 static void next_gen(const kb_engine *e, kb_engine_scratch *s)
 {
-    if (++s->gen == 0) {
+    if (++s->gen > PST_CNT) {
         memset(s->pst, 0, (e->npreds + 1) * sizeof *s->pst);
         memset(s->gstamp, 0, (e->ngroups + 1) * sizeof *s->gstamp);
         memset(s->rstamp, 0, (e->nrules + 1) * sizeof *s->rstamp);
@@ -2933,22 +2941,20 @@ static inline void trigger(kb_engine_scratch *s, uint32_t ri)
 
 static void value_hot(kb_engine_scratch *s, const evhot *v)
 {
-    pstate *ps;
+    pstate *ps, g = s->gen << PST_SHIFT;
     if (!bit_get(s->cand, v->rule))
         return;
     ps = &s->pst[v->pred];
-    if (ps->gen != s->gen) {
-        ps->gen = s->gen;
-        ps->cnt = 0;
-    }
+    if ((*ps & ~PST_CNT) != g)
+        *ps = g;
     if (v->flags & VH_ALL) {
         if (s->gstamp[v->gid] == s->gen)
             return;
         s->gstamp[v->gid] = s->gen;
-    } else if (ps->cnt) {
+    } else if (*ps & PST_CNT) {
         return;
     }
-    ps->cnt++;
+    ++*ps;
     if (v->flags & VH_WATCHED)
         trigger(s, v->rule);
 }
@@ -3610,6 +3616,13 @@ static int program_eval3(const kb_sigma_op *prog, size_t nops, const uint8_t *hi
 /* Decides a rule: the hits Hyperscan and the indexes gave, then the
  * predicates that need the reference evaluator (regex confirmation, REF,
  * keywords) one by one, only while the known ones leave it undecided. */
+/* Predicate gp (PM_HS) has its hits needed in this event. */
+static inline int pst_holds(const kb_engine_scratch *s, uint32_t gp, uint32_t need)
+{
+    pstate p = s->pst[gp];
+    return (p & ~PST_CNT) == s->gen << PST_SHIFT && (p & PST_CNT) >= need;
+}
+
 static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev, uint32_t ri)
 {
     const erule *er = &e->rules[ri];
@@ -3618,7 +3631,7 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
     for (uint32_t k = 0; k < er->nmust; k++) {
         uint32_t gp = er->must[k];
         const ephot *ep = &e->phot[gp];
-        if (ep->mode == PM_HS && !ep->confirm && !(s->pst[gp].gen == s->gen && s->pst[gp].cnt >= ep->arg))
+        if (ep->mode == PM_HS && !ep->confirm && !pst_holds(s, gp, ep->arg))
             return 0;
     }
     for (uint32_t k = 0; k < er->npreds; k++) {
@@ -3627,7 +3640,7 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
         uint8_t h;
         switch (ep->mode) {
         case PM_HS:
-            h = s->pst[gp].gen == s->gen && s->pst[gp].cnt >= ep->arg;
+            h = (uint8_t)pst_holds(s, gp, ep->arg);
             if (h && ep->confirm)
                 h = H_UNKNOWN;
             break;
