@@ -367,7 +367,7 @@ static const char *RULES2 =
     "  condition: sel\n";
 
 /* The scratch's hit states carry a generation that wraps: a hit left from
- * 65,536 or 2^32 events earlier must not count in the event being matched. */
+ * 65,536 events earlier must not count in the event being matched. */
 static void unit_generations(void **state)
 {
     fixture fx;
@@ -390,13 +390,15 @@ static void unit_generations(void **state)
         ev.ls.category = "process_creation";
         for (int i = 0; i < 65535; i++)
             assert_int_equal(kb_engine_match(fx.e, fx.s, &ev, NULL, NULL), 0);
-        /* ... and the other one: no match */
-        assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"x hidden y\",\"Image\":\"C:\\\\powershell.exe\","
-                                       "\"Hashes\":\"a\"}",
-                                  "process_creation", &h), 0);
+        /* ... then both (a stale hit state of the watched Image predicate
+         * would keep the rule from being woken up) ... */
         assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"-enc hidden\",\"Image\":\"C:\\\\powershell.exe\","
                                        "\"Hashes\":\"a\"}",
                                   "process_creation", &h), 1);
+        /* ... and the other one alone: no match */
+        assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"x hidden y\",\"Image\":\"C:\\\\powershell.exe\","
+                                       "\"Hashes\":\"a\"}",
+                                  "process_creation", &h), 0);
     }
     fx_free(&fx);
 }
