@@ -266,16 +266,19 @@ typedef struct elsg {
 } elsg;
 
 typedef struct erule {
+    /* what eval_rule reads first, in the first 40 bytes */
     const kb_rule *r;
-    uint32_t lsg;
+    const kb_sigma_op *prog; /* r->prog, r->nops: no kb_rule read per evaluation */
+    uint32_t *must;          /* predicates ANDed at the top of its program */
     uint32_t pred0;
     uint32_t npreds;
+    uint32_t nops;
+    uint32_t nmust;
+    uint32_t lsg;
     uint8_t always;
     uint8_t has_req; /* EventID values required */
     int64_t *req;    /* sorted */
     size_t nreq;
-    uint32_t *must;  /* predicates ANDed at the top of its program */
-    uint32_t nmust;
 } erule;
 
 struct kb_engine {
@@ -2421,6 +2424,8 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
         goto fail;
     for (size_t i = 0; i < e->nrules; i++) {
         e->rules[i].r = rs->rules[i];
+        e->rules[i].prog = rs->rules[i]->prog;
+        e->rules[i].nops = (uint32_t)rs->rules[i]->nops;
         e->rules[i].pred0 = (uint32_t)e->npreds;
         e->rules[i].npreds = (uint32_t)rs->rules[i]->npreds;
         e->npreds += rs->rules[i]->npreds;
@@ -3658,8 +3663,8 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
         s->hits[k] = h;
     }
     if (nunk == 0)
-        return kb_sigma_program_eval(r->prog, r->nops, s->hits);
-    v = program_eval3(r->prog, r->nops, s->hits);
+        return kb_sigma_program_eval(er->prog, er->nops, s->hits);
+    v = program_eval3(er->prog, er->nops, s->hits);
     for (uint32_t k = 0; k < er->npreds && v == H_UNKNOWN; k++) {
         if (s->hits[k] != H_UNKNOWN)
             continue;
@@ -3671,8 +3676,8 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
                              ? (uint8_t)kb_sigma_pred_match(&r->preds[k], ev)
                              : 0;
         if (--nunk == 0)
-            return kb_sigma_program_eval(r->prog, r->nops, s->hits);
-        v = program_eval3(r->prog, r->nops, s->hits);
+            return kb_sigma_program_eval(er->prog, er->nops, s->hits);
+        v = program_eval3(er->prog, er->nops, s->hits);
     }
     return v == 1;
 }
