@@ -48,7 +48,7 @@
  *   - the pattern sets compile on COMPILE_THREADS threads.
  *   - what match time reads per hit is packed, so a hit touches few cache
  *     lines: per value its predicate, rule, group and flags (evhot, 16
- *     bytes), per predicate what eval_rule reads (ephot, 4 bytes), a trie
+ *     bytes), per predicate what eval_rule reads (ephot, 8 bytes), a trie
  *     edge's key and child side by side (eedge), and a literal's entries
  *     carry a copy of their values' evhot (ehot); in the scratch, a
  *     predicate's generation and hit count in one word (pstate).
@@ -136,12 +136,9 @@ typedef struct evhot {
 } evhot;
 
 /* What deciding a rule reads of a predicate, packed (8 bytes). */
-#define EP_Z 1u       /* value on an empty event */
-#define EP_CONFIRM 2u /* a Hyperscan hit is a superset: the reference decides */
 typedef struct ephot {
-    uint16_t arg; /* PM_HS: hits needed (at most PST_CNT); PM_REF: its slot */
-    uint8_t mode;
-    uint8_t zc; /* EP_Z, EP_CONFIRM */
+    uint32_t arg; /* PM_HS: hits needed; PM_REF: its slot */
+    uint8_t mode, z, confirm, pad;
 } ephot;
 
 typedef struct eint {
@@ -2519,14 +2516,10 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
         goto fail;
     for (size_t gp = 0; gp < e->npreds; gp++) {
         const epred *ep = &e->preds[gp];
-        uint32_t arg = ep->mode == PM_REF ? ep->slot : ep->need;
-        if (arg > 0xffffu) {
-            why = "more than 65,535 fields or value groups";
-            goto fail;
-        }
-        e->phot[gp].arg = (uint16_t)arg;
+        e->phot[gp].arg = ep->mode == PM_REF ? ep->slot : ep->need;
         e->phot[gp].mode = ep->mode;
-        e->phot[gp].zc = (uint8_t)((ep->z ? EP_Z : 0) | (ep->confirm ? EP_CONFIRM : 0));
+        e->phot[gp].z = ep->z;
+        e->phot[gp].confirm = ep->confirm;
     }
     e->cand_bytes = (e->nrules + 7) / 8 + 1;
     e->st.rules = e->nrules;
@@ -3643,7 +3636,7 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
     for (uint32_t k = 0; k < er->nmust; k++) {
         uint32_t gp = er->must[k];
         const ephot *ep = &e->phot[gp];
-        if (ep->mode == PM_HS && !(ep->zc & EP_CONFIRM) && !pst_holds(s, gp, ep->arg))
+        if (ep->mode == PM_HS && !ep->confirm && !pst_holds(s, gp, ep->arg))
             return 0;
     }
     for (uint32_t k = 0; k < er->npreds; k++) {
@@ -3653,14 +3646,14 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
         switch (ep->mode) {
         case PM_HS:
             h = (uint8_t)pst_holds(s, gp, ep->arg);
-            if (h && (ep->zc & EP_CONFIRM))
+            if (h && ep->confirm)
                 h = H_UNKNOWN;
             break;
         case PM_REF:
-            h = s->slot_gen[ep->arg] == s->gen ? H_UNKNOWN : (uint8_t)(ep->zc & EP_Z);
+            h = s->slot_gen[ep->arg] == s->gen ? H_UNKNOWN : ep->z;
             break;
         case PM_CONST:
-            h = (uint8_t)(ep->zc & EP_Z);
+            h = ep->z;
             break;
         default:
             h = H_UNKNOWN;
