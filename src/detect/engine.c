@@ -51,7 +51,7 @@
  *     bytes), per predicate what eval_rule reads (ephot, 8 bytes), a trie
  *     edge's key and child side by side (eedge), and a literal's entries
  *     carry a copy of their values' evhot (ehot); in the scratch, a
- *     predicate's generation and hit count side by side (pstate).
+ *     predicate's generation and hit count in one word (pstate).
  *
  * Match time, per event: gather the instances of every slot in one pass
  * over the fields (with the "name without spaces" fallback of the
@@ -266,16 +266,19 @@ typedef struct elsg {
 } elsg;
 
 typedef struct erule {
+    /* what eval_rule reads first, in the first 40 bytes */
     const kb_rule *r;
-    uint32_t lsg;
+    const kb_sigma_op *prog; /* r->prog, r->nops: no kb_rule read per evaluation */
+    uint32_t *must;          /* predicates ANDed at the top of its program */
     uint32_t pred0;
     uint32_t npreds;
+    uint32_t nops;
+    uint32_t nmust;
+    uint32_t lsg;
     uint8_t always;
     uint8_t has_req; /* EventID values required */
     int64_t *req;    /* sorted */
     size_t nreq;
-    uint32_t *must;  /* predicates ANDed at the top of its program */
-    uint32_t nmust;
 } erule;
 
 struct kb_engine {
@@ -289,6 +292,7 @@ struct kb_engine {
     size_t nvals, avals;
     evhot *vhot; /* by value: the hot part of vals and preds */
     evhot *ehot; /* by entry (parallel to ents): its value's vhot, VH_CONFIRM */
+    evhot *thot; /* parallel to tvids: the terminal values' vhot (no lookup per hit) */
     ephot *phot; /* by predicate: what eval_rule reads */
     size_t ngroups;
     eslot *slots;
@@ -330,10 +334,11 @@ struct kb_engine {
     kb_engine_stats st;
 };
 
-/* A predicate's hits in the current event (valid when gen is the scratch's). */
-typedef struct pstate {
-    uint32_t gen, cnt;
-} pstate;
+/* A predicate's hits in the current event, 4 bytes: the generation (the
+ * scratch's, below 65536) above PST_SHIFT, the hit count below it. */
+#define PST_SHIFT 16
+#define PST_CNT 0xffffu
+typedef uint32_t pstate;
 
 typedef struct route {
     char *key[3]; /* product, category, service (copies; NULL when absent) */
@@ -351,7 +356,7 @@ struct kb_engine_scratch {
     const kb_engine *e;
     hs_scratch_t *hs;
     uint32_t gen;
-    pstate *pst; /* by predicate: generation and hits (one cache line) */
+    pstate *pst; /* by predicate: generation and hits */
     uint32_t *gstamp, *rstamp;
     uint32_t *slot_gen;
     uint16_t *dhead, *ahead; /* first instance + 1 per slot (direct, alias) */
@@ -1021,6 +1026,13 @@ static int setup_pred(kb_engine *e, uint32_t ri, uint32_t gp, const kb_sigma_pre
         return KB_OK;
     }
 hs:
+    if (p->nvals > PST_CNT) {
+        /* more groups than a hit state counts: the reference decides */
+        ep->mode = p->field == KB_FID_NONE ? PM_ALWAYS : PM_REF;
+        ep->slot = p->field == KB_FID_NONE ? NOSLOT : ep->slot;
+        ep->confirm = 0;
+        return KB_OK;
+    }
     ep->mode = PM_HS;
     ep->v0 = (uint32_t)e->nvals;
     {
@@ -2412,6 +2424,8 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
         goto fail;
     for (size_t i = 0; i < e->nrules; i++) {
         e->rules[i].r = rs->rules[i];
+        e->rules[i].prog = rs->rules[i]->prog;
+        e->rules[i].nops = (uint32_t)rs->rules[i]->nops;
         e->rules[i].pred0 = (uint32_t)e->npreds;
         e->rules[i].npreds = (uint32_t)rs->rules[i]->npreds;
         e->npreds += rs->rules[i]->npreds;
@@ -2491,6 +2505,12 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
         e->ehot[k] = e->vhot[e->ents[k] & ~CONFIRM_BIT];
         if (e->ents[k] & CONFIRM_BIT)
             e->ehot[k].flags |= VH_CONFIRM;
+    }
+    if (e->ntvids) {
+        if (!(e->thot = malloc(e->ntvids * sizeof *e->thot)))
+            goto fail;
+        for (size_t k = 0; k < e->ntvids; k++)
+            e->thot[k] = e->vhot[e->tvids[k]];
     }
     if (!(e->phot = calloc(e->npreds + 1, sizeof *e->phot)))
         goto fail;
@@ -2573,6 +2593,7 @@ void kb_engine_free(kb_engine *e)
     free(e->preds);
     free(e->vals);
     free(e->vhot);
+    free(e->thot);
     free(e->ehot);
     free(e->phot);
     free(e->fid2slot);
@@ -2865,7 +2886,7 @@ static uint32_t fid_alias(const kb_engine *e, kb_engine_scratch *s, kb_fid fid)
 
 static void next_gen(const kb_engine *e, kb_engine_scratch *s)
 {
-    if (++s->gen == 0) {
+    if (++s->gen > PST_CNT) {
         memset(s->pst, 0, (e->npreds + 1) * sizeof *s->pst);
         memset(s->gstamp, 0, (e->ngroups + 1) * sizeof *s->gstamp);
         memset(s->rstamp, 0, (e->nrules + 1) * sizeof *s->rstamp);
@@ -2925,22 +2946,20 @@ static inline void trigger(kb_engine_scratch *s, uint32_t ri)
 
 static void value_hot(kb_engine_scratch *s, const evhot *v)
 {
-    pstate *ps;
+    pstate *ps, g = s->gen << PST_SHIFT;
     if (!bit_get(s->cand, v->rule))
         return;
     ps = &s->pst[v->pred];
-    if (ps->gen != s->gen) {
-        ps->gen = s->gen;
-        ps->cnt = 0;
-    }
+    if ((*ps & ~PST_CNT) != g)
+        *ps = g;
     if (v->flags & VH_ALL) {
         if (s->gstamp[v->gid] == s->gen)
             return;
         s->gstamp[v->gid] = s->gen;
-    } else if (ps->cnt) {
+    } else if (*ps & PST_CNT) {
         return;
     }
-    ps->cnt++;
+    ++*ps;
     if (v->flags & VH_WATCHED)
         trigger(s, v->rule);
 }
@@ -3230,11 +3249,11 @@ static int scan_short(const kb_engine *e, kb_engine_scratch *s, const esub *x)
     return KB_OK;
 }
 
-static inline void trie_hit(const kb_engine *e, kb_engine_scratch *s, uint32_t vid)
+static inline void trie_hit(kb_engine_scratch *s, const evhot *h)
 {
-    if (s->inst_parsed && (e->vhot[vid].flags & VH_INT))
+    if (s->inst_parsed && (h->flags & VH_INT))
         return;
-    value_hit(e, s, vid);
+    value_hot(s, h);
 }
 
 /* The literals and expressions of set x over the instance s->inst. */
@@ -3315,10 +3334,10 @@ static int scan_field(const kb_engine *e, kb_engine_scratch *s, const esub *sl, 
         for (;;) {
             const trie_node *n = &e->tn[node];
             for (uint32_t k = 0; k < n->npre; k++)
-                trie_hit(e, s, e->tvids[n->off + k]);
+                trie_hit(s, &e->thot[n->off + k]);
             if (i == f->len) {
                 for (uint32_t k = 0; k < n->nex; k++)
-                    trie_hit(e, s, e->tvids[n->off + n->npre + k]);
+                    trie_hit(s, &e->thot[n->off + n->npre + k]);
                 break;
             }
             if ((node = trie_child(e, node, lower(p[i++]))) == NOSLOT)
@@ -3332,7 +3351,7 @@ static int scan_field(const kb_engine *e, kb_engine_scratch *s, const esub *sl, 
         for (;;) {
             const trie_node *n = &e->tn[node];
             for (uint32_t k = 0; k < n->npre; k++)
-                trie_hit(e, s, e->tvids[n->off + k]);
+                trie_hit(s, &e->thot[n->off + k]);
             if (i == 0)
                 break;
             if ((node = trie_child(e, node, lower(p[--i]))) == NOSLOT)
@@ -3602,6 +3621,13 @@ static int program_eval3(const kb_sigma_op *prog, size_t nops, const uint8_t *hi
 /* Decides a rule: the hits Hyperscan and the indexes gave, then the
  * predicates that need the reference evaluator (regex confirmation, REF,
  * keywords) one by one, only while the known ones leave it undecided. */
+/* Predicate gp (PM_HS) has its hits needed in this event. */
+static inline int pst_holds(const kb_engine_scratch *s, uint32_t gp, uint32_t need)
+{
+    pstate p = s->pst[gp];
+    return (p & ~PST_CNT) == s->gen << PST_SHIFT && (p & PST_CNT) >= need;
+}
+
 static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev, uint32_t ri)
 {
     const erule *er = &e->rules[ri];
@@ -3610,7 +3636,7 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
     for (uint32_t k = 0; k < er->nmust; k++) {
         uint32_t gp = er->must[k];
         const ephot *ep = &e->phot[gp];
-        if (ep->mode == PM_HS && !ep->confirm && !(s->pst[gp].gen == s->gen && s->pst[gp].cnt >= ep->arg))
+        if (ep->mode == PM_HS && !ep->confirm && !pst_holds(s, gp, ep->arg))
             return 0;
     }
     for (uint32_t k = 0; k < er->npreds; k++) {
@@ -3619,7 +3645,7 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
         uint8_t h;
         switch (ep->mode) {
         case PM_HS:
-            h = s->pst[gp].gen == s->gen && s->pst[gp].cnt >= ep->arg;
+            h = (uint8_t)pst_holds(s, gp, ep->arg);
             if (h && ep->confirm)
                 h = H_UNKNOWN;
             break;
@@ -3637,8 +3663,8 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
         s->hits[k] = h;
     }
     if (nunk == 0)
-        return kb_sigma_program_eval(r->prog, r->nops, s->hits);
-    v = program_eval3(r->prog, r->nops, s->hits);
+        return kb_sigma_program_eval(er->prog, er->nops, s->hits);
+    v = program_eval3(er->prog, er->nops, s->hits);
     for (uint32_t k = 0; k < er->npreds && v == H_UNKNOWN; k++) {
         if (s->hits[k] != H_UNKNOWN)
             continue;
@@ -3650,8 +3676,8 @@ static int eval_rule(const kb_engine *e, kb_engine_scratch *s, const kb_event *e
                              ? (uint8_t)kb_sigma_pred_match(&r->preds[k], ev)
                              : 0;
         if (--nunk == 0)
-            return kb_sigma_program_eval(r->prog, r->nops, s->hits);
-        v = program_eval3(r->prog, r->nops, s->hits);
+            return kb_sigma_program_eval(er->prog, er->nops, s->hits);
+        v = program_eval3(er->prog, er->nops, s->hits);
     }
     return v == 1;
 }

@@ -366,6 +366,43 @@ static const char *RULES2 =
     "    CommandLine|windash|contains: ' -a -b '\n"
     "  condition: sel\n";
 
+/* The scratch's hit states carry a generation that wraps: a hit left from
+ * 65,536 events earlier must not count in the event being matched. */
+static void unit_generations(void **state)
+{
+    fixture fx;
+    hitlist h;
+    kb_event ev;
+    kb_json_error je;
+    const char *filler = "{\"Image\":\"C:\\\\y.exe\",\"Hashes\":\"a\"}";
+    (void)state;
+    fx_rules(&fx, RULES);
+    for (int round = 0; round < 3; round++) {
+        /* r2 needs both "-enc" and "hidden": one of them now, ... */
+        assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"x -enc y\",\"Image\":\"C:\\\\powershell.exe\","
+                                       "\"Hashes\":\"a\"}",
+                                  "process_creation", &h), 0);
+        /* ... 65,535 events without a CommandLine ... */
+        kb_arena_clear(fx.arena);
+        kb_event_init(&ev, fx.names, fx.arena);
+        assert_int_equal(kb_json_flatten(&ev, filler, strlen(filler), NULL, &je), KB_OK);
+        ev.ls.product = "windows";
+        ev.ls.category = "process_creation";
+        for (int i = 0; i < 65535; i++)
+            assert_int_equal(kb_engine_match(fx.e, fx.s, &ev, NULL, NULL), 0);
+        /* ... then both (a stale hit state of the watched Image predicate
+         * would keep the rule from being woken up) ... */
+        assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"-enc hidden\",\"Image\":\"C:\\\\powershell.exe\","
+                                       "\"Hashes\":\"a\"}",
+                                  "process_creation", &h), 1);
+        /* ... and the other one alone: no match */
+        assert_int_equal(fx_match(&fx, "{\"CommandLine\":\"x hidden y\",\"Image\":\"C:\\\\powershell.exe\","
+                                       "\"Hashes\":\"a\"}",
+                                  "process_creation", &h), 0);
+    }
+    fx_free(&fx);
+}
+
 static void unit_fastpaths(void **state)
 {
     fixture fx;
@@ -776,6 +813,7 @@ int main(void)
         cmocka_unit_test(unit_wildcards),
         cmocka_unit_test(unit_stop),
         cmocka_unit_test(unit_glob),
+        cmocka_unit_test(unit_generations),
         cmocka_unit_test(differential),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
