@@ -384,10 +384,8 @@ static int sighting_row(void *ud, size_t n, const kb_sval *c, const char *const 
      * since is still raised for its earlier sightings, never for later ones
      * (a sighting of unknown time: as of now). */
     if (ind->valid_until != KB_TIME_NONE) {
-        int64_t ts = KB_TIME_NONE;
-        if (c[0].type == KB_SV_INT)
-            ts = c[0].i;
-        else if (c[0].type == KB_SV_TEXT && kb_parse_i64(c[0].p, c[0].len, &ts) != KB_OK)
+        int64_t ts;
+        if (kb_sval_int(&c[0], &ts))
             ts = KB_TIME_NONE;
         if ((ts == KB_TIME_NONE ? x->now : ts) > ind->valid_until)
             return 0;

@@ -193,20 +193,10 @@ int kb_intel_state_set(kb_store *st, const char *key, const char *val)
                          p, 2, NULL, NULL);
 }
 
-static int state_row(void *ud, size_t n, const kb_sval *c, const char *const *names)
-{
-    (void)names;
-    if (n && c[0].type == KB_SV_TEXT)
-        kb_buf_append(ud, c[0].p, c[0].len);
-    return 0;
-}
-
 int kb_intel_state_get(kb_store *st, const char *key, kb_buf *out)
 {
     kb_sval p = sv_str(key);
-    kb_buf_clear(out);
-    return kb_store_exec(st, "SELECT value FROM intel_state WHERE key = ?", &p, 1, state_row,
-                         out);
+    return kb_store_text(st, "SELECT value FROM intel_state WHERE key = ?", &p, 1, out);
 }
 
 /* ---- the matcher from the store -------------------------------------------------- */

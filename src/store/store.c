@@ -201,14 +201,25 @@ int kb_store_exec(kb_store *st, const char *sql, const kb_sval *params, size_t n
     return st->be->exec(st, sql, params, n, fn, ud, 0);
 }
 
+int kb_sval_int(const kb_sval *c, int64_t *out)
+{
+    int64_t v;
+    if (c->type == KB_SV_INT) {
+        *out = c->i;
+        return 0;
+    }
+    if (c->type == KB_SV_TEXT && kb_parse_i64(c->p, c->len, &v) == KB_OK) {
+        *out = v;
+        return 0;
+    }
+    return -1;
+}
+
 static int scalar_row(void *ud, size_t ncol, const kb_sval *cols, const char *const *names)
 {
-    int64_t *out = ud;
     (void)names;
-    if (ncol && cols[0].type == KB_SV_INT)
-        *out = cols[0].i;
-    else if (ncol && cols[0].type == KB_SV_TEXT)
-        kb_parse_i64(cols[0].p, cols[0].len, out);
+    if (ncol)
+        kb_sval_int(&cols[0], ud);
     return 1; /* first row only */
 }
 
@@ -218,6 +229,22 @@ int64_t kb_store_scalar(kb_store *st, const char *sql, const kb_sval *params, si
     int64_t v = dflt;
     int rc = st->be->exec(st, sql, params, n, scalar_row, &v, 0);
     return rc == KB_OK || rc == 1 ? v : dflt;
+}
+
+static int text_row(void *ud, size_t ncol, const kb_sval *cols, const char *const *names)
+{
+    (void)names;
+    if (ncol && cols[0].type == KB_SV_TEXT)
+        kb_buf_append(ud, cols[0].p, cols[0].len);
+    return 1; /* first row only */
+}
+
+int kb_store_text(kb_store *st, const char *sql, const kb_sval *params, size_t n, kb_buf *out)
+{
+    int rc;
+    kb_buf_clear(out);
+    rc = st->be->exec(st, sql, params, n, text_row, out, 0);
+    return rc == 1 ? KB_OK : rc;
 }
 
 static int exec0(kb_store *st, const char *sql)
@@ -757,24 +784,17 @@ static int source_row_cb(void *ud, size_t ncol, const kb_sval *c, const char *co
     struct source_row *r = ud;
     int64_t *dst[5] = {&r->id, &r->inode, &r->size, &r->checkpoint, &r->events};
     (void)names;
-    for (size_t i = 0; i < ncol && i < 5; i++) {
-        if (c[i].type == KB_SV_INT)
-            *dst[i] = c[i].i;
-        else if (c[i].type == KB_SV_TEXT)
-            kb_parse_i64(c[i].p, c[i].len, dst[i]);
-    }
+    for (size_t i = 0; i < ncol && i < 5; i++)
+        kb_sval_int(&c[i], dst[i]);
     r->found = 1;
     return 0;
 }
 
 static int id_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
 {
-    int64_t *id = ud;
     (void)names;
-    if (ncol && c[0].type == KB_SV_INT)
-        *id = c[0].i;
-    else if (ncol && c[0].type == KB_SV_TEXT)
-        kb_parse_i64(c[0].p, c[0].len, id);
+    if (ncol)
+        kb_sval_int(&c[0], ud);
     return 0;
 }
 
@@ -1458,10 +1478,8 @@ int kb_store_alert_exists(kb_store *st, const char *rule_id, int64_t ts, int64_t
 static void put_time(FILE *f, const kb_sval *v)
 {
     char buf[40];
-    int64_t t = 0;
-    if (v->type == KB_SV_INT)
-        t = v->i;
-    else if (v->type != KB_SV_TEXT || kb_parse_i64(v->p, v->len, &t))
+    int64_t t;
+    if (kb_sval_int(v, &t))
         t = KB_TIME_NONE;
     if (t == KB_TIME_NONE) {
         fprintf(f, "%-24s", "-");
@@ -1477,12 +1495,8 @@ static void put_time(FILE *f, const kb_sval *v)
 
 static int64_t ival(const kb_sval *v)
 {
-    int64_t x = 0;
-    if (v->type == KB_SV_INT)
-        return v->i;
-    if (v->type == KB_SV_TEXT)
-        kb_parse_i64(v->p, v->len, &x);
-    return x;
+    int64_t x;
+    return kb_sval_int(v, &x) ? 0 : x;
 }
 
 static int stats_total_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names)

@@ -197,6 +197,12 @@ int kb_store_exec(kb_store *st, const char *sql, const kb_sval *params, size_t n
 /* A single integer result (first column of the first row), or dflt. */
 int64_t kb_store_scalar(kb_store *st, const char *sql, const kb_sval *params, size_t n,
                         int64_t dflt);
+/* A single text result (first column of the first row) into out, which is
+ * left empty when there is no row or the value is not text. */
+int kb_store_text(kb_store *st, const char *sql, const kb_sval *params, size_t n, kb_buf *out);
+/* An integer column: KB_SV_INT, or its decimal text (PostgreSQL's text
+ * results). 0 and *out set, or -1 (NULL, not a number). */
+int kb_sval_int(const kb_sval *c, int64_t *out);
 
 /* ---- module tables ------------------------------------------------------- */
 

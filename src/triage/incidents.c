@@ -443,10 +443,8 @@ static int store_row(void *ud, size_t ncol, const kb_sval *c, const char *const 
     a.dst_ip = col(&c[8], &l->s[7]);
     if (!(a.source = col(&c[9], &l->s[8])))
         a.source = col(&c[10], &l->s[8]);
-    int64_t conf = -1; /* an integer, or its text (PostgreSQL) */
-    if (c[18].type == KB_SV_INT)
-        conf = c[18].i;
-    else if (c[18].type == KB_SV_TEXT && kb_parse_i64(c[18].p, c[18].len, &conf) != KB_OK)
+    int64_t conf;
+    if (kb_sval_int(&c[18], &conf))
         conf = -1;
     a.confidence = conf >= 0 && conf <= 100 ? (int)conf : -1;
     a.threat_type = col(&c[17], &l->s[9]);
@@ -1575,17 +1573,6 @@ out:
 
 /* ---- persistence ------------------------------------------------------------------- */
 
-/* The first column of a row as text, into the kb_buf ud. */
-static int text_row(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
-{
-    kb_buf *b = ud;
-    (void)names;
-    kb_buf_clear(b);
-    if (ncol && c[0].type == KB_SV_TEXT)
-        kb_buf_append(b, c[0].p, c[0].len);
-    return 0;
-}
-
 int kb_triage_result_save(kb_triage_result *res, kb_store *st)
 {
     int rc;
@@ -1616,8 +1603,8 @@ int kb_triage_result_save(kb_triage_result *res, kb_store *st)
             kb_buf old;
             kb_sval q[1] = {KB_SV_INTV(id)};
             kb_buf_init(&old, 64);
-            if (kb_store_exec(st, "SELECT severity FROM incidents WHERE id = ?", q, 1, text_row,
-                              &old) == KB_OK &&
+            if (kb_store_text(st, "SELECT severity FROM incidents WHERE id = ?", q, 1, &old) ==
+                    KB_OK &&
                 old.len) {
                 int was = kb_sev_find(old.data, old.len);
                 in->escalated = was >= 0 && in->severity > was;
