@@ -36,7 +36,7 @@ int kb_cmd_actions(const kb_cli *cli, int argc, char **argv)
     if (strcmp(sub, "list") && (!idarg || kb_parse_i64(idarg, strlen(idarg), &id) || id <= 0))
         return kb_cmd_usage_error(cmd, "%s needs an action id", sub);
     snprintf(actor, sizeof actor, "analyst:%s", user ? user : "?");
-    kb_resp_opts o = {actor, NULL, 0, stdout, 0};
+    kb_resp_opts o = {actor, NULL, 0, stdout, 0, NULL};
     st = kb_cmd_open_store(cli, dsn);
     if (!st)
         return KB_EXIT_FAILURE;

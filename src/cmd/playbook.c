@@ -74,7 +74,7 @@ int kb_cmd_playbook(const kb_cli *cli, int argc, char **argv)
     char err[1024] = "";
     kb_store *st = NULL;
     kb_playbook *pb = NULL;
-    kb_resp_opts o = {"cli", NULL, 0, stdout, 0};
+    kb_resp_opts o = {"cli", NULL, 0, stdout, 0, NULL};
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];

@@ -81,7 +81,8 @@ static unsigned start_bound(const kb_cli *cli, const kb_config *cfg, kb_store *s
     const kb_resp_bindings *b = &cfg->respond;
     kb_resp_auto_report rep = {0, 0, 0, 0};
     const char *env = getenv("KOBAN_RESPOND_CONFIG");
-    kb_resp_opts o = {"auto", b->config ? b->config : (env && *env ? env : NULL), b->dry_run, NULL, 0};
+    kb_resp_opts o = {"auto", b->config ? b->config : (env && *env ? env : NULL), b->dry_run,
+                      NULL, 0, NULL};
     kb_buf dirb, diag;
     size_t created = 0;
 
@@ -90,6 +91,11 @@ static unsigned start_bound(const kb_cli *cli, const kb_config *cfg, kb_store *s
     kb_buf_init(&dirb, 4096);
     kb_buf_init(&diag, 1u << 20);
     const char *dir = bound_dir(cli, b, &dirb);
+    /* the respond config read once for every incident announced (a file
+     * that does not read is reported by each start, as before) */
+    char cerr[1024];
+    char *cj = o.connectors ? kb_resp_config_json(o.connectors, cerr, sizeof cerr) : NULL;
+    o.config_json = cj;
     for (size_t i = 0; i < kb_triage_result_count(res); i++) {
         const kb_incident *in = kb_triage_result_at(res, i);
         /* new, or raised to a severity a binding may start at */
@@ -110,6 +116,7 @@ static unsigned start_bound(const kb_cli *cli, const kb_config *cfg, kb_store *s
                 "triage: playbooks: %u started, %u could not start%s, %u already had a run,"
                 " for %zu new incidents\n",
                 rep.started, rep.failed, rep.failed ? " (above)" : "", rep.already, created);
+    free(cj);
     kb_buf_release(&dirb);
     kb_buf_release(&diag);
     return rep.failed;

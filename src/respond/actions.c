@@ -121,6 +121,14 @@ json_t *kb_resp_config_load(const char *path, char *err, size_t errsize)
     return o;
 }
 
+char *kb_resp_config_json(const char *path, char *err, size_t errsize)
+{
+    json_t *o = kb_resp_config_load(path, err, errsize);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
 /* ---- audit ------------------------------------------------------------------------ */
 
 int kb_resp_audit(struct kb_store *st, const char *actor, const char *what, const char *detail)

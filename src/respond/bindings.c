@@ -224,7 +224,7 @@ int kb_resp_bindings_start(struct kb_store *st, const kb_resp_bindings *b, const
     kb_resp_incident in;
     size_t idx[KB_RESP_MAX_BINDINGS];
     size_t n;
-    kb_resp_opts ro = {"auto", NULL, 0, NULL, 0};
+    kb_resp_opts ro = {"auto", NULL, 0, NULL, 0, NULL};
     kb_buf why, started;
     char err[1024];
     int rc;
@@ -318,11 +318,12 @@ int kb_resp_bindings_start(struct kb_store *st, const kb_resp_bindings *b, const
     /* one message per incident through the configured channels, routed by
      * severity and type (kb_notify_send) */
     if (rc == KB_OK && ro.connectors) {
-        json_t *cfg = kb_resp_config_load(ro.connectors, err, sizeof err);
-        char *cj = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
-        if (!cfg && diag)
+        /* kb_notify_send reads the channels from the JSON (none: nothing) */
+        char *own = ro.config_json ? NULL : kb_resp_config_json(ro.connectors, err, sizeof err);
+        const char *cj = ro.config_json ? ro.config_json : own;
+        if (!cj && diag)
             kb_buf_printf(diag, "koban: %s\n", err);
-        if (cj && json_is_array(json_object_get(cfg, "notify"))) {
+        if (cj) {
             kb_buf text;
             kb_notify_msg m;
             kb_buf_init(&text, 1 << 16);
@@ -346,8 +347,7 @@ int kb_resp_bindings_start(struct kb_store *st, const kb_resp_bindings *b, const
                 rep->notified += (unsigned)sent;
             kb_buf_release(&text);
         }
-        free(cj);
-        json_decref(cfg);
+        free(own);
     }
     kb_buf_release(&why);
     kb_buf_release(&started);

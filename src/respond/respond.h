@@ -166,7 +166,13 @@ typedef struct kb_resp_opts {
     FILE *log;                /* progress lines (may be NULL) */
     int escalated;            /* kb_resp_bindings_start: the incident is not
                                  new, an update raised its severity */
+    const char *config_json;  /* kb_resp_bindings_start: `connectors` already
+                                 read (kb_resp_config_json), for a caller
+                                 announcing many incidents; NULL: read it */
 } kb_resp_opts;
+
+/* The respond config file as compact JSON (free() it), or NULL with err. */
+char *kb_resp_config_json(const char *path, char *err, size_t errsize);
 
 /* Creates the respond tables when missing. */
 int kb_resp_schema(struct kb_store *st);

@@ -155,7 +155,7 @@ static void test_start_once(void **state)
     char dir[] = "/tmp/kbbindXXXXXX", path[600], e[600], err[512];
     kb_resp_bindings b;
     kb_resp_auto_report rep;
-    kb_resp_opts o = {"auto", NULL, 0, NULL, 0};
+    kb_resp_opts o = {"auto", NULL, 0, NULL, 0, NULL};
     kb_buf diag;
     FILE *f;
     (void)state;
