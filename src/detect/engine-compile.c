@@ -695,6 +695,130 @@ static int cmp_term(const void *a, const void *b)
     return x->vid < y->vid ? -1 : x->vid > y->vid;
 }
 
+/* Path compression of the tries just built: a node without values and
+ * with one child is folded into the edge that reaches it, and the edge's
+ * label takes its byte. A walk then compares a label's bytes, consecutive
+ * in memory, instead of looking up one edge per byte: a dependent load
+ * each, mostly outside the cache (paths share long runs such as
+ * "c:\windows\system32\"). The nodes kept are renumbered, their values
+ * stay where they are in tvids. */
+typedef struct rawedge {
+    uint32_t parent, child;
+    unsigned char c;
+} rawedge;
+
+static int cmp_rawedge(const void *a, const void *b)
+{
+    const rawedge *x = a, *y = b;
+    if (x->parent != y->parent)
+        return x->parent < y->parent ? -1 : 1;
+    return (x->c > y->c) - (x->c < y->c);
+}
+
+static int trie_compact(kb_engine *e)
+{
+    size_t ne = 0, nn = 0, ncap = 1024, nlab = 0, alab = 0, nsp = 0;
+    rawedge *re = malloc((e->nedges + 1) * sizeof *re);
+    uint32_t *first = malloc((e->ntn + 1) * sizeof *first);
+    uint32_t *nch = calloc(e->ntn + 1, sizeof *nch);
+    uint32_t *nid = malloc((e->ntn + 1) * sizeof *nid);
+    uint32_t *stack = malloc((e->ntn + 1) * sizeof *stack);
+    trie_node *tn = malloc((e->ntn + 1) * sizeof *tn);
+    unsigned char *lab = NULL;
+    eedge *ed = NULL;
+    int rc = KB_ENOMEM;
+
+    if (!re || !first || !nch || !nid || !stack || !tn)
+        goto out;
+    for (size_t i = 0; i < e->ecap; i++)
+        if (e->edges[i].key) {
+            uint64_t k = e->edges[i].key - 1;
+            re[ne].parent = (uint32_t)(k >> 8);
+            re[ne].c = (unsigned char)(k & 0xff);
+            re[ne].child = e->edges[i].child;
+            ne++;
+        }
+    qsort(re, ne, sizeof *re, cmp_rawedge);
+    for (size_t i = 0; i < e->ntn; i++) {
+        first[i] = UINT32_MAX;
+        nid[i] = NOSLOT;
+    }
+    for (size_t i = ne; i-- > 0;) {
+        first[re[i].parent] = (uint32_t)i;
+        nch[re[i].parent]++;
+    }
+    while (ncap < 2 * ne + 2)
+        ncap *= 2;
+    if (!(ed = calloc(ncap, sizeof *ed)))
+        goto out;
+    for (size_t xi = 0; xi < e->nsubs; xi++) {
+        uint32_t *roots[2] = {&e->subs[xi].proot, &e->subs[xi].sroot};
+        for (int r = 0; r < 2; r++) {
+            if (*roots[r] == NOSLOT)
+                continue;
+            if (nid[*roots[r]] == NOSLOT) {
+                nid[*roots[r]] = (uint32_t)nn;
+                tn[nn++] = e->tn[*roots[r]];
+                stack[nsp++] = *roots[r];
+            }
+            *roots[r] = nid[*roots[r]];
+        }
+    }
+    while (nsp) {
+        uint32_t n = stack[--nsp];
+        for (uint32_t k = 0; k < nch[n]; k++) {
+            const rawedge *r = &re[first[n] + k];
+            uint32_t x = r->child, l0 = (uint32_t)nlab, len = 0;
+            uint64_t key = ((uint64_t)nid[n] << 8 | r->c) + 1;
+            size_t pos;
+            while (e->tn[x].npre + e->tn[x].nex == 0 && nch[x] == 1 && len < LAB_MAX &&
+                   nlab < (1u << 24) - 1) {
+                if (grow((void **)&lab, &alab, nlab + 1, 1))
+                    goto out;
+                lab[nlab++] = re[first[x]].c;
+                len++;
+                x = re[first[x]].child;
+            }
+            if (nid[x] == NOSLOT) {
+                nid[x] = (uint32_t)nn;
+                tn[nn++] = e->tn[x];
+                stack[nsp++] = x;
+            }
+            pos = edge_pos(key, ncap);
+            while (ed[pos].key)
+                pos = (pos + 1) & (ncap - 1);
+            ed[pos].key = key;
+            ed[pos].child = nid[x];
+            ed[pos].lab = len ? l0 << 8 | len : 0;
+        }
+    }
+    free(e->edges);
+    free(e->tn);
+    e->edges = ed;
+    e->ecap = ncap;
+    e->tn = tn;
+    e->ntn = e->atn = nn;
+    e->tlab = lab;
+    e->ntlab = nlab;
+    e->nedges = 0;
+    for (size_t i = 0; i < ncap; i++)
+        e->nedges += ed[i].key != 0;
+    ed = NULL;
+    tn = NULL;
+    lab = NULL;
+    rc = KB_OK;
+out:
+    free(re);
+    free(first);
+    free(nch);
+    free(nid);
+    free(stack);
+    free(tn);
+    free(ed);
+    free(lab);
+    return rc;
+}
+
 /* Builds every slot's tries from the trie values of its HS predicates. */
 static int build_tries(kb_engine *e)
 {
@@ -778,6 +902,8 @@ static int build_tries(kb_engine *e)
         }
         e->ntvids = nterms;
     }
+    if (e->ntn && (rc = trie_compact(e)))
+        goto out;
     goto out;
 nomem:
     rc = KB_ENOMEM;
@@ -2052,6 +2178,7 @@ void kb_engine_free(kb_engine *e)
     free(e->name_hash);
     free(e->tn);
     free(e->edges);
+    free(e->tlab);
     free(e->tvids);
     free(e);
 }

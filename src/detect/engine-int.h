@@ -164,10 +164,15 @@ typedef struct trie_node {
 } trie_node;
 
 /* A trie edge (node, byte) -> child in the edge hash: one cache line holds
- * the key and the child. */
+ * the key, the child and the edge's label: once the tries are built
+ * (trie_compact), the nodes without values and with one child are folded
+ * into the edge that reaches them, and the label holds their bytes, in
+ * the order of the walk, in kb_engine.tlab. */
+#define LAB_MAX 255u
 typedef struct eedge {
-    uint64_t key; /* (node << 8 | byte) + 1; 0: empty */
+    uint64_t key;   /* (node << 8 | byte) + 1; 0: empty */
     uint32_t child;
+    uint32_t lab;   /* label: offset in tlab << 8 | length (0: none) */
 } eedge;
 
 typedef struct trie_term {
@@ -340,6 +345,8 @@ struct kb_engine {
     size_t ntn, atn;
     eedge *edges; /* trie edges by key: key + 1 (0 empty) and child together */
     size_t ecap, nedges;
+    unsigned char *tlab; /* edge labels (trie_compact) */
+    size_t ntlab;
     uint32_t *tvids; /* terminal value ids, ranges per node */
     size_t ntvids;
     kb_engine_stats st;
@@ -431,18 +438,25 @@ static inline size_t edge_pos(uint64_t key, size_t cap)
     return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
 }
 
-static inline uint32_t trie_child(const kb_engine *e, uint32_t node, unsigned char c)
+/* The edge (node, c), or NULL. */
+static inline const eedge *trie_edge(const kb_engine *e, uint32_t node, unsigned char c)
 {
     uint64_t key = ((uint64_t)node << 8 | c) + 1;
     size_t pos = edge_pos(key, e->ecap);
     for (;;) {
         uint64_t k = e->edges[pos].key;
         if (k == key)
-            return e->edges[pos].child;
+            return &e->edges[pos];
         if (!k)
-            return NOSLOT;
+            return NULL;
         pos = (pos + 1) & (e->ecap - 1);
     }
+}
+
+static inline uint32_t trie_child(const kb_engine *e, uint32_t node, unsigned char c)
+{
+    const eedge *ed = trie_edge(e, node, c);
+    return ed ? ed->child : NOSLOT;
 }
 
 #define KEY3 0x1000000u

@@ -836,13 +836,27 @@ static int scan_field(const kb_engine *e, kb_engine_scratch *s, const esub *sl, 
             const trie_node *n = &e->tn[node];
             for (uint32_t k = 0; k < n->npre; k++)
                 trie_hit(s, &e->thot[n->off + k]);
+            const eedge *ed;
             if (i == f->len) {
                 for (uint32_t k = 0; k < n->nex; k++)
                     trie_hit(s, &e->thot[n->off + n->npre + k]);
                 break;
             }
-            if ((node = trie_child(e, node, lower(p[i++]))) == NOSLOT)
+            if (!(ed = trie_edge(e, node, lower(p[i++]))))
                 break;
+            if (ed->lab) {
+                /* the label: the bytes of the folded nodes */
+                const unsigned char *lb = e->tlab + (ed->lab >> 8);
+                uint32_t ll = ed->lab & LAB_MAX, k = 0;
+                if (ll > f->len - i)
+                    break;
+                while (k < ll && lower(p[i + k]) == lb[k])
+                    k++;
+                if (k < ll)
+                    break;
+                i += ll;
+            }
+            node = ed->child;
         }
     }
     if (sl->sroot != NOSLOT) {
@@ -853,10 +867,23 @@ static int scan_field(const kb_engine *e, kb_engine_scratch *s, const esub *sl, 
             const trie_node *n = &e->tn[node];
             for (uint32_t k = 0; k < n->npre; k++)
                 trie_hit(s, &e->thot[n->off + k]);
+            const eedge *ed;
             if (i == 0)
                 break;
-            if ((node = trie_child(e, node, lower(p[--i]))) == NOSLOT)
+            if (!(ed = trie_edge(e, node, lower(p[--i]))))
                 break;
+            if (ed->lab) {
+                const unsigned char *lb = e->tlab + (ed->lab >> 8);
+                uint32_t ll = ed->lab & LAB_MAX, k = 0;
+                if (ll > i)
+                    break;
+                while (k < ll && lower(p[i - 1 - k]) == lb[k])
+                    k++;
+                if (k < ll)
+                    break;
+                i -= ll;
+            }
+            node = ed->child;
         }
     }
     s->inst = f->len ? f->val : "";

@@ -530,6 +530,73 @@ static void unit_wildcards(void **state)
     fx_free(&fx);
 }
 
+/* Tries after path compression: values sharing long runs, a value that
+ * ends inside another's run, subjects that end or differ inside a folded
+ * run (first byte, last byte), case, and a run longer than one label. */
+static void unit_tries(void **state)
+{
+    static const char *vals[] = {
+        "Image: 'C:\\Windows\\System32\\cmd.exe'",
+        "Image: 'C:\\Windows\\System32\\cmd.exe.bak'",
+        "Image|startswith: 'C:\\Windows\\System32\\'",
+        "Image|startswith: 'C:\\Windows\\Sys'",
+        "Image|endswith: '\\cmd.exe'",
+        "Image|endswith: 'md.exe'",
+        "Image|endswith: '\\System32\\cmd.exe'",
+    };
+    char yaml[8192], big[700], subj[800];
+    size_t o = 0;
+    fixture fx;
+    hitlist h;
+    (void)state;
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        o += (size_t)snprintf(yaml + o, sizeof yaml - o,
+                              "%stitle: t%zu\n"
+                              "logsource: {product: windows, category: process_creation}\n"
+                              "detection:\n  sel:\n    %s\n  condition: sel\n",
+                              i ? "---\n" : "", i, vals[i]);
+    /* one run of 600 bytes: more than one label holds */
+    memset(big, 'q', 600);
+    big[600] = 0;
+    o += (size_t)snprintf(yaml + o, sizeof yaml - o,
+                          "---\ntitle: long prefix\n"
+                          "logsource: {product: windows, category: process_creation}\n"
+                          "detection:\n  sel:\n    TargetFilename|startswith: 'x%sy'\n"
+                          "  condition: sel\n"
+                          "---\ntitle: long exact\n"
+                          "logsource: {product: windows, category: process_creation}\n"
+                          "detection:\n  sel:\n    TargetFilename: 'x%sy'\n  condition: sel\n",
+                          big, big);
+    assert_true(o < sizeof yaml);
+    fx_rules(&fx, yaml);
+    /* exact, both prefixes, three suffixes */
+    assert_int_equal(fx_match_field(&fx, "Image", "c:\\windows\\system32\\CMD.EXE", &h), 6);
+    /* the longer exact value and the two prefixes */
+    assert_int_equal(fx_match_field(&fx, "Image", "C:\\Windows\\System32\\cmd.exe.bak", &h), 3);
+    /* ends inside the folded run after "c:\windows\sys": one prefix */
+    assert_int_equal(fx_match_field(&fx, "Image", "C:\\Windows\\System3", &h), 1);
+    /* differs on the last byte of a folded run */
+    assert_int_equal(fx_match_field(&fx, "Image", "C:\\Windows\\System3x\\cmd.exe", &h), 3);
+    /* differs on the first byte after the branch */
+    assert_int_equal(fx_match_field(&fx, "Image", "C:\\Windows\\Syx", &h), 0);
+    /* suffix run folded: "\cmd.exe" ends inside "\system32\cmd.exe" */
+    assert_int_equal(fx_match_field(&fx, "Image", "D:\\cmd.exe", &h), 2);
+    assert_int_equal(fx_match_field(&fx, "Image", "32\\cmd.exe", &h), 2);
+    assert_int_equal(fx_match_field(&fx, "Image", "\\SYSTEM32\\cmd.exe", &h), 3);
+    assert_int_equal(fx_match_field(&fx, "Image", "cmd.exe", &h), 1);
+    /* the 600-byte run */
+    snprintf(subj, sizeof subj, "x%sy", big);
+    assert_int_equal(fx_match_field(&fx, "TargetFilename", subj, &h), 2);
+    snprintf(subj, sizeof subj, "X%sYz", big);
+    assert_int_equal(fx_match_field(&fx, "TargetFilename", subj, &h), 1);
+    snprintf(subj, sizeof subj, "x%s", big);
+    assert_int_equal(fx_match_field(&fx, "TargetFilename", subj, &h), 0);
+    big[300] = 'r';
+    snprintf(subj, sizeof subj, "x%sy", big);
+    assert_int_equal(fx_match_field(&fx, "TargetFilename", subj, &h), 0);
+    fx_free(&fx);
+}
+
 static void unit_eventid(void **state)
 {
     fixture fx;
@@ -813,6 +880,7 @@ int main(void)
         cmocka_unit_test(unit_wildcards),
         cmocka_unit_test(unit_stop),
         cmocka_unit_test(unit_glob),
+        cmocka_unit_test(unit_tries),
         cmocka_unit_test(unit_generations),
         cmocka_unit_test(differential),
     };
