@@ -57,7 +57,8 @@
  *   - what match time reads per hit is packed, so a hit touches few cache
  *     lines: per value its predicate, rule, group and flags (evhot, 16
  *     bytes), per predicate what eval_rule reads (ephot, 8 bytes), a trie
- *     edge's key and child side by side (eedge), and a literal's entries
+ *     edge's key, child and label side by side (eedge: the tries are
+ *     path-compressed, trie_compact), and a literal's entries
  *     carry a copy of their values' evhot (ehot); in the scratch, a
  *     predicate's generation and hit count in one word (pstate).
  *
