@@ -1050,22 +1050,12 @@ static int value_literals(const kb_engine *e, uint32_t vid, lgather *g)
     }
 }
 
-static int cmp_short(const void *a, const void *b)
-{
-    const eshort *x = a, *y = b;
-    if ((x->len == 1) != (y->len == 1))
-        return x->len == 1 ? -1 : 1;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
-
-/* Plans set xi (serially): literal ids and entries, the short-literal
- * table, and the Hyperscan expressions to compile (sub->expr). */
+/* Plans set xi (serially): literal ids and entries, the one-byte
+ * literals, and the Hyperscan expressions to compile (sub->expr). */
 static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
 {
     lgather g = {0};
-    size_t aexpr = 0, ashort = 0, arexpr = 0;
+    size_t aexpr = 0, aones = 0, arexpr = 0;
     int rc = KB_OK;
 
     for (size_t k = 0; k < x->np; k++) {
@@ -1154,21 +1144,14 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
                 if ((rc = add_entry(e, g.r[j].ent)))
                     goto out;
         e->uids[uid].nent = (uint32_t)(e->nents - e->uids[uid].ent0);
-        if (r->len < SHORT_MAX + 1) {
-            eshort *sh;
-            if ((rc = grow((void **)&x->shorts, &ashort, x->nshort + 1, sizeof *x->shorts)))
+        if (r->len == 1) {
+            eone *o;
+            if ((rc = grow((void **)&x->ones, &aones, x->nones + 1, sizeof *x->ones)))
                 goto out;
-            sh = &x->shorts[x->nshort++];
-            memset(sh, 0, sizeof *sh);
-            memcpy(sh->b, r->bytes, r->len);
-            sh->len = (uint8_t)r->len;
-            sh->fold = r->fold;
-            sh->uid = uid;
-            sh->key = r->len == 1   ? 0 /* sorts first */
-                      : r->len == 2 ? (uint32_t)lower((unsigned char)r->bytes[0]) << 8 |
-                                          lower((unsigned char)r->bytes[1])
-                                    : short_key3((const unsigned char *)r->bytes);
-            x->nsingle += r->len == 1;
+            o = &x->ones[x->nones++];
+            o->uid = uid;
+            o->fold = r->fold;
+            o->c = r->fold ? lower((unsigned char)r->bytes[0]) : (unsigned char)r->bytes[0];
         } else {
             kb_buf_clear(b);
             for (size_t k = 0; k < r->len; k++)
@@ -1201,47 +1184,9 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
         }
         i = j;
     }
-    if (x->nshort > x->nsingle) {
-        size_t cap = 16;
-        qsort(x->shorts, x->nshort, sizeof *x->shorts, cmp_short);
-        while (cap < (x->nshort - x->nsingle) * 2)
-            cap *= 2;
-        x->sbits = calloc(3 * 8192, 1);
-        x->hkey = malloc(cap * sizeof *x->hkey);
-        x->hstart = malloc(cap * sizeof *x->hstart);
-        if (!x->sbits || !x->hkey || !x->hstart) {
-            rc = KB_ENOMEM;
-            goto out;
-        }
-        x->hmask = cap - 1;
-        for (size_t k = 0; k < cap; k++)
-            x->hkey[k] = UINT32_MAX;
-        for (size_t k = x->nsingle; k < x->nshort; k++) {
-            uint32_t key = x->shorts[k].key;
-            size_t pos;
-            if (k > x->nsingle && x->shorts[k - 1].key == key)
-                continue;
-            if (key & KEY3) {
-                uint32_t k2 = (key >> 8) & 0xffff;
-                x->sbits[8192 + (key3_bit(key) >> 3)] |= (uint8_t)(1u << (key3_bit(key) & 7));
-                x->sbits[16384 + (k2 >> 3)] |= (uint8_t)(1u << (k2 & 7));
-                x->has3 = 1;
-            } else {
-                x->sbits[key >> 3] |= (uint8_t)(1u << (key & 7));
-                x->sbits[16384 + (key >> 3)] |= (uint8_t)(1u << (key & 7));
-                x->has2 = 1;
-            }
-            pos = (size_t)((key * 0x9E3779B1u) >> 16) & x->hmask;
-            while (x->hkey[pos] != UINT32_MAX)
-                pos = (pos + 1) & x->hmask;
-            x->hkey[pos] = key;
-            x->hstart[pos] = (uint32_t)k;
-        }
-    }
     x->minlen = x->nrexpr ? 1 : UINT32_MAX;
-    for (size_t k = 0; k < x->nshort; k++)
-        if (x->shorts[k].len < x->minlen)
-            x->minlen = x->shorts[k].len;
+    if (x->nones)
+        x->minlen = 1;
     for (size_t k = 0; k < x->nexpr; k++) {
         uint32_t m = x->expr[k].lit ? x->expr[k].litlen : 1;
         if (m < x->minlen)
@@ -1817,7 +1762,7 @@ static int build_rxs(kb_engine *e)
 /* Marks HS predicates with a literal of at most SHORT_MAX bytes: they hit
  * often, so watch sets prefer other predicates (COST_SHORT). (Leaving them
  * to the reference instead of scanning for them was measured: the
- * reference's substring search costs more than the short-literal scan.) */
+ * reference's substring search costs more than finding them in the scan.) */
 static void mark_shorts(kb_engine *e)
 {
     for (uint32_t gp = 0; gp < e->npreds; gp++) {
@@ -2108,9 +2053,9 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
     for (uint32_t gp = 0; gp < e->npreds; gp++)
         e->st.fallback += e->preds[gp].mode == PM_REF || e->preds[gp].mode == PM_ALWAYS ||
                           e->preds[gp].confirm;
-    e->st.hs_patterns += e->ntvids; /* trie and short literals count as patterns */
+    e->st.hs_patterns += e->ntvids; /* trie and one-byte literals count as patterns */
     for (size_t xi = 0; xi < e->nsubs; xi++)
-        e->st.hs_patterns += e->subs[xi].nshort;
+        e->st.hs_patterns += e->subs[xi].nones;
     e->st.compile_secs = now_secs() - t0;
     why = NULL;
 fail:
@@ -2146,10 +2091,7 @@ void kb_engine_free(kb_engine *e)
         free(e->subs[xi].rexpr);
         free(e->subs[xi].ruids);
         hs_free_database(e->subs[xi].rdb);
-        free(e->subs[xi].shorts);
-        free(e->subs[xi].sbits);
-        free(e->subs[xi].hkey);
-        free(e->subs[xi].hstart);
+        free(e->subs[xi].ones);
     }
     free(e->uids);
     free(e->ents);

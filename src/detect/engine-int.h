@@ -1,6 +1,6 @@
 /* The fast Sigma matcher (engine.h), internals shared by its parts:
  *   engine-int.h      the engine's and the scratch's types, the inline
- *                     helpers both sides use (tries, short-literal keys);
+ *                     helpers both sides use (tries);
  *   engine-compile.c  compile time: patterns, tries, literal tables,
  *                     Hyperscan databases, watch sets, routing plan,
  *                     kb_engine_new/free;
@@ -20,12 +20,10 @@
  *     distinct literal has one id whose entries are the values it stands
  *     for. A substring value is its literal (windash: one literal per dash
  *     variant); a value with wildcards is found by its longest literal run
- *     and confirmed on the instance (the reference's glob); literals of more
- *     than SHORT_MAX bytes go to a Hyperscan literal database, shorter ones
- *     to a bigram/trigram table (they hit often and slow Hyperscan down;
- *     a set with only a few of them searches each with memchr). A set of
- *     at most LIT_FEW long literals and no expression skips Hyperscan:
- *     find_from searches each. A wildcard value of literal runs and `*`
+ *     and confirmed on the instance (the reference's glob); literals of
+ *     two bytes or more go to a Hyperscan literal database, one-byte ones
+ *     are found with memchr (eone). A set of at most LIT_FEW literals and
+ *     no expression skips Hyperscan: find_from searches each. A wildcard value of literal runs and `*`
  *     is confirmed by its runs in order (glob_fits), others (`?`,
  *     windash) by kb_engine_glob (sigma_glob's answer without
  *     backtracking); keyword sets know the fewest bytes any of their
@@ -189,16 +187,19 @@ typedef struct eslot {
     size_t npresence, apresence;
 } eslot;
 
-/* A literal shorter than SHORT_MAX + 1 bytes: found by the set's bigram
- * table instead of Hyperscan (short literals slow Hyperscan down most). */
+/* A literal of at most SHORT_MAX bytes hits often (pred_cost, mark_shorts). */
 #define SHORT_MAX 4
-#define SHORT_FEW 6 /* at most this many two- to four-byte literals: searched one by one */
-typedef struct eshort {
-    uint32_t key; /* lower-cased first two bytes, or 0x10000 | byte */
+
+/* A one-byte literal of a set: found with memchr (both cases when fold)
+ * instead of Hyperscan. Longer literals, however short, go to Hyperscan
+ * (or to the few-literal search): a bigram table for the two- to four-byte
+ * ones cost 9% more instructions and 7-9% more time on the SigmaHQ
+ * Windows sample (docs/BENCHMARKS.md, fifth round). */
+typedef struct eone {
     uint32_t uid;
-    uint8_t len, fold;
-    char b[SHORT_MAX];
-} eshort;
+    unsigned char c; /* lower-case when fold */
+    uint8_t fold;
+} eone;
 
 typedef struct eexpr {
     char *s;
@@ -238,15 +239,8 @@ typedef struct esub {
     hs_database_t *rdb; /* scanned over valid UTF-8 only; else every id hits */
     uint32_t *ruids;
     size_t nruids;
-    eshort *shorts; /* one-byte literals first, then the others by key */
-    size_t nshort, nsingle;
-    uint8_t has2, has3; /* two-byte literals, longer ones */
-    uint8_t *sbits;   /* 8192 bytes: a bit per bigram with two-byte literals, then
-                         8192: a bit per trigram hash with longer ones, then 8192:
-                         a bit per bigram some literal starts with */
-    uint32_t *hkey;   /* key hash: key (each present key is in it) */
-    uint32_t *hstart; /* its first literal in shorts */
-    size_t hmask;
+    eone *ones; /* one-byte literals */
+    size_t nones;
     hs_database_t *db;
     size_t npat;
     uint32_t proot, sroot; /* prefix/exact and suffix tries, NOSLOT if none */
@@ -395,11 +389,6 @@ struct kb_engine_scratch {
     int inst_parsed; /* the instance being scanned reads as an integer */
     const char *inst; /* the instance being scanned */
     size_t inst_len;
-    uint32_t *ustamp; /* by literal id: scan (sgen) that reported it */
-    uint32_t sgen;
-    unsigned char *low; /* the instance lower-cased (short literals) */
-    size_t alow, low_len;
-    const char *low_of;
     kb_buf kw;       /* the event's values joined by NUL bytes */
     uint8_t hits[SIGMA_MAX_PREDS];
 };
@@ -460,17 +449,5 @@ static inline uint32_t trie_child(const kb_engine *e, uint32_t node, unsigned ch
     return ed ? ed->child : NOSLOT;
 }
 
-#define KEY3 0x1000000u
-
-/* The key of a literal of 3 or 4 bytes: its lower-cased first three. */
-static inline uint32_t short_key3(const unsigned char *b)
-{
-    return KEY3 | (uint32_t)lower(b[0]) << 16 | (uint32_t)lower(b[1]) << 8 | lower(b[2]);
-}
-
-static inline uint32_t key3_bit(uint32_t k3)
-{
-    return (k3 * 0x9E3779B1u) >> 16;
-}
 
 #endif

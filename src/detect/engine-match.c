@@ -156,13 +156,12 @@ kb_engine_scratch *kb_engine_scratch_new(const kb_engine *e)
     s->ahead = calloc(ns, sizeof *s->ahead);
     s->present = calloc(ns, sizeof *s->present);
     s->mark = calloc(e->nsubs + 1, 1);
-    s->ustamp = calloc(e->nuids + 1, sizeof *s->ustamp);
     s->dnext = calloc(KB_EVENT_MAX_FIELDS, sizeof *s->dnext);
     s->anext = calloc(KB_EVENT_MAX_FIELDS, sizeof *s->anext);
     s->routes = calloc(ROUTE_MAX, sizeof *s->routes);
     s->route_hash = malloc(ROUTE_HASH * sizeof *s->route_hash);
     if (!s->pst || !s->gstamp || !s->rstamp || !s->trig || !s->slot_gen ||
-        !s->dhead || !s->ahead || !s->present || !s->mark || !s->ustamp ||
+        !s->dhead || !s->ahead || !s->present || !s->mark ||
         !s->dnext || !s->anext ||
         !s->routes || !s->route_hash)
         goto fail;
@@ -189,8 +188,6 @@ void kb_engine_scratch_free(kb_engine_scratch *s)
     free(s->ahead);
     free(s->present);
     free(s->mark);
-    free(s->ustamp);
-    free(s->low);
     free(s->dnext);
     free(s->anext);
     free(s->routes);
@@ -623,131 +620,17 @@ static int on_hit(unsigned int id, unsigned long long from, unsigned long long t
     return 0;
 }
 
-static inline void short_try(const kb_engine *e, kb_engine_scratch *s, const eshort *sh,
-                             size_t i)
-{
-    if (sh->len > s->inst_len - i || s->ustamp[sh->uid] == s->sgen)
-        return;
-    if (memcmp((sh->fold ? s->low : (const unsigned char *)s->inst) + i, sh->b, sh->len) != 0)
-        return;
-    s->ustamp[sh->uid] = s->sgen;
-    uid_hit(e, s, sh->uid);
-}
-
-/* The literals of key at position i (present in the hash when its bit is
- * set, except that a trigram bit may be set by another trigram). */
-static inline void short_bucket(const kb_engine *e, kb_engine_scratch *s, const esub *x,
-                                uint32_t key, size_t i)
-{
-    size_t pos = (size_t)((key * 0x9E3779B1u) >> 16) & x->hmask;
-    while (x->hkey[pos] != key) {
-        if (x->hkey[pos] == UINT32_MAX)
-            return;
-        pos = (pos + 1) & x->hmask;
-    }
-    for (uint32_t k = x->hstart[pos]; k < x->nshort && x->shorts[k].key == key; k++)
-        short_try(e, s, &x->shorts[k], i);
-}
-
-/* The instance lower-cased (ASCII) into s->low, once per instance. */
-static int lower_inst(kb_engine_scratch *s)
+/* The one-byte literals of set x in the instance: memchr for each (and
+ * for its upper case when folded). */
+static void scan_ones(const kb_engine *e, kb_engine_scratch *s, const esub *x)
 {
     const unsigned char *p = (const unsigned char *)s->inst;
-    unsigned char *o;
-    if (s->low_of == s->inst && s->low_len == s->inst_len)
-        return KB_OK;
-    if (s->inst_len + 1 > s->alow) {
-        size_t n = s->alow ? s->alow : 4096;
-        unsigned char *q;
-        while (n < s->inst_len + 1)
-            n *= 2;
-        if (!(q = realloc(s->low, n)))
-            return KB_ENOMEM;
-        s->low = q;
-        s->alow = n;
-    }
-    o = s->low;
-    {
-        /* eight bytes at a time: 0x20 added to the bytes in 'A'..'Z' */
-        size_t i = 0;
-        for (; i + 8 <= s->inst_len; i += 8) {
-            uint64_t x, h, ge, gt, up;
-            memcpy(&x, p + i, 8);
-            h = x & 0x7f7f7f7f7f7f7f7full;
-            ge = h + 0x3f3f3f3f3f3f3f3full; /* bit 7 set: low 7 bits >= 'A' */
-            gt = h + 0x2525252525252525ull; /* bit 7 set: low 7 bits > 'Z' */
-            up = ge & ~gt & ~x & 0x8080808080808080ull;
-            x |= up >> 2;
-            memcpy(o + i, &x, 8);
-        }
-        for (; i < s->inst_len; i++)
-            o[i] = (unsigned char)(p[i] + (((unsigned char)(p[i] - 'A') < 26) << 5));
-    }
-    o[s->inst_len] = 0;
-    s->low_of = s->inst;
-    s->low_len = s->inst_len;
-    return KB_OK;
-}
-
-/* The short literals of set x in the instance, each uid once per scan:
- * one-byte literals with memchr, longer ones by their first two or three
- * bytes (a bit per bigram or trigram hash, then a hash of the keys). */
-static int scan_short(const kb_engine *e, kb_engine_scratch *s, const esub *x)
-{
-    const unsigned char *p = (const unsigned char *)s->inst, *l;
     size_t n = s->inst_len;
-    uint32_t k2;
-    if (++s->sgen == 0) {
-        memset(s->ustamp, 0, (e->nuids + 1) * sizeof *s->ustamp);
-        s->sgen = 1;
+    for (size_t k = 0; k < x->nones; k++) {
+        const eone *o = &x->ones[k];
+        if (memchr(p, o->c, n) || (o->fold && o->c != upper(o->c) && memchr(p, upper(o->c), n)))
+            uid_hit(e, s, o->uid);
     }
-    for (size_t k = 0; k < x->nsingle; k++) {
-        const eshort *sh = &x->shorts[k];
-        unsigned char c = (unsigned char)sh->b[0];
-        const void *at = memchr(p, c, n);
-        if (!at && sh->fold && c != (unsigned char)upper(c))
-            at = memchr(p, upper(c), n);
-        if (at) {
-            s->ustamp[sh->uid] = s->sgen;
-            uid_hit(e, s, sh->uid);
-        }
-    }
-    if (x->nshort == x->nsingle || n < 2)
-        return KB_OK;
-    if (lower_inst(s))
-        return KB_ENOMEM;
-    l = s->low;
-    if (x->nshort - x->nsingle <= SHORT_FEW) {
-        /* a few literals: memchr on the first byte of each beats the byte loop */
-        for (size_t k = x->nsingle; k < x->nshort; k++) {
-            const eshort *sh = &x->shorts[k];
-            const unsigned char *h = sh->fold ? l : p, *q = h, *end = h + n - sh->len + 1;
-            if (s->ustamp[sh->uid] == s->sgen || sh->len > n)
-                continue;
-            while ((q = memchr(q, (unsigned char)sh->b[0], (size_t)(end - q))) &&
-                   memcmp(q + 1, sh->b + 1, sh->len - 1u) != 0)
-                q++;
-            if (!q)
-                continue;
-            s->ustamp[sh->uid] = s->sgen;
-            uid_hit(e, s, sh->uid);
-        }
-        return KB_OK;
-    }
-    k2 = l[0];
-    for (size_t i = 0; i + 1 < n; i++) {
-        k2 = (k2 << 8 | l[i + 1]) & 0xffff;
-        if (!((x->sbits[16384 + (k2 >> 3)] >> (k2 & 7)) & 1))
-            continue; /* no literal starts here */
-        if (x->has2 && ((x->sbits[k2 >> 3] >> (k2 & 7)) & 1))
-            short_bucket(e, s, x, k2, i);
-        if (x->has3 && i + 2 < n) {
-            uint32_t k3 = KEY3 | k2 << 8 | l[i + 2], b = key3_bit(k3);
-            if ((x->sbits[8192 + (b >> 3)] >> (b & 7)) & 1)
-                short_bucket(e, s, x, k3, i);
-        }
-    }
-    return KB_OK;
 }
 
 static inline void trie_hit(kb_engine_scratch *s, const evhot *h)
@@ -760,8 +643,7 @@ static inline void trie_hit(kb_engine_scratch *s, const evhot *h)
 /* The literals and expressions of set x over the instance s->inst. */
 static int scan_inst(const kb_engine *e, kb_engine_scratch *s, const esub *x)
 {
-    if (x->nshort && scan_short(e, s, x))
-        return KB_ENOMEM;
+    scan_ones(e, s, x);
     for (size_t k = 0; k < x->nflits; k++)
         if (find_from((const unsigned char *)s->inst, s->inst_len, x->flits[k].b, x->flits[k].len,
                       x->flits[k].fold))
@@ -1221,7 +1103,6 @@ int kb_engine_match(const kb_engine *e, kb_engine_scratch *s, const kb_event *ev
     if (!e || !s || !ev || s->e != e || (ev->nfields && ev->names != e->names))
         return KB_EINVAL;
     next_gen(e, s);
-    s->low_of = NULL;
     gather(e, s, ev);
     has_id = event_id(e, s, ev, &id);
     if (!(rt = route_get(e, s, &ev->ls, has_id, id)))
