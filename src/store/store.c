@@ -55,7 +55,8 @@ const kb_store_column kb_store_columns[] = {
     {KB_F_MESSAGE, "message", 0},
     {-1, NULL, 0},
 };
-#define NCOLS (sizeof kb_store_columns / sizeof kb_store_columns[0] - 1)
+_Static_assert(sizeof kb_store_columns / sizeof kb_store_columns[0] - 1 == NCOLS,
+               "NCOLS (store-int.h) is the number of kb_store_columns");
 /* After the canonical columns: format, ls_product, ls_category, ls_service,
  * source_id, rec_offset, line, raw_len, blk, boff. */
 #define NEXTRA 10
@@ -68,16 +69,14 @@ const kb_store_column *kb_store_column_of(int canon)
     return NULL;
 }
 
-static const char *const obs_kinds[] = {
+const char *const store_obs_kinds[] = {
 #define KB_OBS_STR(e, s) s,
     KB_OBS_KIND_MAP(KB_OBS_STR)
 #undef KB_OBS_STR
 };
 
 /* Observables of one event: (kind, canonical field) pairs. */
-static const struct {
-    int kind, canon;
-} obs_map[] = {
+const struct store_obs store_obs_map[] = {
     {KB_OBS_IP, KB_F_SOURCE_IP},          {KB_OBS_IP, KB_F_DESTINATION_IP},
     {KB_OBS_IP, KB_F_HOST_IP},            {KB_OBS_DOMAIN, KB_F_URL_DOMAIN},
     {KB_OBS_DOMAIN, KB_F_DNS_QUESTION_NAME}, {KB_OBS_URL, KB_F_URL_FULL},
@@ -86,17 +85,18 @@ static const struct {
     {KB_OBS_HOST, KB_F_HOST_NAME},        {KB_OBS_FILE, KB_F_FILE_NAME},
     {KB_OBS_PROCESS, KB_F_PROCESS_EXECUTABLE}, {KB_OBS_PROCESS, KB_F_PROCESS_PARENT_EXECUTABLE},
 };
-#define NOBS (sizeof obs_map / sizeof obs_map[0])
+_Static_assert(sizeof store_obs_map / sizeof store_obs_map[0] == NOBS,
+               "NOBS (store-int.h) is the number of store_obs_map entries");
 
 const char *kb_obs_kind_name(int kind)
 {
-    return kind >= 0 && kind < KB_OBS_COUNT ? obs_kinds[kind] : "?";
+    return kind >= 0 && kind < KB_OBS_COUNT ? store_obs_kinds[kind] : "?";
 }
 
 int kb_obs_kind_find(const char *s, size_t len)
 {
     for (int k = 0; k < KB_OBS_COUNT; k++)
-        if (kb_str_eqz(s, len, obs_kinds[k]))
+        if (kb_str_eqz(s, len, store_obs_kinds[k]))
             return k;
     return -1;
 }
@@ -247,11 +247,6 @@ int kb_store_text(kb_store *st, const char *sql, const kb_sval *params, size_t n
     return rc == 1 ? KB_OK : rc;
 }
 
-static int exec0(kb_store *st, const char *sql)
-{
-    return st->be->exec(st, sql, NULL, 0, NULL, NULL, 0);
-}
-
 int kb_store_begin(kb_store *st)
 {
     int rc = KB_OK;
@@ -390,15 +385,15 @@ static int ddl_v3(kb_store *st, kb_buf *b)
     int rc = 0, k = 0;
     static const char canon_args[] = "canon, blk, coff";
 
-    /* Which canonical fields held each observable (bit i: obs_map[i]), so
-     * that a pivot on one field (source.ip:X) needs no look at the row. */
+    /* Which canonical fields held each observable (bit i: store_obs_map[i]),
+     * so that a pivot on one field (source.ip:X) needs no look at the row. */
     rc |= kb_buf_puts(b, "ALTER TABLE obs_events ADD COLUMN fm BIGINT NOT NULL DEFAULT 0;\n"
                          "UPDATE obs_events SET fm = COALESCE((SELECT 0");
     for (size_t i = 0; i < NOBS; i++)
         rc |= kb_buf_printf(b, " + CASE WHEN v.kind = '%s' AND e.%s = v.value THEN %lld ELSE 0"
                                " END",
-                            obs_kinds[obs_map[i].kind],
-                            kb_store_column_of(obs_map[i].canon)->column, (long long)1 << i);
+                            store_obs_kinds[store_obs_map[i].kind],
+                            kb_store_column_of(store_obs_map[i].canon)->column, (long long)1 << i);
     rc |= kb_buf_puts(b, " FROM obs_values v, events e WHERE v.id = obs_events.vid AND"
                          " e.id = obs_events.event_id), 0);\n");
     if (!st->be->canon_blocks)
@@ -504,7 +499,7 @@ static int exec_script(kb_store *st, char *sql)
     return KB_OK;
 }
 
-static int migrate(kb_store *st)
+int store_migrate(kb_store *st)
 {
     int rc, have;
     kb_buf b;
@@ -542,7 +537,7 @@ static int migrate(kb_store *st)
 /* A store opened read-only is used as it is: its schema must be this
  * koban's (nothing is migrated), and on PostgreSQL the session's
  * transactions are read-only. */
-static int check_ro(kb_store *st)
+int store_check_ro(kb_store *st)
 {
     int have;
     if (st->be == &kb_store_pg &&
@@ -565,10 +560,6 @@ static int check_ro(kb_store *st)
 #define OBS_ROWS 32
 /* obs_counts rows per multi-row upsert. */
 #define CNT_ROWS 16
-/* Values per entry of st->obs_rows (vid, event id, fm, hour) and of
- * st->cnt_rows (vid, fm, hour, n, lo, hi). */
-#define OBS_W 4
-#define CNT_W 6
 #define CNT_UPSERT                                                                         \
     " ON CONFLICT (vid, fm, hr) DO UPDATE SET n = obs_counts.n + excluded.n, lo = CASE WHEN"  \
     " excluded.lo < obs_counts.lo THEN excluded.lo ELSE obs_counts.lo END, hi = CASE WHEN"    \
@@ -624,7 +615,7 @@ static char *narrow_sql(int rows)
     return b.data;
 }
 
-static int build_sql(kb_store *st)
+int store_build_sql(kb_store *st)
 {
     kb_buf b;
     int rc = 0;
@@ -686,7 +677,8 @@ static kb_store *store_open(const char *dsn, int readonly, char *errbuf, size_t 
         goto fail;
     }
     st->readonly = readonly;
-    if (st->be->open(st, arg) || (readonly ? check_ro(st) : migrate(st)) || build_sql(st))
+    if (st->be->open(st, arg) || (readonly ? store_check_ro(st) : store_migrate(st)) ||
+        store_build_sql(st))
         goto fail;
     return st;
 fail:
@@ -790,7 +782,7 @@ static int source_row_cb(void *ud, size_t ncol, const kb_sval *c, const char *co
     return 0;
 }
 
-static int id_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
+int store_id_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
 {
     (void)names;
     if (ncol)
@@ -833,7 +825,7 @@ static void obs_cache_clear(kb_store *st)
 static int obs_vid(kb_store *st, int kind, const char *v, size_t len, int64_t *vid)
 {
     const size_t mask = OBS_CACHE_SLOTS - 1;
-    const char *kn = obs_kinds[kind];
+    const char *kn = store_obs_kinds[kind];
     uint64_t h;
     size_t i;
     int rc;
@@ -852,12 +844,12 @@ static int obs_vid(kb_store *st, int kind, const char *v, size_t len, int64_t *v
     *vid = 0;
     {
         kb_sval p[2] = {KB_SV_STRV(v, len), KB_SV_STRV(kn, strlen(kn))};
-        if ((rc = st->be->exec(st, sql_obs_get, p, 2, id_cb, vid, 1)))
+        if ((rc = st->be->exec(st, sql_obs_get, p, 2, store_id_cb, vid, 1)))
             return rc;
     }
     if (!*vid) {
         kb_sval p[2] = {KB_SV_STRV(kn, strlen(kn)), KB_SV_STRV(v, len)};
-        if ((rc = st->be->exec(st, sql_obs_new, p, 2, id_cb, vid, 1)))
+        if ((rc = st->be->exec(st, sql_obs_new, p, 2, store_id_cb, vid, 1)))
             return rc;
         if (!*vid)
             return kb_store_fail(st, "obs_values: no id returned");
@@ -880,7 +872,7 @@ static int obs_vid(kb_store *st, int kind, const char *v, size_t len, int64_t *v
 int64_t kb_obs_field_bit(int canon)
 {
     for (size_t i = 0; i < NOBS; i++)
-        if (obs_map[i].canon == canon)
+        if (store_obs_map[i].canon == canon)
             return (int64_t)1 << i;
     return 0;
 }
@@ -985,14 +977,14 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
     size_t nd = 0;
 
     for (size_t i = 0; i < NOBS; i++) {
-        const kb_field *f = kb_event_canon(ev, obs_map[i].canon);
+        const kb_field *f = kb_event_canon(ev, store_obs_map[i].canon);
         int dup = 0, rc;
         int64_t vid;
         if (!f || f->len == 0 || f->type == KB_V_NULL || f->len > 4096)
             continue;
         for (size_t k = 0; k < nd && !dup; k++) {
-            dup = dkind[k] == obs_map[i].kind && kb_str_eq(done[k]->val, done[k]->len, f->val,
-                                                           f->len);
+            dup = dkind[k] == store_obs_map[i].kind &&
+                  kb_str_eq(done[k]->val, done[k]->len, f->val, f->len);
             if (dup) /* one row per (kind, value), with every field it was in */
                 st->obs_rows[OBS_W * drow[k] + 2] |= (int64_t)1 << i;
         }
@@ -1000,8 +992,8 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
             continue;
         done[nd] = f;
         drow[nd] = st->nobs_rows;
-        dkind[nd++] = obs_map[i].kind;
-        if ((rc = obs_vid(st, obs_map[i].kind, f->val, f->len, &vid)))
+        dkind[nd++] = store_obs_map[i].kind;
+        if ((rc = obs_vid(st, store_obs_map[i].kind, f->val, f->len, &vid)))
             return rc;
         if (st->nobs_rows == st->aobs_rows) {
             size_t na = st->aobs_rows ? 2 * st->aobs_rows : 4096;
@@ -1021,11 +1013,6 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
             stats->observables++;
     }
     return KB_OK;
-}
-
-static kb_sval str_or_null(const char *s)
-{
-    return s ? KB_SV_STRV(s, strlen(s)) : (kb_sval){KB_SV_NULL, 0, 0, NULL, 0};
 }
 
 /* Inserts one event whose raw record is at byte boff of block blk. */
@@ -1172,7 +1159,7 @@ static int put_block(kb_store *st, int64_t lo, int64_t hi, int64_t *blk)
     }
     p[0] = (kb_sval){KB_SV_BLOB, 0, 0, st->z.data, zn};
     *blk = 0;
-    return st->be->exec(st, sql_block_new, p, 1, id_cb, blk, 1);
+    return st->be->exec(st, sql_block_new, p, 1, store_id_cb, blk, 1);
 }
 
 /* Records raw field names not yet in field_names. */
@@ -1252,7 +1239,7 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
         kb_sval p[5] = {KB_SV_STRV(path, strlen(path)), str_or_null(fmt), KB_SV_INTV(inode),
                         KB_SV_INTV(size), KB_SV_INTV(kb_time_now())};
         src.checkpoint = -1;
-        if ((rc = st->be->exec(st, sql_src_new, p, 5, id_cb, &src.id, 1)))
+        if ((rc = st->be->exec(st, sql_src_new, p, 5, store_id_cb, &src.id, 1)))
             goto fail;
     } else if (tracked && (src.inode != inode || size < src.size)) {
         /* Rotated or truncated: a new file under the old name. */
@@ -1337,7 +1324,7 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
                 kb_sval p[EV_PARAMS];
                 size_t k = event_params(st, ev, 0, src.id, blk, boff, p);
                 id = 0;
-                if ((rc = st->be->exec(st, st->sql_ins_event, p, k, id_cb, &id, 1)))
+                if ((rc = st->be->exec(st, st->sql_ins_event, p, k, store_id_cb, &id, 1)))
                     goto fail;
             }
             if ((rc = put_observables(st, ev, id, stats)))
@@ -1438,7 +1425,7 @@ int kb_store_put_alerts(kb_store *st, const kb_store_alert *a, size_t n, int64_t
             a[i].confidence1 > 0 ? KB_SV_INTV(a[i].confidence1 - 1)
                                  : (kb_sval){KB_SV_NULL, 0, 0, NULL, 0},
         };
-        if ((rc = st->be->exec(st, sql, p, 11, id_cb, &id, 1))) {
+        if ((rc = st->be->exec(st, sql, p, 11, store_id_cb, &id, 1))) {
             kb_store_rollback(st);
             return rc;
         }
@@ -1457,7 +1444,7 @@ int kb_store_event_at(kb_store *st, const char *path, uint64_t line, int64_t ts,
     *id = 0;
     if (ts == KB_TIME_NONE || !path)
         return KB_OK;
-    return st->be->exec(st, sql, p, 3, id_cb, id, 1);
+    return st->be->exec(st, sql, p, 3, store_id_cb, id, 1);
 }
 
 int kb_store_alert_exists(kb_store *st, const char *rule_id, int64_t ts, int64_t event_id,
@@ -1468,7 +1455,7 @@ int kb_store_alert_exists(kb_store *st, const char *rule_id, int64_t ts, int64_t
                               " LIMIT 1";
     kb_sval p[3] = {str_or_null(rule_id), KB_SV_INTV(ts), KB_SV_INTV(event_id)};
     int64_t id = 0;
-    int rc = st->be->exec(st, sql, p, 3, id_cb, &id, 1);
+    int rc = st->be->exec(st, sql, p, 3, store_id_cb, &id, 1);
     *found = id != 0;
     return rc;
 }
@@ -1491,12 +1478,6 @@ static void put_time(FILE *f, const kb_sval *v)
         buf[20] = 0;
     }
     fprintf(f, "%-24s", buf);
-}
-
-static int64_t ival(const kb_sval *v)
-{
-    int64_t x;
-    return kb_sval_int(v, &x) ? 0 : x;
 }
 
 static int stats_total_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names)
