@@ -12,6 +12,8 @@
  *   store-alerts.c  alerts, and finding the event an alert is about;
  *   store-prune.c   retention: deleting events and what hangs on them;
  *   store-read.c    reading back: statistics, raw records;
+ *   module.c        the migrations of other modules' tables;
+ *   hunt-*.c        hunts (hunt-int.h);
  *   sqlite.c, pg.c  the back ends. */
 #ifndef KB_STORE_INT_H
 #define KB_STORE_INT_H
