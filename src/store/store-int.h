@@ -1,6 +1,24 @@
-/* Internals shared by store.c and the back ends (not part of the API). */
+/* Internals shared by the parts of the store and its back ends (not part
+ * of the API):
+ *   store-int.h     the handle's type, the constants and small helpers the
+ *                   parts share;
+ *   store.c         the handle: opening and closing, errors, the SQL
+ *                   helpers (exec, scalar, text), transactions;
+ *   store-schema.c  what is stored: the canonical columns, the observable
+ *                   kinds and fields, the narrow-row encoding, and the
+ *                   schema's creation and migrations;
+ *   store-load.c    loading events: sources and checkpoints, blocks, event
+ *                   rows, observables and their obs_counts;
+ *   store-alerts.c  alerts, and finding the event an alert is about;
+ *   store-prune.c   retention: deleting events and what hangs on them;
+ *   store-read.c    reading back: statistics, raw records;
+ *   module.c        the migrations of other modules' tables;
+ *   hunt-*.c        hunts (hunt-int.h);
+ *   sqlite.c, pg.c  the back ends. */
 #ifndef KB_STORE_INT_H
 #define KB_STORE_INT_H
+
+#include <string.h>
 
 #include "store/store.h"
 
@@ -75,5 +93,65 @@ int kb_store_fail(kb_store *st, const char *fmt, ...) __attribute__((format(prin
 
 extern const kb_store_backend kb_store_sqlite;
 extern const kb_store_backend kb_store_pg;
+
+/* ---- what is stored (store-schema.c) ------------------------------------- */
+
+/* The number of kb_store_columns (without its end marker); store-schema.c
+ * checks it against the table. A column's index there is its index in the
+ * narrow-row encoding, below the logsource's entries. */
+#define NCOLS ((size_t)37)
+_Static_assert(NCOLS <= KB_CANON_LS, "a column index stays below KB_CANON_LS");
+_Static_assert(KB_CANON_COUNT <= KB_CANON_INT, "an entry's index leaves KB_CANON_INT free");
+
+/* The names of the observable kinds (KB_OBS_KIND_MAP). */
+extern const char *const store_obs_kinds[KB_OBS_COUNT];
+
+/* Observables of one event: (kind, canonical field) pairs. Bit i of an
+ * obs_events / obs_counts field mask (fm) is entry i: the order is part of
+ * the stored data. NOBS is their number (store-schema.c checks it against
+ * the table). */
+struct store_obs {
+    int kind, canon;
+};
+extern const struct store_obs store_obs_map[];
+#define NOBS ((size_t)14)
+_Static_assert(NOBS <= 63, "a field mask fits a positive int64_t");
+
+/* Creates or migrates the schema to KB_STORE_SCHEMA_VERSION. */
+int store_migrate(kb_store *st);
+/* Checks that a store opened read-only has this koban's schema. */
+int store_check_ro(kb_store *st);
+
+/* ---- loading (store-load.c) ---------------------------------------------- */
+
+/* Values per entry of st->obs_rows (vid, event id, fm, hour) and of
+ * st->cnt_rows (vid, fm, hour, n, lo, hi). */
+#define OBS_W 4
+#define CNT_W 6
+
+/* Builds the loader's statements (st->sql_*) and scratch for st's back end. */
+int store_build_sql(kb_store *st);
+
+/* ---- helpers (store.c) --------------------------------------------------- */
+
+/* Row callback: the first column of the last row as an integer into
+ * *(int64_t *)ud. */
+int store_id_cb(void *ud, size_t ncol, const kb_sval *c, const char *const *names);
+
+static inline int exec0(kb_store *st, const char *sql)
+{
+    return st->be->exec(st, sql, NULL, 0, NULL, NULL, 0);
+}
+
+static inline kb_sval str_or_null(const char *s)
+{
+    return s ? KB_SV_STRV(s, strlen(s)) : (kb_sval){KB_SV_NULL, 0, 0, NULL, 0};
+}
+
+static inline int64_t ival(const kb_sval *v)
+{
+    int64_t x;
+    return kb_sval_int(v, &x) ? 0 : x;
+}
 
 #endif

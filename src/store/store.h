@@ -6,10 +6,12 @@
  * <data>/koban.db in WAL mode) and pg.c (PostgreSQL through libpq, shared by
  * several koban nodes). Everything above the vtable (schema and migrations,
  * turning events into rows, checkpoints, observables, alerts, stats, prune,
- * hunts) is written once in store.c against `exec`, with SQL that both
- * dialects accept and `?` placeholders (pg.c renumbers them to $1..$n).
+ * hunts) is written once in store.c, store-*.c and hunt-*.c against
+ * `exec` (store-int.h lists the parts), with SQL that both dialects accept
+ * and `?` placeholders (pg.c renumbers them to $1..$n).
  *
- * Tables (schema version KB_STORE_SCHEMA_VERSION, migrations in store.c):
+ * Tables (schema version KB_STORE_SCHEMA_VERSION, migrations in
+ * store-schema.c):
  *   schema_version  one row per applied migration
  *   sources         one row per loaded file: path, format, inode, size,
  *                   checkpoint (offset of the last committed record), events
