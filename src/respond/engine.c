@@ -529,7 +529,9 @@ static int run_hunt(proc_ctx *c)
     const char *tmpl = c->step->proc->text;
     kb_buf q, left, names;
     size_t *at = kb_calloc(MAX_SPANS, sizeof *at), nat = 0;
-    int rc = R_FAIL;
+    kb_hunt_error he = {0};
+    kb_hunt *h = NULL;
+    int rc = R_FAIL, r;
 
     kb_buf_init(&q, KB_HUNT_MAX_LEN);
     kb_buf_init(&left, 4 * KB_HUNT_MAX_LEN);
@@ -544,14 +546,11 @@ static int run_hunt(proc_ctx *c)
         rc = run_hunt_text(c, q.data, q.len);
         goto out;
     }
-    kb_hunt_error he = {0};
-    kb_hunt *h = kb_hunt_parse(q.data, q.len, kb_time_now(), &he);
-    if (!h) { /* reported as any hunt that does not parse */
-        rc = run_hunt_text(c, q.data, q.len);
+    if (!(h = kb_hunt_parse(q.data, q.len, kb_time_now(), &he))) {
+        rc = run_hunt_text(c, q.data, q.len); /* reported as any hunt that does not parse */
         goto out;
     }
-    int r = kb_hunt_drop_unknown(h, at, nat, &left, NULL);
-    kb_hunt_free(h);
+    r = kb_hunt_drop_unknown(h, at, nat, &left, NULL);
     if (r == KB_ENOENT) {
         kb_buf_printf(&c->detail, "hunt not run, unknown: %s (the hunt needs %s): %s",
                       names.data, strchr(names.data, ',') ? "them" : "it", q.data);
@@ -563,6 +562,7 @@ static int run_hunt(proc_ctx *c)
         kb_buf_printf(&c->detail, "; unknown: %s (dropped from the hunt)", names.data);
     }
 out:
+    kb_hunt_free(h);
     kb_free(at);
     kb_buf_release(&q);
     kb_buf_release(&left);
