@@ -486,8 +486,8 @@ static int render_known(proc_ctx *c, const char *tmpl, kb_esc ctx, kb_buf *out, 
     const char *e = NULL;
     kb_buf_clear(out);
     *nat = 0;
-    if (kb_tmpl_render_spans(tmpl, strlen(tmpl), ctx, known_lookup, &c->lk, out, sp, MAX_SPANS,
-                             &n, &e) != KB_OK) {
+    if (kb_tmpl_render_spans(tmpl, strlen(tmpl), ctx, known_lookup, &c->lk, out, sp, MAX_SPANS, &n,
+                             &e) != KB_OK) {
         set_err(c, "template '%s': %s", tmpl, e);
         return -1;
     }
@@ -552,8 +552,8 @@ static int run_hunt(proc_ctx *c)
     }
     r = kb_hunt_drop_unknown(h, at, nat, &left, NULL);
     if (r == KB_ENOENT) {
-        kb_buf_printf(&c->detail, "hunt not run, unknown: %s (the hunt needs %s): %s",
-                      names.data, strchr(names.data, ',') ? "them" : "it", q.data);
+        kb_buf_printf(&c->detail, "hunt not run, unknown: %s (the hunt needs %s): %s", names.data,
+                      strchr(names.data, ',') ? "them" : "it", q.data);
         rc = skip_unknown(c);
     } else if (r != KB_OK) {
         set_err(c, "hunt '%s': %s", tmpl, "too long without its unknown terms");
@@ -588,8 +588,8 @@ static int run_ask(proc_ctx *c)
     }
     if (nunknown) {
         /* every question's arguments are conditions its query needs */
-        kb_buf_printf(&c->detail, "ask %s not run, unknown: %s (it needs its argument%s)",
-                      pr->text, names.data, pr->nargs > 1 ? "s" : "");
+        kb_buf_printf(&c->detail, "ask %s not run, unknown: %s (it needs its argument%s)", pr->text,
+                      names.data, pr->nargs > 1 ? "s" : "");
         rc = skip_unknown(c);
         goto out;
     }
@@ -1123,8 +1123,8 @@ static int drive(kb_store *st, const kb_playbook *pb, int64_t run, const kb_resp
                     waiting = 1;
                 } else if (pr == R_SKIP) {
                     merge(vars, c.out, iter);
-                    if ((rc = commit_step(st, run, s->id, iter, "skipped", t0, actor,
-                                          c.detail.data, c.out, vars)) == KB_OK)
+                    if ((rc = commit_step(st, run, s->id, iter, "skipped", t0, actor, c.detail.data,
+                                          c.out, vars)) == KB_OK)
                         kb_resp_timeline_add(st, run, c.incident_id, "skipped", s->id, actor,
                                              c.detail.data);
                     say(o, "step %s skipped: %s", s->id, c.detail.data);

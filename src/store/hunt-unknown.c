@@ -72,8 +72,8 @@ static int put_node(const kb_hunt *h, const unsigned char *st, int id, kb_buf *o
 static int put_child(const kb_hunt *h, const unsigned char *st, int id, int parent, kb_buf *out)
 {
     int t = h->nodes[effective(h, st, id)].type;
-    int paren = (parent == HN_AND && t == HN_OR) ||
-                (parent == HN_NOT && (t == HN_AND || t == HN_OR));
+    int paren =
+        (parent == HN_AND && t == HN_OR) || (parent == HN_NOT && (t == HN_AND || t == HN_OR));
     int rc = 0;
     if (paren)
         rc |= kb_buf_putc(out, '(');
@@ -98,8 +98,7 @@ static int put_node(const kb_hunt *h, const unsigned char *st, int id, kb_buf *o
     }
 }
 
-int kb_hunt_drop_unknown(const kb_hunt *h, const size_t *at, size_t n, kb_buf *out,
-                         size_t *matched)
+int kb_hunt_drop_unknown(const kb_hunt *h, const size_t *at, size_t n, kb_buf *out, size_t *matched)
 {
     unsigned char unknown[KB_HUNT_MAX_NODES] = {0}, st[KB_HUNT_MAX_NODES];
     size_t used = 0;

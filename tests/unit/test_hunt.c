@@ -285,7 +285,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_parse_ok), cmocka_unit_test(t_parse_errors), cmocka_unit_test(t_caps),
-        cmocka_unit_test(t_times),    cmocka_unit_test(t_sql),     cmocka_unit_test(t_unknown),
+        cmocka_unit_test(t_times),    cmocka_unit_test(t_sql),          cmocka_unit_test(t_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

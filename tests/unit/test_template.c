@@ -161,8 +161,7 @@ static void test_exec_argv_verbatim(void **state)
 }
 
 /* Variables for the spans test: h, f (empty: unknown), d (hostile). */
-static int look3(void *ud, const char *name, size_t nlen, const char **v, size_t *len,
-                 int *is_list)
+static int look3(void *ud, const char *name, size_t nlen, const char **v, size_t *len, int *is_list)
 {
     (void)ud;
     *is_list = 0;
@@ -192,9 +191,8 @@ static void test_spans(void **state)
     (void)state;
     kb_buf_init(&b, 65536);
     kb_buf_init(&q, 65536);
-    assert_int_equal(kb_tmpl_render_spans(t, strlen(t), KB_ESC_HUNT, look3, NULL, &b, sp, 4, &n,
-                                          &e),
-                     KB_OK);
+    assert_int_equal(
+        kb_tmpl_render_spans(t, strlen(t), KB_ESC_HUNT, look3, NULL, &b, sp, 4, &n, &e), KB_OK);
     assert_string_equal(b.data, "host.name:\"pc-1\" and (file.name:\"\" or"
                                 " destination.ip:\"\\\"\\\" or host.name:*\")");
     assert_int_equal(n, 3);
@@ -217,9 +215,8 @@ static void test_spans(void **state)
     kb_hunt_free(h);
     /* more placeholders than room: counted, the first recorded */
     kb_buf_clear(&b);
-    assert_int_equal(kb_tmpl_render_spans(t, strlen(t), KB_ESC_HUNT, look3, NULL, &b, sp, 1, &n,
-                                          &e),
-                     KB_OK);
+    assert_int_equal(
+        kb_tmpl_render_spans(t, strlen(t), KB_ESC_HUNT, look3, NULL, &b, sp, 1, &n, &e), KB_OK);
     assert_int_equal(n, 3);
     assert_int_equal(sp[0].start, 10);
     kb_buf_release(&b);
