@@ -312,7 +312,9 @@ static int var_lookup(void *ud, const char *name, size_t nlen, const char **v, s
 
 /* ---- running processes --------------------------------------------------------- */
 
-enum { R_DONE, R_WAIT, R_FAIL };
+/* R_SKIP: not run because an input it needs is unknown (the reason in
+ * detail, its outputs set to "": unknown). */
+enum { R_DONE, R_WAIT, R_FAIL, R_SKIP };
 
 typedef struct proc_ctx {
     kb_store *st;
@@ -448,17 +450,149 @@ static void err_clear(proc_ctx *c)
         c->err[0] = 0;
 }
 
+/* ---- inputs the run does not know ------------------------------------------------
+ *
+ * A value is unknown when it is empty (an incident field the incident does
+ * not have, an output a skipped step left empty) or when no step has set it
+ * (its step was skipped by its condition). Where a method's input is
+ * unknown the engine neither searches for an empty value (which would
+ * silently restrict a hunt, or widen it: every record contains "") nor looks
+ * an empty value up: a hunt loses the terms of its unknown values by the rule
+ * of kb_hunt_drop_unknown (docs/playbooks.md), and a method that cannot run
+ * without the value (a hunt with no condition left, an `ask` question, an
+ * intel / asset / vulns lookup) is recorded as skipped, naming the unknown
+ * inputs, with its outputs empty (unknown) for the steps after it. */
+
+/* As var_lookup, but a variable no step has set is an empty value. */
+static int known_lookup(void *ud, const char *name, size_t nlen, const char **v, size_t *len,
+                        int *is_list)
+{
+    if (var_lookup(ud, name, nlen, v, len, is_list))
+        return 1;
+    *v = "", *len = 0, *is_list = 0;
+    return 1;
+}
+
+#define MAX_SPANS KB_HUNT_MAX_NODES
+
+/* Renders tmpl with unset variables empty; the unknown (empty) values'
+ * spans go to at[] (*nat of them) and their names, once each, to names
+ * ("a, b"). Returns 0, or -1 with the error set. */
+static int render_known(proc_ctx *c, const char *tmpl, kb_esc ctx, kb_buf *out, size_t *at,
+                        size_t *nat, kb_buf *names)
+{
+    kb_tmpl_span sp[MAX_SPANS];
+    size_t n = 0;
+    const char *e = NULL;
+    kb_buf_clear(out);
+    *nat = 0;
+    if (kb_tmpl_render_spans(tmpl, strlen(tmpl), ctx, known_lookup, &c->lk, out, sp, MAX_SPANS, &n,
+                             &e) != KB_OK) {
+        set_err(c, "template '%s': %s", tmpl, e);
+        return -1;
+    }
+    if (!out->data)
+        kb_buf_puts(out, "");
+    for (size_t i = 0; i < n && i < MAX_SPANS; i++) {
+        if (sp[i].vlen)
+            continue;
+        if (at)
+            at[(*nat)++] = sp[i].start;
+        else
+            (*nat)++;
+        /* each name once */
+        int seen = 0;
+        for (size_t k = 0; k < i; k++)
+            if (!sp[k].vlen && sp[k].nlen == sp[i].nlen &&
+                memcmp(sp[k].name, sp[i].name, sp[i].nlen) == 0)
+                seen = 1;
+        if (!seen)
+            kb_buf_printf(names, "%s%.*s", names->len ? ", " : "", (int)sp[i].nlen, sp[i].name);
+    }
+    return 0;
+}
+
+/* A step not run: every output empty (unknown), the reason in detail. */
+static int skip_unknown(proc_ctx *c)
+{
+    const pb_process *pr = c->step->proc;
+    for (size_t k = 0; k < pr->nouts; k++)
+        json_object_set_new(c->out, pr->outs[k].var, json_string(""));
+    err_clear(c);
+    return R_SKIP;
+}
+
+/* A hunt method: its template rendered, the terms of unknown values taken
+ * out; nothing of the condition left: not run. */
+static int run_hunt(proc_ctx *c)
+{
+    const char *tmpl = c->step->proc->text;
+    kb_buf q, left, names;
+    size_t *at = kb_calloc(MAX_SPANS, sizeof *at), nat = 0;
+    kb_hunt_error he = {0};
+    kb_hunt *h = NULL;
+    int rc = R_FAIL, r;
+
+    kb_buf_init(&q, KB_HUNT_MAX_LEN);
+    kb_buf_init(&left, 4 * KB_HUNT_MAX_LEN);
+    kb_buf_init(&names, 4096);
+    if (!at) {
+        set_err(c, "%s%s", "out of memory", NULL);
+        goto out;
+    }
+    if (render_known(c, tmpl, KB_ESC_HUNT, &q, at, &nat, &names))
+        goto out;
+    if (nat == 0) {
+        rc = run_hunt_text(c, q.data, q.len);
+        goto out;
+    }
+    if (!(h = kb_hunt_parse(q.data, q.len, kb_time_now(), &he))) {
+        rc = run_hunt_text(c, q.data, q.len); /* reported as any hunt that does not parse */
+        goto out;
+    }
+    r = kb_hunt_drop_unknown(h, at, nat, &left, NULL);
+    if (r == KB_ENOENT) {
+        kb_buf_printf(&c->detail, "hunt not run, unknown: %s (the hunt needs %s): %s", names.data,
+                      strchr(names.data, ',') ? "them" : "it", q.data);
+        rc = skip_unknown(c);
+    } else if (r != KB_OK) {
+        set_err(c, "hunt '%s': %s", tmpl, "too long without its unknown terms");
+    } else {
+        rc = run_hunt_text(c, left.data, left.len);
+        kb_buf_printf(&c->detail, "; unknown: %s (dropped from the hunt)", names.data);
+    }
+out:
+    kb_hunt_free(h);
+    kb_free(at);
+    kb_buf_release(&q);
+    kb_buf_release(&left);
+    kb_buf_release(&names);
+    return rc;
+}
+
 static int run_ask(proc_ctx *c)
 {
     const pb_process *pr = c->step->proc;
-    kb_buf q, a[3];
+    kb_buf q, a[3], names;
+    size_t nunknown = 0;
     int rc = R_FAIL;
     kb_buf_init(&q, KB_HUNT_MAX_LEN);
+    kb_buf_init(&names, 4096);
     for (int i = 0; i < 3; i++)
         kb_buf_init(&a[i], KB_RESP_MAX_VALUE * 2);
-    for (size_t i = 0; i < pr->nargs && i < 3; i++)
-        if (render(c, pr->args[i], KB_ESC_HUNT, &a[i]))
+    for (size_t i = 0; i < pr->nargs && i < 3; i++) {
+        size_t n = 0;
+        if (render_known(c, pr->args[i], KB_ESC_HUNT, &a[i], NULL, &n, &names))
             goto out;
+        nunknown += n;
+    }
+    if (nunknown) {
+        /* every question's arguments are conditions its query needs */
+        kb_buf_printf(&c->detail, "ask %s not run, unknown: %s (it needs its argument%s)", pr->text,
+                      names.data, pr->nargs > 1 ? "s" : "");
+        rc = skip_unknown(c);
+        goto out;
+    }
     if (strcmp(pr->text, "where-hash") == 0)
         kb_buf_printf(&q, "hash:%s | stats count(), min(@timestamp), max(@timestamp) by"
                           " host.name | sort -count", a[0].data);
@@ -477,6 +611,7 @@ static int run_ask(proc_ctx *c)
     rc = run_hunt_text(c, q.data, q.len);
 out:
     kb_buf_release(&q);
+    kb_buf_release(&names);
     for (int i = 0; i < 3; i++)
         kb_buf_release(&a[i]);
     return rc;
@@ -511,11 +646,19 @@ static void set_outputs(proc_ctx *c, const char *const *names, json_t *const *va
 static int run_lookup(proc_ctx *c)
 {
     const pb_process *pr = c->step->proc;
-    kb_buf v;
+    kb_buf v, unk;
+    size_t nunknown = 0;
     int rc = R_FAIL;
     kb_buf_init(&v, KB_RESP_MAX_VALUE * 2);
-    if (render(c, pr->text, KB_ESC_ARG, &v))
+    kb_buf_init(&unk, 4096);
+    if (render_known(c, pr->text, KB_ESC_ARG, &v, NULL, &nunknown, &unk))
         goto out;
+    if (v.len == 0) { /* nothing to look up */
+        kb_buf_printf(&c->detail, "%s not run, unknown: %s (no value to look up)",
+                      kb_pb_method_names[pr->method], unk.len ? unk.data : pr->text);
+        rc = skip_unknown(c);
+        goto out;
+    }
     kb_buf_printf(&c->detail, "%s %s", kb_pb_method_names[pr->method], v.data);
     if (pr->method == PM_INTEL) {
         intel_hits h = {json_array(), json_array(), 0};
@@ -570,6 +713,7 @@ static int run_lookup(proc_ctx *c)
     rc = R_DONE;
 out:
     kb_buf_release(&v);
+    kb_buf_release(&unk);
     return rc;
 }
 
@@ -731,15 +875,8 @@ static int run_notify(proc_ctx *c)
 static int run_process(proc_ctx *c)
 {
     switch (c->step->proc->method) {
-    case PM_HUNT: {
-        kb_buf q;
-        int rc;
-        kb_buf_init(&q, KB_HUNT_MAX_LEN);
-        rc = render(c, c->step->proc->text, KB_ESC_HUNT, &q) ? R_FAIL
-                                                              : run_hunt_text(c, q.data, q.len);
-        kb_buf_release(&q);
-        return rc;
-    }
+    case PM_HUNT:
+        return run_hunt(c);
     case PM_ASK:
         return run_ask(c);
     case PM_INTEL: case PM_ASSET: case PM_VULNS:
@@ -773,8 +910,10 @@ static void merge(json_t *vars, json_t *out, long iter)
     json_t *v;
     json_object_foreach(out, k, v) {
         json_t *old = json_object_get(vars, k);
-        if (iter <= 0 || !old) {
+        if (iter <= 0 || !old || (json_is_string(old) && !json_string_length(old))) {
             json_object_set(vars, k, v);
+        } else if (json_is_string(v) && !json_string_length(v)) {
+            continue; /* an iteration that did not run keeps what the others found */
         } else if (json_is_array(old) && json_is_array(v)) {
             size_t i, j;
             json_t *it, *x;
@@ -982,6 +1121,13 @@ static int drive(kb_store *st, const kb_playbook *pb, int64_t run, const kb_resp
                     say(o, "step %s waits: %s", s->id,
                         c.detail.len ? c.detail.data : s->proc->name);
                     waiting = 1;
+                } else if (pr == R_SKIP) {
+                    merge(vars, c.out, iter);
+                    if ((rc = commit_step(st, run, s->id, iter, "skipped", t0, actor, c.detail.data,
+                                          c.out, vars)) == KB_OK)
+                        kb_resp_timeline_add(st, run, c.incident_id, "skipped", s->id, actor,
+                                             c.detail.data);
+                    say(o, "step %s skipped: %s", s->id, c.detail.data);
                 } else if (pr == R_FAIL) {
                     kb_resp_timeline_add(st, run, c.incident_id, "failed", s->id, actor, err);
                     json_decref(c.out);

@@ -70,6 +70,21 @@ typedef int (*kb_tmpl_lookup_fn)(void *ud, const char *name, size_t nlen, const 
  * context, a list outside TEXT). */
 int kb_tmpl_render(const char *tmpl, size_t len, kb_esc ctx, kb_tmpl_lookup_fn fn, void *ud,
                    kb_buf *out, const char **err);
+/* Where a placeholder landed: bytes [start, end) of out hold its escaped
+ * value (in HUNT, the opening quote is at start); name[0..nlen) is the
+ * variable (a slice of the template); vlen the value's length before
+ * escaping (0: empty). */
+typedef struct kb_tmpl_span {
+    size_t start, end;
+    const char *name;
+    size_t nlen, vlen;
+} kb_tmpl_span;
+/* As kb_tmpl_render, and records the first maxspans placeholders in spans
+ * (in template order); *nspans (may be NULL) counts every placeholder
+ * rendered, also those past maxspans. */
+int kb_tmpl_render_spans(const char *tmpl, size_t len, kb_esc ctx, kb_tmpl_lookup_fn fn, void *ud,
+                         kb_buf *out, kb_tmpl_span *spans, size_t maxspans, size_t *nspans,
+                         const char **err);
 /* Escapes one value for ctx into out (appended). Same errors. */
 int kb_tmpl_escape(const char *v, size_t len, kb_esc ctx, int at_start, kb_buf *out,
                    const char **err);

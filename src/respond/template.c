@@ -159,8 +159,18 @@ static int put_literal(kb_buf *out, const char *p, size_t n)
 int kb_tmpl_render(const char *tmpl, size_t len, kb_esc ctx, kb_tmpl_lookup_fn fn, void *ud,
                    kb_buf *out, const char **err)
 {
-    size_t i = 0, s, ns, ne, e, base = out->len;
+    return kb_tmpl_render_spans(tmpl, len, ctx, fn, ud, out, NULL, 0, NULL, err);
+}
+
+int kb_tmpl_render_spans(const char *tmpl, size_t len, kb_esc ctx, kb_tmpl_lookup_fn fn, void *ud,
+                         kb_buf *out, kb_tmpl_span *spans, size_t maxspans, size_t *nspans,
+                         const char **err)
+{
+    size_t i = 0, s, ns, ne, e, base = out->len, nsp = 0;
     int r, rc;
+
+    if (nspans)
+        *nspans = 0;
 
     while ((r = next_placeholder(tmpl, len, i, &s, &ns, &ne, &e)) == 1) {
         const char *v = NULL;
@@ -178,8 +188,14 @@ int kb_tmpl_render(const char *tmpl, size_t len, kb_esc ctx, kb_tmpl_lookup_fn f
             *err = "a list variable here needs for_each (one item at a time)";
             return KB_EINVAL;
         }
+        size_t at = out->len;
         if ((rc = kb_tmpl_escape(v, vlen, ctx, out->len == base, out, err)))
             return rc;
+        if (nsp < maxspans)
+            spans[nsp] = (kb_tmpl_span){at, out->len, tmpl + ns, ne - ns, vlen};
+        nsp++;
+        if (nspans)
+            *nspans = nsp;
         i = e;
     }
     if (r < 0) {

@@ -16,6 +16,7 @@ typedef struct hnode {
     int quoted;
     size_t pos;         /* byte offset of the term's field (or value) */
     size_t vpos;        /* byte offset of the value */
+    size_t end;         /* terms: byte offset just after the value */
 } hnode;
 
 enum hagg { AGG_COUNT, AGG_MIN, AGG_MAX, AGG_DC };
@@ -41,6 +42,7 @@ struct kb_hunt {
     hnode nodes[KB_HUNT_MAX_NODES];
     int nnodes;
     int root;           /* -1: match everything */
+    size_t pipes;       /* byte offset of the first '|' (qlen: none) */
     int has_stats, has_fields;
     hcol cols[KB_HUNT_MAX_COLS];   /* fields, or the stats aggregates */
     int ncols;

@@ -209,6 +209,7 @@ static int parse_term(pstate *ps)
         ps->h->nodes[id].value = t.s;
         ps->h->nodes[id].quoted = 1;
         ps->h->nodes[id].vpos = t.pos;
+        ps->h->nodes[id].end = t.end;
         return id;
     }
     if (t.t != T_WORD)
@@ -225,6 +226,7 @@ static int parse_term(pstate *ps)
             ps->h->nodes[id].op = HOP_TEXT;
             ps->h->nodes[id].value = t.s;
             ps->h->nodes[id].vpos = t.pos;
+            ps->h->nodes[id].end = t.end;
             return id;
         }
         ps->cur = nx.end;
@@ -237,6 +239,7 @@ static int parse_term(pstate *ps)
         ps->h->nodes[id].value = v.s;
         ps->h->nodes[id].quoted = v.t == T_STRING;
         ps->h->nodes[id].vpos = v.pos;
+        ps->h->nodes[id].end = v.end;
         return id;
     }
 }
@@ -482,6 +485,7 @@ kb_hunt *kb_hunt_parse(const char *q, size_t len, int64_t now, kb_hunt_error *er
     h->now = now;
     h->root = -1;
     h->head = -1;
+    h->pipes = len;
     ps.h = h;
     ps.err = err;
     t = peek(&ps, 0);
@@ -491,6 +495,8 @@ kb_hunt *kb_hunt_parse(const char *q, size_t len, int64_t now, kb_hunt_error *er
         t = take(&ps, 0);
         if (t.t == T_EOF)
             break;
+        if (t.t == T_PIPE && h->pipes == len)
+            h->pipes = t.pos;
         if (t.t != T_PIPE) {
             fail(&ps, t.pos,
                  ps.h->root >= 0 ? "expected 'and', 'or', '|' or the end of the query, found %s"

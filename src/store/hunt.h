@@ -87,6 +87,23 @@ void kb_hunt_free(kb_hunt *h);
  * as if it ended in `| head n`. Returns 1 when it applied the cap. */
 int kb_hunt_limit_default(kb_hunt *h, int64_t n);
 
+/* Unknown values (a playbook's hunt whose input the incident lacks; see
+ * hunt-unknown.c). The terms whose value starts at one of the byte offsets
+ * at[0..n) of the query are unknown and are taken out by this rule: an
+ * unknown term is dropped; an `or` keeps its other branches; a `not` over
+ * something dropped is dropped too (an undecidable exclusion excludes
+ * nothing) and the `and` around it keeps the rest; an `and` that loses a
+ * condition is dropped as a whole (what is left of it would match more than
+ * it asks for). Appends the query that remains to out: the filter printed
+ * from the parse tree (terms as written, `and`/`or`/`not` in lower case,
+ * parentheses where needed), then the pipes as written. *matched (may be
+ * NULL) receives how many offsets fell on a term's value. Returns KB_OK,
+ * KB_ENOENT (out untouched) when no condition of the filter is left, so the
+ * query must not run, or KB_ELIMIT when out is full. With n = 0 it prints
+ * the query as parsed. Borrows h; it is not changed. */
+int kb_hunt_drop_unknown(const kb_hunt *h, const size_t *at, size_t n, kb_buf *out,
+                         size_t *matched);
+
 /* A compiled query: SQL text with `?` placeholders and the values. */
 typedef struct kb_hunt_sql {
     kb_buf sql;

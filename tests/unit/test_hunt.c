@@ -179,11 +179,113 @@ static void t_sql(void **state)
     kb_hunt_sql_release(&sql);
 }
 
+/* Rewrites q without the terms whose value is a quoted "" (the offsets of
+ * every `""` in q); returns the result, or "SKIP" when nothing is left. */
+static const char *without(const char *q, char *out, size_t size)
+{
+    kb_hunt_error err;
+    kb_buf b;
+    size_t at[32], n = 0, matched = 0;
+    kb_hunt *h = kb_hunt_parse(q, strlen(q), now, &err);
+    int rc;
+    if (!h)
+        fail_msg("'%s': %s at %zu", q, err.msg, err.pos);
+    for (const char *p = strstr(q, "\"\""); p && n < 32; p = strstr(p + 2, "\"\""))
+        at[n++] = (size_t)(p - q);
+    kb_buf_init(&b, 4096);
+    rc = kb_hunt_drop_unknown(h, at, n, &b, &matched);
+    assert_int_equal(matched, n);
+    if (rc == KB_ENOENT) {
+        assert_int_equal(b.len, 0);
+        snprintf(out, size, "SKIP");
+    } else {
+        assert_int_equal(rc, KB_OK);
+        snprintf(out, size, "%s", b.data);
+        /* what is left parses, and prints the same again */
+        kb_hunt *h2 = kb_hunt_parse(b.data, b.len, now, &err);
+        kb_buf b2;
+        if (!h2)
+            fail_msg("'%s' -> '%s': %s at %zu", q, b.data, err.msg, err.pos);
+        kb_buf_init(&b2, 4096);
+        assert_int_equal(kb_hunt_drop_unknown(h2, NULL, 0, &b2, NULL), KB_OK);
+        assert_string_equal(b2.data, b.data);
+        kb_buf_release(&b2);
+        kb_hunt_free(h2);
+    }
+    kb_buf_release(&b);
+    kb_hunt_free(h);
+    return out;
+}
+
+static void t_unknown(void **state)
+{
+    static const struct {
+        const char *q, *want;
+    } cases[] = {
+        /* nothing unknown: the query as parsed */
+        {"host.name:a and (file.name:b or destination.ip:c)",
+         "host.name:a and (file.name:b or destination.ip:c)"},
+        {"a:1 AND NOT (b:2 Or c:3) | stats count() by x | head 3",
+         "a:1 and not (b:2 or c:3) | stats count() by x | head 3"},
+        {"| stats count()", "| stats count()"},
+        {"destination.port >= 1024 and @timestamp>=\"2026-11-20\"",
+         "destination.port >= 1024 and @timestamp>=\"2026-11-20\""},
+        /* an or keeps its other branches */
+        {"host.name:\"h\" and (file.name:\"\" or destination.ip:\"d\")",
+         "host.name:\"h\" and destination.ip:\"d\""},
+        {"(a:\"\" or b:1 or c:\"\") and d:2", "b:1 and d:2"},
+        {"a:\"\" or (b:1 and c:2)", "b:1 and c:2"},
+        /* an and that loses a condition goes as a whole: inside an or the
+         * other branches stay, at the top nothing is left */
+        {"(a:\"\" and b:1) or c:2", "c:2"},
+        {"host.name:\"\" and (file.name:\"f\" or destination.ip:\"d\")", "SKIP"},
+        {"host.name:\"h\" and (file.name:\"\" or destination.ip:\"\")", "SKIP"},
+        {"ip:\"\" and @timestamp >= now-1h | stats count()", "SKIP"},
+        {"\"\"", "SKIP"},
+        {"a:\"\" or b:\"\"", "SKIP"},
+        /* an exclusion that cannot be decided excludes nothing */
+        {"ip:\"i\" and not source.ip:\"\" and not host.name:\"\" and source.ip:10.0.0.0/8"
+         " | stats count() by source.ip",
+         "ip:\"i\" and source.ip:10.0.0.0/8 | stats count() by source.ip"},
+        {"a:1 and not (b:\"\" and c:2)", "a:1"},
+        {"a:1 and not (b:\"\" or c:2)", "a:1 and not c:2"},
+        {"a:1 and not not b:\"\"", "a:1"},
+        {"not a:\"\"", "SKIP"},
+        {"not a:\"\" or not b:\"\"", "SKIP"},
+        /* parentheses only where the tree needs them */
+        {"(a:1 or b:\"\") and (c:2 or d:3)", "a:1 and (c:2 or d:3)"},
+        {"not (a:1 and b:\"\") and not (c:\"\" or d:2 or e:3)", "not (d:2 or e:3)"},
+        {"(x:1 and (a:\"\" or b:2)) or y:3 | sort -@timestamp",
+         "x:1 and b:2 or y:3 | sort -@timestamp"},
+    };
+    char buf[512];
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = without(cases[i].q, buf, sizeof buf);
+        if (strcmp(got, cases[i].want) != 0)
+            fail_msg("'%s': got '%s', expected '%s'", cases[i].q, got, cases[i].want);
+    }
+    /* offsets that are no term's value are counted as unmatched */
+    {
+        kb_hunt_error err;
+        kb_buf b;
+        size_t at[2] = {0, 4}, matched = 9;
+        kb_hunt *h = kb_hunt_parse("a:\"\"", 4, now, &err);
+        assert_non_null(h);
+        kb_buf_init(&b, 64);
+        assert_int_equal(kb_hunt_drop_unknown(h, at, 2, &b, &matched), KB_OK);
+        assert_int_equal(matched, 0);
+        assert_string_equal(b.data, "a:\"\"");
+        kb_buf_release(&b);
+        kb_hunt_free(h);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_parse_ok), cmocka_unit_test(t_parse_errors), cmocka_unit_test(t_caps),
-        cmocka_unit_test(t_times),    cmocka_unit_test(t_sql),
+        cmocka_unit_test(t_times),    cmocka_unit_test(t_sql),          cmocka_unit_test(t_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,6 +160,69 @@ static void test_exec_argv_verbatim(void **state)
     kb_buf_release(&result);
 }
 
+/* Variables for the spans test: h, f (empty: unknown), d (hostile). */
+static int look3(void *ud, const char *name, size_t nlen, const char **v, size_t *len, int *is_list)
+{
+    (void)ud;
+    *is_list = 0;
+    if (kb_str_eqz(name, nlen, "h"))
+        *v = "pc-1";
+    else if (kb_str_eqz(name, nlen, "f"))
+        *v = "";
+    else if (kb_str_eqz(name, nlen, "d"))
+        *v = "\"\" or host.name:*";
+    else
+        return 0;
+    *len = strlen(*v);
+    return 1;
+}
+
+/* Spans say where each value landed; with them a playbook drops the hunt's
+ * terms whose value is unknown (empty), and only those: a value that looks
+ * like an empty literal stays one term. */
+static void test_spans(void **state)
+{
+    static const char t[] = "host.name:{{h}} and (file.name:{{ f }} or destination.ip:{{d}})";
+    kb_buf b, q;
+    kb_tmpl_span sp[4];
+    size_t n = 9, at[4], nat = 0, matched = 0;
+    const char *e = NULL;
+    kb_hunt_error he;
+    (void)state;
+    kb_buf_init(&b, 65536);
+    kb_buf_init(&q, 65536);
+    assert_int_equal(
+        kb_tmpl_render_spans(t, strlen(t), KB_ESC_HUNT, look3, NULL, &b, sp, 4, &n, &e), KB_OK);
+    assert_string_equal(b.data, "host.name:\"pc-1\" and (file.name:\"\" or"
+                                " destination.ip:\"\\\"\\\" or host.name:*\")");
+    assert_int_equal(n, 3);
+    assert_int_equal(sp[0].start, 10);
+    assert_int_equal(sp[0].end, 16);
+    assert_int_equal(sp[0].vlen, 4);
+    assert_true(kb_str_eqz(sp[1].name, sp[1].nlen, "f"));
+    assert_int_equal(sp[1].vlen, 0);
+    assert_int_equal(sp[1].end - sp[1].start, 2);
+    assert_int_equal(sp[2].vlen, 17);
+    for (size_t i = 0; i < n; i++)
+        if (sp[i].vlen == 0)
+            at[nat++] = sp[i].start;
+    kb_hunt *h = kb_hunt_parse(b.data, b.len, 0, &he);
+    assert_non_null(h);
+    assert_int_equal(kb_hunt_drop_unknown(h, at, nat, &q, &matched), KB_OK);
+    assert_int_equal(matched, 1);
+    assert_string_equal(q.data,
+                        "host.name:\"pc-1\" and destination.ip:\"\\\"\\\" or host.name:*\"");
+    kb_hunt_free(h);
+    /* more placeholders than room: counted, the first recorded */
+    kb_buf_clear(&b);
+    assert_int_equal(
+        kb_tmpl_render_spans(t, strlen(t), KB_ESC_HUNT, look3, NULL, &b, sp, 1, &n, &e), KB_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(sp[0].start, 10);
+    kb_buf_release(&b);
+    kb_buf_release(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_vtypes),
         cmocka_unit_test(test_connectors_refuse_hostile),
         cmocka_unit_test(test_exec_argv_verbatim),
+        cmocka_unit_test(test_spans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
