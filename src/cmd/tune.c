@@ -412,14 +412,8 @@ static int on_rule_row(void *ud, size_t ncol, const kb_sval *c, const char *cons
     stats *s = ud;
     rstat *r;
     (void)ncol, (void)names;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 64;
-        rstat *nv = kb_realloc(s->v, nc * sizeof *nv);
-        if (!nv)
-            return KB_ENOMEM;
-        s->v = nv;
-        s->cap = nc;
-    }
+    if (kb_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v, 64))
+        return KB_ENOMEM;
     r = &s->v[s->n++];
     memset(r, 0, sizeof *r);
     r->id = sdup(&c[0]);

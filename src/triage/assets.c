@@ -724,13 +724,8 @@ static int put_asset(kb_assets *a, const row *r, const char *src, uint64_t line)
     if (old) {
         a->v[old - a->v] = as;
     } else {
-        if (a->n == a->cap) {
-            size_t nc = a->cap ? a->cap * 2 : 256;
-            kb_asset *nv = kb_realloc(a->v, nc * sizeof *nv);
-            if (!nv)
-                return KB_ENOMEM;
-            a->v = nv, a->cap = nc;
-        }
+        if (kb_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v, 256))
+            return KB_ENOMEM;
         a->v[a->n++] = as;
         size_t s = name_hash(as.name, strlen(as.name)) & (a->nslots - 1);
         while (a->slots[s])
