@@ -327,19 +327,10 @@ static int import_csv(kb_vulns *v, const char *name, const char *p, size_t len,
     int64_t now = kb_time_now();
 
     csv_init(&c, p, len);
-    if ((r = csv_next(&c)) <= 0) {
-        if (r < 0)
-            report_bad(rep, name, c.rec_line, "%s", c.err);
+    if ((r = csv_header(&c, rep, name, hdr, &hbuf, &nh)) <= 0) {
+        rc = r < 0 ? KB_ENOMEM : KB_OK;
         goto out;
     }
-    nh = c.n;
-    if (!(hbuf = kb_malloc(c.rec.len + 1))) {
-        rc = KB_ENOMEM;
-        goto out;
-    }
-    memcpy(hbuf, c.rec.data, c.rec.len + 1);
-    for (size_t i = 0; i < nh; i++)
-        hdr[i] = (kb_str){hbuf + (c.f[i].p - c.rec.data), c.f[i].len};
     ch = csv_col(hdr, nh, C_HOST), ci = csv_col(hdr, nh, C_IP);
     if (ci == ch)
         ci = -1;
