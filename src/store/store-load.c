@@ -337,14 +337,9 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
         dkind[nd++] = store_obs_map[i].kind;
         if ((rc = obs_vid(st, store_obs_map[i].kind, f->val, f->len, &vid)))
             return rc;
-        if (st->nobs_rows == st->aobs_rows) {
-            size_t na = st->aobs_rows ? 2 * st->aobs_rows : 4096;
-            int64_t *nr = kb_realloc(st->obs_rows, na * OBS_W * sizeof *nr);
-            if (!nr)
-                return kb_store_fail(st, "out of memory");
-            st->obs_rows = nr;
-            st->aobs_rows = na;
-        }
+        if (kb_grow((void **)&st->obs_rows, &st->aobs_rows, st->nobs_rows + 1,
+                    OBS_W * sizeof *st->obs_rows, 4096))
+            return kb_store_fail(st, "out of memory");
         st->obs_rows[OBS_W * st->nobs_rows] = vid;
         st->obs_rows[OBS_W * st->nobs_rows + 1] = id;
         st->obs_rows[OBS_W * st->nobs_rows + 2] = (int64_t)1 << i;
