@@ -254,7 +254,7 @@ static int cef_sniff(const char *line, size_t len)
 {
     size_t pipes = 0;
 
-    if (kb_kv_find_marker(line, len, 1024, "CEF:"))
+    if (kb_kv_find_marker(line, len, 1024, "CEF:", 4))
         return 95;
     /* "0|Vendor|Product|..." with the marker lost */
     if (len > 2 && line[0] >= '0' && line[0] <= '9' && line[1] == '|') {
@@ -277,7 +277,7 @@ static int cef_decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event
         k++;
     if (k == len)
         return KB_ESKIP;
-    m = kb_kv_find_marker(line, len, len, "CEF:");
+    m = kb_kv_find_marker(line, len, len, "CEF:", 4);
     if (!m)
         return kb_cef_decode_body(ctx, line + k, len - k, ev);
     if (m > line) {

@@ -1101,9 +1101,10 @@ int kb_kv_syslog_prefix(kb_decode_ctx *ctx, const char *line, size_t len, size_t
     return KB_OK;
 }
 
-const char *kb_kv_find_marker(const char *line, size_t len, size_t limit, const char *tag)
+const char *kb_kv_find_marker(const char *line, size_t len, size_t limit, const char *tag,
+                              size_t tlen)
 {
-    size_t n = len < limit ? len : limit, off = 0, tlen = strlen(tag);
+    size_t n = len < limit ? len : limit, off = 0;
 
     while (off < n) {
         const char *m = kb_memmem(line + off, n - off, tag, tlen);

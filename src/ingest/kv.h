@@ -104,11 +104,12 @@ const char *kb_kv_category(kb_str product, kb_str cat, kb_str name);
 size_t kb_kv_split_header(const char *p, size_t len, size_t i, kb_str *hdr, size_t max,
                           size_t *rest);
 
-/* Where a CEF/LEEF marker, `tag` ("CEF:" or "LEEF:") followed by a digit
+/* Where a CEF/LEEF marker, tag[0..tlen) ("CEF:" or "LEEF:") followed by a digit
  * (up to four spaces may come between, as in "CEF: 0"), starts in the line:
  * at its start or after a space or '>', beginning within its first `limit`
  * bytes. NULL if nowhere. */
-const char *kb_kv_find_marker(const char *line, size_t len, size_t limit, const char *tag);
+const char *kb_kv_find_marker(const char *line, size_t len, size_t limit, const char *tag,
+                              size_t tlen);
 
 /* Handles what precedes a CEF/LEEF marker at line[body]: a syslog header
  * when kb_syslog_parse reads one (header slices that reach into the body,

@@ -242,7 +242,7 @@ fail:
 
 static int leef_sniff(const char *line, size_t len)
 {
-    return kb_kv_find_marker(line, len, 1024, "LEEF:") ? 95 : 0;
+    return kb_kv_find_marker(line, len, 1024, "LEEF:", 5) ? 95 : 0;
 }
 
 static int leef_decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev)
@@ -257,7 +257,7 @@ static int leef_decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_even
         k++;
     if (k == len)
         return KB_ESKIP;
-    m = kb_kv_find_marker(line, len, len, "LEEF:");
+    m = kb_kv_find_marker(line, len, len, "LEEF:", 5);
     if (!m) {
         ctx->err = "no 'LEEF:' marker in the line";
         return KB_EPARSE;
