@@ -173,7 +173,20 @@ int kb_cef_decode_body(kb_decode_ctx *ctx, const char *p, size_t len, kb_event *
         ctx->err = "not CEF: no 'CEF:' marker";
         return KB_EPARSE;
     }
-    nh = kb_kv_split_header(p, len, i, hdr, 7, &start);
+    start = i;
+    while (i < len && nh < 7) {
+        if (p[i] == '\\' && i + 1 < len) {
+            i += 2;
+            continue;
+        }
+        if (p[i] == '|') {
+            hdr[nh].p = p + start;
+            hdr[nh].len = i - start;
+            nh++;
+            start = i + 1;
+        }
+        i++;
+    }
     if (nh < 7) {
         ctx->err = "CEF header has fewer than 7 '|'-terminated fields";
         return KB_EPARSE;

@@ -1121,25 +1121,3 @@ const char *kb_kv_find_marker(const char *line, size_t len, size_t limit, const 
     }
     return NULL;
 }
-
-size_t kb_kv_split_header(const char *p, size_t len, size_t i, kb_str *hdr, size_t max,
-                          size_t *rest)
-{
-    size_t nh = 0, start = i;
-
-    while (i < len && nh < max) {
-        if (p[i] == '\\' && i + 1 < len) {
-            i += 2;
-            continue;
-        }
-        if (p[i] == '|') {
-            hdr[nh].p = p + start;
-            hdr[nh].len = i - start;
-            nh++;
-            start = i + 1;
-        }
-        i++;
-    }
-    *rest = start;
-    return nh;
-}

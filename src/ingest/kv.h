@@ -97,13 +97,6 @@ int kb_kv_observer(kb_event *ev, kb_str vendor, kb_str product);
  * category and name: firewall, proxy, antivirus, or NULL. */
 const char *kb_kv_category(kb_str product, kb_str cat, kb_str name);
 
-/* Splits the '|'-terminated fields of a CEF/LEEF header, from p[i] on, into
- * hdr[0..max) (slices of p; a backslash escapes the byte after it, which is
- * not unescaped here). Returns how many were found (at most max); *rest is
- * where the text after the last one starts (i when none). */
-size_t kb_kv_split_header(const char *p, size_t len, size_t i, kb_str *hdr, size_t max,
-                          size_t *rest);
-
 /* Where a CEF/LEEF marker, tag[0..tlen) ("CEF:" or "LEEF:") followed by a digit
  * (up to four spaces may come between, as in "CEF: 0"), starts in the line:
  * at its start or after a space or '>', beginning within its first `limit`

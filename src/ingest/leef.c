@@ -150,7 +150,20 @@ int kb_leef_decode_body(kb_decode_ctx *ctx, const char *p, size_t len, kb_event 
     i = 5;
     while (i < len && p[i] == ' ')
         i++;
-    nh = kb_kv_split_header(p, len, i, hdr, 5, &start);
+    start = i;
+    while (i < len && nh < 5) {
+        if (p[i] == '\\' && i + 1 < len) {
+            i += 2;
+            continue;
+        }
+        if (p[i] == '|') {
+            hdr[nh].p = p + start;
+            hdr[nh].len = i - start;
+            nh++;
+            start = i + 1;
+        }
+        i++;
+    }
     if (nh == 4 && start < len) { /* "...|EventID" with no attributes */
         hdr[4].p = p + start;
         hdr[4].len = len - start;
