@@ -337,7 +337,9 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
         dkind[nd++] = store_obs_map[i].kind;
         if ((rc = obs_vid(st, store_obs_map[i].kind, f->val, f->len, &vid)))
             return rc;
-        if (kb_grow((void **)&st->obs_rows, &st->aobs_rows, st->nobs_rows + 1,
+        /* checked here first: this runs for every observable */
+        if (st->nobs_rows == st->aobs_rows &&
+            kb_grow((void **)&st->obs_rows, &st->aobs_rows, st->nobs_rows + 1,
                     OBS_W * sizeof *st->obs_rows, 4096))
             return kb_store_fail(st, "out of memory");
         st->obs_rows[OBS_W * st->nobs_rows] = vid;
