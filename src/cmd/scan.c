@@ -151,7 +151,8 @@ static alert *alert_new(worker *w, const kb_event *ev)
         atomic_fetch_add(&sc->dropped, 1);
         return NULL;
     }
-    if (kb_grow((void **)&w->alerts, &w->cap, w->n + 1, sizeof *w->alerts, 256)) {
+    if (w->n == w->cap && /* per alert: no call until full */
+        kb_grow((void **)&w->alerts, &w->cap, w->n + 1, sizeof *w->alerts, 256)) {
         w->oom = 1;
         atomic_fetch_add(&sc->dropped, 1);
         return NULL;
@@ -951,7 +952,8 @@ static void on_correl(void *ud, const kb_correl_alert *ca)
         ci++;
     if (sc->rule_level[nr + ci] >= sc->min_level && !ca->hidden)
         sc->corr_levels[sc->rule_level[nr + ci]]++;
-    if (kb_grow((void **)&sc->cal, &sc->acal, sc->ncal + 1, sizeof *sc->cal, 64)) {
+    if (sc->ncal == sc->acal && /* per alert: no call until full */
+        kb_grow((void **)&sc->cal, &sc->acal, sc->ncal + 1, sizeof *sc->cal, 64)) {
         atomic_fetch_add(&sc->dropped, 1);
         return;
     }

@@ -100,7 +100,8 @@ static int set_has(const kb_intel_scan *s, uint64_t h)
 
 static int pend_add(kb_intel_scan *s, uint64_t h)
 {
-    if (kb_grow((void **)&s->pend, &s->cpend, s->npend + 1, sizeof *s->pend, 1024))
+    if (s->npend == s->cpend && /* per value scanned: no call until full */
+        kb_grow((void **)&s->pend, &s->cpend, s->npend + 1, sizeof *s->pend, 1024))
         return KB_ENOMEM;
     s->pend[s->npend++] = h;
     return KB_OK;

@@ -118,7 +118,8 @@ int kb_triage_alerts_add(kb_triage_alerts *al, const kb_triage_alert *a)
     ialert *x;
     if (al->n >= MAX_ALERTS)
         return KB_ELIMIT;
-    if (kb_grow((void **)&al->v, &al->cap, al->n + 1, sizeof *al->v, 4096))
+    if (al->n == al->cap && /* per alert: no call until full */
+        kb_grow((void **)&al->v, &al->cap, al->n + 1, sizeof *al->v, 4096))
         return KB_ENOMEM;
     x = &al->v[al->n];
     x->a = *a;
