@@ -625,12 +625,8 @@ static int collect(scan *sc, size_t *cap, const char *arg)
             kb_buf b;
             if (e->d_name[0] == '.')
                 continue;
-            if (nn == ncap) {
-                char **nnames = kb_realloc(names, (ncap = ncap ? ncap * 2 : 64) * sizeof *names);
-                if (!nnames)
-                    break;
-                names = nnames;
-            }
+            if (kb_grow((void **)&names, &ncap, nn + 1, sizeof *names, 64))
+                break;
             kb_buf_init(&b, 0);
             if (kb_buf_printf(&b, "%s/%s", cur.path, e->d_name) == KB_OK)
                 names[nn++] = b.data;

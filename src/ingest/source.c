@@ -648,12 +648,8 @@ static int ingest_any(kb_ingest *ing, const char *path, int depth, kb_batch_fn f
             kb_buf b;
             if (e->d_name[0] == '.')
                 continue;
-            if (n == cap) {
-                char **nn = kb_realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *names);
-                if (!nn)
-                    break;
-                names = nn;
-            }
+            if (kb_grow((void **)&names, &cap, n + 1, sizeof *names, 64))
+                break;
             kb_buf_init(&b, 0);
             kb_buf_printf(&b, "%s/%s", path, e->d_name);
             names[n++] = b.data;
