@@ -574,13 +574,8 @@ static uint32_t classify(const kb_triage_policy *pol, clscache *cc, const kb_tri
     }
     if (cc->n == 0)
         cc->n = 1;
-    if (cc->n >= cc->cap) {
-        size_t nc = cc->cap ? cc->cap * 2 : 256;
-        cls *nv = kb_realloc(cc->v, nc * sizeof *nv);
-        if (!nv)
-            return 0;
-        cc->v = nv, cc->cap = nc;
-    }
+    if (kb_grow((void **)&cc->v, &cc->cap, cc->n + 1, sizeof *cc->v, 256))
+        return 0;
     cls *c = &cc->v[cc->n];
     *c = (cls){a->rule_id, a->rule_name, a->tags, a->threat_type, a->level, 0, 0};
     for (size_t i = 0; i < pol->nsig; i++)
