@@ -445,8 +445,8 @@ static void narrow_params(const kb_event *ev, int64_t id, int64_t source_id, int
  * by one with `one`. (The narrow ev rows: sql_nv_multi / sql_nv_one, NV_ROWS
  * of NV_PARAMS; the events with own_ids: sql_ins_events / sql_ins_event_id,
  * EV_ROWS of EV_PARAMS.) */
-static int flush_rows(kb_store *st, const char *multi, const char *one, size_t rows, size_t width,
-                      const kb_sval *p, size_t n)
+static inline int flush_rows(kb_store *st, const char *multi, const char *one, size_t rows,
+                             size_t width, const kb_sval *p, size_t n)
 {
     int rc = KB_OK;
     if (n == rows)
