@@ -214,16 +214,48 @@ static int load_detect(const char *path, const kb_yaml_node *det, kb_config *cfg
 }
 
 /* correlation: { max_groups, max_window, lateness, overflow } */
-static int load_correl(const char *path, const kb_yaml_node *corr, kb_correl_opts *o)
+/* correlation.generate: {rule: true|false, ...}, the rule by id, name or
+ * title (whether it exists is known once the rules are loaded: the scan
+ * reports one that is not there). */
+static int load_correl_gen(const char *path, const kb_yaml_node *gen, kb_config *cfg)
+{
+    if (gen->kind != KB_YAML_MAP)
+        return fail(path, gen->line, "correlation.generate must be a mapping of correlation "
+                                     "rules (id, name or title) to true or false");
+    if (gen->n && !(cfg->correl_gen = kb_calloc(gen->n, sizeof *cfg->correl_gen)))
+        return fail(path, gen->line, "out of memory");
+    for (size_t i = 0; i < gen->n; i++) {
+        const kb_yaml_node *k = gen->items[2 * i], *v = gen->items[2 * i + 1];
+        kb_correl_gen *g = &cfg->correl_gen[cfg->ncorrel_gen];
+        int b;
+        if (k->kind != KB_YAML_SCALAR || k->len == 0)
+            return fail(path, k->line, "correlation.generate: a key must be a rule id, name or "
+                                       "title");
+        if (!kb_yaml_bool(v, &b))
+            return fail(path, v->line, "correlation.generate: the value must be true or false");
+        if (!(g->rule = kb_strndup(k->str, k->len)))
+            return fail(path, k->line, "out of memory");
+        g->generate = b;
+        g->line = k->line;
+        cfg->ncorrel_gen++;
+    }
+    cfg->correl.gen = cfg->correl_gen;
+    cfg->correl.ngen = cfg->ncorrel_gen;
+    cfg->correl.gen_path = cfg->path;
+    return KB_OK;
+}
+
+static int load_correl(const char *path, const kb_yaml_node *corr, kb_config *cfg)
 {
     static const char *const keys[] = {"max_groups", "max_window", "lateness", "overflow",
-                                       NULL};
+                                       "generate", NULL};
+    kb_correl_opts *o = &cfg->correl;
     const kb_yaml_node *n;
     int64_t v;
 
     if (corr->kind != KB_YAML_MAP)
         return fail(path, corr->line, "correlation must be a mapping (max_groups, max_window, "
-                                      "lateness, overflow)");
+                                      "lateness, overflow, generate)");
     for (size_t i = 0; i < corr->n; i++) {
         const kb_yaml_node *key = corr->items[2 * i];
         int ok = 0;
@@ -231,7 +263,7 @@ static int load_correl(const char *path, const kb_yaml_node *corr, kb_correl_opt
             ok |= key->kind == KB_YAML_SCALAR && strcmp(key->str, *k) == 0;
         if (!ok)
             return fail(path, key->line, "unknown correlation key (max_groups, max_window, "
-                                         "lateness, overflow)");
+                                         "lateness, overflow, generate)");
     }
     if ((n = kb_yaml_get(corr, "max_groups")) && !kb_yaml_is_null(n)) {
         if (!kb_yaml_int(n, &v) || v < 1 || v > 100000000)
@@ -266,6 +298,8 @@ static int load_correl(const char *path, const kb_yaml_node *corr, kb_correl_opt
             return fail(path, n->line, "correlation.overflow must be evict-oldest or drop-new");
         o->overflow = pol;
     }
+    if ((n = kb_yaml_get(corr, "generate")) && !kb_yaml_is_null(n))
+        return load_correl_gen(path, n, cfg);
     return KB_OK;
 }
 
@@ -355,7 +389,7 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
         rc = load_store(cfg->path, kb_yaml_get(root, "store"), cfg);
     if (rc == KB_OK && kb_yaml_get(root, "correlation") &&
         !kb_yaml_is_null(kb_yaml_get(root, "correlation")))
-        rc = load_correl(cfg->path, kb_yaml_get(root, "correlation"), &cfg->correl);
+        rc = load_correl(cfg->path, kb_yaml_get(root, "correlation"), cfg);
     if (rc == KB_OK && kb_yaml_get(root, "suppress")) { /* suppression (detect/suppress.h) */
         char why[200];
         uint32_t line = 0;
@@ -394,6 +428,9 @@ void kb_config_release(kb_config *cfg)
     for (size_t i = 0; i < cfg->intel.nallow; i++)
         kb_free(cfg->intel.allow[i]);
     kb_free(cfg->intel.allow);
+    for (size_t i = 0; i < cfg->ncorrel_gen; i++)
+        kb_free((char *)cfg->correl_gen[i].rule);
+    kb_free(cfg->correl_gen);
     memset(cfg, 0, sizeof *cfg);
     cfg->intel.confidence = -1;
     kb_correl_opts_default(&cfg->correl);

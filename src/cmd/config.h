@@ -37,7 +37,10 @@ typedef struct kb_config {
     size_t nretention;
     char *fieldmap;           /* detect.fieldmap: the field-map file (a relative path is
                                  taken from the configuration file's directory), or NULL */
-    kb_correl_opts correl;    /* correlation: caps (the defaults when absent) */
+    kb_correl_opts correl;    /* correlation: caps (the defaults when absent), and its
+                                 generate overrides (correl.gen points at correl_gen) */
+    kb_correl_gen *correl_gen; /* correlation.generate (rule names owned) */
+    size_t ncorrel_gen;
     kb_resp_bindings respond; /* `respond:`: playbooks started by themselves (n 0: none) */
 } kb_config;
 

@@ -1232,13 +1232,15 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
          * no lateness */
         kb_config ccfg;
         kb_correl_opts co;
+        int have_cfg = kb_config_load(cli, &ccfg) == KB_OK;
         kb_correl_opts_default(&co);
-        if (kb_config_load(cli, &ccfg) == KB_OK) {
-            co = ccfg.correl;
-            kb_config_release(&ccfg);
-        }
+        if (have_cfg)
+            co = ccfg.correl; /* with its generate overrides, read by kb_correl_new */
         co.lateness = 0;
-        if (!(sc.corr = kb_correl_new(sc.rs, &co, on_correl, &sc, kb_rule_report_fn, &rep))) {
+        sc.corr = kb_correl_new(sc.rs, &co, on_correl, &sc, kb_rule_report_fn, &rep);
+        if (have_cfg)
+            kb_config_release(&ccfg);
+        if (!sc.corr) {
             status = KB_EXIT_FAILURE;
             goto out;
         }
