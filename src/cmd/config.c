@@ -328,33 +328,19 @@ const kb_retention *kb_config_retention(const kb_config *cfg, const char *path)
     return best ? best : dflt;
 }
 
-int kb_config_load(const kb_cli *cli, kb_config *cfg)
+static void config_init(kb_config *cfg)
 {
-    kb_yaml *y = NULL;
-    kb_yaml_error err = {0};
-    const kb_yaml_node *root, *ingest, *json, *fields;
-    kb_buf path;
-    int rc;
-
     memset(cfg, 0, sizeof *cfg);
     cfg->intel.confidence = -1;
     kb_correl_opts_default(&cfg->correl);
-    kb_buf_init(&path, 4096);
-    if (cli->config_path) {
-        kb_buf_puts(&path, cli->config_path);
-    } else {
-        kb_buf_printf(&path, "%s/koban.yaml", cli->data_dir);
-        if (access(path.data, R_OK) != 0) {
-            kb_buf_release(&path);
-            return KB_OK; /* no file: the defaults */
-        }
-    }
-    cfg->path = path.data;
-    rc = kb_yaml_parse_file(cfg->path, NULL, &y, &err);
-    if (rc != KB_OK) {
-        fail(cfg->path, err.line, err.reason ? err.reason : kb_strerror(rc));
-        goto out;
-    }
+}
+
+/* The configuration from its parsed YAML y (cfg->path set); frees y. */
+static int config_from_yaml(kb_config *cfg, kb_yaml *y)
+{
+    const kb_yaml_node *root, *ingest, *json, *fields;
+    int rc = KB_OK;
+
     if (kb_yaml_ndocs(y) > 1) {
         rc = fail(cfg->path, kb_yaml_doc(y, 1)->line, "one YAML document expected");
         goto out;
@@ -412,6 +398,54 @@ out:
     if (rc != KB_OK)
         kb_config_release(cfg);
     return rc;
+}
+
+int kb_config_load(const kb_cli *cli, kb_config *cfg)
+{
+    kb_yaml *y = NULL;
+    kb_yaml_error err = {0};
+    kb_buf path;
+    int rc;
+
+    config_init(cfg);
+    kb_buf_init(&path, 4096);
+    if (cli->config_path) {
+        kb_buf_puts(&path, cli->config_path);
+    } else {
+        kb_buf_printf(&path, "%s/koban.yaml", cli->data_dir);
+        if (access(path.data, R_OK) != 0) {
+            kb_buf_release(&path);
+            return KB_OK; /* no file: the defaults */
+        }
+    }
+    cfg->path = path.data;
+    rc = kb_yaml_parse_file(cfg->path, NULL, &y, &err);
+    if (rc != KB_OK) {
+        fail(cfg->path, err.line, err.reason ? err.reason : kb_strerror(rc));
+        kb_yaml_free(y);
+        kb_config_release(cfg);
+        return rc;
+    }
+    return config_from_yaml(cfg, y);
+}
+
+int kb_config_load_mem(const char *path, const char *text, size_t len, kb_config *cfg)
+{
+    kb_yaml *y = NULL;
+    kb_yaml_error err = {0};
+    int rc;
+
+    config_init(cfg);
+    if (!(cfg->path = kb_strdup(path)))
+        return KB_ENOMEM;
+    rc = kb_yaml_parse(text, len, NULL, &y, &err);
+    if (rc != KB_OK) {
+        fail(cfg->path, err.line, err.reason ? err.reason : kb_strerror(rc));
+        kb_yaml_free(y);
+        kb_config_release(cfg);
+        return rc;
+    }
+    return config_from_yaml(cfg, y);
 }
 
 void kb_config_release(kb_config *cfg)

@@ -47,6 +47,8 @@ typedef struct kb_config {
 /* Loads the configuration the command line names. Returns KB_OK, or an
  * error after printing "path:line: reason" to stderr. */
 int kb_config_load(const kb_cli *cli, kb_config *cfg);
+/* The same from the text of a configuration (path names it in messages). */
+int kb_config_load_mem(const char *path, const char *text, size_t len, kb_config *cfg);
 void kb_config_release(kb_config *cfg);
 
 /* The store.retention entry for a source path (the longest matching path
