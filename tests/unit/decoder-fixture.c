@@ -142,6 +142,7 @@ static dfx_counts run_file(dfx *f, const char *path, const char *must_have, int 
     dfx_lines it = {buf, buf + n};
     const char *s;
     dfx_counts c = {0, 0, 0};
+    const char *was = f->ctx.path;
     int lineno = 0;
 
     f->ctx.path = path;
@@ -163,6 +164,7 @@ static dfx_counts run_file(dfx *f, const char *path, const char *must_have, int 
             c.rej++;
         }
     }
+    f->ctx.path = was; /* path may not outlive the call */
     free(buf);
     return c;
 }

@@ -63,7 +63,7 @@ typedef struct dfx_counts {
 } dfx_counts;
 
 /* Decodes every line of the file at path like the reader: line ends
- * stripped, blank lines left out. ctx.path becomes path. A rejected line
+ * stripped, blank lines left out, ctx.path = path meanwhile. A rejected line
  * must carry a reason; a decoded one must carry the raw field must_have
  * (NULL: no such check). Returns the counts. */
 dfx_counts dfx_run_file(dfx *f, const char *path, const char *must_have);
