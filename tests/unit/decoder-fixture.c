@@ -135,7 +135,7 @@ int dfx_next_line(dfx_lines *it, const char **s, size_t *n)
     return next_line_as(it, s, n, 0);
 }
 
-static dfx_counts run_file(dfx *f, const char *path, const char *must_have, int raw)
+dfx_counts dfx_run_file(dfx *f, const char *path, int flags, const char *must_have)
 {
     size_t n, len;
     char *buf = dfx_slurp(path, &n);
@@ -143,7 +143,7 @@ static dfx_counts run_file(dfx *f, const char *path, const char *must_have, int 
     const char *s;
     dfx_counts c = {0, 0, 0};
     const char *was = f->ctx.path;
-    int lineno = 0;
+    int raw = flags & DFX_AS_IS, lineno = 0;
 
     f->ctx.path = path;
     while (next_line_as(&it, &s, &len, raw)) {
@@ -169,28 +169,26 @@ static dfx_counts run_file(dfx *f, const char *path, const char *must_have, int 
     return c;
 }
 
-dfx_counts dfx_run_file(dfx *f, const char *path, const char *must_have)
+void dfx_expect_run(dfx *f, const char *dir, const char *file, int flags, const char *must_have,
+                    dfx_counts want)
 {
-    return run_file(f, path, must_have, 0);
-}
+    char path[512];
+    dfx_counts c;
 
-dfx_counts dfx_run_file_raw(dfx *f, const char *path, const char *must_have)
-{
-    return run_file(f, path, must_have, 1);
+    snprintf(path, sizeof path, "%s%s", dir, file);
+    c = dfx_run_file(f, path, flags, must_have);
+    if (c.ok != want.ok || c.skip != want.skip || c.rej != want.rej)
+        fail_msg("%s: ok %d skip %d rej %d, want %d %d %d", file, c.ok, c.skip, c.rej, want.ok,
+                 want.skip, want.rej);
 }
 
 void dfx_expect_counts(const kb_decoder *d, kb_names *names, const char *dir, const char *file,
                        dfx_counts want)
 {
-    char path[512];
     dfx f;
-    dfx_counts c;
 
-    snprintf(path, sizeof path, "%s%s", dir, file);
-    dfx_open(&f, d, names, path);
-    c = dfx_run_file(&f, path, NULL);
-    if (c.ok != want.ok || c.skip != want.skip || c.rej != want.rej)
-        fail_msg("%s: ok %d skip %d rej %d", file, c.ok, c.skip, c.rej);
+    dfx_open(&f, d, names, NULL);
+    dfx_expect_run(&f, dir, file, 0, NULL, want);
     dfx_close(&f);
 }
 

@@ -63,15 +63,18 @@ typedef struct dfx_counts {
 } dfx_counts;
 
 /* Decodes every line of the file at path like the reader: line ends
- * stripped, blank lines left out, ctx.path = path meanwhile. A rejected line
- * must carry a reason; a decoded one must carry the raw field must_have
- * (NULL: no such check). Returns the counts. */
-dfx_counts dfx_run_file(dfx *f, const char *path, const char *must_have);
-/* The same, but each line goes to the decoder as it stands in the file,
- * with its line end, blank lines included. */
-dfx_counts dfx_run_file_raw(dfx *f, const char *path, const char *must_have);
-/* Decodes dir/file with a fixture of its own on d (dfx_run_file) and
- * fails, naming the file and the counts, unless they are want. */
+ * stripped, blank lines left out; with DFX_AS_IS each line goes to the
+ * decoder as it stands in the file, with its line end, blank lines
+ * included. ctx.path = path meanwhile. A rejected line must carry a reason;
+ * a decoded one must carry the raw field must_have (NULL: no such check).
+ * Returns the counts. */
+#define DFX_AS_IS 1
+dfx_counts dfx_run_file(dfx *f, const char *path, int flags, const char *must_have);
+/* dfx_run_file over dir/file with f; fails, naming the file and the
+ * counts, unless they are want. */
+void dfx_expect_run(dfx *f, const char *dir, const char *file, int flags, const char *must_have,
+                    dfx_counts want);
+/* The same with a fixture of its own on d (names borrowed) and no flags. */
 void dfx_expect_counts(const kb_decoder *d, kb_names *names, const char *dir, const char *file,
                        dfx_counts want);
 

@@ -520,16 +520,6 @@ static void test_sniff(void **state)
     assert_string_equal(kb_dec_cef.name, "cef");
 }
 
-/* Decodes every line of a sample file as it stands in the file; every
- * record decoded must carry cef.device_vendor, every reject a reason. */
-static dfx_counts run_file(const char *name)
-{
-    char path[512];
-
-    snprintf(path, sizeof path, CEF_DIR "%s", name);
-    return dfx_run_file_raw(&fx, path, "cef.device_vendor");
-}
-
 static void test_sample_files(void **state)
 {
     (void)state;
@@ -546,13 +536,13 @@ static void test_sample_files(void **state)
         {"metron-palo.cef.log", 1, 0, 0},
         {"metron-waf.cef.log", 1, 0, 0},
     };
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        dfx_counts c = run_file(files[i].file);
-        if (c.ok != files[i].ok || c.rej != files[i].rej || c.skip != files[i].skip)
-            fail_msg("%s: decoded %d rejected %d skipped %d", files[i].file, c.ok, c.rej, c.skip);
-    }
+    /* every line as it stands in the file; every record decoded carries
+     * cef.device_vendor, every reject a reason */
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        dfx_expect_run(&fx, CEF_DIR, files[i].file, DFX_AS_IS, "cef.device_vendor",
+                       (dfx_counts){.ok = files[i].ok, .skip = files[i].skip, .rej = files[i].rej});
     /* the Check Point file's first line, in detail */
-    run_file("tenzir-checkpoint.cef.log");
+    dfx_run_file(&fx, CEF_DIR "tenzir-checkpoint.cef.log", DFX_AS_IS, "cef.device_vendor");
     assert_int_equal(decode("CEF:0|Check Point|VPN-1 & FireWall-1|Check Point|Log|https|Unknown|"
                             "act=Accept rt=1543270652000 spt=49363 dpt=443 cs2Label=Rule Name "
                             "originsicname=CN\\=R80,O\\=R80_M..6u6bdo product=VPN-1 & FireWall-1 "

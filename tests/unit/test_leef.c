@@ -217,16 +217,6 @@ static void test_sniff(void **state)
     assert_string_equal(kb_dec_leef.name, "leef");
 }
 
-/* Decodes every line of a sample file as it stands in the file; every
- * record decoded must carry leef.vendor, every reject a reason. */
-static dfx_counts run_file(const char *name)
-{
-    char path[512];
-
-    snprintf(path, sizeof path, LEEF_DIR "%s", name);
-    return dfx_run_file_raw(&fx, path, "leef.vendor");
-}
-
 static void test_sample_files(void **state)
 {
     (void)state;
@@ -238,11 +228,11 @@ static void test_sample_files(void **state)
         {"tenzir-leef1.log", 5, 0, 0},
         {"wazuh-panda_paps.log", 8, 0, 0},
     };
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        dfx_counts c = run_file(files[i].file);
-        if (c.ok != files[i].ok || c.rej != files[i].rej || c.skip != files[i].skip)
-            fail_msg("%s: decoded %d rejected %d skipped %d", files[i].file, c.ok, c.rej, c.skip);
-    }
+    /* every line as it stands in the file; every record decoded carries
+     * leef.vendor, every reject a reason */
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        dfx_expect_run(&fx, LEEF_DIR, files[i].file, DFX_AS_IS, "leef.vendor",
+                       (dfx_counts){.ok = files[i].ok, .skip = files[i].skip, .rej = files[i].rej});
     /* tenzir's hand-made edge cases */
     assert_int_equal(decode("LEEF:1.0|Tenzir|Tenzir|4.12|42|just some random junk"), KB_OK);
     CHECK("leef.event_id", "42");
