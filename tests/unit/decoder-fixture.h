@@ -1,6 +1,6 @@
 /* A decoder under test, shared by the decoder unit tests (test_squid.c,
  * test_weblog.c, test_zeek.c, test_eve.c, test_jsonl.c, test_winevt.c,
- * test_cef.c, test_leef.c): one decoder row with its names, arena, event
+ * test_cef.c, test_leef.c, test_syslog.c): one decoder row with its names, arena, event
  * and decode context, decoded line by line the way the reader does it, and
  * the assertions those tests make about the fields of the event.
  *
