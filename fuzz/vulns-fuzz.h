@@ -1,5 +1,5 @@
 /* Shared by the vulnerability-report importers' fuzz targets (fuzz_nessus,
- * fuzz_openvas): one importer over arbitrary bytes, then the lookups over
+ * fuzz_openvas, fuzz_vulns_csv): one importer over arbitrary bytes, then the lookups over
  * what it kept.
  *
  * Invariants (abort() when broken): never crash, hang, read out of bounds
