@@ -1105,9 +1105,11 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
                 status = kb_cmd_usage_error(cmd, "unknown level '%s'", argv[i]);
                 goto out;
             }
-        } else if (strcmp(a, "-j") == 0 && i + 1 < argc) {
+        } else if ((strcmp(a, "-j") == 0 && i + 1 < argc) ||
+                   (strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9')) {
+            /* -j N, or -jN as make takes it */
             int64_t v;
-            const char *s = argv[++i];
+            const char *s = a[2] ? a + 2 : argv[++i];
             if (kb_parse_i64(s, strlen(s), &v) || v < 1 || v > SCAN_MAX_JOBS) {
                 status = kb_cmd_usage_error(cmd, "-j wants a number of threads from 1 to %d",
                                             SCAN_MAX_JOBS);
