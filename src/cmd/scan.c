@@ -181,6 +181,21 @@ static alert *alert_new(worker *w, const kb_event *ev)
     return a;
 }
 
+/* The source event as JSON in w's arena, made once per record: the alerts
+ * of one record share it (a record that fires ten rules is kept once). */
+static const char *event_json(worker *w, const kb_event *ev)
+{
+    if (w->ev_json && w->ev_file == w->cur && w->ev_off == ev->offset && w->ev_line == ev->line)
+        return w->ev_json;
+    kb_buf_clear(&w->ev);
+    kb_event_to_json(ev, 1, &w->ev);
+    w->ev_json = arena_copy(w, w->ev.data, w->ev.len);
+    w->ev_file = w->cur;
+    w->ev_off = ev->offset;
+    w->ev_line = ev->line;
+    return w->ev_json;
+}
+
 static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev)
 {
     scan *sc = w->sc;
@@ -207,9 +222,7 @@ static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev)
     a->fields = arena_copy(w, w->text.data, w->text.len);
     if (sc->fmt == KB_OUT_JSONL) {
         a->json = arena_copy(w, w->json.data, w->json.len);
-        kb_buf_clear(&w->ev);
-        kb_event_to_json(ev, 1, &w->ev);
-        a->event = arena_copy(w, w->ev.data, w->ev.len);
+        a->event = event_json(w, ev);
     }
     if (w->oom) {
         atomic_fetch_add(&sc->dropped, 1);
@@ -311,9 +324,7 @@ static void keep_intel(worker *w, const kb_intel_hit *hit, const kb_event *ev)
             put_json_kv(&w->json, "threat.indicator.reference", ind->ref, strlen(ind->ref));
         put_json_kv(&w->json, "threat.indicator.matched.field", hit->fname, strlen(hit->fname));
         ii->json = arena_copy(w, w->json.data, w->json.len);
-        kb_buf_clear(&w->ev);
-        kb_event_to_json(ev, 1, &w->ev);
-        a->event = arena_copy(w, w->ev.data, w->ev.len);
+        a->event = event_json(w, ev);
     }
     if (w->oom) {
         atomic_fetch_add(&sc->dropped, 1);
