@@ -214,16 +214,48 @@ static int load_detect(const char *path, const kb_yaml_node *det, kb_config *cfg
 }
 
 /* correlation: { max_groups, max_window, lateness, overflow } */
-static int load_correl(const char *path, const kb_yaml_node *corr, kb_correl_opts *o)
+/* correlation.generate: {rule: true|false, ...}, the rule by id, name or
+ * title (whether it exists is known once the rules are loaded: the scan
+ * reports one that is not there). */
+static int load_correl_gen(const char *path, const kb_yaml_node *gen, kb_config *cfg)
+{
+    if (gen->kind != KB_YAML_MAP)
+        return fail(path, gen->line, "correlation.generate must be a mapping of correlation "
+                                     "rules (id, name or title) to true or false");
+    if (gen->n && !(cfg->correl_gen = kb_calloc(gen->n, sizeof *cfg->correl_gen)))
+        return fail(path, gen->line, "out of memory");
+    for (size_t i = 0; i < gen->n; i++) {
+        const kb_yaml_node *k = gen->items[2 * i], *v = gen->items[2 * i + 1];
+        kb_correl_gen *g = &cfg->correl_gen[cfg->ncorrel_gen];
+        int b;
+        if (k->kind != KB_YAML_SCALAR || k->len == 0)
+            return fail(path, k->line, "correlation.generate: a key must be a rule id, name or "
+                                       "title");
+        if (!kb_yaml_bool(v, &b))
+            return fail(path, v->line, "correlation.generate: the value must be true or false");
+        if (!(g->rule = kb_strndup(k->str, k->len)))
+            return fail(path, k->line, "out of memory");
+        g->generate = b;
+        g->line = k->line;
+        cfg->ncorrel_gen++;
+    }
+    cfg->correl.gen = cfg->correl_gen;
+    cfg->correl.ngen = cfg->ncorrel_gen;
+    cfg->correl.gen_path = cfg->path;
+    return KB_OK;
+}
+
+static int load_correl(const char *path, const kb_yaml_node *corr, kb_config *cfg)
 {
     static const char *const keys[] = {"max_groups", "max_window", "lateness", "overflow",
-                                       NULL};
+                                       "generate", NULL};
+    kb_correl_opts *o = &cfg->correl;
     const kb_yaml_node *n;
     int64_t v;
 
     if (corr->kind != KB_YAML_MAP)
         return fail(path, corr->line, "correlation must be a mapping (max_groups, max_window, "
-                                      "lateness, overflow)");
+                                      "lateness, overflow, generate)");
     for (size_t i = 0; i < corr->n; i++) {
         const kb_yaml_node *key = corr->items[2 * i];
         int ok = 0;
@@ -231,7 +263,7 @@ static int load_correl(const char *path, const kb_yaml_node *corr, kb_correl_opt
             ok |= key->kind == KB_YAML_SCALAR && strcmp(key->str, *k) == 0;
         if (!ok)
             return fail(path, key->line, "unknown correlation key (max_groups, max_window, "
-                                         "lateness, overflow)");
+                                         "lateness, overflow, generate)");
     }
     if ((n = kb_yaml_get(corr, "max_groups")) && !kb_yaml_is_null(n)) {
         if (!kb_yaml_int(n, &v) || v < 1 || v > 100000000)
@@ -266,6 +298,8 @@ static int load_correl(const char *path, const kb_yaml_node *corr, kb_correl_opt
             return fail(path, n->line, "correlation.overflow must be evict-oldest or drop-new");
         o->overflow = pol;
     }
+    if ((n = kb_yaml_get(corr, "generate")) && !kb_yaml_is_null(n))
+        return load_correl_gen(path, n, cfg);
     return KB_OK;
 }
 
@@ -294,33 +328,19 @@ const kb_retention *kb_config_retention(const kb_config *cfg, const char *path)
     return best ? best : dflt;
 }
 
-int kb_config_load(const kb_cli *cli, kb_config *cfg)
+static void config_init(kb_config *cfg)
 {
-    kb_yaml *y = NULL;
-    kb_yaml_error err = {0};
-    const kb_yaml_node *root, *ingest, *json, *fields;
-    kb_buf path;
-    int rc;
-
     memset(cfg, 0, sizeof *cfg);
     cfg->intel.confidence = -1;
     kb_correl_opts_default(&cfg->correl);
-    kb_buf_init(&path, 4096);
-    if (cli->config_path) {
-        kb_buf_puts(&path, cli->config_path);
-    } else {
-        kb_buf_printf(&path, "%s/koban.yaml", cli->data_dir);
-        if (access(path.data, R_OK) != 0) {
-            kb_buf_release(&path);
-            return KB_OK; /* no file: the defaults */
-        }
-    }
-    cfg->path = path.data;
-    rc = kb_yaml_parse_file(cfg->path, NULL, &y, &err);
-    if (rc != KB_OK) {
-        fail(cfg->path, err.line, err.reason ? err.reason : kb_strerror(rc));
-        goto out;
-    }
+}
+
+/* The configuration from its parsed YAML y (cfg->path set); frees y. */
+static int config_from_yaml(kb_config *cfg, kb_yaml *y)
+{
+    const kb_yaml_node *root, *ingest, *json, *fields;
+    int rc = KB_OK;
+
     if (kb_yaml_ndocs(y) > 1) {
         rc = fail(cfg->path, kb_yaml_doc(y, 1)->line, "one YAML document expected");
         goto out;
@@ -355,7 +375,7 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
         rc = load_store(cfg->path, kb_yaml_get(root, "store"), cfg);
     if (rc == KB_OK && kb_yaml_get(root, "correlation") &&
         !kb_yaml_is_null(kb_yaml_get(root, "correlation")))
-        rc = load_correl(cfg->path, kb_yaml_get(root, "correlation"), &cfg->correl);
+        rc = load_correl(cfg->path, kb_yaml_get(root, "correlation"), cfg);
     if (rc == KB_OK && kb_yaml_get(root, "suppress")) { /* suppression (detect/suppress.h) */
         char why[200];
         uint32_t line = 0;
@@ -380,6 +400,54 @@ out:
     return rc;
 }
 
+int kb_config_load(const kb_cli *cli, kb_config *cfg)
+{
+    kb_yaml *y = NULL;
+    kb_yaml_error err = {0};
+    kb_buf path;
+    int rc;
+
+    config_init(cfg);
+    kb_buf_init(&path, 4096);
+    if (cli->config_path) {
+        kb_buf_puts(&path, cli->config_path);
+    } else {
+        kb_buf_printf(&path, "%s/koban.yaml", cli->data_dir);
+        if (access(path.data, R_OK) != 0) {
+            kb_buf_release(&path);
+            return KB_OK; /* no file: the defaults */
+        }
+    }
+    cfg->path = path.data;
+    rc = kb_yaml_parse_file(cfg->path, NULL, &y, &err);
+    if (rc != KB_OK) {
+        fail(cfg->path, err.line, err.reason ? err.reason : kb_strerror(rc));
+        kb_yaml_free(y);
+        kb_config_release(cfg);
+        return rc;
+    }
+    return config_from_yaml(cfg, y);
+}
+
+int kb_config_load_mem(const char *path, const char *text, size_t len, kb_config *cfg)
+{
+    kb_yaml *y = NULL;
+    kb_yaml_error err = {0};
+    int rc;
+
+    config_init(cfg);
+    if (!(cfg->path = kb_strdup(path)))
+        return KB_ENOMEM;
+    rc = kb_yaml_parse(text, len, NULL, &y, &err);
+    if (rc != KB_OK) {
+        fail(cfg->path, err.line, err.reason ? err.reason : kb_strerror(rc));
+        kb_yaml_free(y);
+        kb_config_release(cfg);
+        return rc;
+    }
+    return config_from_yaml(cfg, y);
+}
+
 void kb_config_release(kb_config *cfg)
 {
     kb_free(cfg->path);
@@ -394,6 +462,9 @@ void kb_config_release(kb_config *cfg)
     for (size_t i = 0; i < cfg->intel.nallow; i++)
         kb_free(cfg->intel.allow[i]);
     kb_free(cfg->intel.allow);
+    for (size_t i = 0; i < cfg->ncorrel_gen; i++)
+        kb_free((char *)cfg->correl_gen[i].rule);
+    kb_free(cfg->correl_gen);
     memset(cfg, 0, sizeof *cfg);
     cfg->intel.confidence = -1;
     kb_correl_opts_default(&cfg->correl);

@@ -37,13 +37,18 @@ typedef struct kb_config {
     size_t nretention;
     char *fieldmap;           /* detect.fieldmap: the field-map file (a relative path is
                                  taken from the configuration file's directory), or NULL */
-    kb_correl_opts correl;    /* correlation: caps (the defaults when absent) */
+    kb_correl_opts correl;    /* correlation: caps (the defaults when absent), and its
+                                 generate overrides (correl.gen points at correl_gen) */
+    kb_correl_gen *correl_gen; /* correlation.generate (rule names owned) */
+    size_t ncorrel_gen;
     kb_resp_bindings respond; /* `respond:`: playbooks started by themselves (n 0: none) */
 } kb_config;
 
 /* Loads the configuration the command line names. Returns KB_OK, or an
  * error after printing "path:line: reason" to stderr. */
 int kb_config_load(const kb_cli *cli, kb_config *cfg);
+/* The same from the text of a configuration (path names it in messages). */
+int kb_config_load_mem(const char *path, const char *text, size_t len, kb_config *cfg);
 void kb_config_release(kb_config *cfg);
 
 /* The store.retention entry for a source path (the longest matching path

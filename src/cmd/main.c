@@ -56,7 +56,7 @@ const kb_command kb_commands[] = {
      "  --no-default-rules   do not load koban's own rules ($KOBAN_RULES, then\n"
      "                       DATA/rules, then the installed share/koban/rules)\n"
      "  --min-level LEVEL    informational, low, medium, high or critical\n"
-     "  -j N                 threads (default: all cores); files are scanned in\n"
+     "  -j N, -jN            threads (default: all cores); files are scanned in\n"
      "                       parallel, the output order does not depend on N\n"
      "  -o FORMAT            table, csv or jsonl (default: table on a terminal)\n"
      "  --output FILE        write the alerts there instead of stdout\n"

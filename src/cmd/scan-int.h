@@ -92,6 +92,11 @@ typedef struct worker {
     alert *alerts;
     size_t n, cap;
     kb_buf text, json, ev;
+    /* the source event as JSON (jsonl), kept once for all the alerts of one
+     * record: the record (file, offset, line) it was made for */
+    const char *ev_json;
+    uint32_t ev_file;
+    uint64_t ev_off, ev_line;
     uint32_t cur;      /* file being read */
     uint64_t cur_done; /* offset in it reached so far (progress) */
     uint64_t cur_end;  /* where this job's bytes end */

@@ -176,6 +176,21 @@ static alert *alert_new(worker *w, const kb_event *ev)
     return a;
 }
 
+/* The source event as JSON in w's arena, made once per record: the alerts
+ * of one record share it (a record that fires ten rules is kept once). */
+static const char *event_json(worker *w, const kb_event *ev)
+{
+    if (w->ev_json && w->ev_file == w->cur && w->ev_off == ev->offset && w->ev_line == ev->line)
+        return w->ev_json;
+    kb_buf_clear(&w->ev);
+    kb_event_to_json(ev, 1, &w->ev);
+    w->ev_json = arena_copy(w, w->ev.data, w->ev.len);
+    w->ev_file = w->cur;
+    w->ev_off = ev->offset;
+    w->ev_line = ev->line;
+    return w->ev_json;
+}
+
 static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev)
 {
     scan *sc = w->sc;
@@ -202,9 +217,7 @@ static void keep_alert(worker *w, const kb_rule *r, const kb_event *ev)
     a->fields = arena_copy(w, w->text.data, w->text.len);
     if (sc->fmt == KB_OUT_JSONL) {
         a->json = arena_copy(w, w->json.data, w->json.len);
-        kb_buf_clear(&w->ev);
-        kb_event_to_json(ev, 1, &w->ev);
-        a->event = arena_copy(w, w->ev.data, w->ev.len);
+        a->event = event_json(w, ev);
     }
     if (w->oom) {
         atomic_fetch_add(&sc->dropped, 1);
@@ -306,9 +319,7 @@ static void keep_intel(worker *w, const kb_intel_hit *hit, const kb_event *ev)
             put_json_kv(&w->json, "threat.indicator.reference", ind->ref, strlen(ind->ref));
         put_json_kv(&w->json, "threat.indicator.matched.field", hit->fname, strlen(hit->fname));
         ii->json = arena_copy(w, w->json.data, w->json.len);
-        kb_buf_clear(&w->ev);
-        kb_event_to_json(ev, 1, &w->ev);
-        a->event = arena_copy(w, w->ev.data, w->ev.len);
+        a->event = event_json(w, ev);
     }
     if (w->oom) {
         atomic_fetch_add(&sc->dropped, 1);
@@ -1085,9 +1096,11 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
                 status = kb_cmd_usage_error(cmd, "unknown level '%s'", argv[i]);
                 goto out;
             }
-        } else if (strcmp(a, "-j") == 0 && i + 1 < argc) {
+        } else if ((strcmp(a, "-j") == 0 && i + 1 < argc) ||
+                   (strncmp(a, "-j", 2) == 0 && a[2] >= '0' && a[2] <= '9')) {
+            /* -j N, or -jN as make takes it */
             int64_t v;
-            const char *s = argv[++i];
+            const char *s = a[2] ? a + 2 : argv[++i];
             if (kb_parse_i64(s, strlen(s), &v) || v < 1 || v > SCAN_MAX_JOBS) {
                 status = kb_cmd_usage_error(cmd, "-j wants a number of threads from 1 to %d",
                                             SCAN_MAX_JOBS);
@@ -1212,13 +1225,15 @@ int kb_cmd_scan(const kb_cli *cli, int argc, char **argv)
          * no lateness */
         kb_config ccfg;
         kb_correl_opts co;
+        int have_cfg = kb_config_load(cli, &ccfg) == KB_OK;
         kb_correl_opts_default(&co);
-        if (kb_config_load(cli, &ccfg) == KB_OK) {
-            co = ccfg.correl;
-            kb_config_release(&ccfg);
-        }
+        if (have_cfg)
+            co = ccfg.correl; /* with its generate overrides, read by kb_correl_new */
         co.lateness = 0;
-        if (!(sc.corr = kb_correl_new(sc.rs, &co, on_correl, &sc, kb_rule_report_fn, &rep))) {
+        sc.corr = kb_correl_new(sc.rs, &co, on_correl, &sc, kb_rule_report_fn, &rep);
+        if (have_cfg)
+            kb_config_release(&ccfg);
+        if (!sc.corr) {
             status = KB_EXIT_FAILURE;
             goto out;
         }

@@ -9,6 +9,7 @@
  * values are its group-by values. Nested correlations are processed from a
  * bounded queue, never by recursion. */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "detect/correlate-int.h"
@@ -44,6 +45,9 @@ void kb_correl_opts_default(kb_correl_opts *o)
     o->max_window = KB_CORREL_DEFAULT_WINDOW;
     o->lateness = KB_CORREL_DEFAULT_LATENESS;
     o->overflow = KB_CORREL_EVICT_OLDEST;
+    o->gen = NULL;
+    o->ngen = 0;
+    o->gen_path = NULL;
 }
 
 typedef struct target {
@@ -97,6 +101,7 @@ typedef struct ctable {
     uint32_t live;
     int32_t out; /* source index of its alerts, or -1 */
     int hidden;
+    int generate; /* the rule's `generate`, or the deployment's override */
 } ctable;
 
 typedef struct qrec {
@@ -269,9 +274,18 @@ static int add_target(kb_correl *c, source *s, uint32_t table, uint32_t input)
         if ((tg->vpos = source_field(c, s, cr->in_value[input])) < 0)
             return KB_ELIMIT;
     }
-    s->generate |= cr->generate;
+    s->generate |= t->generate;
     s->nt++;
     return KB_OK;
+}
+
+/* 1 when override g names correlation rule cr (id, `name:` or title). */
+static int gen_names(const kb_correl_gen *g, const kb_correl_rule *cr)
+{
+    const kb_rule_meta *m = kb_correl_meta(cr);
+    const char *name = kb_correl_rule_name(cr);
+    return g->rule && ((m->id && strcmp(m->id, g->rule) == 0) || (name && strcmp(name, g->rule) == 0) ||
+                       (m->title && strcmp(m->title, g->rule) == 0));
 }
 
 static uint32_t entries_for(const kb_correl_rule *cr, size_t max_window)
@@ -363,8 +377,29 @@ kb_correl *kb_correl_new(kb_ruleset *rs, const kb_correl_opts *o, kb_correl_emit
         t->max = (uint32_t)c->o.max_groups;
         t->head = t->tail = t->freel = NIL;
         t->out = -1;
+        t->generate = cr->generate;
+        for (size_t g = 0; g < c->o.ngen; g++)
+            if (gen_names(&c->o.gen[g], cr))
+                t->generate = c->o.gen[g].generate;
         c->st.memory_cap += (size_t)t->max * (sizeof(gslot) + t->psize + 4 * sizeof(uint32_t));
     }
+    for (size_t g = 0; g < c->o.ngen && efn; g++) {
+        int found = 0;
+        const char *path = c->o.gen_path ? c->o.gen_path : "config";
+        char why[300], msg[1200];
+        for (uint32_t ti = 0; ti < c->nt && !found; ti++)
+            found = gen_names(&c->o.gen[g], c->t[ti].cr);
+        if (found)
+            continue;
+        snprintf(why, sizeof why,
+                 "correlation.generate: no correlation rule with id, name or title '%.200s'",
+                 c->o.gen[g].rule ? c->o.gen[g].rule : "");
+        snprintf(msg, sizeof msg, "%s:%u: %s", path, c->o.gen[g].line, why);
+        efn(eud, path, c->o.gen[g].line, why, msg);
+    }
+    c->o.gen = NULL; /* borrowed for kb_correl_new only */
+    c->o.ngen = 0;
+    c->o.gen_path = NULL;
     /* sources: base rules, then correlations that others reference */
     for (uint32_t ti = 0; ti < c->nt; ti++) {
         const kb_correl_rule *cr = c->t[ti].cr;

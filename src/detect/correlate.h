@@ -129,11 +129,24 @@ enum {
 int kb_correl_overflow_parse(const char *s);
 const char *kb_correl_overflow_name(int policy);
 
+/* A deployment's `generate` for one correlation rule (by id, `name:` or
+ * title), in place of what the rule file says: `false` makes the rules it
+ * references correlation inputs only (confirmed mode, docs/correlation.md)
+ * without editing rule files that `koban rules install` replaces. */
+typedef struct kb_correl_gen {
+    const char *rule;
+    int generate;
+    uint32_t line; /* in gen_path, for the report of a rule that is not there */
+} kb_correl_gen;
+
 typedef struct kb_correl_opts {
     size_t max_groups;  /* per correlation rule */
     size_t max_window;  /* entries per group for value_* types, cap on counts */
     int64_t lateness;   /* ns a record may be older than the newest seen */
     int overflow;       /* KB_CORREL_EVICT_OLDEST or KB_CORREL_DROP_NEW */
+    const kb_correl_gen *gen; /* generate overrides (borrowed), ngen of them */
+    size_t ngen;
+    const char *gen_path; /* where they were written (the configuration file) */
 } kb_correl_opts;
 
 #define KB_CORREL_DEFAULT_GROUPS 100000
@@ -182,7 +195,8 @@ typedef struct kb_correl_stats {
 typedef struct kb_correl kb_correl;
 
 /* Resolves rs (kb_correl_resolve, reporting through efn) and builds an
- * engine for its valid correlation rules. rs is borrowed and must outlive
+ * engine for its valid correlation rules; an override of o->gen that names
+ * no valid correlation rule is reported through efn (reason "config"). rs is borrowed and must outlive
  * the engine; o may be NULL (defaults). Alerts go to fn. Returns NULL on
  * out of memory. An engine without valid correlation rules is valid (it
  * routes nothing). */

@@ -431,11 +431,25 @@ out:
     return rc;
 }
 
+/* For text an analyst reads (instructions, questions, notifications): a
+ * value the run does not know (empty, or not set because its step was
+ * skipped; see "inputs the run does not know" below) reads "(unknown)"
+ * rather than leaving a gap in the sentence. */
+static int text_lookup(void *ud, const char *name, size_t nlen, const char **v, size_t *len,
+                       int *is_list)
+{
+    if (!var_lookup(ud, name, nlen, v, len, is_list) || *len == 0) {
+        *v = "(unknown)", *len = strlen(*v), *is_list = 0;
+    }
+    return 1;
+}
+
 static int render(proc_ctx *c, const char *tmpl, kb_esc ctx, kb_buf *out)
 {
     const char *e = NULL;
     kb_buf_clear(out);
-    if (kb_tmpl_render(tmpl, strlen(tmpl), ctx, var_lookup, &c->lk, out, &e) != KB_OK) {
+    if (kb_tmpl_render(tmpl, strlen(tmpl), ctx, ctx == KB_ESC_TEXT ? text_lookup : var_lookup,
+                       &c->lk, out, &e) != KB_OK) {
         set_err(c, "template '%s': %s", tmpl, e);
         return -1;
     }

@@ -374,6 +374,10 @@ static int import_csv(kb_vulns *v, const char *name, const char *p, size_t len,
             report_bad(rep, name, c.rec_line, "missing host");
             continue;
         }
+        if ((host.len && memchr(host.p, 0, host.len)) || (ip.len && memchr(ip.p, 0, ip.len))) {
+            report_bad(rep, name, c.rec_line, "a NUL byte in the host or IP");
+            continue;
+        }
         if (cvss_value(&c, cvcols, ncv, &score, &cvss)) {
             report_bad(rep, name, c.rec_line, "bad CVSS score '%.*s'", (int)cvss.len, cvss.p);
             continue;

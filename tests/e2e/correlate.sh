@@ -118,6 +118,27 @@ grep -q "cap3.yaml:3: correlation.overflow must be evict-oldest or drop-new" "$t
 printf 'correlation:\n  max_groups: 10\n  lateness: 5 minutes\n' >"$tmp/cap4.yaml"
 expect_status 2 "$koban" --config "$tmp/cap4.yaml" scan -q "$inc"
 
+# --- generate overrides: confirmed mode without editing the rule files --------
+# SSH Password Spraying (by id) and SSH Brute Force (by name) say generate:
+# true; overridden to false, the failed logins become correlation inputs only
+printf 'correlation:\n  generate:\n    ssh_brute_force: false\n    2b8e5d1c-4f7a-4c39-a6e2-8f1d3b7c9e04: false\n' >"$tmp/gen1.yaml"
+"$koban" --config "$tmp/gen1.yaml" scan -o csv "$inc" >"$tmp/gen1.csv" 2>"$tmp/gen1.err" || fail "scan with generate overrides"
+"$koban" scan -o csv "$inc" 2>/dev/null | grep -q ',SSH Failed Login,' || fail "failed logins are shown by default"
+grep -q ',SSH Failed Login,' "$tmp/gen1.csv" && fail "failed logins still shown with generate: false"
+grep -q 'SSH Password Spraying' "$tmp/gen1.csv" || fail "the correlations must still fire"
+grep -q '^correlation: 7 rules, 6 alerts .*; 19 input-only alerts not shown$' "$tmp/gen1.err" || fail "gen1 summary: $(cat "$tmp/gen1.err")"
+# an override naming no correlation rule: reported, the scan goes on, exit 1
+printf 'correlation:\n  generate: {no_such_rule: false}\n' >"$tmp/gen2.yaml"
+"$koban" --config "$tmp/gen2.yaml" scan -o csv "$inc" >"$tmp/gen2.csv" 2>"$tmp/gen2.err"
+[ $? -eq 1 ] || fail "an override naming no rule must exit 1"
+grep -q "gen2.yaml:2: correlation.generate: no correlation rule with id, name or title 'no_such_rule'" "$tmp/gen2.err" ||
+    fail "gen2 reason: $(cat "$tmp/gen2.err")"
+grep -q ',SSH Failed Login,' "$tmp/gen2.csv" || fail "gen2: the scan went on as written"
+printf 'correlation:\n  generate: {ssh_brute_force: maybe}\n' >"$tmp/gen3.yaml"
+"$koban" --config "$tmp/gen3.yaml" scan -q "$inc" >/dev/null 2>"$tmp/gen3.err"
+[ $? -eq 2 ] || fail "a generate value that is not a boolean must exit 2"
+grep -q "gen3.yaml:2: correlation.generate: the value must be true or false" "$tmp/gen3.err" || fail "gen3 reason: $(cat "$tmp/gen3.err")"
+
 # --- analyst exceptions, stored alerts flagged, verdicts, tuning -------------
 expect_status 2 "$koban" tune except add --rule x --by source --value 1.2.3.4
 expect_status 2 "$koban" tune except add --rule x --type limit --reason r

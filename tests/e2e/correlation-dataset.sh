@@ -6,10 +6,11 @@
 # triage` three ways:
 #   a. triage alone        scan --no-correlation
 #   b. shipped correlation scan with rules/ as shipped
-#   c. confirmed           the same rules, but every correlation over SSH
-#                          failed logins says `generate: false` (Sigma): a
-#                          failed logon is an input only and reaches the
-#                          analyst only through a correlation that fired
+#   c. confirmed           the same rules, but the configuration says
+#                          `generate: false` for every correlation over SSH
+#                          failed logins (correlation.generate): a failed
+#                          logon is an input only and reaches the analyst
+#                          only through a correlation that fired
 # For each: alerts shown -> incidents opened (the analyst's queue) -> incidents
 # marked for notification to the CSIRT (notify: medium), and the recall of the
 # known incidents (type, entity and severity as expected, the incident
@@ -25,32 +26,30 @@ unset KOBAN_RULES KOBAN_CRITERIA KOBAN_STORE
 python3 scripts/gen-triage-dataset.py "$tmp/ds" --days "${DAYS:-7}" --scale "${SCALE:-1}" ||
     { fail "generator"; finish; }
 
-# c: the shipped rules with the weak signal left to correlation
-cp -R rules "$tmp/rules-confirmed"
-python3 - "$tmp/rules-confirmed/correlation" <<'PY' || fail "confirmed rule set"
+# c: the shipped rules with the weak signal left to correlation, by the
+# deployment's configuration (the rule files stay as shipped)
+python3 - rules/correlation "$tmp/confirmed.yaml" <<'PY' || fail "confirmed configuration"
 import os, re, sys
 FAILED_LOGIN = "91149f46-c329-45be-9df6-9bfe2e5e0ef8"  # SSH Failed Login (weak alone)
-changed = 0
+names = []
 for f in sorted(os.listdir(sys.argv[1])):
-    p = os.path.join(sys.argv[1], f)
-    docs = open(p).read().split("\n---\n")
-    for i, d in enumerate(docs):
-        if "\ncorrelation:" in d and FAILED_LOGIN in d:
-            d2 = re.sub(r"(?m)^(\s*)generate: true\b.*$", r"\1generate: false", d)
-            changed += d2 != d
-            docs[i] = d2
-    open(p, "w").write("\n---\n".join(docs))
-print("confirmed mode: generate: false in %d correlation rules over SSH failed logins" % changed)
-assert changed == 2, changed
+    for d in open(os.path.join(sys.argv[1], f)).read().split("\n---\n"):
+        if "\ncorrelation:" in d and FAILED_LOGIN in d and re.search(r"(?m)^\s*generate: true\b", d):
+            # by name where it has one, else by id: both are accepted
+            names.append((re.search(r"(?m)^name: *(\S+)", d) or re.search(r"(?m)^id: *(\S+)", d)).group(1))
+assert len(names) == 2, names
+open(sys.argv[2], "w").write("correlation:\n  generate:\n" + "".join("    %s: false\n" % n for n in names))
+print("confirmed mode: generate: false for", ", ".join(names))
 PY
 
-run() { # mode, scan options...
+run() { # mode, scan options... (CONFIG: a configuration file)
     mode=$1
     shift
+    cfg=${CONFIG:+--config $CONFIG}
     k() { "$koban" --data "$tmp/data-$mode" "$@"; }
     k assets import "$tmp/ds/assets.csv" 2>/dev/null || fail "$mode: assets"
     k vulns import "$tmp/ds/vulns.csv" 2>/dev/null || fail "$mode: vulns"
-    "$koban" scan "$@" -o jsonl "$tmp/ds/logs" >"$tmp/alerts-$mode.jsonl" 2>"$tmp/scan-$mode.err" ||
+    "$koban" $cfg scan "$@" -o jsonl "$tmp/ds/logs" >"$tmp/alerts-$mode.jsonl" 2>"$tmp/scan-$mode.err" ||
         fail "$mode: scan: $(tail -3 "$tmp/scan-$mode.err")"
     k triage --alerts "$tmp/alerts-$mode.jsonl" -q >/dev/null 2>"$tmp/tri-$mode.err" ||
         fail "$mode: triage: $(cat "$tmp/tri-$mode.err")"
@@ -58,7 +57,7 @@ run() { # mode, scan options...
 }
 run a --no-correlation
 run b
-KOBAN_RULES="$tmp/rules-confirmed" run c
+CONFIG="$tmp/confirmed.yaml" run c
 grep -q '^correlation: 7 rules' "$tmp/scan-c.err" || fail "confirmed mode: $(grep '^correlation' "$tmp/scan-c.err")"
 
 python3 - "$tmp" <<'PY' || fail "measured"

@@ -57,6 +57,9 @@ P answer "$R" report no > "$T/bare2.out" || fail "answer report"
 # 1.6 counts traffic to the destination after the incident: unknown, not "none"
 grep -q '^step after skipped: hunt not run, unknown: incident.destination_ip (the hunt needs it): ip:"" and @timestamp >= ' "$T/bare2.out" ||
     fail "after not skipped: $(cat "$T/bare2.out")"
+# the question after it reads "(unknown)" where the count would be, not a gap
+grep -q 'search counted (unknown) event(s) after the incident window' "$T/bare2.out" ||
+    fail "1.6a instructions: $(cat "$T/bare2.out")"
 [ "$(q "select status from resp_steps where run_id = $R and step = 'exfil' and iter = 0")" = skipped ] ||
     fail "exfil iteration status: $(q "select step, iter, status from resp_steps where run_id = $R")"
 vars=$(q "select vars from resp_runs where id = $R")

@@ -41,6 +41,12 @@ done
 cmp -s "$tmp/j1.jsonl" "$tmp/j2.jsonl" || fail "jsonl: -j1 and -j2 differ"
 cmp -s "$tmp/j1.jsonl" "$tmp/j3.jsonl" || fail "jsonl: -j1 and -j3 differ"
 cmp -s "$tmp/j1.csv" "$tmp/j3.csv" || fail "csv: -j1 and -j3 differ"
+# -jN as make takes it is -j N
+KOBAN_SCAN_PART_BYTES=300000 "$koban" scan -j2 --no-default-rules --no-correlation --rules "$rules" \
+    -o jsonl "$tmp/mixed.jsonl" >"$tmp/j2b.jsonl" 2>/dev/null
+cmp -s "$tmp/j2.jsonl" "$tmp/j2b.jsonl" || fail "-j2 differs from -j 2"
+"$koban" scan -j0 --no-default-rules --rules "$rules" "$tmp/mixed.jsonl" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "-j0 must be a usage error"
 grep -q 'large files read in parts' "$tmp/j1.err" && fail "-j1 splits"
 grep -Eq 'large files read in parts: [0-9]+ parts over 1 file' "$tmp/j3.err" ||
     fail "-j3 did not split: $(cat "$tmp/j3.err")"

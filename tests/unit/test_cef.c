@@ -14,75 +14,36 @@
 
 #include "ingest/kv.h"
 
+#include "decoder-fixture.h"
+
 #define CEF_DIR KOBAN_SHARED_DATA "/logs/cef/"
 
-static kb_names *names;
-static kb_arena *arena;
-static kb_event ev;
-static kb_decode_ctx ctx;
+/* 2016-06-01T00:00:00Z: the reference for years the record leaves out. */
+#define REF_2016 INT64_C(1464739200000000000)
+
+static dfx fx;
 
 static int setup(void **state)
 {
     (void)state;
-    names = kb_names_new(0);
-    arena = kb_arena_new(1 << 16, 64 << 20);
-    kb_event_init(&ev, names, arena);
-    return names && arena ? 0 : -1;
+    dfx_open(&fx, &kb_dec_cef, NULL, "test");
+    fx.ctx.ref_time = REF_2016;
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    kb_arena_free(arena);
-    kb_names_free(names);
+    dfx_close(&fx);
     return 0;
-}
-
-/* 2016-06-01T00:00:00Z: the reference for years the record leaves out. */
-#define REF_2016 INT64_C(1464739200000000000)
-
-static int decode_ref(const char *line, size_t len, int64_t ref)
-{
-    kb_event_clear(&ev);
-    ev.raw = line;
-    ev.raw_len = (uint32_t)len;
-    ctx = (kb_decode_ctx){.names = names, .path = "test", .ref_time = ref};
-    return kb_dec_cef.decode(&ctx, line, len, &ev);
 }
 
 static int decode(const char *line)
 {
-    return decode_ref(line, strlen(line), REF_2016);
+    return dfx_decodez(&fx, line);
 }
 
-/* Asserts field `name` (raw or canonical) equals want; NULL: absent. */
-static void check(const char *name, const char *want, int lineno)
-{
-    const kb_field *f;
-    int c = kb_canon_find(name, strlen(name));
-
-    f = c >= 0 ? kb_event_canon(&ev, c) : kb_event_get_named(&ev, name);
-    if (!want) {
-        if (f)
-            fail_msg("line %d: %s: expected absent, got '%.*s'", lineno, name, (int)f->len,
-                     f->val);
-        return;
-    }
-    if (!f)
-        fail_msg("line %d: %s: expected '%s', absent", lineno, name, want);
-    if (f->len != strlen(want) || memcmp(f->val, want, f->len) != 0)
-        fail_msg("line %d: %s: expected '%s', got '%.*s'", lineno, name, want, (int)f->len,
-                 f->val);
-}
-#define CHECK(n, v) check((n), (v), __LINE__)
-
-static void check_ts(const char *want)
-{
-    char buf[40];
-    assert_true(ev.ts != KB_TIME_NONE);
-    kb_time_format(ev.ts, buf, sizeof buf);
-    assert_string_equal(buf, want);
-}
+#define CHECK(n, v) DFX_CHECK(&fx.ev, (n), (v))
 
 static void test_arcsight_example(void **state)
 {
@@ -109,10 +70,10 @@ static void test_arcsight_example(void **state)
     CHECK("event.severity", "10");
     CHECK("event.kind", "event");
     CHECK("observer.product", "Security threatmanager");
-    assert_int_equal(kb_event_canon(&ev, KB_F_EVENT_SEVERITY)->type, KB_V_INT);
-    assert_true(ev.ts == KB_TIME_NONE);
-    assert_null(ev.ls.product);
-    assert_null(ev.ls.category);
+    assert_int_equal(kb_event_canon(&fx.ev, KB_F_EVENT_SEVERITY)->type, KB_V_INT);
+    assert_true(fx.ev.ts == KB_TIME_NONE);
+    assert_null(fx.ev.ls.product);
+    assert_null(fx.ev.ls.category);
 
     /* The guide's second example: the extension with escapes. */
     assert_int_equal(decode("CEF:0|security|threatmanager|1.0|100|detected a \\| in message|10|"
@@ -277,7 +238,7 @@ static void test_logstash_extension(void **state)
     CHECK("cs1Label", "Foo Bar");
     CHECK("cef.label.Foo Bar", NULL); /* empty value: no label field */
     CHECK("event.severity", "2");
-    check_ts("2018-09-07T14:50:39.000000000Z");
+    dfx_expect_ts(&fx.ev, "2018-09-07T14:50:39.000000000Z");
     CHECK("@timestamp", "Sep 07 2018 14:50:39");
     /* Very-High in words, rt with milliseconds. */
     assert_int_equal(decode("CEF:0|Security|threatmanager|1.0|100|worm successfully stopped|"
@@ -287,7 +248,7 @@ static void test_logstash_extension(void **state)
     CHECK("event.severity", "10");
     CHECK("host.name", "client1");
     CHECK("start", "");
-    check_ts("2017-07-19T10:50:21.127000000Z");
+    dfx_expect_ts(&fx.ev, "2017-07-19T10:50:21.127000000Z");
 #undef EXT
 }
 
@@ -295,16 +256,16 @@ static void test_rejects(void **state)
 {
     (void)state;
     assert_int_equal(decode("this is not cef"), KB_EPARSE);
-    assert_non_null(ctx.err);
+    assert_non_null(fx.ctx.err);
     assert_int_equal(decode("a|b|c with several \\| escaped\\| pipes|d|bananas"), KB_EPARSE);
     assert_int_equal(decode("CEF:0|security|threatmanager|1.0|100|trojan successfully stopped|10|"
                             "this is in the extensions space but it is not valid"),
                      KB_EPARSE);
-    assert_string_equal(ctx.err, "CEF extension does not start with key=value");
+    assert_string_equal(fx.ctx.err, "CEF extension does not start with key=value");
     assert_int_equal(decode("CEF:0|a|b|c|d|e|5"), KB_EPARSE);
-    assert_string_equal(ctx.err, "CEF header has fewer than 7 '|'-terminated fields");
+    assert_string_equal(fx.ctx.err, "CEF header has fewer than 7 '|'-terminated fields");
     assert_int_equal(decode("CEF:x|a|b|c|d|e|5|src=1.2.3.4"), KB_EPARSE);
-    assert_string_equal(ctx.err, "CEF version is not a number");
+    assert_string_equal(fx.ctx.err, "CEF version is not a number");
     /* an escape running off the end of the header */
     assert_int_equal(decode("CEF:0|a|b|c|d|e|\\"), KB_EPARSE);
     assert_int_equal(decode("   "), KB_ESKIP);
@@ -329,21 +290,21 @@ static void test_hostile(void **state)
     memcpy(line + n + 306, "=v dst=2", 9);
     assert_int_equal(decode(line), KB_OK);
     CHECK("dst", "2");
-    assert_int_equal(kb_event_get_named(&ev, "src")->len, 1 + 1 + 300 + 2);
+    assert_int_equal(kb_event_get_named(&fx.ev, "src")->len, 1 + 1 + 300 + 2);
 
     /* NUL bytes inside values and header */
     static const char nul[] = "CEF:0|a\0b|c|d|e|f|5|src=1\0.2 msg=x\0y";
-    assert_int_equal(decode_ref(nul, sizeof nul - 1, REF_2016), KB_OK);
-    assert_int_equal(kb_event_get_named(&ev, "cef.device_vendor")->len, 3);
-    assert_int_equal(kb_event_canon(&ev, KB_F_MESSAGE)->len, 3);
+    assert_int_equal(dfx_decode(&fx, nul, sizeof nul - 1), KB_OK);
+    assert_int_equal(kb_event_get_named(&fx.ev, "cef.device_vendor")->len, 3);
+    assert_int_equal(kb_event_canon(&fx.ev, KB_F_MESSAGE)->len, 3);
 
     /* many pairs: more than the event's field cap, decoded up to it */
     memcpy(line, h, n);
     size_t o = n;
     for (int i = 0; o + 16 < sizeof line; i++)
         o += (size_t)snprintf(line + o, sizeof line - o, "k%d=%d ", i % 5000, i);
-    assert_int_equal(decode_ref(line, o, REF_2016), KB_OK);
-    assert_true(ev.nfields <= KB_EVENT_MAX_FIELDS);
+    assert_int_equal(dfx_decode(&fx, line, o), KB_OK);
+    assert_true(fx.ev.nfields <= KB_EVENT_MAX_FIELDS);
 
     /* many spaces then a long non-key: must stay linear (finishes fast) */
     memcpy(line, h, n);
@@ -352,7 +313,7 @@ static void test_hostile(void **state)
     memset(line + n + 30002, 'x', 30000);
     line[n + 60002] = '\0';
     assert_int_equal(decode(line), KB_OK);
-    assert_int_equal(kb_event_get_named(&ev, "a")->len, 60000);
+    assert_int_equal(kb_event_get_named(&fx.ev, "a")->len, 60000);
 
     /* a backslash at the very end of a value and of the line */
     assert_int_equal(decode("CEF:0|a|b|c|d|e|5|src=\\"), KB_OK);
@@ -393,7 +354,7 @@ static void test_samples_wrapped(void **state)
     CHECK("process.name", NULL);
     CHECK("observer.product", "Cyber-Ark Vault");
     /* Metron: "timestamp": 1458569102000 */
-    assert_true(ev.ts == INT64_C(1458569102000) * 1000000);
+    assert_true(fx.ev.ts == INT64_C(1458569102000) * 1000000);
 
     /* Palo Alto behind "<14>" and a 3164 header, "CEF: 0" */
     static const char palo[] =
@@ -415,7 +376,7 @@ static void test_samples_wrapped(void **state)
     CHECK("process.name", "Device.Process.Name");
     CHECK("url.full", "\\\"www.example.com/\\\"");
     CHECK("url.domain", NULL);
-    check_ts("2017-04-07T00:10:10.000000000Z");
+    dfx_expect_ts(&fx.ev, "2017-04-07T00:10:10.000000000Z");
     CHECK("@timestamp", "Apr 07 2017 00:10:10 GMT");
 
     /* Imperva: "<14>" alone, empty name, High in words, "31 March 2016" */
@@ -430,7 +391,7 @@ static void test_samples_wrapped(void **state)
     CHECK("event.severity", "8");
     CHECK("user.name", "${Alert.username}");
     CHECK("cef.label.ServerGroup", "ABC-Secure");
-    check_ts("2016-03-31T13:04:55.000000000Z");
+    dfx_expect_ts(&fx.ev, "2016-03-31T13:04:55.000000000Z");
 
     /* Adallom: an ISO 8601 prefix, start= in epoch ms */
     static const char adallom[] =
@@ -447,7 +408,7 @@ static void test_samples_wrapped(void **state)
     CHECK("services", "[\"APPID_SXC\"]");
     CHECK("host.name", NULL);
     CHECK("@timestamp", "1459517280810");
-    check_ts("2016-04-01T13:28:00.810000000Z");
+    dfx_expect_ts(&fx.ev, "2016-04-01T13:28:00.810000000Z");
 
     /* UniFi: "host CEF: 0|" and the marker lost altogether */
     assert_int_equal(decode("Sep  8 08:32:20 UDM-Gent CEF: 0|Ubiquiti|UniFi Network|9.4.19|201|"
@@ -460,7 +421,7 @@ static void test_samples_wrapped(void **state)
     CHECK("process.name", NULL);
     CHECK("cef.severity", "9");
     CHECK("UNIFIipsSignature", "ET USER_AGENTS Suspicious User Agent (BlackSun)");
-    check_ts("2015-09-08T08:32:20.000000000Z"); /* September is after June 2016 */
+    dfx_expect_ts(&fx.ev, "2015-09-08T08:32:20.000000000Z"); /* September is after June 2016 */
     assert_int_equal(decode("0|Ubiquiti|UniFi Network|9.3.45|201|Threat Detected and Blocked|7|"
                             "proto=TCP src=192.168.0.1 spt=54587"),
                      KB_OK);
@@ -478,8 +439,8 @@ static void test_samples_wrapped(void **state)
     CHECK("file.hash.md5", "580a783c1cb2b20613323f715d231a69");
     CHECK("cef.label.Source IPv6 Address", "fd00::555");
     CHECK("url.domain", "Example.com");
-    assert_string_equal(ev.ls.category, "firewall");
-    check_ts("2018-12-19T09:22:10.000000000Z");
+    assert_string_equal(fx.ev.ls.category, "firewall");
+    dfx_expect_ts(&fx.ev, "2018-12-19T09:22:10.000000000Z");
 }
 
 static void test_time(void **state)
@@ -559,37 +520,6 @@ static void test_sniff(void **state)
     assert_string_equal(kb_dec_cef.name, "cef");
 }
 
-/* Decodes every line of a sample file; returns decoded / rejected /
- * skipped counts and fails on a reject without a reason. */
-static void run_file(const char *name, int *ok, int *rej, int *skip)
-{
-    char path[512];
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    FILE *f;
-
-    snprintf(path, sizeof path, CEF_DIR "%s", name);
-    f = fopen(path, "r");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    *ok = *rej = *skip = 0;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        int rc = decode_ref(line, (size_t)n, REF_2016);
-        if (rc == KB_OK) {
-            (*ok)++;
-            assert_non_null(kb_event_get_named(&ev, "cef.device_vendor"));
-        } else if (rc == KB_ESKIP) {
-            (*skip)++;
-        } else {
-            assert_non_null(ctx.err);
-            (*rej)++;
-        }
-    }
-    free(line);
-    fclose(f);
-}
-
 static void test_sample_files(void **state)
 {
     (void)state;
@@ -606,15 +536,13 @@ static void test_sample_files(void **state)
         {"metron-palo.cef.log", 1, 0, 0},
         {"metron-waf.cef.log", 1, 0, 0},
     };
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        int ok, rej, skip;
-        run_file(files[i].file, &ok, &rej, &skip);
-        if (ok != files[i].ok || rej != files[i].rej || skip != files[i].skip)
-            fail_msg("%s: decoded %d rejected %d skipped %d", files[i].file, ok, rej, skip);
-    }
+    /* every line as it stands in the file; every record decoded carries
+     * cef.device_vendor, every reject a reason */
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        dfx_expect_run(&fx, CEF_DIR, files[i].file, DFX_AS_IS, "cef.device_vendor",
+                       (dfx_counts){.ok = files[i].ok, .skip = files[i].skip, .rej = files[i].rej});
     /* the Check Point file's first line, in detail */
-    int ok, rej, skip;
-    run_file("tenzir-checkpoint.cef.log", &ok, &rej, &skip);
+    dfx_run_file(&fx, CEF_DIR "tenzir-checkpoint.cef.log", DFX_AS_IS, "cef.device_vendor");
     assert_int_equal(decode("CEF:0|Check Point|VPN-1 & FireWall-1|Check Point|Log|https|Unknown|"
                             "act=Accept rt=1543270652000 spt=49363 dpt=443 cs2Label=Rule Name "
                             "originsicname=CN\\=R80,O\\=R80_M..6u6bdo product=VPN-1 & FireWall-1 "

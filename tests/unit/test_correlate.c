@@ -316,6 +316,56 @@ static void aliases_and_nesting(void **state)
     kb_ruleset_free(rs);
 }
 
+/* correlation.generate: the deployment overrides a rule's `generate`, by
+ * name, id or title; an override naming no correlation rule is reported. */
+static void generate_overrides(void **state)
+{
+    got g;
+    kb_ruleset *rs = load(
+        "title: Many A\nname: many_a\ncorrelation:\n  type: event_count\n  rules: rule_a\n"
+        "  group-by: [ip]\n  timespan: 10m\n  condition: {gte: 2}\n  generate: true\n"
+        "---\n"
+        "title: Many B\nid: 22222222-0000-0000-0000-00000000000b\ncorrelation:\n"
+        "  type: event_count\n  rules: rule_b\n  group-by: [ip]\n  timespan: 10m\n"
+        "  condition: {gte: 2}\n"
+        "---\n"
+        "title: Many C\ncorrelation:\n  type: event_count\n  rules: rule_c\n"
+        "  group-by: [ip]\n  timespan: 10m\n  condition: {gte: 2}\n  generate: true\n");
+    kb_correl_gen gen[] = {
+        {"many_a", 0, 3},                                 /* by name: off */
+        {"22222222-0000-0000-0000-00000000000b", 1, 4},   /* by id: on */
+        {"Many C", 0, 5},                                 /* by title: off */
+        {"no_such_rule", 0, 6},
+    };
+    kb_correl_opts o;
+    kb_correl *c;
+    (void)state;
+    assert_int_equal(nerrs, 0);
+    /* as written: A and C shown, B an input only */
+    c = engine(rs, &g, NULL);
+    assert_true(kb_correl_generates(c, rule_named(rs, "A")));
+    assert_false(kb_correl_generates(c, rule_named(rs, "B")));
+    assert_true(kb_correl_generates(c, rule_named(rs, "C")));
+    kb_correl_free(c);
+    kb_correl_opts_default(&o);
+    o.gen = gen;
+    o.ngen = 4;
+    o.gen_path = "koban.yaml";
+    c = engine(rs, &g, &o);
+    assert_false(kb_correl_generates(c, rule_named(rs, "A")));
+    assert_true(kb_correl_generates(c, rule_named(rs, "B")));
+    assert_false(kb_correl_generates(c, rule_named(rs, "C")));
+    assert_int_equal(nerrs, 1);
+    assert_non_null(strstr(errs, "koban.yaml:6: correlation.generate: no correlation rule with "
+                                 "id, name or title 'no_such_rule'"));
+    /* the correlations still fire */
+    assert_int_equal(push(c, rs, "A", SEC(1), "ip=10.0.0.1"), 0);
+    assert_int_equal(push(c, rs, "A", SEC(2), "ip=10.0.0.1"), 1);
+    assert_string_equal(g.title[0], "Many A");
+    kb_correl_free(c);
+    kb_ruleset_free(rs);
+}
+
 static void refused_rules(void **state)
 {
     kb_ruleset *rs = load(
@@ -491,6 +541,7 @@ int main(void)
         cmocka_unit_test(temporal_ordered_out_of_order),
         cmocka_unit_test(value_sum_avg_percentile),
         cmocka_unit_test(aliases_and_nesting),
+        cmocka_unit_test(generate_overrides),
         cmocka_unit_test(refused_rules),
         cmocka_unit_test(group_cap_policies),
         cmocka_unit_test(expiry_keeps_memory_flat),

@@ -13,51 +13,35 @@
 
 #include "ingest/decoders.h"
 
+#include "decoder-fixture.h"
+
 #define LOGS KOBAN_SHARED_DATA "/logs/"
 
 /* 2024-06-01T00:00:00Z: the reference time for year inference. */
 #define REF_2024 (INT64_C(1717200000) * KB_NS_PER_SEC)
 
-typedef struct fx {
-    kb_names *names;
-    kb_arena *arena;
-    kb_event ev;
-    kb_decode_ctx ctx;
-    char val[4096];
-} fx;
-
-static fx F;
+static dfx F;
+static char F_val[4096]; /* get()'s copy of a value */
 
 static int setup(void **state)
 {
     (void)state;
-    F.names = kb_names_new(0);
-    F.arena = kb_arena_new(1 << 16, 64 << 20);
-    assert_non_null(F.names);
-    assert_non_null(F.arena);
-    kb_event_init(&F.ev, F.names, F.arena);
+    dfx_open(&F, &kb_dec_syslog, NULL, NULL);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    kb_arena_free(F.arena);
-    kb_names_free(F.names);
+    dfx_close(&F);
     return 0;
 }
 
 /* Decodes one line (with the reference time given) into F.ev. */
 static int dec_at(const char *line, size_t len, int64_t ref)
 {
-    kb_arena_clear(F.arena);
-    kb_event_init(&F.ev, F.names, F.arena);
-    F.ev.raw = line;
-    F.ev.raw_len = (uint32_t)len;
-    memset(&F.ctx, 0, sizeof F.ctx);
-    F.ctx.names = F.names;
     F.ctx.ref_time = ref;
-    return kb_dec_syslog.decode(&F.ctx, line, len, &F.ev);
+    return dfx_decode(&F, line, len);
 }
 
 static int dec(const char *line)
@@ -75,10 +59,10 @@ static const char *get(const char *name)
     f = c >= 0 ? kb_event_canon(&F.ev, c) : kb_event_get_named(&F.ev, name);
     if (!f)
         return NULL;
-    assert_true(f->len < sizeof F.val);
-    memcpy(F.val, f->val, f->len);
-    F.val[f->len] = '\0';
-    return F.val;
+    assert_true(f->len < sizeof F_val);
+    memcpy(F_val, f->val, f->len);
+    F_val[f->len] = '\0';
+    return F_val;
 }
 
 #define assert_field(name, want) assert_string_equal(get(name) ? get(name) : "(null)", want)
@@ -393,25 +377,6 @@ static int split(char *s, char **out, int n)
     return k;
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* Next line of buf at *pos (without its newline); NULL at the end. */
 static const char *next_line(const char *buf, size_t len, size_t *pos, size_t *ll)
 {
@@ -437,9 +402,9 @@ static void check_rsyslog(const char *name, int with_host)
     int n = 0;
 
     snprintf(path, sizeof path, LOGS "syslog-parse-edge/%s.log", name);
-    in = read_all(path, &ilen);
+    in = dfx_slurp(path, &ilen);
     snprintf(path, sizeof path, LOGS "syslog-parse-edge/%s.expected.txt", name);
-    exp = read_all(path, &elen);
+    exp = dfx_slurp(path, &elen);
     while ((line = next_line(in, ilen, &ip, &ll)) != NULL) {
         char row[2048], *col[6], want[64];
         const char *got;
@@ -666,8 +631,8 @@ static void test_sshd_crowdsec(void **state)
     int idx = 0, checked = 0;
     (void)state;
 
-    in = read_all(LOGS "syslog-auth/crowdsec-sshd.log", &ilen);
-    as = read_all(LOGS "syslog-auth/crowdsec-sshd.parser.assert", &alen);
+    in = dfx_slurp(LOGS "syslog-auth/crowdsec-sshd.log", &ilen);
+    as = dfx_slurp(LOGS "syslog-auth/crowdsec-sshd.parser.assert", &alen);
     while ((line = next_line(in, ilen, &ip, &ll)) != NULL) {
         char key[160];
         const char *fields[][2] = {{"sshd_client_ip", "source.ip"},
@@ -688,7 +653,7 @@ static void test_sshd_crowdsec(void **state)
             if (!get(fields[f][1]) || strlen(get(fields[f][1])) != (size_t)(q - p) ||
                 memcmp(get(fields[f][1]), p, (size_t)(q - p)) != 0)
                 fail_msg("line %d: %s is '%s', want '%.*s'", idx + 1, fields[f][1],
-                         get(fields[f][1]) ? F.val : "(null)", (int)(q - p), p);
+                         get(fields[f][1]) ? F_val : "(null)", (int)(q - p), p);
             assert_int_equal(strlen(get(fields[f][1])), (size_t)(q - p));
             assert_memory_equal(get(fields[f][1]), p, (size_t)(q - p));
             checked++;
@@ -1232,7 +1197,7 @@ static void test_sample_counts(void **state)
         int ok = 0, rej = 0, skip = 0, fw = 0;
 
         snprintf(path, sizeof path, LOGS "%s", files[i].file);
-        buf = read_all(path, &len);
+        buf = dfx_slurp(path, &len);
         while ((line = next_line(buf, len, &pos, &ll)) != NULL) {
             int rc = dec_at(line, ll, REF_2024);
             if (rc == KB_OK) {

@@ -149,6 +149,18 @@ static void test_vulns_samples(void **state)
     assert_int_equal(kb_vulns_check(v, NULL, "10.0.101.2", "CVE-2023-4573", &f, &sc),
                      KB_VULN_PATCHED);
     kb_import_report_release(&r);
+    /* a NUL byte in the IP: the row is reported, the rest imported (it used to
+     * stop the whole import without a reason; found by fuzz_vulns_csv) */
+    const char nul[] = "host,ip,cve,cvss,name\n"
+                       "www,\0c10.0.0.1,CVE-2024-0001,5.0,x\n"
+                       "db,10.0.101.9,CVE-2024-0002,5.0,y\n";
+    kb_import_report_init(&r);
+    assert_int_equal(kb_vulns_import_buf(v, "nul.csv", nul, sizeof nul - 1, &r), KB_OK);
+    assert_int_equal(r.bad, 1);
+    assert_string_equal(r.errors.data, "nul.csv:2: a NUL byte in the host or IP\n");
+    assert_int_equal(kb_vulns_check(v, "db", "10.0.101.9", "CVE-2024-0002", &f, &sc),
+                     KB_VULN_VULNERABLE);
+    kb_import_report_release(&r);
     /* XXE refused */
     const char xxe[] = "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM "
                        "\"file:///etc/passwd\">]><report><results>&x;</results></report>";

@@ -14,106 +14,13 @@
 #include "event/event.h"
 #include "ingest/decoders.h"
 
-#define WIN_FILE KOBAN_SHARED_DATA "/windows-events/hayabusa_sample_evtx.jsonl"
+#include "decoder-fixture.h"
 
-typedef struct fixture {
-    kb_names *names;
-    kb_arena *arena;
-    kb_event ev;
-    kb_decode_ctx ctx;
-    char *line; /* the last line read by dec_line, owned */
-    size_t line_cap;
-} fixture;
+#define WIN_FILE KOBAN_SHARED_DATA "/windows-events/hayabusa_sample_evtx.jsonl"
 
 static int setup(void **state)
 {
-    fixture *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    fx->names = kb_names_new(0);
-    fx->arena = kb_arena_new(0, 0);
-    assert_non_null(fx->names);
-    assert_non_null(fx->arena);
-    kb_event_init(&fx->ev, fx->names, fx->arena);
-    fx->ctx.names = fx->names;
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *fx = *state;
-    free(fx->line);
-    kb_arena_free(fx->arena);
-    kb_names_free(fx->names);
-    free(fx);
-    return 0;
-}
-
-static int dec(fixture *fx, const char *line, size_t len)
-{
-    /* The field table lives in the arena: clearing the arena means a fresh
-     * kb_event_init, not kb_event_clear. */
-    kb_arena_clear(fx->arena);
-    kb_event_init(&fx->ev, fx->names, fx->arena);
-    fx->ctx.err = NULL;
-    fx->ev.raw = line;
-    fx->ev.raw_len = (uint32_t)len;
-    return kb_dec_winevt.decode(&fx->ctx, line, len, &fx->ev);
-}
-
-static int decs(fixture *fx, const char *line)
-{
-    return dec(fx, line, strlen(line));
-}
-
-/* Decodes line n (1-based) of file. */
-static int dec_line(fixture *fx, const char *file, int n)
-{
-    FILE *f = fopen(file, "r");
-    ssize_t len = -1;
-
-    assert_non_null(f);
-    for (int i = 0; i < n; i++) {
-        len = getline(&fx->line, &fx->line_cap, f);
-        assert_true(len > 0);
-    }
-    fclose(f);
-    while (len > 0 && (fx->line[len - 1] == '\n' || fx->line[len - 1] == '\r'))
-        len--;
-    return dec(fx, fx->line, (size_t)len);
-}
-
-static void assert_canon(const kb_event *ev, int c, const char *want)
-{
-    const kb_field *f = kb_event_canon(ev, c);
-    if (!want) {
-        if (f)
-            fail_msg("%s: expected nothing, got '%.*s'", kb_canon_name(c), (int)f->len, f->val);
-        return;
-    }
-    if (!f)
-        fail_msg("%s: missing, expected '%s'", kb_canon_name(c), want);
-    if (f->len != strlen(want) || memcmp(f->val, want, f->len) != 0)
-        fail_msg("%s: got '%.*s', expected '%s'", kb_canon_name(c), (int)f->len, f->val, want);
-}
-
-static void assert_raw(const kb_event *ev, const char *name, const char *want)
-{
-    const kb_field *f = kb_event_get_named(ev, name);
-    if (!f)
-        fail_msg("%s: missing", name);
-    if (f->len != strlen(want) || memcmp(f->val, want, f->len) != 0)
-        fail_msg("%s: got '%.*s', expected '%s'", name, (int)f->len, f->val, want);
-}
-
-static void assert_str(const char *got, const char *want)
-{
-    if (!want) {
-        assert_null(got);
-        return;
-    }
-    assert_non_null(got);
-    assert_string_equal(got, want);
+    return dfx_setup_with(state, &kb_dec_winevt);
 }
 
 static int str_is(const char *got, const char *want)
@@ -125,7 +32,7 @@ static int str_is(const char *got, const char *want)
  * python3 over the file (Channel and EventID, the same tables). */
 static void test_all_events(void **state)
 {
-    fixture *fx = *state;
+    dfx *fx = *state;
     static const struct {
         const char *service, *category;
         int want, got;
@@ -185,13 +92,13 @@ static void test_all_events(void **state)
             len--;
         if (lines < 200)
             assert_int_equal(kb_dec_winevt.sniff(line, (size_t)len), 90);
-        if (dec(fx, line, (size_t)len) != KB_OK)
+        if (dfx_decode(fx, line, (size_t)len) != KB_OK)
             fail_msg("line %d: %s", lines + 1, fx->ctx.err);
         lines++;
         assert_true(ev->ts != KB_TIME_NONE);
         assert_string_equal(ev->ls.product, "windows");
         assert_non_null(kb_event_canon(ev, KB_F_HOST_NAME));
-        assert_canon(ev, KB_F_EVENT_KIND, "event");
+        dfx_expect_canon(ev, KB_F_EVENT_KIND, -1, "event");
         no_service += !ev->ls.service;
         no_category += !ev->ls.category;
         for (size_t k = 0; k < ncounts; k++)
@@ -270,7 +177,7 @@ static void rule_logsource(const char *path, const char *key, char *out, size_t 
  * decodes into the logsource of the rule it was recorded for. */
 static void test_sigma_regression(void **state)
 {
-    fixture *fx = *state;
+    dfx *fx = *state;
     FILE *m = fopen(KOBAN_SHARED_DATA "/sigma-regression/manifest.tsv", "r");
     char row[2048];
     int events = 0, rules = 0;
@@ -305,12 +212,12 @@ static void test_sigma_regression(void **state)
                 len--;
             if (!len)
                 continue;
-            if (dec(fx, line, (size_t)len) != KB_OK)
+            if (dfx_decode(fx, line, (size_t)len) != KB_OK)
                 fail_msg("%s: %s", path, fx->ctx.err);
             events++;
             assert_string_equal(ls->product, "windows");
             if (svc[0])
-                assert_str(ls->service, svc);
+                dfx_expect_str(ls->service, svc);
             if (strcmp(cat, "registry_event") == 0) {
                 /* registry_event is the union of the registry categories. */
                 assert_non_null(ls->category);
@@ -331,92 +238,93 @@ static void test_sigma_regression(void **state)
 
 static void test_sysmon_process_creation(void **state)
 {
-    fixture *fx = *state;
+    dfx *fx = *state;
     kb_event *ev = &fx->ev;
 
-    assert_int_equal(dec_line(fx, WIN_FILE, 6595), KB_OK);
+    assert_int_equal(dfx_decode_line(fx, WIN_FILE, 6595), KB_OK);
     assert_true(ev->ts == INT64_C(1653467076890032500));
-    assert_canon(ev, KB_F_TIMESTAMP, "2022-05-25T08:24:36.890032500Z");
-    assert_str(ev->ls.service, "sysmon");
-    assert_str(ev->ls.category, "process_creation");
-    assert_canon(ev, KB_F_OBSERVER_PRODUCT, "sysmon");
-    assert_canon(ev, KB_F_EVENT_CATEGORY, "process");
-    assert_canon(ev, KB_F_EVENT_ACTION, "process-created");
-    assert_canon(ev, KB_F_HOST_NAME, "WIN-5823BM4EN8O.mahdihtm.local");
-    assert_canon(ev, KB_F_USER_NAME, "SYSTEM");
-    assert_canon(ev, KB_F_USER_DOMAIN, "NT AUTHORITY");
-    assert_canon(ev, KB_F_PROCESS_PID, "3816");
-    assert_canon(ev, KB_F_PROCESS_EXECUTABLE,
-                 "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe");
-    assert_canon(ev, KB_F_PROCESS_NAME, "powershell.exe");
-    assert_canon(ev, KB_F_PROCESS_COMMAND_LINE,
-                 "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe");
-    assert_canon(ev, KB_F_PROCESS_PARENT_EXECUTABLE, "C:\\Windows\\System32\\services.exe");
-    assert_canon(ev, KB_F_PROCESS_PARENT_COMMAND_LINE, "C:\\Windows\\system32\\services.exe");
-    assert_canon(ev, KB_F_FILE_HASH_MD5, "b3ad5364cf04b6ab05616dd483aaf618");
-    assert_canon(ev, KB_F_FILE_HASH_SHA1, "e5b0a0f4a59d6d5377332eece20f8f3df5cebe4e");
-    assert_canon(ev, KB_F_FILE_HASH_SHA256,
-                 "7375adedb82fd62cefc6b6fd20a704a164e056022f3b8c2e1b94f3a9b8361478");
-    assert_canon(ev, KB_F_RULE_NAME, "technique_id=T1086,technique_name=PowerShell");
-    assert_canon(ev, KB_F_EVENT_OUTCOME, NULL);
-    assert_raw(ev, "IntegrityLevel", "System");
-    assert_raw(ev, "EventID", "1");
+    dfx_expect_canon(ev, KB_F_TIMESTAMP, -1, "2022-05-25T08:24:36.890032500Z");
+    dfx_expect_str(ev->ls.service, "sysmon");
+    dfx_expect_str(ev->ls.category, "process_creation");
+    dfx_expect_canon(ev, KB_F_OBSERVER_PRODUCT, -1, "sysmon");
+    dfx_expect_canon(ev, KB_F_EVENT_CATEGORY, -1, "process");
+    dfx_expect_canon(ev, KB_F_EVENT_ACTION, -1, "process-created");
+    dfx_expect_canon(ev, KB_F_HOST_NAME, -1, "WIN-5823BM4EN8O.mahdihtm.local");
+    dfx_expect_canon(ev, KB_F_USER_NAME, -1, "SYSTEM");
+    dfx_expect_canon(ev, KB_F_USER_DOMAIN, -1, "NT AUTHORITY");
+    dfx_expect_canon(ev, KB_F_PROCESS_PID, -1, "3816");
+    dfx_expect_canon(ev, KB_F_PROCESS_EXECUTABLE, -1,
+                     "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe");
+    dfx_expect_canon(ev, KB_F_PROCESS_NAME, -1, "powershell.exe");
+    dfx_expect_canon(ev, KB_F_PROCESS_COMMAND_LINE, -1,
+                     "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe");
+    dfx_expect_canon(ev, KB_F_PROCESS_PARENT_EXECUTABLE, -1, "C:\\Windows\\System32\\services.exe");
+    dfx_expect_canon(ev, KB_F_PROCESS_PARENT_COMMAND_LINE, -1,
+                     "C:\\Windows\\system32\\services.exe");
+    dfx_expect_canon(ev, KB_F_FILE_HASH_MD5, -1, "b3ad5364cf04b6ab05616dd483aaf618");
+    dfx_expect_canon(ev, KB_F_FILE_HASH_SHA1, -1, "e5b0a0f4a59d6d5377332eece20f8f3df5cebe4e");
+    dfx_expect_canon(ev, KB_F_FILE_HASH_SHA256, -1,
+                     "7375adedb82fd62cefc6b6fd20a704a164e056022f3b8c2e1b94f3a9b8361478");
+    dfx_expect_canon(ev, KB_F_RULE_NAME, -1, "technique_id=T1086,technique_name=PowerShell");
+    dfx_expect_canon(ev, KB_F_EVENT_OUTCOME, -1, NULL);
+    dfx_expect_field(ev, "IntegrityLevel", -1, "System");
+    dfx_expect_field(ev, "EventID", -1, "1");
     assert_int_equal(kb_event_get_named(ev, "EventID")->type, KB_V_INT);
 }
 
 static void test_security(void **state)
 {
-    fixture *fx = *state;
+    dfx *fx = *state;
     kb_event *ev = &fx->ev;
 
     /* 4688: new process in NewProcessName / hex NewProcessId. */
-    assert_int_equal(dec_line(fx, WIN_FILE, 2622), KB_OK);
+    assert_int_equal(dfx_decode_line(fx, WIN_FILE, 2622), KB_OK);
     assert_true(ev->ts == INT64_C(1474429262560546800));
-    assert_str(ev->ls.service, "security");
-    assert_str(ev->ls.category, "process_creation");
-    assert_canon(ev, KB_F_OBSERVER_PRODUCT, "windows");
-    assert_canon(ev, KB_F_PROCESS_PID, "3744"); /* 0xea0 */
-    assert_canon(ev, KB_F_PROCESS_EXECUTABLE, "C:\\Windows\\duKhLYUX.exe");
-    assert_canon(ev, KB_F_PROCESS_NAME, "duKhLYUX.exe");
-    assert_canon(ev, KB_F_PROCESS_COMMAND_LINE, "C:\\Windows\\duKhLYUX.exe");
-    assert_canon(ev, KB_F_USER_NAME, "IE10WIN7$");
-    assert_canon(ev, KB_F_USER_DOMAIN, "WORKGROUP");
-    assert_canon(ev, KB_F_EVENT_OUTCOME, "success");
-    assert_canon(ev, KB_F_HOST_NAME, "IE10Win7");
-    assert_raw(ev, "Image", "C:\\Windows\\duKhLYUX.exe");
-    assert_raw(ev, "ProcessId", "0x1e8");
+    dfx_expect_str(ev->ls.service, "security");
+    dfx_expect_str(ev->ls.category, "process_creation");
+    dfx_expect_canon(ev, KB_F_OBSERVER_PRODUCT, -1, "windows");
+    dfx_expect_canon(ev, KB_F_PROCESS_PID, -1, "3744"); /* 0xea0 */
+    dfx_expect_canon(ev, KB_F_PROCESS_EXECUTABLE, -1, "C:\\Windows\\duKhLYUX.exe");
+    dfx_expect_canon(ev, KB_F_PROCESS_NAME, -1, "duKhLYUX.exe");
+    dfx_expect_canon(ev, KB_F_PROCESS_COMMAND_LINE, -1, "C:\\Windows\\duKhLYUX.exe");
+    dfx_expect_canon(ev, KB_F_USER_NAME, -1, "IE10WIN7$");
+    dfx_expect_canon(ev, KB_F_USER_DOMAIN, -1, "WORKGROUP");
+    dfx_expect_canon(ev, KB_F_EVENT_OUTCOME, -1, "success");
+    dfx_expect_canon(ev, KB_F_HOST_NAME, -1, "IE10Win7");
+    dfx_expect_field(ev, "Image", -1, "C:\\Windows\\duKhLYUX.exe");
+    dfx_expect_field(ev, "ProcessId", -1, "0x1e8");
 
     /* 4625: failed network logon. */
-    assert_int_equal(dec_line(fx, WIN_FILE, 3023), KB_OK);
+    assert_int_equal(dfx_decode_line(fx, WIN_FILE, 3023), KB_OK);
     assert_null(ev->ls.category);
-    assert_canon(ev, KB_F_EVENT_CATEGORY, "authentication");
-    assert_canon(ev, KB_F_EVENT_ACTION, "logon-failed");
-    assert_canon(ev, KB_F_EVENT_OUTCOME, "failure");
-    assert_canon(ev, KB_F_USER_NAME, "JcDfcZTc");
-    assert_canon(ev, KB_F_USER_DOMAIN, ".");
-    assert_canon(ev, KB_F_SOURCE_IP, "192.168.198.149");
-    assert_canon(ev, KB_F_SOURCE_PORT, "50249");
-    assert_canon(ev, KB_F_PROCESS_PID, NULL);        /* "0x0" */
-    assert_canon(ev, KB_F_PROCESS_EXECUTABLE, NULL); /* "-" */
+    dfx_expect_canon(ev, KB_F_EVENT_CATEGORY, -1, "authentication");
+    dfx_expect_canon(ev, KB_F_EVENT_ACTION, -1, "logon-failed");
+    dfx_expect_canon(ev, KB_F_EVENT_OUTCOME, -1, "failure");
+    dfx_expect_canon(ev, KB_F_USER_NAME, -1, "JcDfcZTc");
+    dfx_expect_canon(ev, KB_F_USER_DOMAIN, -1, ".");
+    dfx_expect_canon(ev, KB_F_SOURCE_IP, -1, "192.168.198.149");
+    dfx_expect_canon(ev, KB_F_SOURCE_PORT, -1, "50249");
+    dfx_expect_canon(ev, KB_F_PROCESS_PID, -1, NULL);        /* "0x0" */
+    dfx_expect_canon(ev, KB_F_PROCESS_EXECUTABLE, -1, NULL); /* "-" */
 }
 
 static void test_powershell(void **state)
 {
-    fixture *fx = *state;
+    dfx *fx = *state;
     kb_event *ev = &fx->ev;
 
-    assert_int_equal(dec_line(fx, WIN_FILE, 1), KB_OK);
-    assert_str(ev->ls.service, "powershell");
-    assert_str(ev->ls.category, "ps_script");
-    assert_canon(ev, KB_F_EVENT_ACTION, "script-block-logged");
-    assert_canon(ev, KB_F_HOST_NAME, "SEC511");
-    assert_raw(ev, "ScriptBlockId", "020184e7-b8b1-4073-b6b7-dbf868048bfb");
+    assert_int_equal(dfx_decode_line(fx, WIN_FILE, 1), KB_OK);
+    dfx_expect_str(ev->ls.service, "powershell");
+    dfx_expect_str(ev->ls.category, "ps_script");
+    dfx_expect_canon(ev, KB_F_EVENT_ACTION, -1, "script-block-logged");
+    dfx_expect_canon(ev, KB_F_HOST_NAME, -1, "SEC511");
+    dfx_expect_field(ev, "ScriptBlockId", -1, "020184e7-b8b1-4073-b6b7-dbf868048bfb");
 }
 
 /* evtx_dump (Rust) style: attributes under #attributes, named EventData. */
 static void test_nested_evtx_dump(void **state)
 {
-    fixture *fx = *state;
+    dfx *fx = *state;
     kb_event *ev = &fx->ev;
     const char *j =
         "{\"Event\":{\"#attributes\":{\"xmlns\":\"http://schemas.microsoft.com/win/2004/08/events/"
@@ -433,34 +341,34 @@ static void test_nested_evtx_dump(void **state)
         "\"ParentImage\":\"C:\\\\Windows\\\\explorer.exe\"}}}";
 
     assert_int_equal(kb_dec_winevt.sniff(j, strlen(j)), 90);
-    assert_int_equal(decs(fx, j), KB_OK);
-    assert_str(ev->ls.service, "sysmon");
-    assert_str(ev->ls.category, "process_creation");
-    assert_raw(ev, "EventID", "1");
-    assert_raw(ev, "Channel", "Microsoft-Windows-Sysmon/Operational");
-    assert_raw(ev, "Provider_Name", "Microsoft-Windows-Sysmon");
-    assert_raw(ev, "Computer", "WIN-ABC");
-    assert_raw(ev, "Security_UserID", "S-1-5-18");
-    assert_raw(ev, "Execution_ProcessID", "1996");
-    assert_raw(ev, "Image", "C:\\Windows\\System32\\cmd.exe");
-    assert_raw(ev, "CommandLine", "cmd.exe /c whoami");
-    assert_raw(ev, "Event.EventData.Image", "C:\\Windows\\System32\\cmd.exe");
-    assert_canon(ev, KB_F_TIMESTAMP, "2019-03-18T16:57:37.223371Z");
-    assert_canon(ev, KB_F_HOST_NAME, "WIN-ABC");
-    assert_canon(ev, KB_F_PROCESS_PID, "4242");
-    assert_canon(ev, KB_F_PROCESS_NAME, "cmd.exe");
-    assert_canon(ev, KB_F_PROCESS_PARENT_EXECUTABLE, "C:\\Windows\\explorer.exe");
-    assert_canon(ev, KB_F_USER_NAME, "alice");
-    assert_canon(ev, KB_F_USER_DOMAIN, "CORP");
-    assert_canon(ev, KB_F_FILE_HASH_MD5, "aabb");
-    assert_canon(ev, KB_F_FILE_HASH_SHA256, "ccdd");
-    assert_canon(ev, KB_F_RULE_NAME, NULL); /* empty RuleName */
+    assert_int_equal(dfx_decodez(fx, j), KB_OK);
+    dfx_expect_str(ev->ls.service, "sysmon");
+    dfx_expect_str(ev->ls.category, "process_creation");
+    dfx_expect_field(ev, "EventID", -1, "1");
+    dfx_expect_field(ev, "Channel", -1, "Microsoft-Windows-Sysmon/Operational");
+    dfx_expect_field(ev, "Provider_Name", -1, "Microsoft-Windows-Sysmon");
+    dfx_expect_field(ev, "Computer", -1, "WIN-ABC");
+    dfx_expect_field(ev, "Security_UserID", -1, "S-1-5-18");
+    dfx_expect_field(ev, "Execution_ProcessID", -1, "1996");
+    dfx_expect_field(ev, "Image", -1, "C:\\Windows\\System32\\cmd.exe");
+    dfx_expect_field(ev, "CommandLine", -1, "cmd.exe /c whoami");
+    dfx_expect_field(ev, "Event.EventData.Image", -1, "C:\\Windows\\System32\\cmd.exe");
+    dfx_expect_canon(ev, KB_F_TIMESTAMP, -1, "2019-03-18T16:57:37.223371Z");
+    dfx_expect_canon(ev, KB_F_HOST_NAME, -1, "WIN-ABC");
+    dfx_expect_canon(ev, KB_F_PROCESS_PID, -1, "4242");
+    dfx_expect_canon(ev, KB_F_PROCESS_NAME, -1, "cmd.exe");
+    dfx_expect_canon(ev, KB_F_PROCESS_PARENT_EXECUTABLE, -1, "C:\\Windows\\explorer.exe");
+    dfx_expect_canon(ev, KB_F_USER_NAME, -1, "alice");
+    dfx_expect_canon(ev, KB_F_USER_DOMAIN, -1, "CORP");
+    dfx_expect_canon(ev, KB_F_FILE_HASH_MD5, -1, "aabb");
+    dfx_expect_canon(ev, KB_F_FILE_HASH_SHA256, -1, "ccdd");
+    dfx_expect_canon(ev, KB_F_RULE_NAME, -1, NULL); /* empty RuleName */
 }
 
 /* xmltodict style: @attributes, EventID with #text, Data as a list. */
 static void test_nested_xmltodict(void **state)
 {
-    fixture *fx = *state;
+    dfx *fx = *state;
     kb_event *ev = &fx->ev;
     const char *j =
         "{\"Event\":{\"System\":{\"Provider\":{\"@Name\":\"Microsoft-Windows-Security-Auditing\"},"
@@ -471,28 +379,28 @@ static void test_nested_xmltodict(void **state)
         "\"#text\":\"0x10\"},{\"@Name\":\"SubjectUserName\",\"#text\":\"bob\"},{\"@Name\":"
         "\"CommandLine\"},{\"@Name\":\"ParentProcessName\",\"#text\":\"C:\\\\p.exe\"}]}}}";
 
-    assert_int_equal(decs(fx, j), KB_OK);
-    assert_raw(ev, "EventID", "4688");
+    assert_int_equal(dfx_decodez(fx, j), KB_OK);
+    dfx_expect_field(ev, "EventID", -1, "4688");
     assert_int_equal(kb_event_get_named(ev, "EventID")->type, KB_V_INT);
-    assert_raw(ev, "Provider_Name", "Microsoft-Windows-Security-Auditing");
-    assert_raw(ev, "NewProcessName", "C:\\x\\evil.exe");
-    assert_raw(ev, "SubjectUserName", "bob");
-    assert_raw(ev, "Image", "C:\\x\\evil.exe");
-    assert_raw(ev, "ParentImage", "C:\\p.exe");
+    dfx_expect_field(ev, "Provider_Name", -1, "Microsoft-Windows-Security-Auditing");
+    dfx_expect_field(ev, "NewProcessName", -1, "C:\\x\\evil.exe");
+    dfx_expect_field(ev, "SubjectUserName", -1, "bob");
+    dfx_expect_field(ev, "Image", -1, "C:\\x\\evil.exe");
+    dfx_expect_field(ev, "ParentImage", -1, "C:\\p.exe");
     assert_null(kb_event_get_named(ev, "CommandLine")); /* no #text */
     assert_true(ev->ts == INT64_C(1577872800123456000));
-    assert_str(ev->ls.service, "security");
-    assert_str(ev->ls.category, "process_creation");
-    assert_canon(ev, KB_F_PROCESS_PID, "16");
-    assert_canon(ev, KB_F_PROCESS_NAME, "evil.exe");
-    assert_canon(ev, KB_F_PROCESS_PARENT_EXECUTABLE, "C:\\p.exe");
-    assert_canon(ev, KB_F_USER_NAME, "bob");
-    assert_canon(ev, KB_F_EVENT_OUTCOME, "success");
+    dfx_expect_str(ev->ls.service, "security");
+    dfx_expect_str(ev->ls.category, "process_creation");
+    dfx_expect_canon(ev, KB_F_PROCESS_PID, -1, "16");
+    dfx_expect_canon(ev, KB_F_PROCESS_NAME, -1, "evil.exe");
+    dfx_expect_canon(ev, KB_F_PROCESS_PARENT_EXECUTABLE, -1, "C:\\p.exe");
+    dfx_expect_canon(ev, KB_F_USER_NAME, -1, "bob");
+    dfx_expect_canon(ev, KB_F_EVENT_OUTCOME, -1, "success");
 }
 
 static void test_winlogbeat(void **state)
 {
-    fixture *fx = *state;
+    dfx *fx = *state;
     kb_event *ev = &fx->ev;
     const char *j =
         "{\"@timestamp\":\"2023-03-01T12:00:00.000Z\",\"event\":{\"code\":\"3\",\"provider\":"
@@ -506,68 +414,69 @@ static void test_winlogbeat(void **state)
         "connection detected\",\"process\":{\"command_line\":\"curl https://example.com\"}}";
 
     assert_int_equal(kb_dec_winevt.sniff(j, strlen(j)), 90);
-    assert_int_equal(decs(fx, j), KB_OK);
+    assert_int_equal(dfx_decodez(fx, j), KB_OK);
     assert_true(ev->ts == INT64_C(1677672000000000000));
-    assert_str(ev->ls.service, "sysmon");
-    assert_str(ev->ls.category, "network_connection");
-    assert_raw(ev, "EventID", "3");
-    assert_raw(ev, "Channel", "Microsoft-Windows-Sysmon/Operational");
-    assert_raw(ev, "Computer", "WS1");
-    assert_raw(ev, "Image", "C:\\Windows\\System32\\curl.exe");
-    assert_raw(ev, "DestinationPort", "443");
-    assert_canon(ev, KB_F_HOST_NAME, "WS1");
-    assert_canon(ev, KB_F_SOURCE_IP, "10.1.1.5");
-    assert_canon(ev, KB_F_SOURCE_PORT, "50000");
-    assert_canon(ev, KB_F_DESTINATION_IP, "93.184.216.34");
-    assert_canon(ev, KB_F_DESTINATION_PORT, "443");
-    assert_canon(ev, KB_F_NETWORK_TRANSPORT, "tcp");
-    assert_canon(ev, KB_F_EVENT_CATEGORY, "network");
-    assert_canon(ev, KB_F_USER_NAME, "carol");
-    assert_canon(ev, KB_F_PROCESS_PID, "777");
-    assert_canon(ev, KB_F_PROCESS_NAME, "curl.exe");
-    assert_canon(ev, KB_F_MESSAGE, "Network connection detected");
+    dfx_expect_str(ev->ls.service, "sysmon");
+    dfx_expect_str(ev->ls.category, "network_connection");
+    dfx_expect_field(ev, "EventID", -1, "3");
+    dfx_expect_field(ev, "Channel", -1, "Microsoft-Windows-Sysmon/Operational");
+    dfx_expect_field(ev, "Computer", -1, "WS1");
+    dfx_expect_field(ev, "Image", -1, "C:\\Windows\\System32\\curl.exe");
+    dfx_expect_field(ev, "DestinationPort", -1, "443");
+    dfx_expect_canon(ev, KB_F_HOST_NAME, -1, "WS1");
+    dfx_expect_canon(ev, KB_F_SOURCE_IP, -1, "10.1.1.5");
+    dfx_expect_canon(ev, KB_F_SOURCE_PORT, -1, "50000");
+    dfx_expect_canon(ev, KB_F_DESTINATION_IP, -1, "93.184.216.34");
+    dfx_expect_canon(ev, KB_F_DESTINATION_PORT, -1, "443");
+    dfx_expect_canon(ev, KB_F_NETWORK_TRANSPORT, -1, "tcp");
+    dfx_expect_canon(ev, KB_F_EVENT_CATEGORY, -1, "network");
+    dfx_expect_canon(ev, KB_F_USER_NAME, -1, "carol");
+    dfx_expect_canon(ev, KB_F_PROCESS_PID, -1, "777");
+    dfx_expect_canon(ev, KB_F_PROCESS_NAME, -1, "curl.exe");
+    dfx_expect_canon(ev, KB_F_MESSAGE, -1, "Network connection detected");
     /* Winlogbeat's own ECS field fills what event data lacks. */
-    assert_canon(ev, KB_F_PROCESS_COMMAND_LINE, "curl https://example.com");
+    dfx_expect_canon(ev, KB_F_PROCESS_COMMAND_LINE, -1, "curl https://example.com");
 }
 
 static void test_bad_input(void **state)
 {
-    fixture *fx = *state;
+    dfx *fx = *state;
     kb_event *ev = &fx->ev;
 
-    assert_int_equal(decs(fx, "{\"EventID\": 4688, \"Channel\": \"Secu"), KB_EPARSE);
+    assert_int_equal(dfx_decodez(fx, "{\"EventID\": 4688, \"Channel\": \"Secu"), KB_EPARSE);
     assert_non_null(fx->ctx.err);
-    assert_int_equal(decs(fx, "\"EventID\""), KB_EPARSE);
+    assert_int_equal(dfx_decodez(fx, "\"EventID\""), KB_EPARSE);
     assert_non_null(fx->ctx.err);
-    assert_int_equal(decs(fx, "{}"), KB_EPARSE);
+    assert_int_equal(dfx_decodez(fx, "{}"), KB_EPARSE);
     assert_string_equal(fx->ctx.err, "no EventID: not a Windows event record");
     assert_int_equal(
-        decs(fx, "{\"EventID\": {\"x\": 1}, \"TimeCreated\": \"2020-01-01T00:00:00Z\"}"),
+        dfx_decodez(fx, "{\"EventID\": {\"x\": 1}, \"TimeCreated\": \"2020-01-01T00:00:00Z\"}"),
         KB_EPARSE);
-    assert_int_equal(decs(fx, "{\"EventID\": 1, \"Channel\": \"Security\"}"), KB_EPARSE);
+    assert_int_equal(dfx_decodez(fx, "{\"EventID\": 1, \"Channel\": \"Security\"}"), KB_EPARSE);
     assert_string_equal(fx->ctx.err, "missing or invalid TimeCreated");
-    assert_int_equal(decs(fx, "{\"EventID\": 1, \"TimeCreated\": \"soon\"}"), KB_EPARSE);
+    assert_int_equal(dfx_decodez(fx, "{\"EventID\": 1, \"TimeCreated\": \"soon\"}"), KB_EPARSE);
 
     /* A non-numeric EventID is kept but classifies nothing. */
-    assert_int_equal(decs(fx, "{\"EventID\": \"abc\", \"TimeCreated\": \"2020-01-01T00:00:00Z\", "
-                              "\"Channel\": \"Microsoft-Windows-Sysmon/Operational\", "
-                              "\"Image\": 5, \"ProcessId\": \"0xZZ\", \"User\": [\"a\"], "
-                              "\"Hashes\": \"MD5=,=x,,SHA1\", \"SourcePort\": {\"p\": 1}}"),
-                     KB_OK);
-    assert_str(ev->ls.service, "sysmon");
+    assert_int_equal(
+        dfx_decodez(fx, "{\"EventID\": \"abc\", \"TimeCreated\": \"2020-01-01T00:00:00Z\", "
+                        "\"Channel\": \"Microsoft-Windows-Sysmon/Operational\", "
+                        "\"Image\": 5, \"ProcessId\": \"0xZZ\", \"User\": [\"a\"], "
+                        "\"Hashes\": \"MD5=,=x,,SHA1\", \"SourcePort\": {\"p\": 1}}"),
+        KB_OK);
+    dfx_expect_str(ev->ls.service, "sysmon");
     assert_null(ev->ls.category);
-    assert_canon(ev, KB_F_EVENT_ACTION, NULL);
-    assert_canon(ev, KB_F_PROCESS_EXECUTABLE, NULL);
-    assert_canon(ev, KB_F_PROCESS_PID, NULL);
-    assert_canon(ev, KB_F_USER_NAME, NULL);
-    assert_canon(ev, KB_F_FILE_HASH_MD5, NULL);
-    assert_canon(ev, KB_F_SOURCE_PORT, NULL);
+    dfx_expect_canon(ev, KB_F_EVENT_ACTION, -1, NULL);
+    dfx_expect_canon(ev, KB_F_PROCESS_EXECUTABLE, -1, NULL);
+    dfx_expect_canon(ev, KB_F_PROCESS_PID, -1, NULL);
+    dfx_expect_canon(ev, KB_F_USER_NAME, -1, NULL);
+    dfx_expect_canon(ev, KB_F_FILE_HASH_MD5, -1, NULL);
+    dfx_expect_canon(ev, KB_F_SOURCE_PORT, -1, NULL);
 
     /* Unknown channel: product only. */
-    assert_int_equal(decs(fx, "{\"EventID\": 7, \"TimeCreated\": \"2020-01-01T00:00:00Z\", "
-                              "\"Channel\": \"Setup\", \"Computer\": \"x\"}"),
+    assert_int_equal(dfx_decodez(fx, "{\"EventID\": 7, \"TimeCreated\": \"2020-01-01T00:00:00Z\", "
+                                     "\"Channel\": \"Setup\", \"Computer\": \"x\"}"),
                      KB_OK);
-    assert_str(ev->ls.product, "windows");
+    dfx_expect_str(ev->ls.product, "windows");
     assert_null(ev->ls.service);
     assert_null(ev->ls.category);
 }
@@ -587,15 +496,15 @@ static void test_sniff(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_all_events, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sigma_regression, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sysmon_process_creation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_security, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_powershell, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_nested_evtx_dump, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_nested_xmltodict, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_winlogbeat, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_all_events, setup, dfx_teardown),
+        cmocka_unit_test_setup_teardown(test_sigma_regression, setup, dfx_teardown),
+        cmocka_unit_test_setup_teardown(test_sysmon_process_creation, setup, dfx_teardown),
+        cmocka_unit_test_setup_teardown(test_security, setup, dfx_teardown),
+        cmocka_unit_test_setup_teardown(test_powershell, setup, dfx_teardown),
+        cmocka_unit_test_setup_teardown(test_nested_evtx_dump, setup, dfx_teardown),
+        cmocka_unit_test_setup_teardown(test_nested_xmltodict, setup, dfx_teardown),
+        cmocka_unit_test_setup_teardown(test_winlogbeat, setup, dfx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, setup, dfx_teardown),
         cmocka_unit_test(test_sniff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,163 +13,26 @@
 #include "event/event.h"
 #include "ingest/decoders.h"
 
+#include "decoder-fixture.h"
+
 #define TSV KOBAN_SHARED_DATA "/logs/zeek-tsv/"
 #define JSN KOBAN_SHARED_DATA "/logs/zeek-json/"
-
-/* ---- helpers ---------------------------------------------------------------- */
-
-typedef struct fx {
-    kb_names *names;
-    kb_arena *arena;
-    kb_event ev;
-    kb_decode_ctx ctx;
-    const kb_decoder *dec;
-} fx;
-
-static void fx_open(fx *f, const kb_decoder *d, kb_names *names, const char *path)
-{
-    memset(f, 0, sizeof *f);
-    f->names = names;
-    f->arena = kb_arena_new(1 << 16, 64u << 20);
-    assert_non_null(f->arena);
-    f->dec = d;
-    f->ctx.names = names;
-    f->ctx.path = path;
-    f->ctx.state = d->state_new ? d->state_new() : NULL;
-    if (d->state_new)
-        assert_non_null(f->ctx.state);
-}
-
-static void fx_close(fx *f)
-{
-    if (f->dec->state_free)
-        f->dec->state_free(f->ctx.state);
-    kb_arena_free(f->arena);
-}
-
-static int fx_decode(fx *f, const char *line, size_t len)
-{
-    kb_arena_clear(f->arena);
-    kb_event_init(&f->ev, f->names, f->arena);
-    f->ev.raw = line;
-    f->ev.raw_len = (uint32_t)len;
-    f->ctx.err = NULL;
-    return f->dec->decode(&f->ctx, line, len, &f->ev);
-}
-
-static int fx_decodez(fx *f, const char *line)
-{
-    return fx_decode(f, line, strlen(line));
-}
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf;
-    long sz;
-
-    assert_non_null(fp);
-    fseek(fp, 0, SEEK_END);
-    sz = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    buf = malloc((size_t)sz + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)sz, fp), (size_t)sz);
-    buf[sz] = '\0';
-    fclose(fp);
-    *n = (size_t)sz;
-    return buf;
-}
-
-/* Line iterator over a buffer; strips \r like the reader does. */
-typedef struct lines {
-    const char *p, *end;
-} lines;
-
-static int next_line(lines *it, const char **s, size_t *n)
-{
-    const char *nl;
-    if (it->p >= it->end)
-        return 0;
-    nl = memchr(it->p, '\n', (size_t)(it->end - it->p));
-    *s = it->p;
-    *n = nl ? (size_t)(nl - it->p) : (size_t)(it->end - it->p);
-    it->p = nl ? nl + 1 : it->end;
-    if (*n && (*s)[*n - 1] == '\r')
-        (*n)--;
-    return 1;
-}
-
-typedef struct counts {
-    int ok, skip, rej;
-} counts;
-
-/* Decodes every line of a file; a rejected line must carry a reason. */
-static counts run_file(fx *f, const char *path)
-{
-    size_t n, len;
-    char *buf = slurp(path, &n);
-    lines it = {buf, buf + n};
-    const char *s;
-    counts c = {0, 0, 0};
-
-    f->ctx.path = path;
-    while (next_line(&it, &s, &len)) {
-        int rc;
-        if (len == 0)
-            continue; /* the reader skips blank lines itself */
-        rc = fx_decode(f, s, len);
-        if (rc == KB_OK) {
-            c.ok++;
-        } else if (rc == KB_ESKIP) {
-            c.skip++;
-        } else {
-            assert_non_null(f->ctx.err);
-            c.rej++;
-        }
-    }
-    free(buf);
-    return c;
-}
-
-static void expect_val(const kb_field *f, int type, const char *want)
-{
-    if (!want) {
-        assert_null(f);
-        return;
-    }
-    assert_non_null(f);
-    if (f->len != strlen(want) || memcmp(f->val, want, f->len) != 0)
-        fail_msg("got '%.*s', want '%s'", (int)f->len, f->val, want);
-    if (type >= 0)
-        assert_int_equal(f->type, type);
-}
-
-static void expect_canon(const kb_event *ev, int c, int type, const char *want)
-{
-    expect_val(kb_event_canon(ev, c), type, want);
-}
-
-static void expect_field(const kb_event *ev, const char *name, int type, const char *want)
-{
-    expect_val(kb_event_get_named(ev, name), type, want);
-}
 
 /* ---- TSV ------------------------------------------------------------------- */
 
 static void tsv_conn_first_record(void **unused)
 {
     kb_names *names = kb_names_new(0);
-    fx f;
+    dfx f;
     size_t n, len;
-    char *buf = slurp(TSV "lnav-conn.log", &n);
-    lines it = {buf, buf + n};
+    char *buf = dfx_slurp(TSV "lnav-conn.log", &n);
+    dfx_lines it = {buf, buf + n};
     const char *s;
     int rc = KB_ESKIP, headers = 0;
 
-    fx_open(&f, &kb_dec_zeek, names, TSV "lnav-conn.log");
-    while (rc == KB_ESKIP && next_line(&it, &s, &len)) {
-        rc = fx_decode(&f, s, len);
+    dfx_open(&f, &kb_dec_zeek, names, TSV "lnav-conn.log");
+    while (rc == KB_ESKIP && dfx_next_line(&it, &s, &len)) {
+        rc = dfx_decode(&f, s, len);
         headers += rc == KB_ESKIP;
     }
     assert_int_equal(rc, KB_OK);
@@ -178,31 +41,31 @@ static void tsv_conn_first_record(void **unused)
     assert_string_equal(f.ev.ls.product, "zeek");
     assert_string_equal(f.ev.ls.service, "conn");
     assert_null(f.ev.ls.category);
-    expect_canon(&f.ev, KB_F_TIMESTAMP, KB_V_FLOAT, "1320279554.496300");
-    expect_canon(&f.ev, KB_F_SOURCE_IP, KB_V_STR, "192.168.2.76");
-    expect_canon(&f.ev, KB_F_SOURCE_PORT, KB_V_INT, "52025");
-    expect_canon(&f.ev, KB_F_DESTINATION_IP, KB_V_STR, "208.85.42.28");
-    expect_canon(&f.ev, KB_F_DESTINATION_PORT, KB_V_INT, "80");
-    expect_canon(&f.ev, KB_F_NETWORK_TRANSPORT, KB_V_STR, "tcp");
-    expect_canon(&f.ev, KB_F_NETWORK_PROTOCOL, -1, NULL); /* service is unset "-" */
-    expect_canon(&f.ev, KB_F_EVENT_CATEGORY, KB_V_STR, "network");
-    expect_canon(&f.ev, KB_F_EVENT_KIND, KB_V_STR, "event");
-    expect_canon(&f.ev, KB_F_OBSERVER_PRODUCT, KB_V_STR, "zeek");
-    expect_field(&f.ev, "uid", KB_V_STR, "Cg9xqq3JAcZusspA86");
-    expect_field(&f.ev, "duration", KB_V_FLOAT, "2.125850");
-    expect_field(&f.ev, "resp_bytes", KB_V_INT, "1092421");
-    expect_field(&f.ev, "conn_state", KB_V_STR, "SF");
-    expect_field(&f.ev, "history", KB_V_STR, "^dAfFa");
-    expect_field(&f.ev, "local_orig", KB_V_NULL, "");   /* unset */
-    expect_field(&f.ev, "service", KB_V_NULL, "");
-    expect_field(&f.ev, "tunnel_parents", KB_V_STR, ""); /* (empty) */
+    dfx_expect_canon(&f.ev, KB_F_TIMESTAMP, KB_V_FLOAT, "1320279554.496300");
+    dfx_expect_canon(&f.ev, KB_F_SOURCE_IP, KB_V_STR, "192.168.2.76");
+    dfx_expect_canon(&f.ev, KB_F_SOURCE_PORT, KB_V_INT, "52025");
+    dfx_expect_canon(&f.ev, KB_F_DESTINATION_IP, KB_V_STR, "208.85.42.28");
+    dfx_expect_canon(&f.ev, KB_F_DESTINATION_PORT, KB_V_INT, "80");
+    dfx_expect_canon(&f.ev, KB_F_NETWORK_TRANSPORT, KB_V_STR, "tcp");
+    dfx_expect_canon(&f.ev, KB_F_NETWORK_PROTOCOL, -1, NULL); /* service is unset "-" */
+    dfx_expect_canon(&f.ev, KB_F_EVENT_CATEGORY, KB_V_STR, "network");
+    dfx_expect_canon(&f.ev, KB_F_EVENT_KIND, KB_V_STR, "event");
+    dfx_expect_canon(&f.ev, KB_F_OBSERVER_PRODUCT, KB_V_STR, "zeek");
+    dfx_expect_field(&f.ev, "uid", KB_V_STR, "Cg9xqq3JAcZusspA86");
+    dfx_expect_field(&f.ev, "duration", KB_V_FLOAT, "2.125850");
+    dfx_expect_field(&f.ev, "resp_bytes", KB_V_INT, "1092421");
+    dfx_expect_field(&f.ev, "conn_state", KB_V_STR, "SF");
+    dfx_expect_field(&f.ev, "history", KB_V_STR, "^dAfFa");
+    dfx_expect_field(&f.ev, "local_orig", KB_V_NULL, ""); /* unset */
+    dfx_expect_field(&f.ev, "service", KB_V_NULL, "");
+    dfx_expect_field(&f.ev, "tunnel_parents", KB_V_STR, ""); /* (empty) */
 
     /* The second record has a service. */
-    assert_true(next_line(&it, &s, &len));
-    assert_int_equal(fx_decode(&f, s, len), KB_OK);
-    expect_canon(&f.ev, KB_F_NETWORK_PROTOCOL, KB_V_STR, "http");
-    expect_canon(&f.ev, KB_F_SOURCE_PORT, KB_V_INT, "52034");
-    fx_close(&f);
+    assert_true(dfx_next_line(&it, &s, &len));
+    assert_int_equal(dfx_decode(&f, s, len), KB_OK);
+    dfx_expect_canon(&f.ev, KB_F_NETWORK_PROTOCOL, KB_V_STR, "http");
+    dfx_expect_canon(&f.ev, KB_F_SOURCE_PORT, KB_V_INT, "52034");
+    dfx_close(&f);
     free(buf);
     kb_names_free(names);
 }
@@ -210,34 +73,34 @@ static void tsv_conn_first_record(void **unused)
 static void tsv_http_record(void **unused)
 {
     kb_names *names = kb_names_new(0);
-    fx f;
+    dfx f;
     size_t n, len;
-    char *buf = slurp(TSV "lnav-http.log", &n);
-    lines it = {buf, buf + n};
+    char *buf = dfx_slurp(TSV "lnav-http.log", &n);
+    dfx_lines it = {buf, buf + n};
     const char *s;
     int rc = KB_ESKIP, seen = 0;
 
-    fx_open(&f, &kb_dec_zeek, names, TSV "lnav-http.log");
-    while (next_line(&it, &s, &len)) {
-        if ((rc = fx_decode(&f, s, len)) == KB_OK && ++seen == 2)
+    dfx_open(&f, &kb_dec_zeek, names, TSV "lnav-http.log");
+    while (dfx_next_line(&it, &s, &len)) {
+        if ((rc = dfx_decode(&f, s, len)) == KB_OK && ++seen == 2)
             break;
     }
     assert_int_equal(rc, KB_OK);
     assert_string_equal(f.ev.ls.service, "http");
     assert_true(f.ev.ts == INT64_C(1320279566831619000));
-    expect_canon(&f.ev, KB_F_HTTP_REQUEST_METHOD, KB_V_STR, "GET");
-    expect_canon(&f.ev, KB_F_URL_DOMAIN, KB_V_STR, "e.thumbs.redditmedia.com");
-    expect_canon(&f.ev, KB_F_URL_FULL, KB_V_STR,
-                 "http://e.thumbs.redditmedia.com/E-pbDbmiBclPkDaX.jpg");
-    expect_canon(&f.ev, KB_F_HTTP_RESPONSE_STATUS_CODE, KB_V_INT, "200");
-    expect_canon(&f.ev, KB_F_USER_AGENT_ORIGINAL, KB_V_STR,
-                 "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.6; rv:7.0.1) Gecko/20100101 "
-                 "Firefox/7.0.1");
-    expect_canon(&f.ev, KB_F_NETWORK_PROTOCOL, KB_V_STR, "http");
-    expect_field(&f.ev, "referrer", KB_V_STR, "http://www.reddit.com/");
+    dfx_expect_canon(&f.ev, KB_F_HTTP_REQUEST_METHOD, KB_V_STR, "GET");
+    dfx_expect_canon(&f.ev, KB_F_URL_DOMAIN, KB_V_STR, "e.thumbs.redditmedia.com");
+    dfx_expect_canon(&f.ev, KB_F_URL_FULL, KB_V_STR,
+                     "http://e.thumbs.redditmedia.com/E-pbDbmiBclPkDaX.jpg");
+    dfx_expect_canon(&f.ev, KB_F_HTTP_RESPONSE_STATUS_CODE, KB_V_INT, "200");
+    dfx_expect_canon(&f.ev, KB_F_USER_AGENT_ORIGINAL, KB_V_STR,
+                     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.6; rv:7.0.1) Gecko/20100101 "
+                     "Firefox/7.0.1");
+    dfx_expect_canon(&f.ev, KB_F_NETWORK_PROTOCOL, KB_V_STR, "http");
+    dfx_expect_field(&f.ev, "referrer", KB_V_STR, "http://www.reddit.com/");
     /* vector[string] column: the value and its element. */
-    expect_field(&f.ev, "resp_mime_types", KB_V_STR, "image/jpeg");
-    fx_close(&f);
+    dfx_expect_field(&f.ev, "resp_mime_types", KB_V_STR, "image/jpeg");
+    dfx_close(&f);
     free(buf);
     kb_names_free(names);
 }
@@ -246,7 +109,7 @@ static void tsv_all_samples(void **unused)
 {
     static const struct {
         const char *file;
-        counts want;
+        dfx_counts want;
     } cases[] = {
         {"lnav-conn.log", {92, 9, 0}},
         {"lnav-http.log", {197, 9, 0}},
@@ -267,35 +130,25 @@ static void tsv_all_samples(void **unused)
     };
     kb_names *names = kb_names_new(0);
 
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char path[512];
-        fx f;
-        counts c;
-        snprintf(path, sizeof path, TSV "%s", cases[i].file);
-        fx_open(&f, &kb_dec_zeek, names, path);
-        c = run_file(&f, path);
-        if (c.ok != cases[i].want.ok || c.skip != cases[i].want.skip ||
-            c.rej != cases[i].want.rej)
-            fail_msg("%s: ok %d skip %d rej %d", cases[i].file, c.ok, c.skip, c.rej);
-        fx_close(&f);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        dfx_expect_counts(&kb_dec_zeek, names, TSV, cases[i].file, cases[i].want);
     kb_names_free(names);
 }
 
 /* Decodes a file and stops at data record number `nth` (1-based). */
-static void decode_nth(fx *f, const char *path, int nth, char **buf)
+static void decode_nth(dfx *f, const char *path, int nth, char **buf)
 {
     size_t n, len;
     const char *s;
-    lines it;
+    dfx_lines it;
     int seen = 0;
 
-    *buf = slurp(path, &n);
-    it = (lines){*buf, *buf + n};
+    *buf = dfx_slurp(path, &n);
+    it = (dfx_lines){*buf, *buf + n};
     if (!f->ctx.path)
         f->ctx.path = path;
-    while (next_line(&it, &s, &len)) {
-        int rc = fx_decode(f, s, len);
+    while (dfx_next_line(&it, &s, &len)) {
+        int rc = dfx_decode(f, s, len);
         if (rc == KB_OK && ++seen == nth)
             return;
     }
@@ -307,61 +160,61 @@ static void tsv_escapes(void **unused)
     kb_names *names = kb_names_new(0);
     const kb_field *e;
     char *buf;
-    fx f;
+    dfx f;
     int i = 0;
     static const char *const elems[] = {",", "CC", ",,", "AA"};
 
     /* "#separator ||": multi-byte separator, \x7c escapes in values, and a
      * time column named "t" holding a placeholder (not a time). */
-    fx_open(&f, &kb_dec_zeek, names, "ssh.log");
+    dfx_open(&f, &kb_dec_zeek, names, "ssh.log");
     decode_nth(&f, TSV "zeek-btest-escape-ssh.log", 3, &buf);
     assert_string_equal(f.ev.ls.service, "ssh");
-    expect_field(&f.ev, "status", KB_V_STR, "fa||ure");
-    expect_field(&f.ev, "country", KB_V_STR, "UK");
-    expect_field(&f.ev, "t", KB_V_STR, "XXXXXXXXXX.XXXXXX");
+    dfx_expect_field(&f.ev, "status", KB_V_STR, "fa||ure");
+    dfx_expect_field(&f.ev, "country", KB_V_STR, "UK");
+    dfx_expect_field(&f.ev, "t", KB_V_STR, "XXXXXXXXXX.XXXXXX");
     assert_true(f.ev.ts == KB_TIME_NONE);
-    expect_canon(&f.ev, KB_F_TIMESTAMP, -1, NULL);
-    expect_canon(&f.ev, KB_F_SOURCE_IP, KB_V_STR, "1.2.3.4");
-    expect_canon(&f.ev, KB_F_DESTINATION_PORT, KB_V_INT, "80");
-    fx_close(&f);
+    dfx_expect_canon(&f.ev, KB_F_TIMESTAMP, -1, NULL);
+    dfx_expect_canon(&f.ev, KB_F_SOURCE_IP, KB_V_STR, "1.2.3.4");
+    dfx_expect_canon(&f.ev, KB_F_DESTINATION_PORT, KB_V_INT, "80");
+    dfx_close(&f);
     free(buf);
 
     /* Set elements split on the set separator before unescaping. */
-    fx_open(&f, &kb_dec_zeek, names, "test.log");
+    dfx_open(&f, &kb_dec_zeek, names, "test.log");
     decode_nth(&f, TSV "zeek-btest-escape-set-separator.log", 1, &buf);
-    expect_field(&f.ev, "ss", KB_V_STR, "\\x2c,CC,\\x2c\\x2c,AA");
+    dfx_expect_field(&f.ev, "ss", KB_V_STR, "\\x2c,CC,\\x2c\\x2c,AA");
     e = kb_event_get_named(&f.ev, "ss");
     while ((e = kb_event_next(&f.ev, e->name, e))) {
         assert_true(e->flags & KB_FF_ELEM);
         assert_int_equal(e->elem, i);
         assert_true(i < 4);
-        expect_val(e, KB_V_STR, elems[i++]);
+        dfx_expect_val(e, KB_V_STR, elems[i++]);
     }
     assert_int_equal(i, 4);
-    fx_close(&f);
+    dfx_close(&f);
     free(buf);
 
     /* \xfc in a URI becomes the byte 0xfc (not valid UTF-8: kept as is). */
-    fx_open(&f, &kb_dec_zeek, names, "http.log");
+    dfx_open(&f, &kb_dec_zeek, names, "http.log");
     decode_nth(&f, TSV "zeek-btest-escape-odd-url-http.log", 1, &buf);
     e = kb_event_get_named(&f.ev, "uri");
     assert_non_null(e);
     assert_non_null(kb_memmem(e->val, e->len, "uurimisr\xfchma_seminar", 20));
     assert_null(kb_memmem(e->val, e->len, "\\x", 2));
-    expect_canon(&f.ev, KB_F_HTTP_RESPONSE_STATUS_CODE, KB_V_INT, "404");
-    fx_close(&f);
+    dfx_expect_canon(&f.ev, KB_F_HTTP_RESPONSE_STATUS_CODE, KB_V_INT, "404");
+    dfx_close(&f);
     free(buf);
 
     /* Backslashes are written doubled. */
-    fx_open(&f, &kb_dec_zeek, names, "notice.log");
+    dfx_open(&f, &kb_dec_zeek, names, "notice.log");
     decode_nth(&f, TSV "zed-wrccdc-notice.log", 1, &buf);
     e = kb_event_get_named(&f.ev, "sub");
     assert_non_null(e);
     assert_non_null(kb_memmem(e->val, e->len, "unstructuredName=1315656901\\,564d", 33));
     assert_non_null(kb_memmem(e->val, e->len, "O=VMware\\, Inc,", 15));
-    expect_canon(&f.ev, KB_F_RULE_NAME, KB_V_STR, "SSL::Invalid_Server_Cert");
-    expect_canon(&f.ev, KB_F_EVENT_KIND, KB_V_STR, "alert");
-    fx_close(&f);
+    dfx_expect_canon(&f.ev, KB_F_RULE_NAME, KB_V_STR, "SSL::Invalid_Server_Cert");
+    dfx_expect_canon(&f.ev, KB_F_EVENT_KIND, KB_V_STR, "alert");
+    dfx_close(&f);
     free(buf);
     kb_names_free(names);
 }
@@ -374,12 +227,12 @@ static const char HDR[] = "#separator \\x09\n"
                           "#fields\tts\tuid\tid.orig_h\tquery\tanswers\tAA\n"
                           "#types\ttime\tstring\taddr\tstring\tvector[string]\tbool\n";
 
-static void feed_header(fx *f, const char *hdr)
+static void feed_header(dfx *f, const char *hdr)
 {
     const char *p = hdr;
     while (*p) {
         const char *nl = strchr(p, '\n');
-        assert_int_equal(fx_decode(f, p, (size_t)(nl - p)), KB_ESKIP);
+        assert_int_equal(dfx_decode(f, p, (size_t)(nl - p)), KB_ESKIP);
         p = nl + 1;
     }
 }
@@ -389,32 +242,32 @@ static void tsv_bad_input(void **unused)
     kb_names *names = kb_names_new(0);
     size_t big = 10u << 20;
     char *line;
-    fx f;
+    dfx f;
 
-    fx_open(&f, &kb_dec_zeek, names, "dns.log");
+    dfx_open(&f, &kb_dec_zeek, names, "dns.log");
     /* Data before any #fields. */
-    assert_int_equal(fx_decodez(&f, "1.0\tCx\t1.2.3.4\ta.example\t-\tT"), KB_EPARSE);
+    assert_int_equal(dfx_decodez(&f, "1.0\tCx\t1.2.3.4\ta.example\t-\tT"), KB_EPARSE);
     assert_string_equal(f.ctx.err, "zeek data line before any #fields header");
 
     feed_header(&f, HDR);
-    assert_int_equal(fx_decodez(&f, "1.5\tCx\t1.2.3.4\ta.example\tb,c\tT"), KB_OK);
+    assert_int_equal(dfx_decodez(&f, "1.5\tCx\t1.2.3.4\ta.example\tb,c\tT"), KB_OK);
     assert_true(f.ev.ts == INT64_C(1500000000));
-    expect_canon(&f.ev, KB_F_DNS_QUESTION_NAME, KB_V_STR, "a.example");
-    expect_field(&f.ev, "AA", KB_V_BOOL, "true");
+    dfx_expect_canon(&f.ev, KB_F_DNS_QUESTION_NAME, KB_V_STR, "a.example");
+    dfx_expect_field(&f.ev, "AA", KB_V_BOOL, "true");
     assert_string_equal(f.ev.ls.service, "dns");
 
-    assert_int_equal(fx_decodez(&f, "1.5\tCx\t1.2.3.4\ta.example\t-"), KB_EPARSE);
+    assert_int_equal(dfx_decodez(&f, "1.5\tCx\t1.2.3.4\ta.example\t-"), KB_EPARSE);
     assert_string_equal(f.ctx.err, "zeek record has fewer columns than #fields");
-    assert_int_equal(fx_decodez(&f, "1.5\tCx\t1.2.3.4\ta.example\t-\tT\textra"), KB_EPARSE);
+    assert_int_equal(dfx_decodez(&f, "1.5\tCx\t1.2.3.4\ta.example\t-\tT\textra"), KB_EPARSE);
     assert_string_equal(f.ctx.err, "zeek record has more columns than #fields");
-    assert_int_equal(fx_decode(&f, "1.5\tC\0\t1.2.3.4\ta\t-\tT", 17), KB_EPARSE);
+    assert_int_equal(dfx_decode(&f, "1.5\tC\0\t1.2.3.4\ta\t-\tT", 17), KB_EPARSE);
     assert_string_equal(f.ctx.err, "NUL byte in a zeek record");
 
     /* A 10 MB line without separators. */
     line = malloc(big);
     assert_non_null(line);
     memset(line, 'A', big);
-    assert_int_equal(fx_decode(&f, line, big), KB_EPARSE);
+    assert_int_equal(dfx_decode(&f, line, big), KB_EPARSE);
     assert_string_equal(f.ctx.err, "zeek record has fewer columns than #fields");
     /* A 10 MB line with a huge last column decodes, with 10 MB of elements
      * capped. */
@@ -423,9 +276,9 @@ static void tsv_bad_input(void **unused)
         line[i + 1] = ',';
     line[big - 2] = '\t';
     line[big - 1] = 'F';
-    assert_int_equal(fx_decode(&f, line, big), KB_OK);
+    assert_int_equal(dfx_decode(&f, line, big), KB_OK);
     assert_true(f.ev.nfields < KB_EVENT_MAX_FIELDS);
-    expect_field(&f.ev, "AA", KB_V_BOOL, "false");
+    dfx_expect_field(&f.ev, "AA", KB_V_BOOL, "false");
     free(line);
 
     /* A header with more columns than the cap makes data lines rejected. */
@@ -435,12 +288,12 @@ static void tsv_bad_input(void **unused)
         kb_buf_puts(&b, "#fields");
         for (int i = 0; i < 1100; i++)
             kb_buf_printf(&b, "\tc%d", i);
-        assert_int_equal(fx_decode(&f, b.data, b.len), KB_ESKIP);
-        assert_int_equal(fx_decodez(&f, "1\t2"), KB_EPARSE);
+        assert_int_equal(dfx_decode(&f, b.data, b.len), KB_ESKIP);
+        assert_int_equal(dfx_decodez(&f, "1\t2"), KB_EPARSE);
         assert_string_equal(f.ctx.err, "#fields header has too many columns");
         kb_buf_release(&b);
     }
-    fx_close(&f);
+    dfx_close(&f);
     kb_names_free(names);
 }
 
@@ -450,20 +303,20 @@ static void tsv_concatenated(void **unused)
 {
     kb_names *names = kb_names_new(0);
     size_t n1, n2, len, count_before = 0;
-    char *a = slurp(TSV "lnav-conn.log", &n1), *b = slurp(TSV "lnav-http.log", &n2);
+    char *a = dfx_slurp(TSV "lnav-conn.log", &n1), *b = dfx_slurp(TSV "lnav-http.log", &n2);
     char *both = malloc(n1 + n2);
     const char *s;
-    lines it;
-    counts c = {0, 0, 0};
+    dfx_lines it;
+    dfx_counts c = {0, 0, 0};
     int data = 0;
-    fx f;
+    dfx f;
 
     memcpy(both, a, n1);
     memcpy(both + n1, b, n2);
-    it = (lines){both, both + n1 + n2};
-    fx_open(&f, &kb_dec_zeek, names, "-");
-    while (next_line(&it, &s, &len)) {
-        int rc = fx_decode(&f, s, len);
+    it = (dfx_lines){both, both + n1 + n2};
+    dfx_open(&f, &kb_dec_zeek, names, "-");
+    while (dfx_next_line(&it, &s, &len)) {
+        int rc = dfx_decode(&f, s, len);
         c.ok += rc == KB_OK;
         c.skip += rc == KB_ESKIP;
         c.rej += rc < 0 && rc != KB_ESKIP;
@@ -481,7 +334,7 @@ static void tsv_concatenated(void **unused)
     assert_int_equal(c.ok, 92 + 197);
     assert_int_equal(c.skip, 18);
     assert_int_equal(c.rej, 0);
-    fx_close(&f);
+    dfx_close(&f);
     free(both);
     free(a);
     free(b);
@@ -524,33 +377,33 @@ static void tsv_json_agree(void **unused)
         size_t tn, jn, tl, jl;
         char *tb, *jb;
         const char *ts, *js;
-        lines ti, ji;
-        fx ft, fj;
+        dfx_lines ti, ji;
+        dfx ft, fj;
         int rec = 0;
 
         snprintf(tp, sizeof tp, TSV "zed-wrccdc-%s.log", logs[k]);
         snprintf(jp, sizeof jp, JSN "zed-wrccdc-%s.json.log", logs[k]);
-        tb = slurp(tp, &tn);
-        jb = slurp(jp, &jn);
-        ti = (lines){tb, tb + tn};
-        ji = (lines){jb, jb + jn};
-        fx_open(&ft, &kb_dec_zeek, names, tp);
-        fx_open(&fj, &kb_dec_zeek_json, names, jp);
-        while (next_line(&ti, &ts, &tl)) {
-            int rc = fx_decode(&ft, ts, tl);
+        tb = dfx_slurp(tp, &tn);
+        jb = dfx_slurp(jp, &jn);
+        ti = (dfx_lines){tb, tb + tn};
+        ji = (dfx_lines){jb, jb + jn};
+        dfx_open(&ft, &kb_dec_zeek, names, tp);
+        dfx_open(&fj, &kb_dec_zeek_json, names, jp);
+        while (dfx_next_line(&ti, &ts, &tl)) {
+            int rc = dfx_decode(&ft, ts, tl);
             if (rc == KB_ESKIP)
                 continue;
             assert_int_equal(rc, KB_OK);
-            assert_true(next_line(&ji, &js, &jl));
-            assert_int_equal(fx_decode(&fj, js, jl), KB_OK);
+            assert_true(dfx_next_line(&ji, &js, &jl));
+            assert_int_equal(dfx_decode(&fj, js, jl), KB_OK);
             rec++;
             same_canon(&ft.ev, &fj.ev, logs[k], rec);
             assert_non_null(kb_event_canon(&ft.ev, KB_F_SOURCE_IP));
         }
-        assert_false(next_line(&ji, &js, &jl));
+        assert_false(dfx_next_line(&ji, &js, &jl));
         assert_int_equal(rec, records[k]);
-        fx_close(&ft);
-        fx_close(&fj);
+        dfx_close(&ft);
+        dfx_close(&fj);
         free(tb);
         free(jb);
     }
@@ -563,7 +416,7 @@ static void json_all_samples(void **unused)
 {
     static const struct {
         const char *file;
-        counts want;
+        dfx_counts want;
     } cases[] = {
         {"elastic-conn.json.log", {18, 0, 0}},
         {"elastic-files.json.log", {4, 0, 0}},
@@ -584,18 +437,8 @@ static void json_all_samples(void **unused)
     };
     kb_names *names = kb_names_new(0);
 
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char path[512];
-        fx f;
-        counts c;
-        snprintf(path, sizeof path, JSN "%s", cases[i].file);
-        fx_open(&f, &kb_dec_zeek_json, names, path);
-        c = run_file(&f, path);
-        if (c.ok != cases[i].want.ok || c.skip != cases[i].want.skip ||
-            c.rej != cases[i].want.rej)
-            fail_msg("%s: ok %d skip %d rej %d", cases[i].file, c.ok, c.skip, c.rej);
-        fx_close(&f);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        dfx_expect_counts(&kb_dec_zeek_json, names, JSN, cases[i].file, cases[i].want);
     kb_names_free(names);
 }
 
@@ -603,71 +446,72 @@ static void json_paths(void **unused)
 {
     kb_names *names = kb_names_new(0);
     char *buf;
-    fx f;
+    dfx f;
 
     /* {"http": {...}} wrapper: the key is the path. */
-    fx_open(&f, &kb_dec_zeek_json, names, "x.log");
+    dfx_open(&f, &kb_dec_zeek_json, names, "x.log");
     decode_nth(&f, JSN "metron-bro-kafka-wrapped.log", 1, &buf);
     assert_string_equal(f.ev.ls.service, "http");
-    expect_canon(&f.ev, KB_F_URL_FULL, KB_V_STR, "http://www.cisco.com/");
-    expect_canon(&f.ev, KB_F_SOURCE_IP, KB_V_STR, "192.249.113.37");
-    expect_canon(&f.ev, KB_F_HTTP_RESPONSE_STATUS_CODE, KB_V_INT, "200");
+    dfx_expect_canon(&f.ev, KB_F_URL_FULL, KB_V_STR, "http://www.cisco.com/");
+    dfx_expect_canon(&f.ev, KB_F_SOURCE_IP, KB_V_STR, "192.249.113.37");
+    dfx_expect_canon(&f.ev, KB_F_HTTP_RESPONSE_STATUS_CODE, KB_V_INT, "200");
     assert_true(f.ev.ts == INT64_C(1402307733473000000));
-    fx_close(&f);
+    dfx_close(&f);
     free(buf);
 
-    fx_open(&f, &kb_dec_zeek_json, names, "x.log");
+    dfx_open(&f, &kb_dec_zeek_json, names, "x.log");
     decode_nth(&f, JSN "metron-bro-kafka-wrapped.log", 2, &buf);
     assert_string_equal(f.ev.ls.service, "dns");
-    expect_canon(&f.ev, KB_F_DNS_QUESTION_NAME, KB_V_STR, "www.cisco.com");
-    fx_close(&f);
+    dfx_expect_canon(&f.ev, KB_F_DNS_QUESTION_NAME, KB_V_STR, "www.cisco.com");
+    dfx_close(&f);
     free(buf);
 
     /* No _path: the field set says conn, though the file is named ssl. */
-    fx_open(&f, &kb_dec_zeek_json, names, NULL);
+    dfx_open(&f, &kb_dec_zeek_json, names, NULL);
     decode_nth(&f, JSN "zeekdocs-ssl.json.log", 1, &buf);
     assert_string_equal(f.ev.ls.service, "conn");
-    expect_canon(&f.ev, KB_F_NETWORK_PROTOCOL, KB_V_STR, "ssl");
-    fx_close(&f);
+    dfx_expect_canon(&f.ev, KB_F_NETWORK_PROTOCOL, KB_V_STR, "ssl");
+    dfx_close(&f);
     free(buf);
 
     /* Fields say nothing: the file name does. */
-    fx_open(&f, &kb_dec_zeek_json, names, NULL);
+    dfx_open(&f, &kb_dec_zeek_json, names, NULL);
     decode_nth(&f, JSN "zeekdocs-traceroute.json.log", 1, &buf);
     assert_string_equal(f.ev.ls.service, "traceroute");
-    expect_canon(&f.ev, KB_F_SOURCE_IP, KB_V_STR, "192.168.4.48");
-    expect_canon(&f.ev, KB_F_DESTINATION_IP, KB_V_STR, "216.113.20.1");
-    expect_canon(&f.ev, KB_F_TIMESTAMP, KB_V_STR, "2020-12-07T05:25:13.222095Z");
+    dfx_expect_canon(&f.ev, KB_F_SOURCE_IP, KB_V_STR, "192.168.4.48");
+    dfx_expect_canon(&f.ev, KB_F_DESTINATION_IP, KB_V_STR, "216.113.20.1");
+    dfx_expect_canon(&f.ev, KB_F_TIMESTAMP, KB_V_STR, "2020-12-07T05:25:13.222095Z");
     assert_true(f.ev.ts == INT64_C(1607318713222095000));
-    fx_close(&f);
+    dfx_close(&f);
     free(buf);
 
     /* A Splunk export line keeps the record in result._raw. */
-    fx_open(&f, &kb_dec_zeek_json, names, NULL);
+    dfx_open(&f, &kb_dec_zeek_json, names, NULL);
     decode_nth(&f, JSN "elastic-files.json.log", 4, &buf);
     assert_string_equal(f.ev.ls.service, "files");
-    expect_canon(&f.ev, KB_F_FILE_HASH_MD5, KB_V_STR, "48f0e38385112eeca5fc9ffd402eaecd");
-    expect_canon(&f.ev, KB_F_FILE_HASH_SHA1, KB_V_STR, "8e8321ca08b08e3726fe1d82996884eeb5f0d655");
-    expect_field(&f.ev, "fuid", KB_V_STR, "F9ip9a3MDAq3XLBOn2");
-    fx_close(&f);
+    dfx_expect_canon(&f.ev, KB_F_FILE_HASH_MD5, KB_V_STR, "48f0e38385112eeca5fc9ffd402eaecd");
+    dfx_expect_canon(&f.ev, KB_F_FILE_HASH_SHA1, KB_V_STR,
+                     "8e8321ca08b08e3726fe1d82996884eeb5f0d655");
+    dfx_expect_field(&f.ev, "fuid", KB_V_STR, "F9ip9a3MDAq3XLBOn2");
+    dfx_close(&f);
     free(buf);
 
     /* ISO 8601 ts in a conn record without _path. */
-    fx_open(&f, &kb_dec_zeek_json, names, NULL);
+    dfx_open(&f, &kb_dec_zeek_json, names, NULL);
     decode_nth(&f, JSN "elastic-conn.json.log", 17, &buf);
     assert_string_equal(f.ev.ls.service, "conn");
     assert_true(f.ev.ts == INT64_C(1623272113160328000));
-    expect_canon(&f.ev, KB_F_DESTINATION_PORT, KB_V_INT, "80");
-    fx_close(&f);
+    dfx_expect_canon(&f.ev, KB_F_DESTINATION_PORT, KB_V_INT, "80");
+    dfx_close(&f);
     free(buf);
 
     /* ssh: event.outcome from auth_success. */
-    fx_open(&f, &kb_dec_zeek_json, names, NULL);
+    dfx_open(&f, &kb_dec_zeek_json, names, NULL);
     decode_nth(&f, JSN "zed-wrccdc-ssh.json.log", 3, &buf);
     assert_string_equal(f.ev.ls.service, "ssh");
-    expect_canon(&f.ev, KB_F_EVENT_OUTCOME, KB_V_STR, "failure");
-    expect_canon(&f.ev, KB_F_SOURCE_IP, KB_V_STR, "10.128.0.233");
-    fx_close(&f);
+    dfx_expect_canon(&f.ev, KB_F_EVENT_OUTCOME, KB_V_STR, "failure");
+    dfx_expect_canon(&f.ev, KB_F_SOURCE_IP, KB_V_STR, "10.128.0.233");
+    dfx_close(&f);
     free(buf);
     kb_names_free(names);
 }
@@ -677,32 +521,32 @@ static void json_bad_input(void **unused)
     kb_names *names = kb_names_new(0);
     size_t big = 10u << 20;
     char *line;
-    fx f;
+    dfx f;
 
-    fx_open(&f, &kb_dec_zeek_json, names, "conn.log");
-    assert_int_equal(fx_decodez(&f, "   "), KB_ESKIP);
-    assert_int_equal(fx_decodez(&f, "{\"ts\":1.5,\"uid\":"), KB_EPARSE);
+    dfx_open(&f, &kb_dec_zeek_json, names, "conn.log");
+    assert_int_equal(dfx_decodez(&f, "   "), KB_ESKIP);
+    assert_int_equal(dfx_decodez(&f, "{\"ts\":1.5,\"uid\":"), KB_EPARSE);
     assert_non_null(f.ctx.err);
-    assert_int_equal(fx_decodez(&f, "{\"uid\":\"C1\",\"id.orig_h\":\"1.2.3.4\"}"), KB_EPARSE);
+    assert_int_equal(dfx_decodez(&f, "{\"uid\":\"C1\",\"id.orig_h\":\"1.2.3.4\"}"), KB_EPARSE);
     assert_string_equal(f.ctx.err, "zeek-json record without a ts field");
-    assert_int_equal(fx_decode(&f, "{\"ts\":1.5,\"uid\":\"C\0\"}", 21), KB_EPARSE);
+    assert_int_equal(dfx_decode(&f, "{\"ts\":1.5,\"uid\":\"C\0\"}", 21), KB_EPARSE);
     assert_non_null(f.ctx.err);
-    assert_int_equal(fx_decodez(&f, "[1,2]"), KB_EPARSE);
-    assert_int_equal(fx_decodez(&f, "{\"x\":{\"ts\":1}}"), KB_OK); /* wrapped, unknown path */
+    assert_int_equal(dfx_decodez(&f, "[1,2]"), KB_EPARSE);
+    assert_int_equal(dfx_decodez(&f, "{\"x\":{\"ts\":1}}"), KB_OK); /* wrapped, unknown path */
     assert_string_equal(f.ev.ls.service, "x");
 
     line = malloc(big);
     assert_non_null(line);
     memset(line, '[', big);
-    assert_int_equal(fx_decode(&f, line, big), KB_EPARSE);
+    assert_int_equal(dfx_decode(&f, line, big), KB_EPARSE);
     memset(line, ' ', big);
     memcpy(line, "{\"ts\":1.25,\"msg\":\"", 18);
     memset(line + 18, 'a', big - 20);
     memcpy(line + big - 2, "\"}", 2);
-    assert_int_equal(fx_decode(&f, line, big), KB_OK);
+    assert_int_equal(dfx_decode(&f, line, big), KB_OK);
     assert_true(f.ev.ts == INT64_C(1250000000));
     free(line);
-    fx_close(&f);
+    dfx_close(&f);
     kb_names_free(names);
 }
 
