@@ -55,6 +55,15 @@ void kb_free(void *p);
 char *kb_strndup(const char *s, size_t n);
 char *kb_strdup(const char *s);
 
+/* Grows the array *p, *cap elements of size bytes each, so that it holds at
+ * least need elements: the capacity doubles, from first when the array is
+ * still empty, until need fits. The old contents are kept (kb_realloc; free
+ * the array with kb_free). Returns KB_OK (also when *cap already holds need)
+ * or KB_ENOMEM when memory runs out or need * size would not fit in a
+ * size_t; on error *p and *cap are left unchanged. Where it runs per record,
+ * test n == cap first so the call is made only when the array is full. */
+int kb_grow(void **p, size_t *cap, size_t need, size_t size, size_t first);
+
 /* Arena: bump allocation in chunks, released all at once. Used per batch so
  * that decoding allocates nothing per event once warm. kb_arena_clear keeps
  * the first chunk for reuse and frees the rest. An arena has a byte cap;

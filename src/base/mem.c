@@ -22,6 +22,28 @@ char *kb_strndup(const char *s, size_t n)
 
 char *kb_strdup(const char *s) { return kb_strndup(s, strlen(s)); }
 
+int kb_grow(void **p, size_t *cap, size_t need, size_t size, size_t first)
+{
+    size_t n;
+    void *q;
+
+    if (need <= *cap)
+        return KB_OK;
+    if (size && need > SIZE_MAX / size)
+        return KB_ENOMEM;
+    n = *cap ? *cap : first ? first : 1;
+    while (n < need)
+        n = n > SIZE_MAX / 2 ? need : n * 2;
+    if (size && n > SIZE_MAX / size) /* doubling overshot: settle for need */
+        n = need;
+    q = kb_realloc(*p, n * size);
+    if (!q)
+        return KB_ENOMEM;
+    *p = q;
+    *cap = n;
+    return KB_OK;
+}
+
 /* ---- arena ------------------------------------------------------------- */
 
 struct chunk {

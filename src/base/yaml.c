@@ -26,14 +26,8 @@ typedef struct frame {
 
 static int push_kid(frame *f, kb_yaml_node *k)
 {
-    if (f->n == f->alloc) {
-        size_t na = f->alloc ? f->alloc * 2 : 8;
-        kb_yaml_node **nk = kb_realloc(f->kids, na * sizeof(*nk));
-        if (!nk)
-            return KB_ENOMEM;
-        f->kids = nk;
-        f->alloc = na;
-    }
+    if (kb_grow((void **)&f->kids, &f->alloc, f->n + 1, sizeof *f->kids, 8))
+        return KB_ENOMEM;
     f->kids[f->n++] = k;
     return KB_OK;
 }
@@ -116,15 +110,9 @@ int kb_yaml_parse(const char *p, size_t len, const kb_yaml_limits *lim, kb_yaml 
             root = NULL;
             break;
         case YAML_DOCUMENT_END_EVENT:
-            if (y->ndocs == docs_alloc) {
-                size_t na = docs_alloc ? docs_alloc * 2 : 4;
-                kb_yaml_node **nd = kb_realloc(y->docs, na * sizeof(*nd));
-                if (!nd) {
-                    rc = KB_ENOMEM;
-                    goto out;
-                }
-                y->docs = nd;
-                docs_alloc = na;
+            if (kb_grow((void **)&y->docs, &docs_alloc, y->ndocs + 1, sizeof *y->docs, 4)) {
+                rc = KB_ENOMEM;
+                goto out;
             }
             y->docs[y->ndocs++] = root;
             break;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd/alerts.h"
+#include "cmd/output.h"
 #include "event/json.h"
 
 static const char *const level_names[KB_LEVEL_COUNT] = {"informational", "low", "medium", "high",
@@ -167,21 +168,7 @@ int kb_rules_load_path(kb_ruleset *rs, const char *path, kb_rule_report *rep)
  * as spaces), with "..." when cut. */
 static void put_cut(kb_buf *b, const char *s, size_t len, size_t width)
 {
-    size_t i = 0, chars = 0;
-    while (i < len && chars < width) {
-        unsigned char c = (unsigned char)s[i];
-        size_t n = 1;
-        if (c >= 0xc0)
-            while (i + n < len && ((unsigned char)s[i + n] & 0xc0) == 0x80)
-                n++;
-        if (c < 0x20 || c == 0x7f)
-            kb_buf_putc(b, ' ');
-        else
-            kb_buf_append(b, s + i, n);
-        i += n;
-        chars++;
-    }
-    if (i < len)
+    if (kb_out_put_chars(b, s, len, width, NULL) < len)
         kb_buf_puts(b, "...");
 }
 

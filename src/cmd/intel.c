@@ -390,14 +390,8 @@ static int sighting_row(void *ud, size_t n, const kb_sval *c, const char *const 
         if ((ts == KB_TIME_NONE ? x->now : ts) > ind->valid_until)
             return 0;
     }
-    if (x->nalerts == x->cap) {
-        size_t cap = x->cap ? x->cap * 2 : 256;
-        kb_store_alert *na = kb_realloc(x->alerts, cap * sizeof *na);
-        if (!na)
-            return KB_ENOMEM;
-        x->alerts = na;
-        x->cap = cap;
-    }
+    if (kb_grow((void **)&x->alerts, &x->cap, x->nalerts + 1, sizeof *x->alerts, 256))
+        return KB_ENOMEM;
     /* a sighting already alerted (by an earlier hunt) is not raised twice */
     if (c[0].type == KB_SV_INT && c[2].type == KB_SV_INT) {
         char rule[300], title[600];

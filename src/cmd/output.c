@@ -42,21 +42,10 @@ int kb_csv_put(kb_buf *b, const char *s, size_t len)
     return kb_buf_putc(b, '"');
 }
 
-/* Appends at most width display columns of s to b, replacing control
- * characters and cutting with "..." (counting UTF-8 sequences as one). */
-static void put_cell(kb_buf *b, const char *s, size_t len, int width, int pad)
+size_t kb_out_put_chars(kb_buf *b, const char *s, size_t len, size_t max, size_t *chars)
 {
-    size_t cols = 0, i = 0, limit = width > 0 ? (size_t)width : SIZE_MAX;
-    size_t chars = 0;
-
-    for (size_t k = 0; k < len; k++)
-        if (((unsigned char)s[k] & 0xc0) != 0x80)
-            chars++;
-    if (chars > limit && limit > 3)
-        limit -= 3;
-    else if (chars <= limit)
-        limit = chars;
-    while (i < len && cols < limit) {
+    size_t i = 0, k = 0;
+    while (i < len && k < max) {
         unsigned char c = (unsigned char)s[i];
         size_t n = 1;
         if (c >= 0xc0)
@@ -67,8 +56,28 @@ static void put_cell(kb_buf *b, const char *s, size_t len, int width, int pad)
         else
             kb_buf_append(b, s + i, n);
         i += n;
-        cols++;
+        k++;
     }
+    if (chars)
+        *chars = k;
+    return i;
+}
+
+/* Appends at most width display columns of s to b, replacing control
+ * characters and cutting with "..." (counting UTF-8 sequences as one). */
+static void put_cell(kb_buf *b, const char *s, size_t len, int width, int pad)
+{
+    size_t cols, limit = width > 0 ? (size_t)width : SIZE_MAX;
+    size_t chars = 0;
+
+    for (size_t k = 0; k < len; k++)
+        if (((unsigned char)s[k] & 0xc0) != 0x80)
+            chars++;
+    if (chars > limit && limit > 3)
+        limit -= 3;
+    else if (chars <= limit)
+        limit = chars;
+    kb_out_put_chars(b, s, len, limit, &cols);
     if (chars > cols && width > 0) {
         kb_buf_puts(b, "...");
         cols += 3;

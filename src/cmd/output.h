@@ -34,6 +34,11 @@ void kb_out_row(kb_out *o, const kb_str *vals);
 /* One JSON Lines row, already rendered (without the newline). */
 void kb_out_json(kb_out *o, const char *json, size_t len);
 
+/* Appends the first max characters of s[0..len) to b (a UTF-8 sequence is
+ * one character), control characters as spaces. Returns the bytes of s
+ * consumed; *chars (may be NULL) receives the characters appended. */
+size_t kb_out_put_chars(kb_buf *b, const char *s, size_t len, size_t max, size_t *chars);
+
 /* Appends the CSV rendering of one value to b (quoted when needed). */
 int kb_csv_put(kb_buf *b, const char *s, size_t len);
 

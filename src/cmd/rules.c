@@ -56,15 +56,9 @@ static int sv_push(strvec *v, char *s)
         kb_free(s);
         return KB_ELIMIT;
     }
-    if (v->n == v->cap) {
-        size_t nc = v->cap ? v->cap * 2 : 64;
-        char **ns = kb_realloc(v->s, nc * sizeof *ns);
-        if (!ns) {
-            kb_free(s);
-            return KB_ENOMEM;
-        }
-        v->s = ns;
-        v->cap = nc;
+    if (kb_grow((void **)&v->s, &v->cap, v->n + 1, sizeof *v->s, 64)) {
+        kb_free(s);
+        return KB_ENOMEM;
     }
     v->s[v->n++] = s;
     return KB_OK;

@@ -151,16 +151,11 @@ static alert *alert_new(worker *w, const kb_event *ev)
         atomic_fetch_add(&sc->dropped, 1);
         return NULL;
     }
-    if (w->n == w->cap) {
-        size_t nc = w->cap ? w->cap * 2 : 256;
-        alert *na = kb_realloc(w->alerts, nc * sizeof *na);
-        if (!na) {
-            w->oom = 1;
-            atomic_fetch_add(&sc->dropped, 1);
-            return NULL;
-        }
-        w->alerts = na;
-        w->cap = nc;
+    if (w->n == w->cap && /* per alert: no call until full */
+        kb_grow((void **)&w->alerts, &w->cap, w->n + 1, sizeof *w->alerts, 256)) {
+        w->oom = 1;
+        atomic_fetch_add(&sc->dropped, 1);
+        return NULL;
     }
     a = &w->alerts[w->n];
     memset(a, 0, sizeof *a);
@@ -576,14 +571,8 @@ static int add_file(scan *sc, size_t *cap, const char *path, uint64_t size, int 
 {
     if (sc->nfiles >= SCAN_MAX_FILES)
         return KB_ELIMIT;
-    if (sc->nfiles == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        scan_file *nf = kb_realloc(sc->files, nc * sizeof *nf);
-        if (!nf)
-            return KB_ENOMEM;
-        sc->files = nf;
-        *cap = nc;
-    }
+    if (kb_grow((void **)&sc->files, cap, sc->nfiles + 1, sizeof *sc->files, 64))
+        return KB_ENOMEM;
     if (!(sc->files[sc->nfiles].path = kb_strdup(path)))
         return KB_ENOMEM;
     sc->files[sc->nfiles].size = size;
@@ -647,12 +636,8 @@ static int collect(scan *sc, size_t *cap, const char *arg)
             kb_buf b;
             if (e->d_name[0] == '.')
                 continue;
-            if (nn == ncap) {
-                char **nnames = kb_realloc(names, (ncap = ncap ? ncap * 2 : 64) * sizeof *names);
-                if (!nnames)
-                    break;
-                names = nnames;
-            }
+            if (kb_grow((void **)&names, &ncap, nn + 1, sizeof *names, 64))
+                break;
             kb_buf_init(&b, 0);
             if (kb_buf_printf(&b, "%s/%s", cur.path, e->d_name) == KB_OK)
                 names[nn++] = b.data;
@@ -974,15 +959,10 @@ static void on_correl(void *ud, const kb_correl_alert *ca)
         ci++;
     if (sc->rule_level[nr + ci] >= sc->min_level && !ca->hidden)
         sc->corr_levels[sc->rule_level[nr + ci]]++;
-    if (sc->ncal == sc->acal) {
-        size_t na = sc->acal ? sc->acal * 2 : 64;
-        alert *nc = kb_realloc(sc->cal, na * sizeof *nc);
-        if (!nc) {
-            atomic_fetch_add(&sc->dropped, 1);
-            return;
-        }
-        sc->cal = nc;
-        sc->acal = na;
+    if (sc->ncal == sc->acal && /* per alert: no call until full */
+        kb_grow((void **)&sc->cal, &sc->acal, sc->ncal + 1, sizeof *sc->cal, 64)) {
+        atomic_fetch_add(&sc->dropped, 1);
+        return;
     }
     a = &sc->cal[sc->ncal];
     memset(a, 0, sizeof *a);

@@ -20,14 +20,8 @@ static int path_row(void *ud, size_t ncol, const kb_sval *c, const char *const *
     (void)names;
     if (!ncol || c[0].type != KB_SV_TEXT)
         return 0;
-    if (p->n == p->a) {
-        size_t na = p->a ? 2 * p->a : 64;
-        char **nv = kb_realloc(p->v, na * sizeof *nv);
-        if (!nv)
-            return p->oom = 1;
-        p->v = nv;
-        p->a = na;
-    }
+    if (kb_grow((void **)&p->v, &p->a, p->n + 1, sizeof *p->v, 64))
+        return p->oom = 1;
     if (!(s = kb_malloc(c[0].len + 1)))
         return p->oom = 1;
     memcpy(s, c[0].p, c[0].len);

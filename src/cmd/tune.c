@@ -146,6 +146,37 @@ static const char *me(void)
     return u && *u ? u : "unknown";
 }
 
+/* The options of a recorded decision (removing an exception, a verdict):
+ * --store DSN, --author NAME and --reason TEXT in argv[first..argc). KB_OK, or
+ * the exit status of the usage error it printed. */
+static int decision_opts(const kb_command *cmd, int argc, char **argv, int first, const char **dsn,
+                         const char **who, const char **why)
+{
+    for (int i = first; i < argc; i++) {
+        if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
+            *dsn = argv[++i];
+        else if (strcmp(argv[i], "--author") == 0 && i + 1 < argc)
+            *who = argv[++i];
+        else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
+            *why = argv[++i];
+        else
+            return kb_cmd_usage_error(cmd, "unknown option '%s'", argv[i]);
+    }
+    return KB_OK;
+}
+
+/* Opens the store and makes sure the tune tables exist; NULL when either
+ * fails (the store is then closed). */
+static kb_store *open_tune_store(const kb_cli *cli, const char *dsn)
+{
+    kb_store *st = kb_cmd_open_store(cli, dsn);
+    if (st && kb_tune_schema(st)) {
+        kb_store_close(st);
+        return NULL;
+    }
+    return st;
+}
+
 static int except_add(const kb_cli *cli, const kb_command *cmd, int argc, char **argv)
 {
     kb_suppress_entry e;
@@ -296,12 +327,8 @@ static int except_list(const kb_cli *cli, const kb_command *cmd, int argc, char 
         } else
             return kb_cmd_usage_error(cmd, "unknown option '%s'", argv[i]);
     }
-    if (!(st = kb_cmd_open_store(cli, dsn)))
+    if (!(st = open_tune_store(cli, dsn)))
         return KB_EXIT_FAILURE;
-    if (kb_tune_schema(st)) {
-        kb_store_close(st);
-        return KB_EXIT_FAILURE;
-    }
     kb_out_init(&o, stdout, fmt < 0 ? KB_OUT_TABLE : (kb_out_format)fmt, cols, 9);
     x.o = &o;
     rc = kb_store_exec(st,
@@ -326,22 +353,10 @@ static int except_rm(const kb_cli *cli, const kb_command *cmd, int argc, char **
 
     if (argc < 4 || kb_parse_i64(argv[3], strlen(argv[3]), &id) || id <= 0)
         return kb_cmd_usage_error(cmd, "tune except rm wants an exception ID");
-    for (int i = 4; i < argc; i++) {
-        if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
-            dsn = argv[++i];
-        else if (strcmp(argv[i], "--author") == 0 && i + 1 < argc)
-            who = argv[++i];
-        else if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
-            why = argv[++i];
-        else
-            return kb_cmd_usage_error(cmd, "unknown option '%s'", argv[i]);
-    }
-    if (!(st = kb_cmd_open_store(cli, dsn)))
+    if ((rc = decision_opts(cmd, argc, argv, 4, &dsn, &who, &why)))
+        return rc;
+    if (!(st = open_tune_store(cli, dsn)))
         return KB_EXIT_FAILURE;
-    if (kb_tune_schema(st)) {
-        kb_store_close(st);
-        return KB_EXIT_FAILURE;
-    }
     {
         kb_sval q[1] = {KB_SV_INTV(id)};
         kb_sval p[3] = {KB_SV_INTV(kb_time_now()), SV_STR(who), KB_SV_INTV(id)};
@@ -412,14 +427,8 @@ static int on_rule_row(void *ud, size_t ncol, const kb_sval *c, const char *cons
     stats *s = ud;
     rstat *r;
     (void)ncol, (void)names;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 64;
-        rstat *nv = kb_realloc(s->v, nc * sizeof *nv);
-        if (!nv)
-            return KB_ENOMEM;
-        s->v = nv;
-        s->cap = nc;
-    }
+    if (kb_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v, 64))
+        return KB_ENOMEM;
     r = &s->v[s->n++];
     memset(r, 0, sizeof *r);
     r->id = sdup(&c[0]);
@@ -842,22 +851,10 @@ int kb_cmd_verdict(const kb_cli *cli, int argc, char **argv)
     v = argv[2];
     if (strcmp(v, "tp") && strcmp(v, "fp") && strcmp(v, "benign"))
         return kb_cmd_usage_error(cmd, "the verdict is tp, fp or benign");
-    for (int i = 3; i < argc; i++) {
-        if (strcmp(argv[i], "--reason") == 0 && i + 1 < argc)
-            why = argv[++i];
-        else if (strcmp(argv[i], "--author") == 0 && i + 1 < argc)
-            who = argv[++i];
-        else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
-            dsn = argv[++i];
-        else
-            return kb_cmd_usage_error(cmd, "unknown option '%s'", argv[i]);
-    }
-    if (!(st = kb_cmd_open_store(cli, dsn)))
+    if ((rc = decision_opts(cmd, argc, argv, 3, &dsn, &who, &why)))
+        return rc;
+    if (!(st = open_tune_store(cli, dsn)))
         return KB_EXIT_FAILURE;
-    if (kb_tune_schema(st)) {
-        rc = KB_EXIT_FAILURE;
-        goto out;
-    }
     {
         kb_sval q[1] = {KB_SV_INTV(id)};
         kb_sval p[5] = {KB_SV_INTV(kb_time_now()), KB_SV_INTV(id), SV_STR(v), SV_STR(who),

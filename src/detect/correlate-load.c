@@ -428,15 +428,9 @@ int kb_correl_load_doc(kb_ruleset *rs, const kb_yaml_node *doc, const char *path
             snprintf(err, errsize, "out of memory");
         return rc;
     }
-    if (set->n == set->cap) {
-        size_t nc = set->cap ? set->cap * 2 : 16;
-        kb_correl_rule **nr = kb_realloc(set->rules, nc * sizeof *nr);
-        if (!nr) {
-            snprintf(err, errsize, "out of memory");
-            return KB_ENOMEM;
-        }
-        set->rules = nr;
-        set->cap = nc;
+    if (kb_grow((void **)&set->rules, &set->cap, set->n + 1, sizeof *set->rules, 16)) {
+        snprintf(err, errsize, "out of memory");
+        return KB_ENOMEM;
     }
     cr->index = (uint32_t)set->n;
     set->rules[set->n++] = cr;

@@ -11,23 +11,6 @@ static double now_secs(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    size_t n;
-    void *q;
-    if (need <= *cap)
-        return KB_OK;
-    n = *cap ? *cap * 2 : 16;
-    while (n < need)
-        n *= 2;
-    q = realloc(*p, n * size);
-    if (!q)
-        return KB_ENOMEM;
-    *p = q;
-    *cap = n;
-    return KB_OK;
-}
-
 static int cmp_eint(const void *a, const void *b)
 {
     const eint *x = a, *y = b;
@@ -420,7 +403,7 @@ static uint32_t slot_of(kb_engine *e, kb_fid fid, const char *name)
         return NOSLOT;
     if (e->fid2slot[fid] != NOSLOT)
         return e->fid2slot[fid];
-    if (grow((void **)&e->slots, &e->aslots, e->nslots + 1, sizeof *e->slots))
+    if (kb_grow((void **)&e->slots, &e->aslots, e->nslots + 1, sizeof *e->slots, 16))
         return NOSLOT;
     memset(&e->slots[e->nslots], 0, sizeof e->slots[0]);
     e->slots[e->nslots].fid = fid;
@@ -457,7 +440,7 @@ static int setup_pred(kb_engine *e, uint32_t ri, uint32_t gp, const kb_sigma_pre
                 return KB_OK;
         }
         if (e->kw_slot == NOSLOT) {
-            if (grow((void **)&e->slots, &e->aslots, e->nslots + 1, sizeof *e->slots))
+            if (kb_grow((void **)&e->slots, &e->aslots, e->nslots + 1, sizeof *e->slots, 16))
                 return KB_ENOMEM;
             memset(&e->slots[e->nslots], 0, sizeof e->slots[0]);
             e->slots[e->nslots].fid = KB_FID_NONE;
@@ -527,7 +510,7 @@ hs:
             prev = v->group;
             if (v->never)
                 continue;
-            if (grow((void **)&e->vals, &e->avals, e->nvals + 1, sizeof *e->vals))
+            if (kb_grow((void **)&e->vals, &e->avals, e->nvals + 1, sizeof *e->vals, 16))
                 return KB_ENOMEM;
             e->vals[e->nvals].v = v;
             e->vals[e->nvals].pred = gp;
@@ -653,7 +636,7 @@ static int edge_rehash(kb_engine *e)
 
 static uint32_t trie_new_node(kb_engine *e)
 {
-    if (grow((void **)&e->tn, &e->atn, e->ntn + 1, sizeof *e->tn))
+    if (kb_grow((void **)&e->tn, &e->atn, e->ntn + 1, sizeof *e->tn, 16))
         return NOSLOT;
     memset(&e->tn[e->ntn], 0, sizeof e->tn[0]);
     return (uint32_t)e->ntn++;
@@ -773,7 +756,7 @@ static int trie_compact(kb_engine *e)
             size_t pos;
             while (e->tn[x].npre + e->tn[x].nex == 0 && nch[x] == 1 && len < LAB_MAX &&
                    nlab < (1u << 24) - 1) {
-                if (grow((void **)&lab, &alab, nlab + 1, 1))
+                if (kb_grow((void **)&lab, &alab, nlab + 1, 1, 16))
                     goto out;
                 lab[nlab++] = re[first[x]].c;
                 len++;
@@ -877,7 +860,7 @@ static int build_tries(kb_engine *e)
                 }
                 if ((node = trie_insert(e, *root, lit, len, anchor == 2)) == NOSLOT)
                     goto nomem;
-                if (grow((void **)&terms, &aterms, nterms + 1, sizeof *terms))
+                if (kb_grow((void **)&terms, &aterms, nterms + 1, sizeof *terms, 16))
                     goto nomem;
                 terms[nterms].node = node;
                 terms[nterms].vid = vid;
@@ -925,7 +908,7 @@ typedef struct plit {
 
 static int add_entry(kb_engine *e, uint32_t ent)
 {
-    if (grow((void **)&e->ents, &e->aents, e->nents + 1, sizeof *e->ents))
+    if (kb_grow((void **)&e->ents, &e->aents, e->nents + 1, sizeof *e->ents, 16))
         return KB_ENOMEM;
     e->ents[e->nents++] = ent;
     return KB_OK;
@@ -934,7 +917,7 @@ static int add_entry(kb_engine *e, uint32_t ent)
 /* A new literal id whose entries start at the current end of e->ents. */
 static int new_uid(kb_engine *e, uint32_t *uid)
 {
-    if (grow((void **)&e->uids, &e->auids, e->nuids + 1, sizeof *e->uids))
+    if (kb_grow((void **)&e->uids, &e->auids, e->nuids + 1, sizeof *e->uids, 16))
         return KB_ENOMEM;
     e->uids[e->nuids].ent0 = (uint32_t)e->nents;
     e->uids[e->nuids].nent = 0;
@@ -956,7 +939,7 @@ typedef struct lgather {
 static int lgather_add(lgather *g, const char *b, size_t len, int fold, uint32_t ent)
 {
     char *c;
-    if (grow((void **)&g->r, &g->cap, g->n + 1, sizeof *g->r))
+    if (kb_grow((void **)&g->r, &g->cap, g->n + 1, sizeof *g->r, 16))
         return KB_ENOMEM;
     if (!(c = malloc(len + 1)))
         return KB_ENOMEM;
@@ -1093,7 +1076,8 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
                 if ((rc = new_uid(e, &uid)) || (rc = add_entry(e, vid)))
                     goto out;
                 e->uids[uid].nent = 1;
-                if ((rc = grow((void **)&x->rexpr, &arexpr, x->nrexpr + 1, sizeof *x->rexpr)))
+                if ((rc =
+                         kb_grow((void **)&x->rexpr, &arexpr, x->nrexpr + 1, sizeof *x->rexpr, 16)))
                     goto out;
                 if (!(z = malloc(slen + 1))) {
                     rc = KB_ENOMEM;
@@ -1115,7 +1099,7 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
             if ((rc = new_uid(e, &uid)) || (rc = add_entry(e, vid)))
                 goto out;
             e->uids[uid].nent = 1;
-            if ((rc = grow((void **)&x->expr, &aexpr, x->nexpr + 1, sizeof *x->expr)))
+            if ((rc = kb_grow((void **)&x->expr, &aexpr, x->nexpr + 1, sizeof *x->expr, 16)))
                 goto out;
             if (!(x->expr[x->nexpr].s = kb_strdup(b->data))) {
                 rc = KB_ENOMEM;
@@ -1146,7 +1130,7 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
         e->uids[uid].nent = (uint32_t)(e->nents - e->uids[uid].ent0);
         if (r->len == 1) {
             eone *o;
-            if ((rc = grow((void **)&x->ones, &aones, x->nones + 1, sizeof *x->ones)))
+            if ((rc = kb_grow((void **)&x->ones, &aones, x->nones + 1, sizeof *x->ones, 16)))
                 goto out;
             o = &x->ones[x->nones++];
             o->uid = uid;
@@ -1160,7 +1144,7 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
                 rc = KB_ENOMEM;
                 goto out;
             }
-            if ((rc = grow((void **)&x->expr, &aexpr, x->nexpr + 1, sizeof *x->expr)))
+            if ((rc = kb_grow((void **)&x->expr, &aexpr, x->nexpr + 1, sizeof *x->expr, 16)))
                 goto out;
             if (!(x->expr[x->nexpr].s = kb_strdup(b->data))) {
                 rc = KB_ENOMEM;
@@ -1256,7 +1240,7 @@ static int compile_sub(kb_engine *e, esub *x, patset *ps)
             const euid *u = &e->uids[x->rexpr[k].uid];
             if (e->preds[e->vals[e->ents[u->ent0]].pred].mode != PM_HS)
                 continue;
-            if ((rc = grow((void **)&x->ruids, &arui, x->nruids + 1, sizeof *x->ruids)))
+            if ((rc = kb_grow((void **)&x->ruids, &arui, x->nruids + 1, sizeof *x->ruids, 16)))
                 goto out;
             x->ruids[x->nruids++] = x->rexpr[k].uid;
         }
@@ -1303,7 +1287,7 @@ static int compile_sub(kb_engine *e, esub *x, patset *ps)
         for (uint32_t vid = ep->v0; vid < ep->v0 + ep->nv; vid++) {
             if (!e->vals[vid].is_int)
                 continue;
-            if ((rc = grow((void **)&x->ints, &aints, x->nints + 1, sizeof *x->ints)))
+            if ((rc = kb_grow((void **)&x->ints, &aints, x->nints + 1, sizeof *x->ints, 16)))
                 goto out;
             x->ints[x->nints].ival = e->vals[vid].v->ival;
             x->ints[x->nints].vid = vid;
@@ -1659,8 +1643,8 @@ out:
 /* Regex runs for the regex predicates (not negated, not `all`). */
 static int add_run(kb_engine *e, const char *b, size_t len)
 {
-    if (grow((void **)&e->runs, &e->aruns, e->nruns + 1, sizeof *e->runs) ||
-        grow((void **)&e->runbytes, &e->arunbytes, e->nrunbytes + len, 1))
+    if (kb_grow((void **)&e->runs, &e->aruns, e->nruns + 1, sizeof *e->runs, 16) ||
+        kb_grow((void **)&e->runbytes, &e->arunbytes, e->nrunbytes + len, 1, 16))
         return KB_ENOMEM;
     memcpy(e->runbytes + e->nrunbytes, b, len);
     e->runs[e->nruns].off = (uint32_t)e->nrunbytes;
@@ -1707,7 +1691,7 @@ static int build_globs(kb_engine *e)
             e->nruns = g.run0; /* too long a run: sigma_glob decides */
             continue;
         }
-        if (grow((void **)&e->globs, &e->aglobs, e->nglobs + 1, sizeof *e->globs))
+        if (kb_grow((void **)&e->globs, &e->aglobs, e->nglobs + 1, sizeof *e->globs, 16))
             return KB_ENOMEM;
         e->globs[e->nglobs] = g;
         e->vals[vid].glob = (uint32_t)e->nglobs++;
@@ -1730,7 +1714,7 @@ static int build_rxs(kb_engine *e)
             size_t slen;
             const char *src = sigma_re_source(e->rs, p->vals[i].re, &slen);
             erx *x;
-            if (grow((void **)&e->rxs, &e->arxs, e->nrxs + 1, sizeof *e->rxs))
+            if (kb_grow((void **)&e->rxs, &e->arxs, e->nrxs + 1, sizeof *e->rxs, 16))
                 return KB_ENOMEM;
             x = &e->rxs[e->nrxs++];
             memset(x, 0, sizeof *x);
@@ -1743,9 +1727,9 @@ static int build_rxs(kb_engine *e)
             }
             x->fold = (uint8_t)fold;
             for (size_t k = 0; k < c.nrun; k++) {
-                if (grow((void **)&e->runs, &e->aruns, e->nruns + 1, sizeof *e->runs) ||
-                    grow((void **)&e->runbytes, &e->arunbytes, e->nrunbytes + c.run[k].len,
-                         1))
+                if (kb_grow((void **)&e->runs, &e->aruns, e->nruns + 1, sizeof *e->runs, 16) ||
+                    kb_grow((void **)&e->runbytes, &e->arunbytes, e->nrunbytes + c.run[k].len, 1,
+                            16))
                     return KB_ENOMEM;
                 memcpy(e->runbytes + e->nrunbytes, c.buf + c.run[k].off, c.run[k].len);
                 e->runs[e->nruns].off = (uint32_t)e->nrunbytes;
@@ -1822,7 +1806,7 @@ static int group_rules(kb_engine *e)
         for (;; pos = (pos + 1) & (cap - 1)) {
             const kb_logsource *o;
             if (tab[pos] == NOSLOT) {
-                if (grow((void **)&e->lsgs, &alsgs, e->nlsgs + 1, sizeof *e->lsgs))
+                if (kb_grow((void **)&e->lsgs, &alsgs, e->nlsgs + 1, sizeof *e->lsgs, 16))
                     goto out;
                 e->lsgs[e->nlsgs].r = e->rules[ri].r;
                 e->lsgs[e->nlsgs].r0 = e->lsgs[e->nlsgs].nr = 0;
@@ -1883,7 +1867,7 @@ static int make_subs(kb_engine *e)
         while (key[pos] && key[pos] != k)
             pos = (pos + 1) & (cap - 1);
         if (!key[pos]) {
-            if (grow((void **)&e->subs, &e->asubs, e->nsubs + 1, sizeof *e->subs))
+            if (kb_grow((void **)&e->subs, &e->asubs, e->nsubs + 1, sizeof *e->subs, 16))
                 goto out;
             x = &e->subs[e->nsubs];
             memset(x, 0, sizeof *x);
@@ -1895,7 +1879,7 @@ static int make_subs(kb_engine *e)
         }
         ep->sub = val[pos];
         x = &e->subs[ep->sub];
-        if (grow((void **)&x->preds, &x->ap, x->np + 1, sizeof *x->preds))
+        if (kb_grow((void **)&x->preds, &x->ap, x->np + 1, sizeof *x->preds, 16))
             goto out;
         x->preds[x->np++] = gp;
     }
@@ -1910,7 +1894,7 @@ static int add_presence(eslot *s, uint32_t ri)
 {
     if (s->npresence && s->presence[s->npresence - 1] == ri)
         return KB_OK;
-    if (grow((void **)&s->presence, &s->apresence, s->npresence + 1, sizeof *s->presence))
+    if (kb_grow((void **)&s->presence, &s->apresence, s->npresence + 1, sizeof *s->presence, 16))
         return KB_ENOMEM;
     s->presence[s->npresence++] = ri;
     return KB_OK;

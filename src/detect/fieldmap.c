@@ -271,15 +271,9 @@ int kb_fieldmap_load_mem(kb_fieldmap *fm, const char *path, const char *p, size_
             fm_fail(&rp, line, why);
             continue;
         }
-        if (fm->nsecs == fm->asecs) {
-            size_t na = fm->asecs ? fm->asecs * 2 : 16;
-            fm_section *ns = kb_realloc(fm->secs, na * sizeof *ns);
-            if (!ns) {
-                fm_fail(&rp, line, "out of memory");
-                break;
-            }
-            fm->secs = ns;
-            fm->asecs = na;
+        if (kb_grow((void **)&fm->secs, &fm->asecs, fm->nsecs + 1, sizeof *fm->secs, 16)) {
+            fm_fail(&rp, line, "out of memory");
+            break;
         }
         fm->secs[fm->nsecs++] = s;
     }
@@ -368,14 +362,8 @@ static int vec_pred(fm_vec *v, const kb_sigma_pred *p)
 {
     if (v->n >= SIGMA_MAX_PREDS)
         return KB_ELIMIT;
-    if (v->n == v->alloc) {
-        size_t na = v->alloc ? v->alloc * 2 : 8;
-        kb_sigma_pred *np = kb_realloc(v->preds, na * sizeof *np);
-        if (!np)
-            return KB_ENOMEM;
-        v->preds = np;
-        v->alloc = na;
-    }
+    if (kb_grow((void **)&v->preds, &v->alloc, v->n + 1, sizeof *v->preds, 8))
+        return KB_ENOMEM;
     v->preds[v->n++] = *p;
     return KB_OK;
 }

@@ -174,14 +174,8 @@ static int add_pred(kb_rule *r, size_t *idx)
 {
     if (r->npreds >= SIGMA_MAX_PREDS)
         return KB_ELIMIT;
-    if (r->npreds == r->apreds) {
-        size_t na = r->apreds ? r->apreds * 2 : 8;
-        kb_sigma_pred *np = kb_realloc(r->preds, na * sizeof(*np));
-        if (!np)
-            return KB_ENOMEM;
-        r->preds = np;
-        r->apreds = na;
-    }
+    if (kb_grow((void **)&r->preds, &r->apreds, r->npreds + 1, sizeof *r->preds, 8))
+        return KB_ENOMEM;
     *idx = r->npreds++;
     return KB_OK;
 }
@@ -470,14 +464,8 @@ static int apply_filter(kb_ruleset *rs, kb_rule *r, const struct pending_filter 
 
 static int keep_filter(kb_ruleset *rs, const kb_yaml_node *doc, const char *path)
 {
-    if (rs->nfilters == rs->afilters) {
-        size_t na = rs->afilters ? rs->afilters * 2 : 8;
-        struct pending_filter *nf = kb_realloc(rs->filters, na * sizeof(*nf));
-        if (!nf)
-            return KB_ENOMEM;
-        rs->filters = nf;
-        rs->afilters = na;
-    }
+    if (kb_grow((void **)&rs->filters, &rs->afilters, rs->nfilters + 1, sizeof *rs->filters, 8))
+        return KB_ENOMEM;
     rs->filters[rs->nfilters].doc = doc;
     rs->filters[rs->nfilters].path = kb_arena_strndup(rs->arena, path, strlen(path));
     if (!rs->filters[rs->nfilters].path)
@@ -488,14 +476,8 @@ static int keep_filter(kb_ruleset *rs, const kb_yaml_node *doc, const char *path
 
 static int keep_yaml(kb_ruleset *rs, kb_yaml *y)
 {
-    if (rs->nyamls == rs->ayamls) {
-        size_t na = rs->ayamls ? rs->ayamls * 2 : 8;
-        kb_yaml **ny = kb_realloc(rs->yamls, na * sizeof(*ny));
-        if (!ny)
-            return KB_ENOMEM;
-        rs->yamls = ny;
-        rs->ayamls = na;
-    }
+    if (kb_grow((void **)&rs->yamls, &rs->ayamls, rs->nyamls + 1, sizeof *rs->yamls, 8))
+        return KB_ENOMEM;
     rs->yamls[rs->nyamls++] = y;
     return KB_OK;
 }
@@ -504,14 +486,8 @@ static int keep_yaml(kb_ruleset *rs, kb_yaml *y)
 
 int sigma_add_rule(kb_ruleset *rs, kb_rule *r)
 {
-    if (rs->nrules == rs->arules) {
-        size_t na = rs->arules ? rs->arules * 2 : 256;
-        kb_rule **nr = kb_realloc(rs->rules, na * sizeof(*nr));
-        if (!nr)
-            return KB_ENOMEM;
-        rs->rules = nr;
-        rs->arules = na;
-    }
+    if (kb_grow((void **)&rs->rules, &rs->arules, rs->nrules + 1, sizeof *rs->rules, 256))
+        return KB_ENOMEM;
     rs->rules[rs->nrules++] = r;
     return KB_OK;
 }
@@ -704,15 +680,9 @@ static int sv_push(strvec *v, char *s)
 {
     if (!s)
         return KB_ENOMEM;
-    if (v->n == v->alloc) {
-        size_t na = v->alloc ? v->alloc * 2 : 64;
-        char **ns = kb_realloc(v->s, na * sizeof(*ns));
-        if (!ns) {
-            kb_free(s);
-            return KB_ENOMEM;
-        }
-        v->s = ns;
-        v->alloc = na;
+    if (kb_grow((void **)&v->s, &v->alloc, v->n + 1, sizeof *v->s, 64)) {
+        kb_free(s);
+        return KB_ENOMEM;
     }
     v->s[v->n++] = s;
     return KB_OK;

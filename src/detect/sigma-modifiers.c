@@ -629,14 +629,8 @@ static int register_re(kb_ruleset *rs, void *code, const char *src, size_t len)
     const char *copy = arena_copy(rs->arena, src, len);
     if (!rsrc || !copy)
         return KB_ENOMEM;
-    if (rs->nres == rs->ares) {
-        size_t na = rs->ares ? rs->ares * 2 : 64;
-        void **nr = kb_realloc(rs->res, na * sizeof(*nr));
-        if (!nr)
-            return KB_ENOMEM;
-        rs->res = nr;
-        rs->ares = na;
-    }
+    if (kb_grow((void **)&rs->res, &rs->ares, rs->nres + 1, sizeof *rs->res, 64))
+        return KB_ENOMEM;
     rsrc->code = code;
     rsrc->src = copy;
     rsrc->len = len;

@@ -203,14 +203,8 @@ int kb_suppress_add(kb_suppress *s, const kb_suppress_entry *e, const char **err
     se.e.author = copy(s, e->author);
     if (!se.e.rule || (e->value && !se.e.value))
         return *err = "out of memory", KB_ENOMEM;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 16;
-        sentry *nv = kb_realloc(s->v, nc * sizeof *nv);
-        if (!nv)
-            return *err = "out of memory", KB_ENOMEM;
-        s->v = nv;
-        s->cap = nc;
-    }
+    if (kb_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v, 16))
+        return *err = "out of memory", KB_ENOMEM;
     s->v[s->n++] = se;
     return KB_OK;
 }

@@ -263,33 +263,11 @@ fail:
     return rc == KB_ENOMEM ? KB_ENOMEM : KB_ELIMIT;
 }
 
-/* Where "CEF:<digit>" starts in the line (allowing "CEF: 0"), at the start or
- * after a space or '>'; NULL if nowhere. */
-static const char *find_marker(const char *line, size_t len, size_t limit)
-{
-    size_t n = len < limit ? len : limit, off = 0;
-
-    while (off < n) {
-        const char *m = kb_memmem(line + off, n - off, "CEF:", 4);
-        size_t j;
-        if (!m)
-            return NULL;
-        j = (size_t)(m - line) + 4;
-        while (j < len && j < (size_t)(m - line) + 8 && line[j] == ' ')
-            j++;
-        if ((m == line || m[-1] == ' ' || m[-1] == '>') && j < len && line[j] >= '0' &&
-            line[j] <= '9')
-            return m;
-        off = (size_t)(m - line) + 4;
-    }
-    return NULL;
-}
-
 static int cef_sniff(const char *line, size_t len)
 {
     size_t pipes = 0;
 
-    if (find_marker(line, len, 1024))
+    if (kb_kv_find_marker(line, len, 1024, "CEF:", 4))
         return 95;
     /* "0|Vendor|Product|..." with the marker lost */
     if (len > 2 && line[0] >= '0' && line[0] <= '9' && line[1] == '|') {
@@ -312,7 +290,7 @@ static int cef_decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event
         k++;
     if (k == len)
         return KB_ESKIP;
-    m = find_marker(line, len, len);
+    m = kb_kv_find_marker(line, len, len, "CEF:", 4);
     if (!m)
         return kb_cef_decode_body(ctx, line + k, len - k, ev);
     if (m > line) {

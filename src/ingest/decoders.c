@@ -1,4 +1,5 @@
-/* The decoder table, and picking a decoder by name or by sniffing. */
+/* The decoder table, picking a decoder by name or by sniffing, and checks
+ * more than one decoder shares. */
 #include <string.h>
 
 #include "ingest/decoders.h"
@@ -33,4 +34,37 @@ const kb_decoder *kb_decoder_sniff(const kb_str *lines, size_t n)
         }
     }
     return best;
+}
+
+int kb_decoder_is_ip(const char *s, size_t n)
+{
+    size_t colons = 0, dots = 0, digits = 0;
+
+    if (n == 0 || n > 45)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == ':')
+            colons++;
+        else if (c == '.')
+            dots++;
+        else if (c >= '0' && c <= '9')
+            digits++;
+        else if (!((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return 0;
+    }
+    if (colons >= 2)
+        return 1;
+    if (colons || dots != 3 || digits != n - 3 || s[0] == '.' || s[n - 1] == '.')
+        return 0;
+    for (size_t i = 0, run = 0; i <= n; i++) {
+        if (i == n || s[i] == '.') {
+            if (run == 0 || run > 3)
+                return 0;
+            run = 0;
+        } else {
+            run++;
+        }
+    }
+    return 1;
 }

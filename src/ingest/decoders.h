@@ -41,4 +41,11 @@ int kb_syslog_fill(kb_decode_ctx *ctx, const kb_syslog_hdr *h, kb_event *ev);
 int kb_cef_decode_body(kb_decode_ctx *ctx, const char *p, size_t len, kb_event *ev);
 int kb_leef_decode_body(kb_decode_ctx *ctx, const char *p, size_t len, kb_event *ev);
 
+/* 1 when the slice is a dotted-quad IPv4 address (four runs of one to three
+ * digits) or something made only of IPv6 characters (hex digits and colons)
+ * with at least two colons; at most 45 bytes. Used by the web and Squid
+ * access-log decoders for client and peer hosts. (kb_syslog_is_ip is a
+ * looser shape check.) */
+int kb_decoder_is_ip(const char *s, size_t n);
+
 #endif

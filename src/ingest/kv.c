@@ -1100,3 +1100,24 @@ int kb_kv_syslog_prefix(kb_decode_ctx *ctx, const char *line, size_t len, size_t
     }
     return KB_OK;
 }
+
+const char *kb_kv_find_marker(const char *line, size_t len, size_t limit, const char *tag,
+                              size_t tlen)
+{
+    size_t n = len < limit ? len : limit, off = 0;
+
+    while (off < n) {
+        const char *m = kb_memmem(line + off, n - off, tag, tlen);
+        size_t j;
+        if (!m)
+            return NULL;
+        j = (size_t)(m - line) + tlen;
+        while (j < len && j < (size_t)(m - line) + tlen + 4 && line[j] == ' ')
+            j++;
+        if ((m == line || m[-1] == ' ' || m[-1] == '>') && j < len && line[j] >= '0' &&
+            line[j] <= '9')
+            return m;
+        off = (size_t)(m - line) + tlen;
+    }
+    return NULL;
+}

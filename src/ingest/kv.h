@@ -97,6 +97,13 @@ int kb_kv_observer(kb_event *ev, kb_str vendor, kb_str product);
  * category and name: firewall, proxy, antivirus, or NULL. */
 const char *kb_kv_category(kb_str product, kb_str cat, kb_str name);
 
+/* Where a CEF/LEEF marker, tag[0..tlen) ("CEF:" or "LEEF:") followed by a digit
+ * (up to four spaces may come between, as in "CEF: 0"), starts in the line:
+ * at its start or after a space or '>', beginning within its first `limit`
+ * bytes. NULL if nowhere. */
+const char *kb_kv_find_marker(const char *line, size_t len, size_t limit, const char *tag,
+                              size_t tlen);
+
 /* Handles what precedes a CEF/LEEF marker at line[body]: a syslog header
  * when kb_syslog_parse reads one (header slices that reach into the body,
  * such as a "CEF:" read as the tag, are dropped), else the text is kept as

@@ -253,30 +253,9 @@ fail:
     return rc == KB_ENOMEM ? KB_ENOMEM : KB_ELIMIT;
 }
 
-/* Where "LEEF:<digit>" starts, at the line's start or after ' ' or '>'. */
-static const char *find_marker(const char *line, size_t len, size_t limit)
-{
-    size_t n = len < limit ? len : limit, off = 0;
-
-    while (off < n) {
-        const char *m = kb_memmem(line + off, n - off, "LEEF:", 5);
-        size_t j;
-        if (!m)
-            return NULL;
-        j = (size_t)(m - line) + 5;
-        while (j < len && j < (size_t)(m - line) + 9 && line[j] == ' ')
-            j++;
-        if ((m == line || m[-1] == ' ' || m[-1] == '>') && j < len && line[j] >= '0' &&
-            line[j] <= '9')
-            return m;
-        off = (size_t)(m - line) + 5;
-    }
-    return NULL;
-}
-
 static int leef_sniff(const char *line, size_t len)
 {
-    return find_marker(line, len, 1024) ? 95 : 0;
+    return kb_kv_find_marker(line, len, 1024, "LEEF:", 5) ? 95 : 0;
 }
 
 static int leef_decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_event *ev)
@@ -291,7 +270,7 @@ static int leef_decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_even
         k++;
     if (k == len)
         return KB_ESKIP;
-    m = find_marker(line, len, len);
+    m = kb_kv_find_marker(line, len, len, "LEEF:", 5);
     if (!m) {
         ctx->err = "no 'LEEF:' marker in the line";
         return KB_EPARSE;

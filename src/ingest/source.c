@@ -648,12 +648,8 @@ static int ingest_any(kb_ingest *ing, const char *path, int depth, kb_batch_fn f
             kb_buf b;
             if (e->d_name[0] == '.')
                 continue;
-            if (n == cap) {
-                char **nn = kb_realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *names);
-                if (!nn)
-                    break;
-                names = nn;
-            }
+            if (kb_grow((void **)&names, &cap, n + 1, sizeof *names, 64))
+                break;
             kb_buf_init(&b, 0);
             kb_buf_printf(&b, "%s/%s", path, e->d_name);
             names[n++] = b.data;
@@ -687,14 +683,8 @@ int kb_ingest_path(kb_ingest *ing, const char *path, kb_batch_fn fn, kb_source_f
 static int push_part(kb_ingest_part **parts, size_t *n, size_t *cap, uint64_t start,
                      uint64_t first_line)
 {
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        kb_ingest_part *np = kb_realloc(*parts, nc * sizeof *np);
-        if (!np)
-            return KB_ENOMEM;
-        *parts = np;
-        *cap = nc;
-    }
+    if (kb_grow((void **)parts, cap, *n + 1, sizeof **parts, 16))
+        return KB_ENOMEM;
     (*parts)[*n].start = start;
     (*parts)[*n].end = 0;
     (*parts)[*n].first_line = first_line;

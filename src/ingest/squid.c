@@ -19,41 +19,6 @@ static int is_digit(int c)
     return c >= '0' && c <= '9';
 }
 
-/* A dotted-quad IPv4 address or something made only of IPv6 characters
- * with at least two colons. */
-static int is_ip(const char *s, size_t n)
-{
-    size_t colons = 0, dots = 0, digits = 0;
-
-    if (n == 0 || n > 45)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == ':')
-            colons++;
-        else if (c == '.')
-            dots++;
-        else if (is_digit(c))
-            digits++;
-        else if (!((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-            return 0;
-    }
-    if (colons >= 2)
-        return 1;
-    if (colons || dots != 3 || digits != n - 3 || s[0] == '.' || s[n - 1] == '.')
-        return 0;
-    for (size_t i = 0, run = 0; i <= n; i++) {
-        if (i == n || s[i] == '.') {
-            if (run == 0 || run > 3)
-                return 0;
-            run = 0;
-        } else {
-            run++;
-        }
-    }
-    return 1;
-}
-
 /* The parts of a request URL, as slices of it. */
 typedef struct url_parts {
     kb_str host, port, path, query, ext;
@@ -255,7 +220,7 @@ static int squid_decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_eve
         ADD("c-uri-query", KB_V_STR, u.query);
     if (u.ext.len)
         ADD("c-uri-extension", KB_V_STR, u.ext);
-    if (i_peer >= 0 && is_ip(peerhost.p, peerhost.len)) {
+    if (i_peer >= 0 && kb_decoder_is_ip(peerhost.p, peerhost.len)) {
         ADD("dst_ip", KB_V_STR, peerhost);
         kb_event_alias(ev, KB_F_DESTINATION_IP, i_peer);
     }
@@ -265,7 +230,7 @@ static int squid_decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_eve
 #undef ADD
 
     kb_event_alias(ev, KB_F_TIMESTAMP, i_time);
-    if (is_ip(col[2].p, col[2].len))
+    if (kb_decoder_is_ip(col[2].p, col[2].len))
         kb_event_alias(ev, KB_F_SOURCE_IP, i_client);
     else
         kb_event_alias(ev, KB_F_HOST_NAME, i_client);

@@ -25,41 +25,6 @@ static int is_digit(int c)
     return c >= '0' && c <= '9';
 }
 
-/* A dotted-quad IPv4 address or something made only of IPv6 characters
- * with at least two colons. */
-static int is_ip(const char *s, size_t n)
-{
-    size_t colons = 0, dots = 0, digits = 0;
-
-    if (n == 0 || n > 45)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == ':')
-            colons++;
-        else if (c == '.')
-            dots++;
-        else if (is_digit(c))
-            digits++;
-        else if (!((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-            return 0;
-    }
-    if (colons >= 2)
-        return 1;
-    if (colons || dots != 3 || digits != n - 3 || s[0] == '.' || s[n - 1] == '.')
-        return 0;
-    for (size_t i = 0, run = 0; i <= n; i++) {
-        if (i == n || s[i] == '.') {
-            if (run == 0 || run > 3)
-                return 0;
-            run = 0;
-        } else {
-            run++;
-        }
-    }
-    return 1;
-}
-
 static int is_dash(kb_str s)
 {
     return s.len == 1 && s.p[0] == '-';
@@ -389,7 +354,7 @@ static int weblog_decode(kb_decode_ctx *ctx, const char *line, size_t len, kb_ev
     if (!is_dash(w.client)) {
         if ((rc = add(ev, "clientip", KB_V_STR, w.client)) < 0)
             goto fail;
-        if (is_ip(w.client.p, w.client.len))
+        if (kb_decoder_is_ip(w.client.p, w.client.len))
             kb_event_alias(ev, KB_F_SOURCE_IP, rc);
         ADD("c-ip", KB_V_STR, w.client);
     }

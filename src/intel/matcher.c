@@ -265,14 +265,8 @@ static int add_rec(kb_intel_matcher *m, const kb_indicator *ind, int flags)
         m->expired++;
         return KB_OK;
     }
-    if (m->nrecs == m->recs_cap) {
-        size_t cap = m->recs_cap ? m->recs_cap * 2 : 1024;
-        rec *nr = kb_realloc(m->recs, cap * sizeof *nr);
-        if (!nr)
-            return KB_ENOMEM;
-        m->recs = nr;
-        m->recs_cap = cap;
-    }
+    if (kb_grow((void **)&m->recs, &m->recs_cap, m->nrecs + 1, sizeof *m->recs, 1024))
+        return KB_ENOMEM;
     if (m->nrecs >= NIL - 1)
         return KB_ELIMIT;
     if ((rc = pool_add(m, ind->value, &r.value)) || (rc = meta_add(m, ind->feed, &r.feed)) ||

@@ -100,14 +100,9 @@ static int set_has(const kb_intel_scan *s, uint64_t h)
 
 static int pend_add(kb_intel_scan *s, uint64_t h)
 {
-    if (s->npend == s->cpend) {
-        size_t nc = s->cpend ? s->cpend * 2 : 1024;
-        uint64_t *np = kb_realloc(s->pend, nc * sizeof *np);
-        if (!np)
-            return KB_ENOMEM;
-        s->pend = np;
-        s->cpend = nc;
-    }
+    if (s->npend == s->cpend && /* per value scanned: no call until full */
+        kb_grow((void **)&s->pend, &s->cpend, s->npend + 1, sizeof *s->pend, 1024))
+        return KB_ENOMEM;
     s->pend[s->npend++] = h;
     return KB_OK;
 }

@@ -53,6 +53,25 @@ const kb_resp_connector *kb_resp_connector_find(const char *name)
     return NULL;
 }
 
+int kb_resp_request_lookup(void *ud, const char *name, size_t nlen, const char **v, size_t *len,
+                           int *is_list)
+{
+    const kb_resp_request *rq = ud;
+    *is_list = 0;
+    if (kb_str_eqz(name, nlen, "target"))
+        *v = rq->target;
+    else if (kb_str_eqz(name, nlen, "kind"))
+        *v = rq->kind;
+    else if (kb_str_eqz(name, nlen, "verb"))
+        *v = rq->verb;
+    else if (kb_str_eqz(name, nlen, "key"))
+        *v = rq->idem_key;
+    else
+        return 0;
+    *len = strlen(*v);
+    return 1;
+}
+
 void kb_resp_mask(kb_buf *b, const char *const *secrets)
 {
     for (size_t s = 0; secrets && secrets[s]; s++) {

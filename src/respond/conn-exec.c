@@ -102,29 +102,6 @@ void kb_resp_audit_argv(kb_buf *a, char *const *argv)
     audit_argv(a, argv);
 }
 
-typedef struct tlook {
-    const kb_resp_request *rq;
-} tlook;
-
-static int exec_lookup(void *ud, const char *name, size_t nlen, const char **v, size_t *len,
-                       int *is_list)
-{
-    tlook *t = ud;
-    *is_list = 0;
-    if (kb_str_eqz(name, nlen, "target"))
-        *v = t->rq->target;
-    else if (kb_str_eqz(name, nlen, "kind"))
-        *v = t->rq->kind;
-    else if (kb_str_eqz(name, nlen, "verb"))
-        *v = t->rq->verb;
-    else if (kb_str_eqz(name, nlen, "key"))
-        *v = t->rq->idem_key;
-    else
-        return 0;
-    *len = strlen(*v);
-    return 1;
-}
-
 static int exec_run(const kb_resp_request *rq, kb_buf *audit, kb_buf *result, const char **err)
 {
     json_t *cfg = json_loads(rq->config, 0, NULL);
@@ -138,7 +115,6 @@ static int exec_run(const kb_resp_request *rq, kb_buf *audit, kb_buf *result, co
     kb_buf el[64];
     size_t n = 0;
     int rc = KB_EINVAL, st;
-    tlook tl = {rq};
 
     if (json_is_string(tt) && kb_vtype_find(json_string_value(tt)) >= 0)
         vt = (kb_valtype)kb_vtype_find(json_string_value(tt));
@@ -167,7 +143,8 @@ static int exec_run(const kb_resp_request *rq, kb_buf *audit, kb_buf *result, co
             *err = "exec: args must be strings";
             goto out;
         }
-        if (kb_tmpl_render(t, strlen(t), KB_ESC_ARG, exec_lookup, &tl, &el[i], err))
+        if (kb_tmpl_render(t, strlen(t), KB_ESC_ARG, kb_resp_request_lookup, (void *)rq, &el[i],
+                           err))
             goto out;
         if (!el[i].data)
             kb_buf_puts(&el[i], "");

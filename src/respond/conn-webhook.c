@@ -11,29 +11,6 @@
 
 #include "respond/respond-int.h"
 
-typedef struct tlook {
-    const kb_resp_request *rq;
-} tlook;
-
-static int wh_lookup(void *ud, const char *name, size_t nlen, const char **v, size_t *len,
-                     int *is_list)
-{
-    tlook *t = ud;
-    *is_list = 0;
-    if (kb_str_eqz(name, nlen, "target"))
-        *v = t->rq->target;
-    else if (kb_str_eqz(name, nlen, "kind"))
-        *v = t->rq->kind;
-    else if (kb_str_eqz(name, nlen, "verb"))
-        *v = t->rq->verb;
-    else if (kb_str_eqz(name, nlen, "key"))
-        *v = t->rq->idem_key;
-    else
-        return 0;
-    *len = strlen(*v);
-    return 1;
-}
-
 /* Expands ${env:NAME} and ${file:PATH} in a header value; the expanded
  * secrets are added to secrets[] for masking. */
 static int expand_secret(const char *v, kb_buf *out, char **secrets, size_t *ns)
@@ -211,7 +188,6 @@ static int wh_run(const kb_resp_request *rq, kb_buf *audit, kb_buf *result, cons
                                                                     : "method"));
     json_t *r = json_object_get(cfg, "retries"), *t = json_object_get(cfg, "timeout");
     kb_buf u, b, key;
-    tlook tl = {rq};
     int rc = KB_EINVAL;
 
     kb_buf_init(&u, 16384);
@@ -221,9 +197,10 @@ static int wh_run(const kb_resp_request *rq, kb_buf *audit, kb_buf *result, cons
         *err = rb ? "webhook: no rollback_url configured" : "webhook: config needs a url";
         goto out;
     }
-    if (kb_tmpl_render(url, strlen(url), KB_ESC_URL, wh_lookup, &tl, &u, err))
+    if (kb_tmpl_render(url, strlen(url), KB_ESC_URL, kb_resp_request_lookup, (void *)rq, &u, err))
         goto out;
-    if (body && kb_tmpl_render(body, strlen(body), KB_ESC_JSON, wh_lookup, &tl, &b, err))
+    if (body && kb_tmpl_render(body, strlen(body), KB_ESC_JSON, kb_resp_request_lookup, (void *)rq,
+                               &b, err))
         goto out;
     kb_buf_printf(&key, "%s:%s", rq->idem_key, rq->verb);
     rc = kb_resp_http(method ? method : "POST", u.data, json_object_get(cfg, "headers"),

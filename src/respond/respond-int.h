@@ -138,6 +138,11 @@ int kb_resp_timeline_add(struct kb_store *st, int64_t run_id, int64_t incident_i
 int kb_resp_run_start_why(struct kb_store *st, const kb_playbook *pb, const kb_resp_incident *in,
                           const kb_resp_opts *o, const char *why, int64_t *run_id, char *err,
                           size_t errsize);
+/* actions.c, for the connectors: a kb_tmpl_lookup_fn over a request (ud is
+ * the const kb_resp_request *): {{ target }}, {{ kind }}, {{ verb }} and
+ * {{ key }} (the idempotency key); 0 for any other name. */
+int kb_resp_request_lookup(void *ud, const char *name, size_t nlen, const char **v, size_t *len,
+                           int *is_list);
 /* The respond config as JSON (from YAML), or NULL when path is NULL or
  * unreadable (err set). Caller json_decref's. */
 json_t *kb_resp_config_load(const char *path, char *err, size_t errsize);

@@ -337,14 +337,11 @@ static int put_observables(kb_store *st, const kb_event *ev, int64_t id,
         dkind[nd++] = store_obs_map[i].kind;
         if ((rc = obs_vid(st, store_obs_map[i].kind, f->val, f->len, &vid)))
             return rc;
-        if (st->nobs_rows == st->aobs_rows) {
-            size_t na = st->aobs_rows ? 2 * st->aobs_rows : 4096;
-            int64_t *nr = kb_realloc(st->obs_rows, na * OBS_W * sizeof *nr);
-            if (!nr)
-                return kb_store_fail(st, "out of memory");
-            st->obs_rows = nr;
-            st->aobs_rows = na;
-        }
+        /* checked here first: this runs for every observable */
+        if (st->nobs_rows == st->aobs_rows &&
+            kb_grow((void **)&st->obs_rows, &st->aobs_rows, st->nobs_rows + 1,
+                    OBS_W * sizeof *st->obs_rows, 4096))
+            return kb_store_fail(st, "out of memory");
         st->obs_rows[OBS_W * st->nobs_rows] = vid;
         st->obs_rows[OBS_W * st->nobs_rows + 1] = id;
         st->obs_rows[OBS_W * st->nobs_rows + 2] = (int64_t)1 << i;
@@ -443,25 +440,19 @@ static void narrow_params(const kb_event *ev, int64_t id, int64_t source_id, int
     p[10] = KB_SV_INTV(coff);
 }
 
-static int flush_narrow(kb_store *st, const kb_sval *p, size_t n)
+/* Inserts n rows of `width` parameters each, laid out one after another in
+ * p: a full batch of `rows` with the multi-row statement `multi`, fewer one
+ * by one with `one`. (The narrow ev rows: sql_nv_multi / sql_nv_one, NV_ROWS
+ * of NV_PARAMS; the events with own_ids: sql_ins_events / sql_ins_event_id,
+ * EV_ROWS of EV_PARAMS.) */
+static inline int flush_rows(kb_store *st, const char *multi, const char *one, size_t rows,
+                             size_t width, const kb_sval *p, size_t n)
 {
     int rc = KB_OK;
-    if (n == NV_ROWS)
-        return st->be->exec(st, st->sql_nv_multi, p, n * NV_PARAMS, NULL, NULL, 1);
+    if (n == rows)
+        return st->be->exec(st, multi, p, n * width, NULL, NULL, 1);
     for (size_t i = 0; i < n && !rc; i++)
-        rc = st->be->exec(st, st->sql_nv_one, p + i * NV_PARAMS, NV_PARAMS, NULL, NULL, 1);
-    return rc;
-}
-
-/* Inserts the events whose parameters are in p (n rows of EV_PARAMS, own_ids):
- * EV_ROWS in one statement, fewer one by one. */
-static int flush_events(kb_store *st, const kb_sval *p, size_t n)
-{
-    int rc = KB_OK;
-    if (n == EV_ROWS)
-        return st->be->exec(st, st->sql_ins_events, p, n * EV_PARAMS, NULL, NULL, 1);
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = st->be->exec(st, st->sql_ins_event_id, p + i * EV_PARAMS, EV_PARAMS, NULL, NULL, 1);
+        rc = st->be->exec(st, one, p + i * width, width, NULL, NULL, 1);
     return rc;
 }
 
@@ -652,14 +643,16 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
                 j++;
                 if (++nnv == NV_ROWS) {
                     nnv = 0;
-                    if ((rc = flush_narrow(st, nvp, NV_ROWS)))
+                    if ((rc = flush_rows(st, st->sql_nv_multi, st->sql_nv_one, NV_ROWS, NV_PARAMS,
+                                         nvp, NV_ROWS)))
                         goto fail;
                 }
             } else if (st->be->own_ids) {
                 event_params(st, ev, id, src.id, blk, boff, evp + nev * EV_PARAMS);
                 if (++nev == EV_ROWS) {
                     nev = 0;
-                    if ((rc = flush_events(st, evp, EV_ROWS)))
+                    if ((rc = flush_rows(st, st->sql_ins_events, st->sql_ins_event_id, EV_ROWS,
+                                         EV_PARAMS, evp, EV_ROWS)))
                         goto fail;
                 }
             } else {
@@ -683,7 +676,8 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
             added++;
         }
         if (nev) {
-            rc = flush_events(st, evp, nev);
+            rc = flush_rows(st, st->sql_ins_events, st->sql_ins_event_id, EV_ROWS, EV_PARAMS, evp,
+                            nev);
             nev = 0;
             if (rc)
                 goto fail;
@@ -694,7 +688,8 @@ int kb_store_put_batch(kb_store *st, const kb_batch *batch, int64_t *ids,
                 goto fail;
         }
     }
-    if (nnv && (rc = flush_narrow(st, nvp, nnv)))
+    if (nnv &&
+        (rc = flush_rows(st, st->sql_nv_multi, st->sql_nv_one, NV_ROWS, NV_PARAMS, nvp, nnv)))
         goto fail;
     if (st->nobs_rows && (rc = flush_obs(st)))
         goto fail;

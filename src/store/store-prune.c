@@ -21,14 +21,9 @@ static int cnt_row(void *ud, size_t ncol, const kb_sval *c, const char *const *n
     (void)names;
     if (ncol < 4)
         return 0;
-    if (a->n == st->acnt_rows) {
-        size_t na = st->acnt_rows ? 2 * st->acnt_rows : 1024;
-        int64_t *nr = kb_realloc(st->cnt_rows, na * CNT_W * sizeof *nr);
-        if (!nr)
-            return kb_store_fail(st, "out of memory");
-        st->cnt_rows = nr;
-        st->acnt_rows = na;
-    }
+    if (kb_grow((void **)&st->cnt_rows, &st->acnt_rows, a->n + 1, CNT_W * sizeof *st->cnt_rows,
+                1024))
+        return kb_store_fail(st, "out of memory");
     for (int k = 0; k < 4; k++)
         st->cnt_rows[CNT_W * a->n + k] = ival(&c[k]);
     a->n++;

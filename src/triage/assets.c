@@ -347,6 +347,24 @@ again:
     return 1;
 }
 
+int csv_header(csv_reader *c, kb_import_report *rep, const char *name, kb_str *hdr, char **hbuf,
+               size_t *nh)
+{
+    int r = csv_next(c);
+    if (r <= 0) {
+        if (r < 0)
+            report_bad(rep, name, c->rec_line, "%s", c->err);
+        return 0;
+    }
+    *nh = c->n;
+    if (!(*hbuf = kb_malloc(c->rec.len + 1)))
+        return KB_ENOMEM;
+    memcpy(*hbuf, c->rec.data, c->rec.len + 1);
+    for (size_t i = 0; i < *nh; i++)
+        hdr[i] = (kb_str){*hbuf + (c->f[i].p - c->rec.data), c->f[i].len};
+    return 1;
+}
+
 int csv_col(const kb_str *hdr, size_t n, const char *const *names)
 {
     for (const char *const *nm = names; *nm; nm++)
@@ -724,13 +742,8 @@ static int put_asset(kb_assets *a, const row *r, const char *src, uint64_t line)
     if (old) {
         a->v[old - a->v] = as;
     } else {
-        if (a->n == a->cap) {
-            size_t nc = a->cap ? a->cap * 2 : 256;
-            kb_asset *nv = kb_realloc(a->v, nc * sizeof *nv);
-            if (!nv)
-                return KB_ENOMEM;
-            a->v = nv, a->cap = nc;
-        }
+        if (kb_grow((void **)&a->v, &a->cap, a->n + 1, sizeof *a->v, 256))
+            return KB_ENOMEM;
         a->v[a->n++] = as;
         size_t s = name_hash(as.name, strlen(as.name)) & (a->nslots - 1);
         while (a->slots[s])
@@ -781,19 +794,10 @@ static int import_csv(kb_assets *a, const char *name, const char *p, size_t len,
     int cn, ca, cm, co, cd, cl, ct, cc, cg, r, rc = KB_OK;
 
     csv_init(&c, p, len);
-    if ((r = csv_next(&c)) <= 0) {
-        if (r < 0)
-            report_bad(rep, name, c.rec_line, "%s", c.err);
+    if ((r = csv_header(&c, rep, name, hdr, &hbuf, &nh)) <= 0) {
+        rc = r < 0 ? KB_ENOMEM : KB_OK;
         goto out;
     }
-    nh = c.n;
-    if (!(hbuf = kb_malloc(c.rec.len + 1))) {
-        rc = KB_ENOMEM;
-        goto out;
-    }
-    memcpy(hbuf, c.rec.data, c.rec.len + 1);
-    for (size_t i = 0; i < nh; i++)
-        hdr[i] = (kb_str){hbuf + (c.f[i].p - c.rec.data), c.f[i].len};
     cn = csv_col(hdr, nh, COL_NAME), ca = csv_col(hdr, nh, COL_ADDR);
     cm = csv_col(hdr, nh, COL_MAC), co = csv_col(hdr, nh, COL_OWNER);
     cd = csv_col(hdr, nh, COL_DEPT), cl = csv_col(hdr, nh, COL_LOC);

@@ -118,13 +118,9 @@ int kb_triage_alerts_add(kb_triage_alerts *al, const kb_triage_alert *a)
     ialert *x;
     if (al->n >= MAX_ALERTS)
         return KB_ELIMIT;
-    if (al->n == al->cap) {
-        size_t nc = al->cap ? al->cap * 2 : 4096;
-        ialert *nv = kb_realloc(al->v, nc * sizeof *nv);
-        if (!nv)
-            return KB_ENOMEM;
-        al->v = nv, al->cap = nc;
-    }
+    if (al->n == al->cap && /* per alert: no call until full */
+        kb_grow((void **)&al->v, &al->cap, al->n + 1, sizeof *al->v, 4096))
+        return KB_ENOMEM;
     x = &al->v[al->n];
     x->a = *a;
     x->cls = 0;
@@ -578,13 +574,8 @@ static uint32_t classify(const kb_triage_policy *pol, clscache *cc, const kb_tri
     }
     if (cc->n == 0)
         cc->n = 1;
-    if (cc->n >= cc->cap) {
-        size_t nc = cc->cap ? cc->cap * 2 : 256;
-        cls *nv = kb_realloc(cc->v, nc * sizeof *nv);
-        if (!nv)
-            return 0;
-        cc->v = nv, cc->cap = nc;
-    }
+    if (kb_grow((void **)&cc->v, &cc->cap, cc->n + 1, sizeof *cc->v, 256))
+        return 0;
     cls *c = &cc->v[cc->n];
     *c = (cls){a->rule_id, a->rule_name, a->tags, a->threat_type, a->level, 0, 0};
     for (size_t i = 0; i < pol->nsig; i++)
@@ -749,13 +740,8 @@ static group *open_group(run *r, int gb, int kt, const char *key, int64_t ts)
     if (!r->open[k].key)
         r->nopen++;
     r->open[k] = (gslot){key, gb, kt, g};
-    if (r->ngroups == r->capgroups) {
-        size_t nc = r->capgroups ? r->capgroups * 2 : 1024;
-        group **ng = kb_realloc(r->groups, nc * sizeof *ng);
-        if (!ng)
-            return NULL;
-        r->groups = ng, r->capgroups = nc;
-    }
+    if (kb_grow((void **)&r->groups, &r->capgroups, r->ngroups + 1, sizeof *r->groups, 1024))
+        return NULL;
     r->groups[r->ngroups++] = g;
     return g;
 }

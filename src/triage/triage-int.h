@@ -30,6 +30,13 @@ void csv_release(csv_reader *c);
  * with c->err set (the rest of the input is then abandoned). Blank lines
  * are skipped. */
 int csv_next(csv_reader *c);
+/* Reads the header record, reporting a CSV error in it to rep (as
+ * name:line: reason). The header is copied to *hbuf, which the caller
+ * kb_free's, and hdr[0..*nh) are slices of the copy, so they outlive the
+ * records read after it. Returns 1, 0 when there is no header (empty input
+ * or the error reported), or KB_ENOMEM. */
+int csv_header(csv_reader *c, kb_import_report *rep, const char *name, kb_str *hdr, char **hbuf,
+               size_t *nh);
 /* Index of the header column whose name is one of names (a NULL-terminated
  * list, case-insensitive), or -1. */
 int csv_col(const kb_str *hdr, size_t n, const char *const *names);

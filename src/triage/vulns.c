@@ -115,13 +115,8 @@ int vulns_host(kb_vulns *v, const char *host, size_t hl, const char *ip, size_t 
         s->alive = 0;
         v->dirty = 1;
     }
-    if (v->nscans == v->capscans) {
-        size_t nc = v->capscans ? v->capscans * 2 : 64;
-        scan *ns = kb_realloc(v->scans, nc * sizeof *ns);
-        if (!ns)
-            return KB_ENOMEM;
-        v->scans = ns, v->capscans = nc;
-    }
+    if (kb_grow((void **)&v->scans, &v->capscans, v->nscans + 1, sizeof *v->scans, 64))
+        return KB_ENOMEM;
     v->scans[v->nscans] = (scan){h, i, scanner, scanned, v->gen, 1};
     *out = (uint32_t)v->nscans++;
     rep->hosts++;
@@ -132,13 +127,8 @@ int vulns_add(kb_vulns *v, uint32_t sc, const char *cve, size_t cl, const char *
               const char *port, size_t pl, const char *plugin, size_t gl, double cvss)
 {
     finding *f;
-    if (v->n == v->cap) {
-        size_t nc = v->cap ? v->cap * 2 : 1024;
-        finding *nf = kb_realloc(v->f, nc * sizeof *nf);
-        if (!nf)
-            return KB_ENOMEM;
-        v->f = nf, v->cap = nc;
-    }
+    if (kb_grow((void **)&v->f, &v->cap, v->n + 1, sizeof *v->f, 1024))
+        return KB_ENOMEM;
     f = &v->f[v->n];
     f->scan = sc;
     f->v.host = v->scans[sc].host;
@@ -337,19 +327,10 @@ static int import_csv(kb_vulns *v, const char *name, const char *p, size_t len,
     int64_t now = kb_time_now();
 
     csv_init(&c, p, len);
-    if ((r = csv_next(&c)) <= 0) {
-        if (r < 0)
-            report_bad(rep, name, c.rec_line, "%s", c.err);
+    if ((r = csv_header(&c, rep, name, hdr, &hbuf, &nh)) <= 0) {
+        rc = r < 0 ? KB_ENOMEM : KB_OK;
         goto out;
     }
-    nh = c.n;
-    if (!(hbuf = kb_malloc(c.rec.len + 1))) {
-        rc = KB_ENOMEM;
-        goto out;
-    }
-    memcpy(hbuf, c.rec.data, c.rec.len + 1);
-    for (size_t i = 0; i < nh; i++)
-        hdr[i] = (kb_str){hbuf + (c.f[i].p - c.rec.data), c.f[i].len};
     ch = csv_col(hdr, nh, C_HOST), ci = csv_col(hdr, nh, C_IP);
     if (ci == ch)
         ci = -1;

@@ -176,6 +176,44 @@ static void test_buf(void **state)
     assert_string_equal(kb_strerror(12345), "unknown error");
 }
 
+static void test_grow(void **state)
+{
+    int *a = NULL;
+    size_t cap = 0;
+    (void)state;
+
+    /* Enough room already: nothing allocated. */
+    assert_int_equal(kb_grow((void **)&a, &cap, 0, sizeof *a, 16), KB_OK);
+    assert_null(a);
+    assert_int_equal(cap, 0);
+    /* Empty: starts at first, doubles until need fits. */
+    assert_int_equal(kb_grow((void **)&a, &cap, 1, sizeof *a, 16), KB_OK);
+    assert_non_null(a);
+    assert_int_equal(cap, 16);
+    assert_int_equal(kb_grow((void **)&a, &cap, 16, sizeof *a, 16), KB_OK);
+    assert_int_equal(cap, 16);
+    for (int i = 0; i < 16; i++)
+        a[i] = i;
+    assert_int_equal(kb_grow((void **)&a, &cap, 17, sizeof *a, 16), KB_OK);
+    assert_int_equal(cap, 32);
+    assert_int_equal(kb_grow((void **)&a, &cap, 100, sizeof *a, 16), KB_OK);
+    assert_int_equal(cap, 128);
+    for (int i = 0; i < 16; i++) /* contents kept */
+        assert_int_equal(a[i], i);
+    a[127] = 127; /* the whole capacity is usable */
+    kb_free(a);
+
+    /* first = 0 starts at one element. */
+    a = NULL, cap = 0;
+    assert_int_equal(kb_grow((void **)&a, &cap, 3, sizeof *a, 0), KB_OK);
+    assert_int_equal(cap, 4);
+    /* need * size would wrap: KB_ENOMEM, array untouched. */
+    assert_int_equal(kb_grow((void **)&a, &cap, SIZE_MAX / 2, sizeof *a, 16), KB_ENOMEM);
+    assert_int_equal(cap, 4);
+    assert_non_null(a);
+    kb_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +221,7 @@ int main(void)
         cmocka_unit_test(test_format_roundtrip), cmocka_unit_test(test_infer_year),
         cmocka_unit_test(test_numbers), cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_arena), cmocka_unit_test(test_buf),
+        cmocka_unit_test(test_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
