@@ -400,6 +400,17 @@ out:
     return rc;
 }
 
+/* After parsing (rc, y, err): the configuration, or the parse error. */
+static int config_parsed(kb_config *cfg, int rc, kb_yaml *y, const kb_yaml_error *err)
+{
+    if (rc == KB_OK)
+        return config_from_yaml(cfg, y);
+    fail(cfg->path, err->line, err->reason ? err->reason : kb_strerror(rc));
+    kb_yaml_free(y);
+    kb_config_release(cfg);
+    return rc;
+}
+
 int kb_config_load(const kb_cli *cli, kb_config *cfg)
 {
     kb_yaml *y = NULL;
@@ -420,13 +431,7 @@ int kb_config_load(const kb_cli *cli, kb_config *cfg)
     }
     cfg->path = path.data;
     rc = kb_yaml_parse_file(cfg->path, NULL, &y, &err);
-    if (rc != KB_OK) {
-        fail(cfg->path, err.line, err.reason ? err.reason : kb_strerror(rc));
-        kb_yaml_free(y);
-        kb_config_release(cfg);
-        return rc;
-    }
-    return config_from_yaml(cfg, y);
+    return config_parsed(cfg, rc, y, &err);
 }
 
 int kb_config_load_mem(const char *path, const char *text, size_t len, kb_config *cfg)
@@ -439,13 +444,7 @@ int kb_config_load_mem(const char *path, const char *text, size_t len, kb_config
     if (!(cfg->path = kb_strdup(path)))
         return KB_ENOMEM;
     rc = kb_yaml_parse(text, len, NULL, &y, &err);
-    if (rc != KB_OK) {
-        fail(cfg->path, err.line, err.reason ? err.reason : kb_strerror(rc));
-        kb_yaml_free(y);
-        kb_config_release(cfg);
-        return rc;
-    }
-    return config_from_yaml(cfg, y);
+    return config_parsed(cfg, rc, y, &err);
 }
 
 void kb_config_release(kb_config *cfg)

@@ -9,11 +9,7 @@
 # present behave as before.
 set -u
 KOBAN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-T=$(mktemp -d); if [ -n "${KEEP:-}" ]; then echo "$T"; else trap 'rm -rf "$T"' EXIT; fi
-fail() { echo "FAIL: $*"; exit 1; }
-K() { "$KOBAN" --data "$T/data" "$@"; }
-P() { "$KOBAN" --data "$T/data" playbook "$@" --dir "$T/pb"; }
-runid() { sed -n 's/^run \([0-9]*\)$/\1/p' "$1"; }
+. "$(dirname "$0")/lib/playbook-env.sh"
 q() { sqlite3 "$T/data/koban.db" "$1"; }
 command -v sqlite3 >/dev/null 2>&1 || { echo "SKIP: sqlite3 is needed to read the store"; exit 77; }
 

@@ -7,12 +7,7 @@
 # SIGKILL that resumes without repeating its completed steps.
 set -u
 KOBAN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-T=$(mktemp -d); if [ -n "${KEEP:-}" ]; then echo "$T"; else trap 'rm -rf "$T"' EXIT; fi
-fail() { echo "FAIL: $*"; exit 1; }
-K() { "$KOBAN" --data "$T/data" "$@"; }
-P() { "$KOBAN" --data "$T/data" playbook "$@" --dir "$T/pb"; }
-# the run id printed by `playbook run`
-runid() { sed -n 's/^run \([0-9]*\)$/\1/p' "$1"; }
+. "$(dirname "$0")/lib/playbook-env.sh"
 # the actions of a run as "kind target status" lines
 acts() { sqlite3 "$T/data/koban.db" "select kind, target, status from resp_actions where run_id = $1 order by id" | tr '|' ' '; }
 outcome() { sqlite3 "$T/data/koban.db" "select outcome from resp_runs where id = $1"; }
