@@ -15,6 +15,8 @@
 
 #define STMT_CACHE 32
 #define MAX_PARAMS 128
+_Static_assert(OBS_PARAMS * OBS_ROWS <= MAX_PARAMS && CNT_W * CNT_ROWS <= MAX_PARAMS,
+               "a multi-row statement of the loader binds more parameters than pg_exec takes");
 #define MAX_COLS 64
 
 struct pg {

@@ -129,6 +129,14 @@ int store_check_ro(kb_store *st);
 #define OBS_W 4
 #define CNT_W 6
 
+/* The multi-row statements the loader sends to every back end: obs_events
+ * rows per INSERT (OBS_PARAMS each: vid, event id, fm) and obs_counts rows
+ * per upsert (CNT_W each). A back end that binds a bounded number of
+ * parameters checks them at compile time (pg.c). */
+#define OBS_ROWS 32
+#define OBS_PARAMS 3
+#define CNT_ROWS 16
+
 /* Builds the loader's statements (st->sql_*) and scratch for st's back end. */
 int store_build_sql(kb_store *st);
 

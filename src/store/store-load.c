@@ -18,11 +18,6 @@
  * (measured on Zeek JSON) at a lower cost per event. */
 #define KB_STORE_ZSTD_LEVEL 1
 
-/* obs_events rows per multi-row INSERT (2 parameters each), and events
- * rows per multi-row INSERT (own_ids back ends only). */
-#define OBS_ROWS 32
-/* obs_counts rows per multi-row upsert. */
-#define CNT_ROWS 16
 #define CNT_UPSERT                                                                         \
     " ON CONFLICT (vid, fm, hr) DO UPDATE SET n = obs_counts.n + excluded.n, lo = CASE WHEN"  \
     " excluded.lo < obs_counts.lo THEN excluded.lo ELSE obs_counts.lo END, hi = CASE WHEN"    \
@@ -289,7 +284,7 @@ static int flush_counts(kb_store *st, size_t n)
  * OBS_ROWS per statement, the rest one by one, and counts them. */
 static int flush_obs(kb_store *st)
 {
-    kb_sval p[3 * OBS_ROWS];
+    kb_sval p[OBS_PARAMS * OBS_ROWS];
     size_t n = st->nobs_rows, i = 0;
     int rc = KB_OK;
     st->nobs_rows = 0;
@@ -298,12 +293,12 @@ static int flush_obs(kb_store *st)
         return rc;
     for (; i + OBS_ROWS <= n && !rc; i += OBS_ROWS) {
         for (size_t r = 0; r < OBS_ROWS; r++)
-            for (size_t k = 0; k < 3; k++)
-                p[3 * r + k] = KB_SV_INTV(st->obs_rows[OBS_W * (i + r) + k]);
-        rc = st->be->exec(st, st->sql_obs_multi, p, 3 * OBS_ROWS, NULL, NULL, 1);
+            for (size_t k = 0; k < OBS_PARAMS; k++)
+                p[OBS_PARAMS * r + k] = KB_SV_INTV(st->obs_rows[OBS_W * (i + r) + k]);
+        rc = st->be->exec(st, st->sql_obs_multi, p, OBS_PARAMS * OBS_ROWS, NULL, NULL, 1);
     }
     for (; i < n && !rc; i++) {
-        for (size_t k = 0; k < 3; k++)
+        for (size_t k = 0; k < OBS_PARAMS; k++)
             p[k] = KB_SV_INTV(st->obs_rows[OBS_W * i + k]);
         rc = st->be->exec(st, sql_obs, p, 3, NULL, NULL, 1);
     }
