@@ -300,7 +300,7 @@ static int flush_obs(kb_store *st)
     for (; i < n && !rc; i++) {
         for (size_t k = 0; k < OBS_PARAMS; k++)
             p[k] = KB_SV_INTV(st->obs_rows[OBS_W * i + k]);
-        rc = st->be->exec(st, sql_obs, p, 3, NULL, NULL, 1);
+        rc = st->be->exec(st, sql_obs, p, OBS_PARAMS, NULL, NULL, 1);
     }
     return rc;
 }
