@@ -234,6 +234,44 @@ static void put_names(kb_buf *b, const char *const *v, size_t n)
     kb_buf_putc(b, ']');
 }
 
+/* What a rule and a correlation rule share in `rules list -o jsonl`: the
+ * opening keys (name only for correlation rules, which have one)... */
+static void put_meta_head(kb_buf *b, const kb_rule_meta *m, int has_name, const char *name,
+                          const char *type)
+{
+    kb_buf_clear(b);
+    kb_buf_putc(b, '{');
+    put_opt(b, "id", m->id, 0);
+    put_opt(b, "title", m->title, 1);
+    if (has_name)
+        put_opt(b, "name", name, 1);
+    put_opt(b, "level", m->level, 1);
+    put_opt(b, "status", m->status, 1);
+    put_opt(b, "author", m->author, 1);
+    put_opt(b, "type", type, 1);
+}
+
+/* ... and the closing ones, after the caller's object has put ",\"tags\":". */
+static void put_meta_tail(kb_buf *b, const kb_rule_meta *m)
+{
+    kb_alert_put_list(b, m->tags);
+    put_opt(b, "path", m->path, 1);
+    kb_buf_printf(b, ",\"line\":%u}", m->line);
+}
+
+/* One table/CSV row of `rules list`, the logsource column given. */
+static void put_list_row(kb_out *o, const kb_rule_meta *m, const kb_buf *ls)
+{
+    kb_str row[6];
+    row[0] = zs(m->id);
+    row[1] = zs(m->title);
+    row[2] = zs(m->level);
+    row[3] = zs(m->status);
+    row[4] = (kb_str){ls->data, ls->len};
+    row[5] = zs(m->path);
+    kb_out_row(o, row);
+}
+
 static int rules_list(const kb_cli *cli, int argc, char **argv)
 {
     const kb_command *cmd = kb_cmd_find("rules");
@@ -276,36 +314,20 @@ static int rules_list(const kb_cli *cli, int argc, char **argv)
     for (size_t i = 0; i < kb_ruleset_count(rs); i++) {
         const kb_rule_meta *m = kb_rule_meta_of(kb_ruleset_rule(rs, i));
         if (o.fmt == KB_OUT_JSONL) {
-            kb_buf_clear(&b);
-            kb_buf_putc(&b, '{');
-            put_opt(&b, "id", m->id, 0);
-            put_opt(&b, "title", m->title, 1);
-            put_opt(&b, "level", m->level, 1);
-            put_opt(&b, "status", m->status, 1);
-            put_opt(&b, "author", m->author, 1);
-            put_opt(&b, "type", "rule", 1);
+            put_meta_head(&b, m, 0, NULL, "rule");
             kb_buf_puts(&b, ",\"logsource\":{");
             put_opt(&b, "product", m->ls.product, 0);
             put_opt(&b, "category", m->ls.category, 1);
             put_opt(&b, "service", m->ls.service, 1);
             kb_buf_puts(&b, "},\"tags\":");
-            kb_alert_put_list(&b, m->tags);
-            put_opt(&b, "path", m->path, 1);
-            kb_buf_printf(&b, ",\"line\":%u}", m->line);
+            put_meta_tail(&b, m);
             kb_out_json(&o, b.data, b.len);
         } else {
-            kb_str row[6];
             kb_buf_clear(&ls);
             kb_buf_printf(&ls, "%s/%s/%s", m->ls.product ? m->ls.product : "",
                           m->ls.category ? m->ls.category : "",
                           m->ls.service ? m->ls.service : "");
-            row[0] = zs(m->id);
-            row[1] = zs(m->title);
-            row[2] = zs(m->level);
-            row[3] = zs(m->status);
-            row[4] = (kb_str){ls.data, ls.len};
-            row[5] = zs(m->path);
-            kb_out_row(&o, row);
+            put_list_row(&o, m, &ls);
         }
     }
     for (size_t i = 0; i < kb_ruleset_correl_count(rs); i++) {
@@ -318,15 +340,7 @@ static int rules_list(const kb_cli *cli, int argc, char **argv)
         if (o.fmt == KB_OUT_JSONL) {
             const char *const *v;
             size_t n;
-            kb_buf_clear(&b);
-            kb_buf_putc(&b, '{');
-            put_opt(&b, "id", m->id, 0);
-            put_opt(&b, "title", m->title, 1);
-            put_opt(&b, "name", kb_correl_rule_name(cr), 1);
-            put_opt(&b, "level", m->level, 1);
-            put_opt(&b, "status", m->status, 1);
-            put_opt(&b, "author", m->author, 1);
-            put_opt(&b, "type", "correlation", 1);
+            put_meta_head(&b, m, 1, kb_correl_rule_name(cr), "correlation");
             kb_buf_puts(&b, ",\"correlation\":{");
             put_opt(&b, "type", type, 0);
             kb_buf_puts(&b, ",\"rules\":");
@@ -340,21 +354,12 @@ static int rules_list(const kb_cli *cli, int argc, char **argv)
             put_opt(&b, "field", kb_correl_rule_field(cr), 1);
             kb_buf_printf(&b, ",\"generate\":%s},\"tags\":",
                           kb_correl_rule_generate(cr) ? "true" : "false");
-            kb_alert_put_list(&b, m->tags);
-            put_opt(&b, "path", m->path, 1);
-            kb_buf_printf(&b, ",\"line\":%u}", m->line);
+            put_meta_tail(&b, m);
             kb_out_json(&o, b.data, b.len);
         } else {
-            kb_str row[6];
             kb_buf_clear(&ls);
             kb_buf_printf(&ls, "correlation/%s", type);
-            row[0] = zs(m->id);
-            row[1] = zs(m->title);
-            row[2] = zs(m->level);
-            row[3] = zs(m->status);
-            row[4] = (kb_str){ls.data, ls.len};
-            row[5] = zs(m->path);
-            kb_out_row(&o, row);
+            put_list_row(&o, m, &ls);
         }
     }
     kb_out_release(&o);
