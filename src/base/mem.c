@@ -157,7 +157,8 @@ char *kb_arena_strndup(kb_arena *a, const char *s, size_t n)
     char *d = kb_arena_alloc(a, n + 1);
     if (!d)
         return NULL;
-    memcpy(d, s, n);
+    if (n)
+        memcpy(d, s, n); /* s may be NULL when n is 0 */
     d[n] = '\0';
     return d;
 }

@@ -548,7 +548,8 @@ int kb_hunt_duration(const char *s, size_t len, int64_t *out)
     default:
         return KB_EPARSE;
     }
-    if (kb_parse_i64(s, len - 1, &n) != KB_OK || n < 0 || n > 100000 * 366)
+    /* at most what int64 nanoseconds hold (about 292 years) */
+    if (kb_parse_i64(s, len - 1, &n) != KB_OK || n < 0 || n > INT64_MAX / unit)
         return KB_EPARSE;
     *out = n * unit;
     return KB_OK;

@@ -218,6 +218,8 @@ static int signals_of(ld *l, const kb_yaml_node *n)
         if (l->pol->nsig == POL_MAX_SIGNALS)
             return fail(l, k, "more than %d signals", POL_MAX_SIGNALS);
         s = &l->pol->sig[l->pol->nsig];
+        if (scalar(l, k, "signals: a signal's name"))
+            return KB_EPARSE;
         if (!(s->name = dupn(l, k)))
             return KB_ENOMEM;
         for (size_t j = 0; j < l->pol->nsig; j++)

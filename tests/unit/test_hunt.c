@@ -102,6 +102,11 @@ static void t_times(void **state)
     assert_int_equal(kb_hunt_duration("30d", 3, &d), KB_OK);
     assert_int_equal(d, 30 * 86400 * KB_NS_PER_SEC);
     assert_int_equal(kb_hunt_duration("30x", 3, &d), KB_EPARSE);
+    /* past what int64 nanoseconds hold: refused, not overflowed (found by
+     * fuzz_criteria) */
+    assert_int_equal(kb_hunt_duration("9999999h", 8, &d), KB_EPARSE);
+    assert_int_equal(kb_hunt_duration("15250w", 6, &d), KB_OK);
+    assert_int_equal(kb_hunt_duration("15251w", 6, &d), KB_EPARSE);
     assert_int_equal(kb_hunt_distance("hots.name", 9, "host.name", 9, 3), 2);
     assert_int_equal(kb_hunt_distance("abc", 3, "xyz", 3, 1), 2);
 }

@@ -190,6 +190,13 @@ static void test_criteria_errors(void **state)
     assert_int_equal(kb_triage_policy_parse("c.yaml", bad2, sizeof bad2 - 1, &p, err, sizeof err),
                      KB_EPARSE);
     assert_string_equal(err, "c.yaml:7: type: unknown incident type 'b'");
+    /* a signal named by a list, not a scalar (found by fuzz_criteria: the
+     * name was copied from no string) */
+    const char bad3[] = "version: 1\nsignals:\n  [a, b]: {tags: [x]}\n";
+    assert_int_equal(kb_triage_policy_parse("c.yaml", bad3, sizeof bad3 - 1, &p, err, sizeof err),
+                     KB_EPARSE);
+    assert_null(p);
+    assert_string_equal(err, "c.yaml:3: signals: a signal's name: expected a value");
 }
 
 static const char alerts[] =
