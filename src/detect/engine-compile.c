@@ -17,347 +17,7 @@ static int cmp_eint(const void *a, const void *b)
     return x->ival < y->ival ? -1 : x->ival > y->ival;
 }
 
-/* ---- patterns ---------------------------------------------------------- */
-
-static void put_byte(kb_buf *b, unsigned c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        kb_buf_putc(b, (char)c);
-    else
-        kb_buf_printf(b, "\\x%02x", c);
-}
-
-/* Hyperscan expression for a string value (whole-subject semantics of the
- * reference). Returns 1 when built, 0 when the value cannot be expressed
- * (it matches the empty string); *confirm is set when the expression is a
- * superset of the value (`?`, one UTF-8 character, becomes .{1,4}). */
-static int value_pattern(const kb_sigma_val *v, kb_buf *b, int *confirm)
-{
-    kb_buf_clear(b);
-    *confirm = 0;
-    if (v->lit) {
-        if (v->litlen == 0)
-            return 0;
-        if (v->anchor == 0 || v->anchor == 1)
-            kb_buf_puts(b, "\\A");
-        for (size_t i = 0; i < v->litlen; i++)
-            put_byte(b, (unsigned char)v->lit[i]);
-        if (v->anchor == 0 || v->anchor == 2)
-            kb_buf_puts(b, "\\z");
-    } else {
-        size_t lo = 0, hi = v->ntok;
-        int star = 0;
-        while (lo < hi && v->tok[lo] == KB_SIGMA_TOK_STAR)
-            lo++;
-        while (hi > lo && v->tok[hi - 1] == KB_SIGMA_TOK_STAR)
-            hi--;
-        if (lo == hi)
-            return 0;
-        if (lo == 0)
-            kb_buf_puts(b, "\\A");
-        for (size_t i = lo; i < hi; i++) {
-            uint16_t t = v->tok[i];
-            if (t == KB_SIGMA_TOK_STAR) {
-                if (!star)
-                    kb_buf_puts(b, ".*");
-                star = 1;
-                continue;
-            }
-            star = 0;
-            if (t < 256) {
-                put_byte(b, t);
-            } else if (t == KB_SIGMA_TOK_QMARK) {
-                kb_buf_puts(b, ".{1,4}");
-                *confirm = 1;
-            } else if (t == KB_SIGMA_TOK_DASH) {
-                kb_buf_puts(b, "(?:-|/|\\xe2\\x80[\\x93-\\x95])");
-            } else {
-                return 0;
-            }
-        }
-        if (hi == v->ntok)
-            kb_buf_puts(b, "\\z");
-    }
-    return b->data != NULL && b->len > 0 && b->len < b->cap;
-}
-
-/* The longest run of literal bytes of a string value (its prefilter key):
- * *off and the length, 0 when there is none. */
-static size_t value_key(const kb_sigma_val *v, size_t *off)
-{
-    size_t best = 0, cur = 0;
-    *off = 0;
-    if (v->lit) {
-        *off = 0;
-        return v->litlen;
-    }
-    for (size_t i = 0; i <= v->ntok; i++) {
-        if (i < v->ntok && v->tok[i] < 256) {
-            cur++;
-            continue;
-        }
-        if (cur > best) {
-            best = cur;
-            *off = i - cur;
-        }
-        cur = 0;
-    }
-    return best;
-}
-
-/* The literal runs every match of a regex contains, in order and without
- * overlap (a conservative reading of the PCRE2 syntax at the top level:
- * alternation there, or anything unusual, gives no information): into rc,
- * lower-cased when the match may ignore case (*fold set). Returns 1, or 0
- * for no information. Under caseless UTF matching `k` and `s` also match
- * U+212A and U+017F, so they end a run there; bytes >= 0x80 end a run (a
- * quantifier would apply to the whole character). */
-typedef struct rxcoll {
-    char buf[1024];
-    size_t used;
-    struct {
-        uint16_t off, len;
-    } run[64];
-    size_t nrun;
-} rxcoll;
-
-/* Appends a run; 1 when full (the caller gives up: no information). */
-static int rx_add(rxcoll *c, const char *s, size_t n)
-{
-    if (c->nrun == sizeof c->run / sizeof c->run[0] || c->used + n > sizeof c->buf)
-        return 1;
-    memcpy(c->buf + c->used, s, n);
-    c->run[c->nrun].off = (uint16_t)c->used;
-    c->run[c->nrun].len = (uint16_t)n;
-    c->used += n;
-    c->nrun++;
-    return 0;
-}
-
-static int regex_runs(const char *re, size_t len, int caseless, rxcoll *rc, int *fold)
-{
-    char cur[256];
-    size_t ncur = 0, i = 0;
-    int depth = 0, last_lit = 0;
-
-    /* inline options: (?i) anywhere makes the key caseless; (?x) changes
-     * what whitespace means, comments are not followed: no key */
-    for (size_t k = 0; k + 2 < len; k++) {
-        if (re[k] == '\\') {
-            k++;
-            continue;
-        }
-        if (re[k] == '(' && re[k + 1] == '?') {
-            size_t j = k + 2;
-            if (re[j] == '#')
-                return 0;
-            for (; j < len && re[j] != ')' && re[j] != ':'; j++) {
-                if (re[j] == 'x')
-                    return 0;
-                if (re[j] == 'i')
-                    caseless = 1;
-            }
-        }
-    }
-    if (memchr(re, '\\', len) && kb_memmem(re, len, "\\Q", 2))
-        return 0;
-    *fold = caseless;
-#define END_RUN()                                                                  \
-    do {                                                                           \
-        if (ncur && rx_add(rc, cur, ncur))                                         \
-            return 0;                                                              \
-        ncur = 0;                                                                  \
-        last_lit = 0;                                                              \
-    } while (0)
-    while (i < len) {
-        unsigned char c = (unsigned char)re[i];
-        if (c == '\\') {
-            unsigned char e;
-            if (i + 1 >= len)
-                return 0;
-            e = (unsigned char)re[i + 1];
-            i += 2;
-            if (depth == 0 && e < 0x80 && !(e >= '0' && e <= '9') && !(e >= 'a' && e <= 'z') &&
-                !(e >= 'A' && e <= 'Z') && e != ' ') {
-                if (ncur == sizeof cur)
-                    END_RUN();
-                cur[ncur++] = (char)e;
-                last_lit = 1;
-            } else {
-                END_RUN();
-            }
-            continue;
-        }
-        if (c == '[') {
-            /* a class: skip to its end */
-            END_RUN();
-            i++;
-            if (i < len && re[i] == '^')
-                i++;
-            if (i < len && re[i] == ']')
-                i++;
-            while (i < len && re[i] != ']') {
-                if (re[i] == '\\')
-                    i++;
-                else if (re[i] == '[' && i + 1 < len && (re[i + 1] == ':' || re[i + 1] == '.' ||
-                                                          re[i + 1] == '=')) {
-                    const char *q = kb_memmem(re + i + 2, len - i - 2, ":]", 2);
-                    if (re[i + 1] != ':' || !q)
-                        return 0;
-                    i = (size_t)(q - re) + 1;
-                }
-                i++;
-            }
-            if (i >= len)
-                return 0;
-            i++;
-            continue;
-        }
-        if (c == '(') {
-            END_RUN();
-            depth++;
-            i++;
-            continue;
-        }
-        if (c == ')') {
-            END_RUN();
-            if (depth == 0)
-                return 0;
-            depth--;
-            i++;
-            continue;
-        }
-        if (depth > 0) {
-            i++;
-            continue;
-        }
-        if (c == '|')
-            return 0;
-        if (c == '*' || c == '?' || c == '+' || c == '{') {
-            int optional = c == '*' || c == '?';
-            if (c == '{') {
-                size_t j = i + 1, lo = 0, nd = 0;
-                while (j < len && re[j] >= '0' && re[j] <= '9') {
-                    lo = lo * 10 + (size_t)(re[j] - '0');
-                    if (lo > 100000)
-                        return 0;
-                    j++;
-                    nd++;
-                }
-                if (!nd)
-                    return 0; /* `{` as a literal or `{,n}`: not followed */
-                if (j < len && re[j] == ',') {
-                    j++;
-                    while (j < len && re[j] >= '0' && re[j] <= '9')
-                        j++;
-                }
-                if (j >= len || re[j] != '}')
-                    return 0;
-                optional = lo == 0;
-                i = j + 1;
-            } else {
-                i++;
-            }
-            if (last_lit && optional)
-                ncur--; /* the quantified character may be absent */
-            END_RUN();
-            if (i < len && (re[i] == '?' || re[i] == '+'))
-                i++; /* lazy or possessive */
-            continue;
-        }
-        if (c == '.' || c == '^' || c == '$' || c >= 0x80 ||
-            (caseless && (c == 'k' || c == 'K' || c == 's' || c == 'S'))) {
-            END_RUN();
-            i++;
-            continue;
-        }
-        if (ncur == sizeof cur)
-            END_RUN();
-        cur[ncur++] = (char)(caseless ? lower(c) : c);
-        last_lit = 1;
-        i++;
-    }
-    END_RUN();
-#undef END_RUN
-    return 1;
-}
-
-/* The longest required literal of a regex (its prefilter key) into out (at
- * most cap bytes), lower-cased when the match may ignore case (*fold).
- * Returns its length, 0 for none. */
-static size_t regex_key(const char *re, size_t len, int caseless, char *out, size_t cap,
-                        int *fold)
-{
-    rxcoll c;
-    size_t best = 0;
-    memset(&c, 0, sizeof c);
-    if (!regex_runs(re, len, caseless, &c, fold))
-        return 0;
-    for (size_t k = 0; k < c.nrun; k++)
-        if (c.run[k].len > best && c.run[k].len <= cap) {
-            best = c.run[k].len;
-            memcpy(out, c.buf + c.run[k].off, best);
-        }
-    return best;
-}
-
-/* 1 when a regex may go to Hyperscan as a prefilter (HS_FLAG_PREFILTER |
- * HS_FLAG_UTF8, scanned only over valid UTF-8; confirmed with PCRE2): no
- * NUL, and when it may ignore case, nothing whose case folding could reach
- * beyond ASCII under PCRE2's UTF rules (k, s, non-ASCII bytes, ranges,
- * numeric or property escapes), where Hyperscan's folding might differ. */
-static int regex_prefilter_ok(const char *re, size_t len, uint64_t mods)
-{
-    int caseless = (mods & KB_SM(RE_I)) != 0;
-    if (memchr(re, 0, len))
-        return 0;
-    /* large bounded repeats make Hyperscan compile slowly (and the
-     * prefilter would be loose anyway) */
-    for (size_t k = 0; k + 1 < len; k++) {
-        size_t n = 0;
-        if (re[k] == '\\') {
-            k++;
-            continue;
-        }
-        if (re[k] != '{' && re[k] != ',')
-            continue;
-        for (size_t j = k + 1; j < len && re[j] >= '0' && re[j] <= '9' && n <= RE_REPEAT_MAX; j++)
-            n = n * 10 + (size_t)(re[j] - '0');
-        if (n > RE_REPEAT_MAX)
-            return 0;
-    }
-    for (size_t k = 0; k + 2 < len && !caseless; k++) {
-        if (re[k] == '\\') {
-            k++;
-            continue;
-        }
-        if (re[k] == '(' && re[k + 1] == '?')
-            for (size_t j = k + 2; j < len && re[j] != ')' && re[j] != ':'; j++)
-                caseless |= re[j] == 'i';
-    }
-    if (!caseless)
-        return 1;
-    for (size_t k = 0; k < len; k++) {
-        unsigned char c = (unsigned char)re[k];
-        if (c == '\\') {
-            if (k + 1 < len && strchr("xoNpPQ0123456789", re[k + 1]))
-                return 0;
-            k++;
-            continue;
-        }
-        if (c >= 0x80 || c == 'k' || c == 'K' || c == 's' || c == 'S')
-            return 0;
-        if (c == '[')
-            for (size_t j = k + 1; j < len && re[j] != ']'; j++)
-                if (re[j] == '-')
-                    return 0;
-    }
-    return 1;
-}
-
 /* ---- compile ----------------------------------------------------------- */
-
-static int in_trie(const kb_sigma_pred *p, const kb_sigma_val *v);
 
 /* How a string value of an HS predicate is found:
  *   VR_TRIE  a case-insensitive anchored literal: the slot's tries;
@@ -368,14 +28,10 @@ static int in_trie(const kb_sigma_pred *p, const kb_sigma_val *v);
  *   VR_EXPR  a Hyperscan expression of the whole value (no literal in it). */
 enum { VR_TRIE, VR_LITS, VR_KEY, VR_EXPR };
 
-#define DASH_MAX 2 /* windash tokens expanded into variants (5^n literals) */
-/* what KB_SIGMA_TOK_DASH matches (sigma-match.c's match_one) */
-static const char *const windash[5] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94", "\xe2\x80\x95"};
-
 static int value_class(const kb_sigma_pred *p, const kb_sigma_val *v)
 {
     size_t off, lo = 0, hi = v->ntok, ndash = 0;
-    if (in_trie(p, v))
+    if (engine_in_trie(p, v))
         return VR_TRIE;
     if (v->lit && v->anchor == 3)
         return VR_LITS;
@@ -394,7 +50,7 @@ static int value_class(const kb_sigma_pred *p, const kb_sigma_val *v)
         if (lo < hi && ndash <= DASH_MAX)
             return VR_LITS;
     }
-    return value_key(v, &off) > 0 ? VR_KEY : VR_EXPR;
+    return engine_value_key(v, &off) > 0 ? VR_KEY : VR_EXPR;
 }
 
 static uint32_t slot_of(kb_engine *e, kb_fid fid, const char *name)
@@ -464,9 +120,9 @@ static int setup_pred(kb_engine *e, uint32_t ri, uint32_t gp, const kb_sigma_pre
             size_t slen;
             const char *src = p->vals[i].isnull ? NULL
                                                 : sigma_re_source(e->rs, p->vals[i].re, &slen);
-            if (!src || (regex_key(src, slen, (p->mods & KB_SM(RE_I)) != 0, key, sizeof key,
+            if (!src || (engine_regex_key(src, slen, (p->mods & KB_SM(RE_I)) != 0, key, sizeof key,
                                    &fold) < KEY_MIN &&
-                         !regex_prefilter_ok(src, slen, p->mods)))
+                         !engine_regex_prefilter_ok(src, slen, p->mods)))
                 hs_ok = 0;
         }
         if (!hs_ok) {
@@ -481,7 +137,7 @@ static int setup_pred(kb_engine *e, uint32_t ri, uint32_t gp, const kb_sigma_pre
         int conf;
         if (p->vals[i].isnull)
             hs_ok = 0;
-        else if (!p->vals[i].never && !value_pattern(&p->vals[i], b, &conf))
+        else if (!p->vals[i].never && !engine_value_pattern(&p->vals[i], b, &conf))
             hs_ok = 0;
         else if (!p->vals[i].never && conf && value_class(p, &p->vals[i]) == VR_EXPR)
             ep->confirm = 1;
@@ -564,335 +220,6 @@ static int patset_add(patset *ps, const char *expr, unsigned flags, unsigned id)
     ps->ids[ps->n] = id;
     ps->n++;
     return KB_OK;
-}
-
-/* ---- tries ------------------------------------------------------------- */
-
-/* A value the tries take: case-insensitive literal anchored at one end or
- * both (exact). */
-/* A case-insensitive token value made of bytes and 1..DASH_MAX windash
- * dashes, anchored: exact, or one `*` at the end (prefix, *anchor 1) or at
- * the start (suffix, *anchor 2). Its tokens without the star are
- * [*lo, *hi); the tries take each dash variant (5^n literals), which
- * decides it as sigma_glob does (a dash is one of five fixed byte strings). */
-static int trie_toks(const kb_sigma_pred *p, const kb_sigma_val *v, size_t *lo, size_t *hi,
-                     int *anchor)
-{
-    size_t a = 0, b = v->ntok, ndash = 0;
-    if (p->cased || p->kind != KB_SP_STR || v->lit || v->never || v->isnull || v->ntok < 2)
-        return 0;
-    *anchor = 0;
-    if (v->tok[0] == KB_SIGMA_TOK_STAR) {
-        a = 1;
-        *anchor = 2;
-    } else if (v->tok[b - 1] == KB_SIGMA_TOK_STAR) {
-        b--;
-        *anchor = 1;
-    }
-    if (a >= b)
-        return 0;
-    for (size_t i = a; i < b; i++) {
-        if (v->tok[i] == KB_SIGMA_TOK_DASH)
-            ndash++;
-        else if (v->tok[i] >= 256)
-            return 0;
-    }
-    if (ndash == 0 || ndash > DASH_MAX || (b - a) * 3 > 256)
-        return 0;
-    *lo = a;
-    *hi = b;
-    return 1;
-}
-
-static int in_trie(const kb_sigma_pred *p, const kb_sigma_val *v)
-{
-    size_t lo, hi;
-    int anchor;
-    if (!p->cased && v->lit && v->litlen > 0 && v->anchor <= 2 && !v->never)
-        return 1;
-    return trie_toks(p, v, &lo, &hi, &anchor);
-}
-
-static int edge_rehash(kb_engine *e)
-{
-    size_t ncap = e->ecap ? e->ecap * 2 : 1024;
-    eedge *nk = calloc(ncap, sizeof *nk);
-    if (!nk)
-        return KB_ENOMEM;
-    for (size_t i = 0; i < e->ecap; i++) {
-        size_t pos;
-        if (!e->edges[i].key)
-            continue;
-        pos = edge_pos(e->edges[i].key, ncap);
-        while (nk[pos].key)
-            pos = (pos + 1) & (ncap - 1);
-        nk[pos] = e->edges[i];
-    }
-    free(e->edges);
-    e->edges = nk;
-    e->ecap = ncap;
-    return KB_OK;
-}
-
-static uint32_t trie_new_node(kb_engine *e)
-{
-    if (kb_grow((void **)&e->tn, &e->atn, e->ntn + 1, sizeof *e->tn, 16))
-        return NOSLOT;
-    memset(&e->tn[e->ntn], 0, sizeof e->tn[0]);
-    return (uint32_t)e->ntn++;
-}
-
-/* Walks (adding nodes) the path of bytes s (reversed when rev). */
-static uint32_t trie_insert(kb_engine *e, uint32_t root, const char *s, size_t len, int rev)
-{
-    uint32_t node = root;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[rev ? len - 1 - i : i];
-        uint32_t ch = trie_child(e, node, c);
-        if (ch == NOSLOT) {
-            uint64_t key = ((uint64_t)node << 8 | c) + 1;
-            size_t pos;
-            if ((e->nedges + 1) * 2 > e->ecap && edge_rehash(e))
-                return NOSLOT;
-            if ((ch = trie_new_node(e)) == NOSLOT)
-                return NOSLOT;
-            pos = edge_pos(key, e->ecap);
-            while (e->edges[pos].key)
-                pos = (pos + 1) & (e->ecap - 1);
-            e->edges[pos].key = key;
-            e->edges[pos].child = ch;
-            e->nedges++;
-        }
-        node = ch;
-    }
-    return node;
-}
-
-static int cmp_term(const void *a, const void *b)
-{
-    const trie_term *x = a, *y = b;
-    if (x->node != y->node)
-        return x->node < y->node ? -1 : 1;
-    if (x->exact != y->exact)
-        return x->exact < y->exact ? -1 : 1;
-    return x->vid < y->vid ? -1 : x->vid > y->vid;
-}
-
-/* Path compression of the tries just built: a node without values and
- * with one child is folded into the edge that reaches it, and the edge's
- * label takes its byte. A walk then compares a label's bytes, consecutive
- * in memory, instead of looking up one edge per byte: a dependent load
- * each, mostly outside the cache (paths share long runs such as
- * "c:\windows\system32\"). The nodes kept are renumbered, their values
- * stay where they are in tvids. */
-typedef struct rawedge {
-    uint32_t parent, child;
-    unsigned char c;
-} rawedge;
-
-static int cmp_rawedge(const void *a, const void *b)
-{
-    const rawedge *x = a, *y = b;
-    if (x->parent != y->parent)
-        return x->parent < y->parent ? -1 : 1;
-    return (x->c > y->c) - (x->c < y->c);
-}
-
-static int trie_compact(kb_engine *e)
-{
-    size_t ne = 0, nn = 0, ncap = 1024, nlab = 0, alab = 0, nsp = 0;
-    rawedge *re = malloc((e->nedges + 1) * sizeof *re);
-    uint32_t *first = malloc((e->ntn + 1) * sizeof *first);
-    uint32_t *nch = calloc(e->ntn + 1, sizeof *nch);
-    uint32_t *nid = malloc((e->ntn + 1) * sizeof *nid);
-    uint32_t *stack = malloc((e->ntn + 1) * sizeof *stack);
-    trie_node *tn = malloc((e->ntn + 1) * sizeof *tn);
-    unsigned char *lab = NULL;
-    eedge *ed = NULL;
-    int rc = KB_ENOMEM;
-
-    if (!re || !first || !nch || !nid || !stack || !tn)
-        goto out;
-    for (size_t i = 0; i < e->ecap; i++)
-        if (e->edges[i].key) {
-            uint64_t k = e->edges[i].key - 1;
-            re[ne].parent = (uint32_t)(k >> 8);
-            re[ne].c = (unsigned char)(k & 0xff);
-            re[ne].child = e->edges[i].child;
-            ne++;
-        }
-    qsort(re, ne, sizeof *re, cmp_rawedge);
-    for (size_t i = 0; i < e->ntn; i++) {
-        first[i] = UINT32_MAX;
-        nid[i] = NOSLOT;
-    }
-    for (size_t i = ne; i-- > 0;) {
-        first[re[i].parent] = (uint32_t)i;
-        nch[re[i].parent]++;
-    }
-    while (ncap < 2 * ne + 2)
-        ncap *= 2;
-    if (!(ed = calloc(ncap, sizeof *ed)))
-        goto out;
-    for (size_t xi = 0; xi < e->nsubs; xi++) {
-        uint32_t *roots[2] = {&e->subs[xi].proot, &e->subs[xi].sroot};
-        for (int r = 0; r < 2; r++) {
-            if (*roots[r] == NOSLOT)
-                continue;
-            if (nid[*roots[r]] == NOSLOT) {
-                nid[*roots[r]] = (uint32_t)nn;
-                tn[nn++] = e->tn[*roots[r]];
-                stack[nsp++] = *roots[r];
-            }
-            *roots[r] = nid[*roots[r]];
-        }
-    }
-    while (nsp) {
-        uint32_t n = stack[--nsp];
-        for (uint32_t k = 0; k < nch[n]; k++) {
-            const rawedge *r = &re[first[n] + k];
-            uint32_t x = r->child, l0 = (uint32_t)nlab, len = 0;
-            uint64_t key = ((uint64_t)nid[n] << 8 | r->c) + 1;
-            size_t pos;
-            while (e->tn[x].npre + e->tn[x].nex == 0 && nch[x] == 1 && len < LAB_MAX &&
-                   nlab < (1u << 24) - 1) {
-                if (kb_grow((void **)&lab, &alab, nlab + 1, 1, 16))
-                    goto out;
-                lab[nlab++] = re[first[x]].c;
-                len++;
-                x = re[first[x]].child;
-            }
-            if (nid[x] == NOSLOT) {
-                nid[x] = (uint32_t)nn;
-                tn[nn++] = e->tn[x];
-                stack[nsp++] = x;
-            }
-            pos = edge_pos(key, ncap);
-            while (ed[pos].key)
-                pos = (pos + 1) & (ncap - 1);
-            ed[pos].key = key;
-            ed[pos].child = nid[x];
-            ed[pos].lab = len ? l0 << 8 | len : 0;
-        }
-    }
-    free(e->edges);
-    free(e->tn);
-    e->edges = ed;
-    e->ecap = ncap;
-    e->tn = tn;
-    e->ntn = e->atn = nn;
-    e->tlab = lab;
-    e->ntlab = nlab;
-    e->nedges = 0;
-    for (size_t i = 0; i < ncap; i++)
-        e->nedges += ed[i].key != 0;
-    ed = NULL;
-    tn = NULL;
-    lab = NULL;
-    rc = KB_OK;
-out:
-    free(re);
-    free(first);
-    free(nch);
-    free(nid);
-    free(stack);
-    free(tn);
-    free(ed);
-    free(lab);
-    return rc;
-}
-
-/* Builds every slot's tries from the trie values of its HS predicates. */
-static int build_tries(kb_engine *e)
-{
-    trie_term *terms = NULL;
-    size_t nterms = 0, aterms = 0;
-    int rc = KB_OK;
-
-    if (edge_rehash(e))
-        return KB_ENOMEM;
-    for (size_t xi = 0; xi < e->nsubs; xi++)
-        e->subs[xi].proot = e->subs[xi].sroot = NOSLOT;
-    for (uint32_t gp = 0; gp < e->npreds; gp++) {
-        const epred *ep = &e->preds[gp];
-        const kb_sigma_pred *p;
-        esub *sl;
-        if (ep->mode != PM_HS)
-            continue;
-        p = pred_of(e, gp);
-        sl = &e->subs[ep->sub];
-        for (uint32_t vid = ep->v0; vid < ep->v0 + ep->nv; vid++) {
-            const kb_sigma_val *v = e->vals[vid].v;
-            uint32_t *root, node;
-            size_t lo = 0, hi = 0, nvar = 1;
-            int anchor;
-            char buf[256];
-            if (!in_trie(p, v))
-                continue;
-            if (v->lit) {
-                anchor = v->anchor;
-            } else {
-                trie_toks(p, v, &lo, &hi, &anchor);
-                for (size_t i = lo; i < hi; i++)
-                    if (v->tok[i] == KB_SIGMA_TOK_DASH)
-                        nvar *= 5;
-            }
-            root = anchor == 2 ? &sl->sroot : &sl->proot;
-            if (*root == NOSLOT && (*root = trie_new_node(e)) == NOSLOT)
-                goto nomem;
-            for (size_t var = 0; var < nvar; var++) {
-                const char *lit = v->lit;
-                size_t len = v->litlen;
-                if (!lit) {
-                    size_t sel = var;
-                    len = 0;
-                    for (size_t i = lo; i < hi; i++) {
-                        if (v->tok[i] == KB_SIGMA_TOK_DASH) {
-                            const char *d = windash[sel % 5];
-                            sel /= 5;
-                            memcpy(buf + len, d, strlen(d));
-                            len += strlen(d);
-                        } else {
-                            buf[len++] = (char)v->tok[i];
-                        }
-                    }
-                    lit = buf;
-                }
-                if ((node = trie_insert(e, *root, lit, len, anchor == 2)) == NOSLOT)
-                    goto nomem;
-                if (kb_grow((void **)&terms, &aterms, nterms + 1, sizeof *terms, 16))
-                    goto nomem;
-                terms[nterms].node = node;
-                terms[nterms].vid = vid;
-                terms[nterms].exact = anchor == 0;
-                nterms++;
-            }
-        }
-    }
-    if (nterms) {
-        qsort(terms, nterms, sizeof *terms, cmp_term);
-        if (!(e->tvids = malloc(nterms * sizeof *e->tvids)))
-            goto nomem;
-        for (size_t i = 0; i < nterms; i++) {
-            trie_node *n = &e->tn[terms[i].node];
-            if (i == 0 || terms[i - 1].node != terms[i].node)
-                n->off = (uint32_t)i;
-            if (terms[i].exact)
-                n->nex++;
-            else
-                n->npre++;
-            e->tvids[i] = terms[i].vid;
-        }
-        e->ntvids = nterms;
-    }
-    if (e->ntn && (rc = trie_compact(e)))
-        goto out;
-    goto out;
-nomem:
-    rc = KB_ENOMEM;
-out:
-    free(terms);
-    return rc;
 }
 
 /* ---- literal tables ----------------------------------------------------- */
@@ -979,7 +306,7 @@ static int value_literals(const kb_engine *e, uint32_t vid, lgather *g)
         size_t slen, n;
         int fold = 0;
         const char *src = sigma_re_source(e->rs, v->re, &slen);
-        if (!src || (n = regex_key(src, slen, (p->mods & KB_SM(RE_I)) != 0, buf, 256, &fold)) <
+        if (!src || (n = engine_regex_key(src, slen, (p->mods & KB_SM(RE_I)) != 0, buf, 256, &fold)) <
                         KEY_MIN)
             return KB_EINVAL;
         return lgather_add(g, buf, n, fold, vid);
@@ -1018,7 +345,7 @@ static int value_literals(const kb_engine *e, uint32_t vid, lgather *g)
         return KB_OK;
     }
     case VR_KEY: {
-        size_t off, n = value_key(v, &off);
+        size_t off, n = engine_value_key(v, &off);
         if (n > sizeof buf)
             n = sizeof buf;
         if (v->lit)
@@ -1049,7 +376,7 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
         for (uint32_t vid = ep->v0; vid < ep->v0 + ep->nv; vid++) {
             int conf;
             uint32_t uid;
-            if (p->kind != KB_SP_RE && in_trie(p, e->vals[vid].v))
+            if (p->kind != KB_SP_RE && engine_in_trie(p, e->vals[vid].v))
                 continue;
             rc = value_literals(e, vid, &g);
             if (rc == KB_OK)
@@ -1092,7 +419,7 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
                 continue;
             }
             /* a whole expression, alone under its id */
-            if (!value_pattern(e->vals[vid].v, b, &conf)) {
+            if (!engine_value_pattern(e->vals[vid].v, b, &conf)) {
                 rc = KB_ENOMEM;
                 goto out;
             }
@@ -1139,7 +466,7 @@ static int plan_sub(kb_engine *e, esub *x, kb_buf *b)
         } else {
             kb_buf_clear(b);
             for (size_t k = 0; k < r->len; k++)
-                put_byte(b, (unsigned char)r->bytes[k]);
+                engine_put_byte(b, (unsigned char)r->bytes[k]);
             if (!b->data || b->len >= b->cap) {
                 rc = KB_ENOMEM;
                 goto out;
@@ -1368,7 +695,7 @@ static uint32_t pred_cost(const kb_engine *e, uint32_t gp)
         for (uint32_t vid = ep->v0; anchored && vid < ep->v0 + ep->nv; vid++) {
             const kb_sigma_val *v = e->vals[vid].v;
             size_t len = v->lit ? v->litlen : v->ntok;
-            anchored = e->vals[vid].is_int || in_trie(p, v);
+            anchored = e->vals[vid].is_int || engine_in_trie(p, v);
             exact &= e->vals[vid].is_int || (v->lit && v->anchor == 0);
             if (len < minlen)
                 minlen = len;
@@ -1720,7 +1047,7 @@ static int build_rxs(kb_engine *e)
             memset(x, 0, sizeof *x);
             memset(&c, 0, sizeof c);
             x->run0 = (uint32_t)e->nruns;
-            if (!src || !regex_runs(src, slen, (p->mods & KB_SM(RE_I)) != 0, &c, &fold) ||
+            if (!src || !engine_regex_runs(src, slen, (p->mods & KB_SM(RE_I)) != 0, &c, &fold) ||
                 c.nrun == 0) {
                 x->any = 1;
                 continue;
@@ -1761,9 +1088,9 @@ static void mark_shorts(kb_engine *e)
                 continue;
             switch (value_class(p, v)) {
             case VR_LITS:
-                ep->shorty = (v->lit ? v->litlen : value_key(v, &off)) <= SHORT_MAX;
+                ep->shorty = (v->lit ? v->litlen : engine_value_key(v, &off)) <= SHORT_MAX;
                 break;
-            case VR_KEY: ep->shorty = value_key(v, &off) <= SHORT_MAX; break;
+            case VR_KEY: ep->shorty = engine_value_key(v, &off) <= SHORT_MAX; break;
             default: break;
             }
         }
@@ -1959,7 +1286,7 @@ kb_engine *kb_engine_new(const kb_ruleset *rs, const char **err)
     if (compile_subs(e))
         goto fail;
     why = "out of memory";
-    if (build_tries(e))
+    if (engine_build_tries(e))
         goto fail;
     /* EventID slot, canonical slots, name hash */
     {

@@ -1,9 +1,14 @@
 /* The fast Sigma matcher (engine.h), internals shared by its parts:
  *   engine-int.h      the engine's and the scratch's types, the inline
  *                     helpers both sides use (tries);
- *   engine-compile.c  compile time: patterns, tries, literal tables,
- *                     Hyperscan databases, watch sets, routing plan,
- *                     kb_engine_new/free;
+ *   engine-patterns.c compile time, patterns: a value's Hyperscan
+ *                     expression and longest literal run, the literal runs
+ *                     a regex needs;
+ *   engine-trie.c     compile time, tries: anchored literals per slot,
+ *                     path-compressed;
+ *   engine-compile.c  compile time, the rest: predicate modes, literal
+ *                     tables, Hyperscan databases, watch sets, routing
+ *                     plan, kb_engine_new/free;
  *   engine-match.c    match time: scratch, routing cache, value
  *                     confirmation, field scans, hits, rule evaluation,
  *                     kb_engine_match.
@@ -449,5 +454,33 @@ static inline uint32_t trie_child(const kb_engine *e, uint32_t node, unsigned ch
     return ed ? ed->child : NOSLOT;
 }
 
+/* ---- shared by the compile-time parts --------------------------------- */
+
+#define DASH_MAX 2 /* windash tokens expanded into variants (5^n literals) */
+/* what KB_SIGMA_TOK_DASH matches (sigma-match.c's match_one) */
+static const char *const windash[5] = {"-", "/", "\xe2\x80\x93", "\xe2\x80\x94", "\xe2\x80\x95"};
+
+/* The literal runs of a regex (engine_regex_runs). */
+typedef struct rxcoll {
+    char buf[1024];
+    size_t used;
+    struct {
+        uint16_t off, len;
+    } run[64];
+    size_t nrun;
+} rxcoll;
+
+/* engine-patterns.c */
+void engine_put_byte(kb_buf *b, unsigned c);
+int engine_value_pattern(const kb_sigma_val *v, kb_buf *b, int *confirm);
+size_t engine_value_key(const kb_sigma_val *v, size_t *off);
+int engine_regex_runs(const char *re, size_t len, int caseless, rxcoll *rc, int *fold);
+size_t engine_regex_key(const char *re, size_t len, int caseless, char *out, size_t cap,
+                        int *fold);
+int engine_regex_prefilter_ok(const char *re, size_t len, uint64_t mods);
+
+/* engine-trie.c */
+int engine_in_trie(const kb_sigma_pred *p, const kb_sigma_val *v);
+int engine_build_tries(kb_engine *e);
 
 #endif
