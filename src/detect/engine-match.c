@@ -4,24 +4,6 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
-/* The reference's rule: event name ev_name (with spaces) equals the rule
- * name once its spaces are removed. */
-static int eq_nospace(const char *ev_name, size_t elen, const char *rule_name)
-{
-    size_t j = 0;
-    int spaced = 0;
-    for (size_t i = 0; i < elen; i++) {
-        if (ev_name[i] == ' ') {
-            spaced = 1;
-            continue;
-        }
-        if (rule_name[j] == 0 || rule_name[j] != ev_name[i])
-            return 0;
-        j++;
-    }
-    return spaced && rule_name[j] == 0;
-}
-
 /* Valid UTF-8 (the condition for scanning HS_FLAG_UTF8 databases). */
 static int utf8_valid(const unsigned char *s, size_t n)
 {
@@ -372,7 +354,7 @@ static uint32_t fid_alias(const kb_engine *e, kb_engine_scratch *s, kb_fid fid)
                 slot = j ? name_hash_slot_lookup(e, buf, j) : NOSLOT;
             } else {
                 for (uint32_t si = 0; si < e->nslots && slot == NOSLOT; si++)
-                    if (eq_nospace(name, len, e->slots[si].name))
+                    if (sigma_eq_nospace(name, len, e->slots[si].name))
                         slot = si;
             }
         }

@@ -71,6 +71,10 @@ int sigma_glob(const uint16_t *tok, size_t nt, const char *subj, size_t len, int
 /* A string value (KB_SP_STR, not compared as an integer) against one
  * subject: literal fast paths by anchor, else sigma_glob. */
 int sigma_str_match(const kb_sigma_val *v, const char *s, size_t len, int fold);
+/* 1 when event field name ev_name (elen bytes, with spaces) is rule_name
+ * once its spaces are removed ("Source Name" for SourceName): the fallback
+ * both evaluators apply when the event has no field under the rule's name. */
+int sigma_eq_nospace(const char *ev_name, size_t elen, const char *rule_name);
 
 /* Parses a whole slice as a number (decimal, float, 0x hex); KB_OK or
  * KB_EPARSE. */

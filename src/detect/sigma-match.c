@@ -302,7 +302,7 @@ static int fieldref_match(const kb_sigma_pred *p, const kb_sigma_val *v, const k
  * Sigma rules write them without ("SourceName"): when the event has no field
  * under the rule's name, a field whose name is the rule's name once its
  * spaces are removed stands in. */
-static int eq_nospace(const char *ev_name, size_t elen, const char *rule_name)
+int sigma_eq_nospace(const char *ev_name, size_t elen, const char *rule_name)
 {
     size_t j = 0;
     int spaced = 0;
@@ -335,7 +335,7 @@ static const kb_field *inst_next(const kb_event *ev, kb_fid id, const char *name
     for (; i < ev->nfields; i++) {
         size_t nlen;
         const char *n = kb_names_str(ev->names, ev->fields[i].name, &nlen);
-        if (n && memchr(n, ' ', nlen) && eq_nospace(n, nlen, name))
+        if (n && memchr(n, ' ', nlen) && sigma_eq_nospace(n, nlen, name))
             return &ev->fields[i];
     }
     return NULL;
