@@ -40,17 +40,6 @@ incid() { q "select id from incidents where type = '$1'"; }
 # the number of runs (0 before the respond tables exist)
 nruns() { sqlite3 "$tmp/$D/koban.db" 'select count(*) from resp_runs' 2>/dev/null || echo 0; }
 
-cat >"$tmp/assets.csv" <<'EOF'
-name,addresses,owner,department,location,type,criticality,tags
-bastion-1,10.1.0.5,ops,IT,DC1,public server,4,
-www,10.1.0.80,web,Marketing,DC1,public server,3,
-PC-0042,10.1.20.42,alice,Finance,HQ,user PC,2,
-FS-01,10.1.20.10,ops,IT,HQ,internal server,4,personal data
-EOF
-cat >"$tmp/vulns.csv" <<'EOF'
-host,ip,cve,cvss,name,port,timestamp
-www,10.1.0.80,CVE-2021-44228,10.0,Apache Log4j RCE (Log4Shell),443/tcp,2026-11-01T00:00:00Z
-EOF
 "$koban" scan --no-correlation -o jsonl "$inc" >"$tmp/alerts.jsonl" 2>"$tmp/scan.err" ||
     fail "scan: $(cat "$tmp/scan.err")"
 mkdir -p "$tmp/pb"
@@ -71,8 +60,8 @@ respond:
 EOF
 setup() {
     D=$1
-    k assets import "$tmp/assets.csv" >/dev/null 2>&1 || fail "$D: assets"
-    k vulns import "$tmp/vulns.csv" >/dev/null 2>&1 || fail "$D: vulns"
+    k assets import demo/company/assets.csv >/dev/null 2>&1 || fail "$D: assets"
+    k vulns import demo/company/vulns.csv >/dev/null 2>&1 || fail "$D: vulns"
     k load -q "$inc" >/dev/null 2>&1 || fail "$D: load $inc"
 }
 

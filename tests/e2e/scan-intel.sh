@@ -146,16 +146,8 @@ n=$(sqlite3 "$d/koban.db" "SELECT COUNT(*) FROM alerts WHERE rule_id = 'intel:de
 
 # --- --triage --------------------------------------------------------------------------
 rm -rf "$d"
-cat >"$tmp/assets.csv" <<'EOF'
-name,addresses,owner,department,location,type,criticality,tags
-bastion-1,10.1.0.5,ops,IT,DC1,public server,4,
-www,10.1.0.80,web,Marketing,DC1,public server,3,
-PC-0042,10.1.20.42,alice,Finance,HQ,user PC,2,
-FS-01,10.1.20.10,ops,IT,HQ,internal server,4,personal data
-EOF
-printf 'host,ip,cve,cvss,name,port,timestamp\nwww,10.1.0.80,CVE-2021-44228,10.0,Apache Log4j RCE (Log4Shell),443/tcp,2026-11-01T00:00:00Z\n' >"$tmp/vulns.csv"
-k assets import "$tmp/assets.csv" 2>/dev/null || fail "assets"
-k vulns import "$tmp/vulns.csv" 2>/dev/null || fail "vulns"
+k assets import demo/company/assets.csv 2>/dev/null || fail "assets"
+k vulns import demo/company/vulns.csv 2>/dev/null || fail "vulns"
 # the same incidents as `koban triage --alerts` over the scan's output
 k scan --no-correlation --triage -o table "$inc" >"$tmp/tri.out" 2>"$tmp/tri.err" ||
     fail "scan --triage: $(cat "$tmp/tri.err")"

@@ -81,19 +81,8 @@ grep -q "bad.csv: 1 findings on 1 hosts, 0 skipped .*, 3 bad" "$tmp/e" || fail "
 
 # --- the demo company --------------------------------------------------------
 rm -rf "$tmp/data"
-cat >"$tmp/assets.csv" <<'EOF'
-name,addresses,owner,department,location,type,criticality,tags
-bastion-1,10.1.0.5,ops,IT,DC1,public server,4,
-www,10.1.0.80,web,Marketing,DC1,public server,3,
-PC-0042,10.1.20.42,alice,Finance,HQ,user PC,2,
-FS-01,10.1.20.10,ops,IT,HQ,internal server,4,personal data
-EOF
-cat >"$tmp/vulns.csv" <<'EOF'
-host,ip,cve,cvss,name,port,timestamp
-www,10.1.0.80,CVE-2021-44228,10.0,Apache Log4j RCE (Log4Shell),443/tcp,2026-11-01T00:00:00Z
-EOF
-k assets import "$tmp/assets.csv" 2>"$tmp/e" || fail "demo assets: $(cat "$tmp/e")"
-k vulns import "$tmp/vulns.csv" 2>"$tmp/e" || fail "demo vulns: $(cat "$tmp/e")"
+k assets import demo/company/assets.csv 2>"$tmp/e" || fail "demo assets: $(cat "$tmp/e")"
+k vulns import demo/company/vulns.csv 2>"$tmp/e" || fail "demo vulns: $(cat "$tmp/e")"
 k assets show 10.1.20.42 -o jsonl | grep -q '"name":"pc-0042","type":"user-pc","owner":"alice"' ||
     fail "PC-0042 by address"
 k assets show fs-01.corp.example.com -o jsonl | grep -q '"tags":"personal-data"' ||
