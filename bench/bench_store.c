@@ -60,6 +60,23 @@ fail:
     return 1;
 }
 
+/* Loads path into c's store in group transactions (the last committed);
+ * wall and CPU seconds in *secs and *cpu. 1 when the store failed. */
+static int timed_load(kb_ingest *ing, const char *path, struct ctx *c, double *secs, double *cpu)
+{
+    double t0 = bench_now(), c0 = bench_cpu_now();
+    kb_ingest_path(ing, path, on_batch, NULL, c);
+    if (c->open_tx && kb_store_commit(c->st)) {
+        fprintf(stderr, "store: %s\n", kb_store_errmsg(c->st));
+        return 1;
+    }
+    c->open_tx = 0;
+    c->pending = 0;
+    *secs = bench_now() - t0;
+    *cpu = bench_cpu_now() - c0;
+    return 0;
+}
+
 static int count_cb(void *ud, size_t n, const kb_sval *c, const char *const *names)
 {
     (void)names;
@@ -206,7 +223,7 @@ int main(void)
     kb_ingest_opts o = {0};
     kb_ingest *ing;
     struct ctx c = {0};
-    double t0, secs, c0, cpu;
+    double t0, secs, cpu;
     int64_t n = 0;
 
     if (!src)
@@ -228,17 +245,8 @@ int main(void)
         return 1;
     }
     ing = kb_ingest_new(names, &o);
-    t0 = bench_now();
-    c0 = bench_cpu_now();
-    kb_ingest_path(ing, path, on_batch, NULL, &c);
-    if (c.open_tx && kb_store_commit(c.st)) {
-        fprintf(stderr, "store: %s\n", kb_store_errmsg(c.st));
+    if (timed_load(ing, path, &c, &secs, &cpu))
         return 1;
-    }
-    c.open_tx = 0;
-    c.pending = 0;
-    secs = bench_now() - t0;
-    cpu = bench_cpu_now() - c0;
     bench_report("load (decode + store, SQLite, all indexes)", (double)blen, (double)c.s.events,
                  secs);
     printf("  %llu events, %llu observables, %llu events per transaction: %.0f events/s wall,"
@@ -261,17 +269,8 @@ int main(void)
         if (!(wsize = write_input(wpath, w, wlen, wlines, 378691200L, wlines * hcopies, 0, &wn)))
             return 1;
         free(w);
-        t0 = bench_now();
-        c0 = bench_cpu_now();
-        kb_ingest_path(ing, wpath, on_batch, NULL, &c);
-        if (c.open_tx && kb_store_commit(c.st)) {
-            fprintf(stderr, "store: %s\n", kb_store_errmsg(c.st));
+        if (timed_load(ing, wpath, &c, &secs, &cpu))
             return 1;
-        }
-        c.open_tx = 0;
-        c.pending = 0;
-        secs = bench_now() - t0;
-        cpu = bench_cpu_now() - c0;
         printf("load Windows events (%llu copies): %llu events, %.1f MB, %.0f events/s per CPU"
                " second (%.2f s CPU, %.2f s wall)\n",
                (unsigned long long)hcopies, (unsigned long long)(c.s.events - before.events),
